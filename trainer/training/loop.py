@@ -1,0 +1,272 @@
+"""One training stage: fit a backbone on a SampleSet, checkpoint every epoch, resume after a
+kill, keep the best (or last) weights, and write the run folder."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, WeightedRandomSampler
+
+from trainer.data.samples import SampleSet
+from trainer.data.torch_dataset import CropDataset
+from trainer.data.transforms import eval_transform, train_transform
+from trainer.evaluation.metrics import confusion_matrix, summarise
+from trainer.evaluation.predict import predict_probs
+from trainer.models.card import ModelCard, load_model, save_model
+from trainer.models.registry import create_model, get_spec, grey_to_model_input
+from trainer.training.config import TrainConfig
+from trainer.training.progress import Progress
+
+CHECKPOINT = "checkpoint.pt"
+BEST_WEIGHTS = "best.safetensors"
+
+
+def choose_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+@dataclass
+class StageResult:
+    model: nn.Module
+    card: ModelCard
+    metrics: dict[str, Any]
+    run_dir: Path
+
+
+def _lr_lambda(cfg: TrainConfig, steps_per_epoch: int) -> Callable[[int], float]:
+    total = max(1, cfg.epochs * steps_per_epoch)
+    warmup = int(cfg.warmup_epochs * steps_per_epoch)
+
+    def factor(step: int) -> float:
+        if warmup and step < warmup:
+            return (step + 1) / warmup
+        if cfg.scheduler == "cosine":
+            progress = (step - warmup) / max(1, total - warmup)
+            return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+        if cfg.scheduler == "step":
+            return cfg.gamma ** ((step // steps_per_epoch) // max(1, cfg.step_epochs))
+        return 1.0
+
+    return factor
+
+
+def _build_model(cfg: TrainConfig, classes: tuple[str, ...]) -> tuple[nn.Module, str, dict[str, Any]]:
+    """A fresh backbone, or a previous fer-desktop model (cascade stage 2) with its head kept
+    when the classes agree."""
+    if cfg.init_from:
+        model, card = load_model(cfg.init_from)
+        if list(card.classes) != list(classes):
+            get_spec(card.backbone).reset_head(model, len(classes))
+        return model, f"fer-desktop model: {cfg.init_from}", {"init_card": card.name, "init_training": card.training}
+    model, source = create_model(cfg.model, len(classes), pretrained=cfg.pretrained, weights=cfg.weights,
+                                 allow_download=cfg.allow_download)
+    return model, source, {}
+
+
+def _loss_fn(cfg: TrainConfig, train: SampleSet, device: torch.device) -> nn.Module:
+    weight = None
+    if cfg.class_balance == "weights":
+        counts = np.maximum(train.class_counts(), 1).astype(np.float64)
+        weight = torch.tensor(counts.sum() / (len(counts) * counts), dtype=torch.float32, device=device)
+    return nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing)
+
+
+def _train_loader(cfg: TrainConfig, train: SampleSet, mean: float, std: float, generator: torch.Generator) -> DataLoader:
+    dataset = CropDataset(train, train_transform(cfg.input_size, mean, std, cfg.augment), soft=cfg.soft_labels)
+    if cfg.class_balance == "sampler":
+        counts = np.maximum(train.class_counts(), 1)
+        weights = 1.0 / counts[np.maximum(train.labels, 0)]
+        sampler = WeightedRandomSampler(torch.as_tensor(weights, dtype=torch.double), len(train), generator=generator)
+        return DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler, drop_last=True,
+                          num_workers=cfg.num_workers)
+    return DataLoader(dataset, batch_size=cfg.batch_size, shuffle=True, generator=generator, drop_last=True,
+                      num_workers=cfg.num_workers)
+
+
+def evaluate_set(model: nn.Module, samples: SampleSet, input_size: int, mean: float, std: float,
+                 device: torch.device, tta_flip: bool) -> dict[str, Any]:
+    probs = predict_probs(model, samples, input_size, mean, std, device, tta_flip)
+    conf = confusion_matrix(samples.labels, probs.argmax(1), len(samples.classes))
+    return summarise(conf, samples.classes)
+
+
+def train_stage(
+    cfg: TrainConfig,
+    train: SampleSet,
+    val: SampleSet | None,
+    run_dir: str | Path,
+    *,
+    name: str = "stage",
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    preprocessing: dict[str, Any] | None = None,
+    data_description: dict[str, Any] | None = None,
+) -> StageResult:
+    """Train, or resume the run in ``run_dir`` if a checkpoint of the same config is there."""
+    progress = progress or Progress()
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    device = choose_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    if cfg.max_train_samples and len(train) > cfg.max_train_samples:
+        pick = np.random.default_rng(cfg.seed).permutation(len(train))[: cfg.max_train_samples]
+        train = train.subset(np.sort(pick))
+    classes = train.classes
+
+    model, source, init_info = _build_model(cfg, classes)
+    spec = get_spec(cfg.model)
+    mean, std = float(np.mean(spec.mean)), float(np.mean(spec.std))
+    model.to(device)
+    use_cuda_tricks = device.type == "cuda"
+    if use_cuda_tricks and cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
+    progress.message(f"{name}: model {cfg.model}, pretrained weights: {source}, device {device}, "
+                     f"{len(train)} train / {len(val) if val is not None else 0} val samples")
+
+    generator = torch.Generator().manual_seed(cfg.seed)
+    loader = _train_loader(cfg, train, mean, std, generator)
+    if len(loader) == 0:
+        raise ValueError(f"{name}: {len(train)} training samples is fewer than one batch of {cfg.batch_size}")
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.optimizer == "sgd":
+        optimizer: torch.optim.Optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
+                                                           weight_decay=cfg.weight_decay)
+    elif cfg.optimizer == "adamw":
+        optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    else:
+        raise ValueError(f"unknown optimizer {cfg.optimizer!r}; known: sgd, adamw")
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg, len(loader)))
+    scaler = torch.amp.GradScaler("cuda", enabled=use_cuda_tricks and cfg.amp)
+    criterion = _loss_fn(cfg, train, device)
+
+    config_record = {"name": name, "config": cfg.to_dict(), "train": train.name, "val": val.name if val else None}
+    start_epoch, history, best_score, stale = 0, [], -1.0, 0
+    ckpt_path = run_dir / CHECKPOINT
+    if ckpt_path.is_file():
+        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        if json.loads(ckpt["config_json"]) != json.loads(json.dumps(config_record)):
+            raise ValueError(f"{run_dir} holds a run with another config; pick a new run folder or delete it")
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        scaler.load_state_dict(ckpt["scaler"])
+        generator.set_state(ckpt["generator"])
+        torch.set_rng_state(ckpt["torch_rng"])
+        start_epoch = int(ckpt["epoch"]) + 1
+        history = json.loads(ckpt["history_json"])
+        best_score, stale = float(ckpt["best_score"]), int(ckpt["stale"])
+        progress.message(f"{name}: resumed from {ckpt_path} after epoch {start_epoch}")
+    (run_dir / "config.json").write_text(json.dumps({**config_record, "pretrained_source": source}, indent=2))
+
+    progress.stage(name, cfg.epochs)
+    stopped_early = False
+    for epoch in range(start_epoch, cfg.epochs):
+        if should_stop():
+            progress.message(f"{name}: stopped by request before epoch {epoch + 1}")
+            break
+        model.train()
+        progress.epoch_start(epoch, len(loader))
+        t0, total_loss, total_correct, seen = time.perf_counter(), 0.0, 0, 0
+        for i, (x, y) in enumerate(loader):
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            x = grey_to_model_input(x)
+            if use_cuda_tricks and cfg.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=torch.float16, enabled=use_cuda_tricks and cfg.amp):
+                logits = model(x)
+                loss = criterion(logits.float(), y)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            hard = y.argmax(1) if y.ndim == 2 else y
+            total_loss += loss.item() * len(x)
+            total_correct += int((logits.argmax(1) == hard).sum())
+            seen += len(x)
+            progress.batch(i, loss.item())
+            if should_stop():
+                break
+        record: dict[str, Any] = {
+            "epoch": epoch + 1,
+            "lr": optimizer.param_groups[0]["lr"],
+            "train_loss": total_loss / max(seen, 1),
+            "train_accuracy": total_correct / max(seen, 1),
+            "seconds": time.perf_counter() - t0,
+            "images_per_second": seen / max(time.perf_counter() - t0, 1e-9),
+        }
+        if should_stop():
+            progress.message(f"{name}: stopped by request during epoch {epoch + 1}; the last full epoch is kept")
+            break
+        score = None
+        if val is not None and len(val):
+            summary = evaluate_set(model, val, cfg.input_size, mean, std, device, cfg.tta_flip)
+            record.update(val_accuracy=summary["accuracy"], val_macro_f1=summary["macro_f1"])
+            score = summary["accuracy"]
+        history.append(record)
+        if score is None or score > best_score:
+            best_score, stale = (score if score is not None else best_score), 0
+            from safetensors.torch import save_file
+
+            save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+                      str(run_dir / BEST_WEIGHTS))
+        else:
+            stale += 1
+        progress.epoch_end(record)
+        torch.save({
+            "config_json": json.dumps(config_record),
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "scaler": scaler.state_dict(),
+            "generator": generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "epoch": epoch,
+            "history_json": json.dumps(history),
+            "best_score": best_score,
+            "stale": stale,
+        }, run_dir / (CHECKPOINT + ".tmp"))
+        (run_dir / (CHECKPOINT + ".tmp")).replace(ckpt_path)  # atomic: a kill never leaves half a file
+        if cfg.early_stopping and stale >= cfg.early_stopping:
+            progress.message(f"{name}: early stop, no improvement for {stale} epochs")
+            stopped_early = True
+            break
+
+    if cfg.select == "best" and (run_dir / BEST_WEIGHTS).is_file() and val is not None:
+        from safetensors.torch import load_file
+
+        model.load_state_dict(load_file(str(run_dir / BEST_WEIGHTS)))
+    model.to("cpu")
+    metrics: dict[str, Any] = {"history": history, "stopped_early": stopped_early,
+                               "selected": cfg.select if val is not None else "last"}
+    if val is not None and len(val):
+        metrics["val"] = evaluate_set(model, val, cfg.input_size, mean, std, torch.device("cpu"), cfg.tta_flip)
+    card = ModelCard(
+        name=name,
+        backbone=cfg.model,
+        classes=list(classes),
+        input_size=cfg.input_size,
+        mean=[mean],
+        std=[std],
+        preprocessing=preprocessing or {"faces": "crops", "grey": True},
+        training={"config": cfg.to_dict(), "data": data_description or {"train": train.name,
+                  "val": val.name if val else None}, "epochs_run": len(history), **init_info},
+        metrics={f"{val.name}": {k: metrics["val"][k] for k in ("accuracy", "macro_f1", "per_class_recall")}}
+        if val is not None and len(val) else {},
+        provenance={"pretrained": source, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
+    )
+    save_model(model, card, run_dir / "model")
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    progress.done({"run_dir": str(run_dir), "val_accuracy": metrics.get("val", {}).get("accuracy")})
+    return StageResult(model, card, metrics, run_dir)
