@@ -1,0 +1,31 @@
+"""Shared test setup: Qt offscreen, and the optional ../shared/data datasets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("FER_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data, or skip: a fresh clone does not have it."""
+    if not (SHARED_DATA / "fer2013").is_dir():
+        pytest.skip(f"shared datasets not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def astronaut_bgr():
+    """scikit-image's astronaut (Eileen Collins): a real face, shipped with the package."""
+    import numpy as np
+    from skimage import data
+
+    rgb = data.astronaut()
+    return np.ascontiguousarray(rgb[:, :, ::-1])

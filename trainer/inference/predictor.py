@@ -1,0 +1,128 @@
+"""A loaded model plus the face pipeline its card asks for: image in, faces and
+probabilities out. The GUI and ``fer-train predict`` / ``evaluate`` all go through here."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from trainer.models.card import ModelCard, ModelLoadError, load_model
+
+DEFAULT_MODEL_NAME = "default"
+
+
+def resources_dir() -> Path:
+    """The repository's ``resources/`` (next to the packages in a source or editable install)."""
+    return Path(__file__).resolve().parents[2] / "resources"
+
+
+def default_model_path() -> Path:
+    """The bundled model; ``FER_DESKTOP_MODEL`` overrides it."""
+    override = os.environ.get("FER_DESKTOP_MODEL")
+    if override:
+        return Path(override)
+    return resources_dir() / "models" / f"{DEFAULT_MODEL_NAME}.safetensors"
+
+
+@dataclass
+class FacePrediction:
+    face: Any  # trainer.faces.Face
+    crop: np.ndarray  # the aligned grey crop the model saw (before resizing to its input)
+    probs: np.ndarray  # (C,) sums to 1
+
+    def label_index(self) -> int:
+        return int(np.argmax(self.probs))
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+class Predictor:
+    """Thread-compatible: one instance per worker thread (torch modules are not re-entrant
+    across threads that change their state, but inference is read-only)."""
+
+    def __init__(self, model: torch.nn.Module, card: ModelCard, *, device: str = "auto",
+                 detector: str | None = None, tta_flip: bool = True, path: Path | None = None) -> None:
+        self.card = card
+        self.path = path
+        self.device = pick_device(device)
+        self.half = self.device.type == "cuda"
+        self.model = model.to(self.device).eval()
+        if self.half:
+            self.model = self.model.half().to(memory_format=torch.channels_last)
+        self.tta_flip = tta_flip
+        self._detector_name = detector or card.preprocessing.get("detector", "auto")
+        self._pipeline = None  # built on first use: detectors are slow to load
+        self._mean = float(np.mean(card.mean))
+        self._std = float(np.mean(card.std))
+
+    @classmethod
+    def from_path(cls, path: str | Path | None = None, **kwargs: Any) -> "Predictor":
+        path = Path(path) if path is not None else default_model_path()
+        if path.suffix not in (".safetensors", ".json"):
+            path = path.with_suffix(".safetensors")
+        if not path.is_file() and not path.with_suffix(".json").is_file():
+            raise ModelLoadError(f"model not found: {path}")
+        model, card = load_model(path)
+        return cls(model, card, path=path, **kwargs)
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.card.classes)
+
+    @property
+    def name(self) -> str:
+        return self.card.name
+
+    @property
+    def pipeline(self):
+        if self._pipeline is None:
+            from trainer.faces import AlignConfig, FaceAligner, FacePipeline, create_detector
+
+            aligner_cfg = AlignConfig(**self.card.preprocessing.get("aligner", {}))
+            self._pipeline = FacePipeline(create_detector(self._detector_name), FaceAligner(aligner_cfg))
+        return self._pipeline
+
+    def set_pipeline(self, pipeline) -> None:
+        """Use another detector/aligner (e.g. the GUI's tracker-backed one)."""
+        self._pipeline = pipeline
+
+    def _to_batch(self, crops: Sequence[np.ndarray]) -> torch.Tensor:
+        size = self.card.input_size
+        arr = np.stack([
+            cv2.resize(c if c.ndim == 2 else cv2.cvtColor(c, cv2.COLOR_BGR2GRAY), (size, size),
+                       interpolation=cv2.INTER_AREA if c.shape[0] > size else cv2.INTER_LINEAR)
+            for c in crops
+        ]).astype(np.float32)
+        x = torch.from_numpy(arr)[:, None].div_(255.0).sub_(self._mean).div_(self._std)
+        return x.expand(-1, 3, -1, -1)
+
+    @torch.inference_mode()
+    def predict_crops(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """Grey (or BGR) face crops of any size -> (N, C) probabilities."""
+        if len(crops) == 0:
+            return np.zeros((0, len(self.classes)), dtype=np.float32)
+        x = self._to_batch(crops).to(self.device)
+        if self.half:
+            x = x.half().contiguous(memory_format=torch.channels_last)
+        else:
+            x = x.contiguous()
+        probs = self.model(x).float().softmax(1)
+        if self.tta_flip:
+            probs = (probs + self.model(x.flip(-1)).float().softmax(1)) / 2
+        return probs.cpu().numpy()
+
+    def predict_image(self, image: np.ndarray) -> list[FacePrediction]:
+        """BGR or grey image -> one prediction per face, largest face first."""
+        aligned = self.pipeline.process(image)
+        probs = self.predict_crops([a.crop for a in aligned])
+        return [FacePrediction(a.face, a.crop, p) for a, p in zip(aligned, probs)]
