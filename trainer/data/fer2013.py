@@ -17,24 +17,39 @@ FER_SPLITS = ("Training", "PublicTest", "PrivateTest")
 _REQUIRED_COLUMNS = ("emotion", "pixels")
 
 
-def _open_text(path: Path) -> io.TextIOBase:
+def open_text(path: Path) -> io.TextIOBase:
+    """A csv file as text, gunzipped on the fly for ``.gz``."""
     if path.suffix == ".gz":
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
     return open(path, encoding="utf-8", newline="")
 
 
-def read_fer2013(path: str | Path, usages: tuple[str, ...] | None = None) -> dict[str, SampleSet]:
+def csv_header(path: str | Path) -> list[str]:
+    """The column names of a (possibly gzipped) csv; a DataError when it cannot be read."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"csv file not found: {path}")
+    try:
+        with open_text(path) as fh:
+            return [c.strip() for c in next(csv.reader(fh), [])]
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error, gzip.BadGzipFile) as exc:
+        raise DataError(f"{path}: cannot read as csv: {exc}") from None
+
+
+def read_fer2013(path: str | Path, usages: tuple[str, ...] | None = None,
+                 limit: int | None = None) -> dict[str, SampleSet]:
     """Read the csv into one SampleSet per ``Usage`` value (all rows under "all" when absent).
 
     Sample ids are ``fer2013:<row>`` with the 0-based data row, which lines up with FER+.
     Malformed rows raise a DataError that names the line and what is wrong with it.
+    ``limit`` reads only the file's first ``limit`` data rows (quick looks, tests).
     """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"FER-2013 csv not found: {path}")
     rows_by_usage: dict[str, tuple[list[int], list[int], list[np.ndarray]]] = {}
     try:
-        with _open_text(path) as fh:
+        with open_text(path) as fh:
             reader = csv.DictReader(fh)
             header = reader.fieldnames or []
             missing = [c for c in _REQUIRED_COLUMNS if c not in header]
@@ -44,6 +59,8 @@ def read_fer2013(path: str | Path, usages: tuple[str, ...] | None = None) -> dic
                     f"(header is {','.join(header) or 'empty'}; expected emotion,pixels,Usage)"
                 )
             for row_index, row in enumerate(reader):
+                if limit is not None and row_index >= limit:
+                    break
                 line = row_index + 2
                 usage = (row.get("Usage") or "all").strip()
                 if usages is not None and usage not in usages:

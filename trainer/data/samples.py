@@ -11,7 +11,7 @@ class DataError(ValueError):
     """A data file or folder that cannot be read as a dataset; the message says why."""
 
 
-@dataclass
+@dataclass(repr=False)
 class SampleSet:
     """Face crops with labels.
 
@@ -39,6 +39,11 @@ class SampleSet:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def __repr__(self) -> str:
+        size = "x".join(map(str, self.images.shape[1:]))
+        soft = ", soft labels" if self.soft_labels is not None else ""
+        return f"SampleSet({self.name!r}, {len(self)} crops of {size}, classes {list(self.classes)}{soft})"
+
     def subset(self, index: np.ndarray | list[int], name: str | None = None) -> "SampleSet":
         index = np.asarray(index, dtype=np.int64)
         return SampleSet(
@@ -51,14 +56,43 @@ class SampleSet:
             meta=dict(self.meta),
         )
 
+    @property
+    def crop_size(self) -> int:
+        return int(self.images.shape[1])
+
+    def resized(self, size: int) -> "SampleSet":
+        """The same samples with crops resized to size x size (a no-op when they already are)."""
+        if self.images.shape[1:] == (size, size):
+            return self
+        return SampleSet(ids=list(self.ids), images=resize_crops(self.images, size), labels=self.labels,
+                         classes=self.classes, soft_labels=self.soft_labels, name=self.name, meta=dict(self.meta))
+
+    def labelled(self) -> "SampleSet":
+        """Only the samples with a label (or a vote distribution)."""
+        keep = self.labels >= 0
+        if self.soft_labels is not None:
+            keep |= self.soft_labels.sum(axis=1) > 0
+        return self if keep.all() else self.subset(np.flatnonzero(keep))
+
+    def one_hot(self) -> np.ndarray:
+        """(N, C) float32 distributions from the hard labels (all-zero rows for unlabelled)."""
+        out = np.zeros((len(self), len(self.classes)), dtype=np.float32)
+        labelled = np.flatnonzero(self.labels >= 0)
+        out[labelled, self.labels[labelled]] = 1.0
+        return out
+
     def class_counts(self) -> np.ndarray:
         labelled = self.labels[self.labels >= 0]
         return np.bincount(labelled, minlength=len(self.classes))
 
     @staticmethod
-    def concatenate(parts: list["SampleSet"], name: str) -> "SampleSet":
+    def concatenate(parts: list["SampleSet"], name: str, size: int | None = None) -> "SampleSet":
+        """Join sets with the same classes; with ``size``, crops of other sizes are resized to it
+        (e.g. FER's 48x48 next to 96x96 aligned folder crops)."""
         if not parts:
             raise DataError(f"{name}: nothing to concatenate")
+        if size is not None:
+            parts = [p.resized(size) for p in parts]
         classes = parts[0].classes
         for p in parts[1:]:
             if p.classes != classes:
@@ -66,8 +100,9 @@ class SampleSet:
             if p.images.shape[1:] != parts[0].images.shape[1:]:
                 raise DataError(f"{name}: {p.name} has crops of {p.images.shape[1:]}, expected {parts[0].images.shape[1:]}")
         soft = None
-        if all(p.soft_labels is not None for p in parts):
-            soft = np.concatenate([p.soft_labels for p in parts])
+        if any(p.soft_labels is not None for p in parts):
+            # Hard-labelled parts join vote-distribution parts as one-hot distributions.
+            soft = np.concatenate([p.soft_labels if p.soft_labels is not None else p.one_hot() for p in parts])
         return SampleSet(
             ids=[i for p in parts for i in p.ids],
             images=np.concatenate([p.images for p in parts]),
@@ -75,4 +110,16 @@ class SampleSet:
             classes=classes,
             soft_labels=soft,
             name=name,
+            meta={"parts": [p.name for p in parts]},
         )
+
+
+def resize_crops(images: np.ndarray, size: int) -> np.ndarray:
+    """(N, H, W) uint8 -> (N, size, size); area interpolation when shrinking (no aliasing)."""
+    import cv2
+
+    if len(images) == 0:
+        return np.zeros((0, size, size), dtype=np.uint8)
+    shrink = images.shape[1] > size or images.shape[2] > size
+    interp = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+    return np.stack([cv2.resize(im, (size, size), interpolation=interp) for im in images])

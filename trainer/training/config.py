@@ -1,4 +1,15 @@
-"""One training stage's settings, the named presets, and how they are resolved."""
+"""One training stage's settings, the named presets, and how they are resolved.
+
+Presets (``--preset`` / ``preset =`` in a cascade stage); explicit settings override them:
+
+* ``paper``: Ng et al. 2015's fine-tuning recipe: SGD, momentum 0.9, lr 0.001 divided by 10
+  every 10 epochs, weight decay 5e-4, plain cross-entropy, model chosen by validation accuracy.
+* ``modern``: AdamW (lr 1e-3, weight decay 0.05), one warm-up epoch then cosine decay, label
+  smoothing 0.1, last epoch kept (cosine ends at a low lr; picking the best epoch on the
+  validation set would tune on it). Our default for the large first stage (FER32).
+* ``small-target``: for a few hundred images (SFEW): AdamW at lr 3e-4, cosine, label smoothing
+  0.1 and inverse-frequency class weights (SFEW has 50 disgust vs 179 happy training images).
+"""
 
 from __future__ import annotations
 
@@ -50,6 +61,9 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown training setting(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         data = dict(data)
+        for key, allowed in _CHOICES.items():
+            if key in data and data[key] not in allowed:
+                raise ValueError(f"{key} = {data[key]!r}; known: {', '.join(allowed)}")
         if isinstance(data.get("augment"), dict):
             aug_known = {f.name for f in fields(AugmentConfig)}
             bad = sorted(set(data["augment"]) - aug_known)
@@ -58,6 +72,13 @@ class TrainConfig:
             data["augment"] = AugmentConfig(**data["augment"])
         return cls(**data)
 
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "optimizer": ("sgd", "adamw"),
+    "scheduler": ("step", "cosine", "none"),
+    "class_balance": ("none", "weights", "sampler"),
+    "select": ("best", "last"),
+}
 
 # The paper's recipe (Ng et al. 2015) and the ones we measured to do better.
 PRESETS: dict[str, dict[str, Any]] = {

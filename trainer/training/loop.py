@@ -17,12 +17,13 @@ from torch.utils.data import DataLoader, WeightedRandomSampler
 
 from trainer.data.samples import SampleSet
 from trainer.data.torch_dataset import CropDataset
-from trainer.data.transforms import eval_transform, train_transform
+from trainer.data.transforms import train_transform
 from trainer.evaluation.metrics import confusion_matrix, summarise
 from trainer.evaluation.predict import predict_probs
 from trainer.models.card import ModelCard, load_model, save_model
 from trainer.models.registry import create_model, get_spec, grey_to_model_input
 from trainer.training.config import TrainConfig
+from trainer.training.losses import SoftTargetCrossEntropy
 from trainer.training.progress import Progress
 
 CHECKPOINT = "checkpoint.pt"
@@ -41,6 +42,17 @@ class StageResult:
     card: ModelCard
     metrics: dict[str, Any]
     run_dir: Path
+    interrupted: bool = False  # stopped by should_stop before the last epoch
+
+
+def _comparable(record: dict[str, Any]) -> dict[str, Any] | None:
+    """A run's config record with defaults filled in, so that settings added to TrainConfig
+    after a checkpoint was written do not block resuming it; None if it no longer parses."""
+    try:
+        config = TrainConfig.from_dict(record.get("config", {})).to_dict()
+    except (TypeError, ValueError):
+        return None
+    return {**record, "config": config}
 
 
 def _lr_lambda(cfg: TrainConfig, steps_per_epoch: int) -> Callable[[int], float]:
@@ -60,25 +72,28 @@ def _lr_lambda(cfg: TrainConfig, steps_per_epoch: int) -> Callable[[int], float]
     return factor
 
 
-def _build_model(cfg: TrainConfig, classes: tuple[str, ...]) -> tuple[nn.Module, str, dict[str, Any]]:
-    """A fresh backbone, or a previous fer-desktop model (cascade stage 2) with its head kept
-    when the classes agree."""
+def _build_model(cfg: TrainConfig, classes: tuple[str, ...]) -> tuple[nn.Module, str, str, dict[str, Any]]:
+    """(model, backbone name, weights source, card notes): a fresh backbone, or a previous
+    fer-desktop model (cascade stage 2) with its head kept when the classes agree."""
     if cfg.init_from:
         model, card = load_model(cfg.init_from)
         if list(card.classes) != list(classes):
             get_spec(card.backbone).reset_head(model, len(classes))
-        return model, f"fer-desktop model: {cfg.init_from}", {"init_card": card.name, "init_training": card.training}
+        notes = {"init_from": str(cfg.init_from), "init_card": card.name, "init_training": card.training,
+                 "init_head": "kept" if list(card.classes) == list(classes) else "reset (classes differ)"}
+        return model, card.backbone, f"fer-desktop model: {cfg.init_from}", notes
     model, source = create_model(cfg.model, len(classes), pretrained=cfg.pretrained, weights=cfg.weights,
                                  allow_download=cfg.allow_download)
-    return model, source, {}
+    return model, cfg.model, source, {}
 
 
 def _loss_fn(cfg: TrainConfig, train: SampleSet, device: torch.device) -> nn.Module:
     weight = None
     if cfg.class_balance == "weights":
+        # Inverse frequency, normalised so that the average sample weight is 1.
         counts = np.maximum(train.class_counts(), 1).astype(np.float64)
         weight = torch.tensor(counts.sum() / (len(counts) * counts), dtype=torch.float32, device=device)
-    return nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing)
+    return SoftTargetCrossEntropy(weight=weight, label_smoothing=cfg.label_smoothing)
 
 
 def _train_loader(cfg: TrainConfig, train: SampleSet, mean: float, std: float, generator: torch.Generator) -> DataLoader:
@@ -111,10 +126,20 @@ def train_stage(
     should_stop: Callable[[], bool] = lambda: False,
     preprocessing: dict[str, Any] | None = None,
     data_description: dict[str, Any] | None = None,
+    resume: bool = True,
 ) -> StageResult:
-    """Train, or resume the run in ``run_dir`` if a checkpoint of the same config is there."""
+    """Train, or resume the run in ``run_dir`` if a checkpoint of the same config is there
+    (``resume=False`` refuses to touch a folder that holds one).
+
+    ``should_stop`` is polled before each epoch and after each batch; a stop mid-epoch keeps the
+    last full epoch (its checkpoint), so calling again with the same arguments continues
+    exactly where an uninterrupted run would be.
+    """
     progress = progress or Progress()
     run_dir = Path(run_dir)
+    ckpt_path = run_dir / CHECKPOINT
+    if not resume and ckpt_path.is_file():
+        raise ValueError(f"{run_dir} already holds a run (checkpoint.pt); resume it or pick another folder")
     run_dir.mkdir(parents=True, exist_ok=True)
     device = choose_device(cfg.device)
     torch.manual_seed(cfg.seed)
@@ -122,16 +147,23 @@ def train_stage(
     if cfg.max_train_samples and len(train) > cfg.max_train_samples:
         pick = np.random.default_rng(cfg.seed).permutation(len(train))[: cfg.max_train_samples]
         train = train.subset(np.sort(pick))
+    unlabelled = len(train) - len(train.labelled())
+    if unlabelled:
+        progress.message(f"{name}: leaving out {unlabelled} unlabelled training samples")
+        train = train.labelled()
+    if cfg.soft_labels and train.soft_labels is None:
+        progress.message(f"{name}: soft_labels is set but {train.name} has no vote distributions; "
+                         "training on its hard labels")
     classes = train.classes
 
-    model, source, init_info = _build_model(cfg, classes)
-    spec = get_spec(cfg.model)
+    model, backbone, source, init_info = _build_model(cfg, classes)
+    spec = get_spec(backbone)
     mean, std = float(np.mean(spec.mean)), float(np.mean(spec.std))
     model.to(device)
     use_cuda_tricks = device.type == "cuda"
     if use_cuda_tricks and cfg.channels_last:
         model.to(memory_format=torch.channels_last)
-    progress.message(f"{name}: model {cfg.model}, pretrained weights: {source}, device {device}, "
+    progress.message(f"{name}: model {backbone}, pretrained weights: {source}, device {device}, "
                      f"{len(train)} train / {len(val) if val is not None else 0} val samples")
 
     generator = torch.Generator().manual_seed(cfg.seed)
@@ -152,11 +184,11 @@ def train_stage(
 
     config_record = {"name": name, "config": cfg.to_dict(), "train": train.name, "val": val.name if val else None}
     start_epoch, history, best_score, stale = 0, [], -1.0, 0
-    ckpt_path = run_dir / CHECKPOINT
     if ckpt_path.is_file():
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        if json.loads(ckpt["config_json"]) != json.loads(json.dumps(config_record)):
-            raise ValueError(f"{run_dir} holds a run with another config; pick a new run folder or delete it")
+        saved = _comparable(json.loads(ckpt["config_json"]))
+        if saved != _comparable(json.loads(json.dumps(config_record))):
+            raise ValueError(f"{run_dir} holds a run with another config or data; pick a new run folder or delete it")
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
@@ -167,13 +199,18 @@ def train_stage(
         history = json.loads(ckpt["history_json"])
         best_score, stale = float(ckpt["best_score"]), int(ckpt["stale"])
         progress.message(f"{name}: resumed from {ckpt_path} after epoch {start_epoch}")
-    (run_dir / "config.json").write_text(json.dumps({**config_record, "pretrained_source": source}, indent=2))
+    (run_dir / "config.json").write_text(json.dumps({
+        **config_record, "pretrained_source": source, "backbone": backbone,
+        "data": data_description or {}, "preprocessing": preprocessing or {},
+        "train_samples": len(train), "val_samples": len(val) if val is not None else 0,
+    }, indent=2))
 
     progress.stage(name, cfg.epochs)
-    stopped_early = False
+    stopped_early = interrupted = False
     for epoch in range(start_epoch, cfg.epochs):
         if should_stop():
             progress.message(f"{name}: stopped by request before epoch {epoch + 1}")
+            interrupted = True
             break
         model.train()
         progress.epoch_start(epoch, len(loader))
@@ -208,6 +245,11 @@ def train_stage(
         }
         if should_stop():
             progress.message(f"{name}: stopped by request during epoch {epoch + 1}; the last full epoch is kept")
+            interrupted = True
+            # The half-trained weights are not a state any run passes through: go back to the
+            # last full epoch, as a resume will.
+            if ckpt_path.is_file():
+                model.load_state_dict(torch.load(ckpt_path, map_location="cpu", weights_only=True)["model"])
             break
         score = None
         if val is not None and len(val):
@@ -243,18 +285,26 @@ def train_stage(
             stopped_early = True
             break
 
+    if not history:
+        # Stopped before the first epoch ended: there is no model worth writing.
+        progress.done({"run_dir": str(run_dir), "interrupted": True, "epochs_run": 0})
+        card = ModelCard(name=name, backbone=backbone, classes=list(classes), input_size=cfg.input_size,
+                         mean=[mean], std=[std], preprocessing=preprocessing or {"faces": "crops", "grey": True})
+        return StageResult(model.to("cpu"), card, {"history": [], "interrupted": True}, run_dir, interrupted=True)
     if cfg.select == "best" and (run_dir / BEST_WEIGHTS).is_file() and val is not None:
         from safetensors.torch import load_file
 
         model.load_state_dict(load_file(str(run_dir / BEST_WEIGHTS)))
-    model.to("cpu")
-    metrics: dict[str, Any] = {"history": history, "stopped_early": stopped_early,
-                               "selected": cfg.select if val is not None else "last"}
+    metrics: dict[str, Any] = {"history": history, "stopped_early": stopped_early, "interrupted": interrupted,
+                               "selected": cfg.select if val is not None else "last",
+                               "classes": list(classes), "train": train.name, "train_samples": len(train)}
     if val is not None and len(val):
-        metrics["val"] = evaluate_set(model, val, cfg.input_size, mean, std, torch.device("cpu"), cfg.tta_flip)
+        metrics["val"] = evaluate_set(model, val, cfg.input_size, mean, std, device, cfg.tta_flip)
+        metrics["val"]["name"] = val.name
+    model.to("cpu")
     card = ModelCard(
         name=name,
-        backbone=cfg.model,
+        backbone=backbone,
         classes=list(classes),
         input_size=cfg.input_size,
         mean=[mean],
@@ -268,5 +318,19 @@ def train_stage(
     )
     save_model(model, card, run_dir / "model")
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    progress.done({"run_dir": str(run_dir), "val_accuracy": metrics.get("val", {}).get("accuracy")})
-    return StageResult(model, card, metrics, run_dir)
+    _write_plots(run_dir, name, metrics, progress)
+    progress.done({"run_dir": str(run_dir), "val_accuracy": metrics.get("val", {}).get("accuracy"),
+                   "interrupted": interrupted})
+    return StageResult(model, card, metrics, run_dir, interrupted=interrupted)
+
+
+def _write_plots(run_dir: Path, name: str, metrics: dict[str, Any], progress: Progress) -> None:
+    from trainer.evaluation.plots import plot_confusion, plot_history
+
+    try:
+        plot_history(metrics["history"], run_dir / "curves.png", title=name)
+        if "val" in metrics:
+            val = metrics["val"]
+            plot_confusion(val["confusion"], val["classes"], run_dir / "confusion.png", title=val.get("name", "val"))
+    except (OSError, ValueError, RuntimeError) as exc:  # the model is saved already: a plot is not worth a crash
+        progress.message(f"{name}: could not write plots: {exc}")

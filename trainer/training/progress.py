@@ -30,7 +30,9 @@ class TqdmProgress(Progress):
     def epoch_start(self, epoch: int, batches: int) -> None:
         from tqdm import tqdm
 
-        self._bar = tqdm(total=batches, desc=f"epoch {epoch + 1}/{self._epochs}", unit="batch", leave=False)
+        # disable=None: no bar when stderr is not a terminal (logs get the per-epoch lines only).
+        self._bar = tqdm(total=batches, desc=f"epoch {epoch + 1}/{self._epochs}", unit="batch", leave=False,
+                         disable=None)
 
     def batch(self, index: int, loss: float) -> None:
         if self._bar is not None:

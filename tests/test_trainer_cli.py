@@ -1,0 +1,211 @@
+"""``fer-train train / cascade / evaluate / predict`` end to end on tiny generated data, and
+the one-line errors (exit status 2, no traceback) for mistakes a user can make."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from trainer.cli import main
+from trainer.data.relabel import RelabelJournal
+from trainer.data.synthetic import pattern_image, write_class_folders, write_fer_csv
+from trainer.training.cascade import bundled_configs, load_cascade, stage_spec
+
+TINY = ["--model", "timm:test_resnet", "--no-pretrained", "--input-size", "32", "--batch-size", "32"]
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    monkeypatch.setenv("FER_DESKTOP_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)  # default run folders (runs/...) land in tmp
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def fer_csv(tmp_path) -> Path:
+    return write_fer_csv(tmp_path / "data" / "fer2013" / "fer2013.csv.gz",
+                         {"Training": 192, "PublicTest": 48, "PrivateTest": 48})
+
+
+def cli(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_user_error(code: int, err: str, *fragments: str) -> None:
+    assert code == 2, err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if "error:" in line]
+    assert len(lines) == 1, err
+    for f in fragments:
+        assert f in lines[0], lines[0]
+
+
+def test_train_evaluate_predict(tmp_path, capsys, fer_csv):
+    code, out, err = cli(capsys, "train", "--data", f"{fer_csv}#Training", "--val", f"{fer_csv}#PublicTest",
+                         *TINY, "--epochs", "2", "--preset", "modern", "--out", tmp_path / "run", "--progress", "json")
+    assert code == 0, err
+    events = [json.loads(line) for line in out.splitlines()]  # every stdout line is one JSON object
+    kinds = {e["event"] for e in events}
+    assert {"stage", "epoch_start", "batch", "epoch_end", "done"} <= kinds
+    assert events[-1]["event"] == "done" and 0.0 <= events[-1]["val_accuracy"] <= 1.0
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["train"] == "fer2013/Training" and config["config"]["epochs"] == 2
+
+    code, out, err = cli(capsys, "evaluate", "--model", tmp_path / "run" / "model", "--data", fer_csv, "--json",
+                         "--plot", tmp_path / "conf.png")
+    assert code == 0, err
+    result = json.loads(out)  # exactly one JSON object
+    assert result["split"] == "fer2013/PrivateTest" and result["n"] == 48
+    assert {"accuracy", "per_class_recall", "confusion", "classes", "macro_f1", "model", "data"} <= set(result)
+    assert np.array(result["confusion"]).sum() == 48 and (tmp_path / "conf.png").is_file()
+
+    code, out, err = cli(capsys, "evaluate", "--model", tmp_path / "run" / "model.safetensors",
+                         "--data", fer_csv, "--split", "PublicTest")
+    assert code == 0 and "accuracy" in out and "confusion" in out
+
+    image = tmp_path / "face.png"
+    cv2.imwrite(str(image), pattern_image(1, 48, np.random.default_rng(0)))
+    code, out, err = cli(capsys, "predict", "--model", tmp_path / "run" / "model", "--crops", image, "--json")
+    assert code == 0, err
+    answer = json.loads(out)
+    probs = answer["images"][0]["faces"][0]["probs"]
+    assert set(probs) == set(answer["classes"]) and sum(probs.values()) == pytest.approx(1, abs=1e-4)
+
+    # A finished run: --resume has nothing to train; without it the folder is refused.
+    code, _, err = cli(capsys, "train", "--data", f"{fer_csv}#Training", "--val", f"{fer_csv}#PublicTest",
+                       *TINY, "--epochs", "2", "--preset", "modern", "--out", tmp_path / "run")
+    assert_user_error(code, err, "already holds a run", "--resume")
+
+
+def test_user_errors(tmp_path, capsys, fer_csv):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("emotion,pixels,Usage\n3," + " ".join(["1"] * 2304) + ",Training\n3,1 2 3,Training\n")
+    code, _, err = cli(capsys, "train", "--data", bad, *TINY)
+    assert_user_error(code, err, "bad.csv:3", "3 pixels, expected 2304")
+
+    root = write_class_folders(tmp_path / "folders", 2, splits=["Train", "Val"])
+    for f in (root / "Val" / "Angry").iterdir():
+        f.unlink()
+    (root / "Val" / "Angry").rmdir()
+    code, _, err = cli(capsys, "train", "--data", root, "--faces", "none", *TINY)
+    assert_user_error(code, err, "missing class folder", "angry")
+
+    code, _, err = cli(capsys, "train", "--data", fer_csv, "--model", "resnet9000")
+    assert_user_error(code, err, "unknown model 'resnet9000'")
+
+    code, _, err = cli(capsys, "train", "--data", tmp_path / "nothing.csv", *TINY)
+    assert_user_error(code, err, "not found")
+
+    (tmp_path / "broken.safetensors").write_bytes(b"\x00garbage")
+    (tmp_path / "broken.json").write_text(json.dumps({"name": "b", "backbone": "timm:test_resnet", "classes": ["a"],
+                                                      "input_size": 32, "mean": [0.5], "std": [0.5]}))
+    code, _, err = cli(capsys, "evaluate", "--model", tmp_path / "broken", "--data", fer_csv)
+    assert_user_error(code, err, "not a valid safetensors file")
+
+    code, _, err = cli(capsys, "evaluate", "--model", tmp_path / "absent", "--data", fer_csv)
+    assert_user_error(code, err, "model card not found")
+
+
+def test_folder_training_with_relabels_and_default_val(tmp_path, capsys):
+    root = write_class_folders(tmp_path / "target", 12, splits=["Train", "Val"], colour=True, size=40)
+    journal = RelabelJournal(tmp_path / "relabels.jsonl")
+    journal.set("Train/Angry/000.png", "happy")
+    journal.set("Val/Angry/000.png", "sad")
+    code, _, err = cli(capsys, "train", "--data", root, "--faces", "none", "--crop-size", "40", *TINY,
+                       "--epochs", "1", "--relabels", tmp_path / "relabels.jsonl", "--out", tmp_path / "run")
+    assert code == 0, err
+    assert "validating on" in err  # Train for training, Val for validation without being told
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (config["train"], config["val"]) == ("target/Train", "target/Val")
+    assert config["data"]["relabels"]["train"] == 1 and config["data"]["relabels"]["val"] == 1
+    card = json.loads((tmp_path / "run" / "model.json").read_text())
+    assert card["preprocessing"] == {"faces": "crops", "grey": True, "crop_size": 40}
+
+
+def test_cascade_end_to_end(tmp_path, capsys, fer_csv):
+    data = fer_csv.parents[1]
+    write_class_folders(data / "sfew2", 8, splits=["Train", "Val"], size=40)
+    config = tmp_path / "tiny.toml"
+    config.write_text(f"""
+name = "tiny"
+data_root = "{data.as_posix()}"
+
+[defaults]
+model = "timm:test_resnet"
+pretrained = false
+input_size = 32
+batch_size = 32
+epochs = 3
+
+[[stages]]
+name = "fer"
+train = ["fer2013/fer2013.csv.gz#Training"]
+val = "fer2013/fer2013.csv.gz#PublicTest"
+preset = "modern"
+
+[[stages]]
+name = "target"
+variant = "sfew2"
+faces = "none"
+preset = "small-target"
+batch_size = 16
+[stages.augment]
+erasing = 0.0
+""")
+    code, _, err = cli(capsys, "cascade", config, "--set", "epochs=1", "--set", "target.epochs=2",
+                       "--out", tmp_path / "casc")
+    assert code == 0, err
+    out = tmp_path / "casc"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["complete"] and [s["name"] for s in summary["stages"]] == ["fer", "target"]
+    assert summary["stages"][1]["val"] == "sfew2/Val"
+    second = json.loads((out / "2-target" / "model.json").read_text())
+    assert second["training"]["init_from"] == str(out / "1-fer" / "model")
+    assert second["training"]["epochs_run"] == 2 and second["training"]["config"]["augment"]["erasing"] == 0.0
+    assert (out / "model.safetensors").is_file() and json.loads((out / "model.json").read_text())["name"] == "target"
+    for stage in ("1-fer", "2-target"):
+        assert (out / stage / "confusion.png").is_file() and (out / stage / "curves.png").is_file()
+
+    code, _, err = cli(capsys, "cascade", config, "--out", out)
+    assert_user_error(code, err, "--resume")
+
+
+def test_bundled_configs_resolve(tmp_path):
+    names = bundled_configs()
+    assert {"best.toml", "sfew-only.toml", "fer28.toml", "fer32.toml", "fer28-sfew.toml", "fer32-sfew.toml",
+            "fer32+sfew.toml"} <= set(names)
+    for name in names:
+        plan = load_cascade(name, data_root=tmp_path)
+        previous = None
+        for i, settings in enumerate(plan.stages, start=1):
+            spec = stage_spec(settings, i, tmp_path / "out", plan, previous)
+            previous = spec.out / "model"
+            assert spec.variant or spec.train
+            if i > 1:
+                before = f"{i - 1}-{plan.stages[i - 2]['name']}"
+                assert spec.config.init_from == str(tmp_path / "out" / before / "model")
+    best = load_cascade("best")
+    first = stage_spec(best.stages[0], 1, tmp_path, best, None)
+    assert (first.variant, first.config.model, first.config.epochs, first.config.input_size,
+            first.config.batch_size, first.config.select, first.config.optimizer) == \
+        ("fer32", "efficientnet-lite0", 12, 64, 64, "last", "adamw")
+
+
+def test_variant_implied_settings(tmp_path):
+    config = tmp_path / "votes.toml"
+    config.write_text('name = "v"\n[[stages]]\nvariant = "ferplus-votes"\n[[stages]]\nvariant = "sfew2"\n'
+                      'soft_labels = false\n')
+    plan = load_cascade(config, data_root=tmp_path)
+    first = stage_spec(plan.stages[0], 1, tmp_path, plan, None)
+    assert first.config.soft_labels  # training on the vote distributions is the variant's point
+    assert not stage_spec(plan.stages[1], 2, tmp_path, plan, tmp_path / "m").config.soft_labels

@@ -1,0 +1,83 @@
+"""``fer-train evaluate``: accuracy, per-class recall, macro F1 and the confusion matrix of a
+model on a labelled set, with the face preprocessing its card records.
+
+--data is a FER-2013 csv (split Training / PublicTest / PrivateTest; default PrivateTest), a
+FER+ votes csv (majority protocol; same splits), or a class-folder dataset (split Val, Train ...;
+default the Val-like split). ``PATH#SPLIT`` works as well as --split.
+
+Examples::
+
+    fer-train evaluate --data ../shared/data/sfew2 --split Val
+    fer-train evaluate --model runs/fer32/model --data ../shared/data/fer2013/fer2013.csv.gz --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from pathlib import Path
+
+from trainer.commands.train import add_face_args, add_ferplus_args, load_options
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="evaluate a model on a labelled dataset",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", type=Path, help="NAME.safetensors (+ NAME.json); default: the bundled model")
+    p.add_argument("--data", required=True, metavar="PATH", help="csv, csv.gz, FER+ csv or class-folder dataset")
+    p.add_argument("--split", help="split name(s), '+'-joined (default: the test / val split)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--relabels", type=Path, metavar="JOURNAL", help="apply a relabel journal to the labels")
+    p.add_argument("--max-samples", type=int, default=0, help="evaluate a random subset (quick looks)")
+    p.add_argument("--plot", type=Path, metavar="PNG", help="also write the confusion matrix as a PNG")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--no-tta", action="store_true", help="do not average with the mirrored face")
+    add_face_args(p)
+    add_ferplus_args(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from trainer.data.datasets import DataSpec, load_samples
+    from trainer.data.relabel import apply_relabels
+    from trainer.evaluation.evaluate import evaluate_samples, face_options_for_card, format_report
+    from trainer.inference import default_model_path
+    from trainer.models.card import ModelLoadError, load_model
+
+    model_path = args.model or default_model_path()
+    if args.model is None and not Path(model_path).with_suffix(".json").is_file():
+        raise ModelLoadError(f"no --model given and the bundled default model is missing ({model_path})")
+    model, card = load_model(model_path)
+    faces = face_options_for_card(card, args.faces, args.detector)
+    if args.crop_size:
+        faces = type(faces)(**{**faces.__dict__, "crop_size": args.crop_size})
+    spec = DataSpec.parse(args.data)
+    if args.split:
+        spec = DataSpec(spec.path, tuple(s for s in args.split.split("+") if s))
+    samples = load_samples(spec, load_options(args, faces), purpose="eval")
+    if args.relabels is not None:
+        if not args.relabels.is_file():
+            raise FileNotFoundError(f"relabel journal not found: {args.relabels}")
+        samples = apply_relabels(samples, args.relabels)
+    if args.max_samples and len(samples) > args.max_samples:
+        samples = samples.subset(np.sort(np.random.default_rng(0).permutation(len(samples))[: args.max_samples]))
+    result = evaluate_samples(model, card, samples, device=args.device, tta_flip=not args.no_tta,
+                              batch_size=args.batch_size)
+    result.update(model=str(model_path), model_name=card.name, data=str(spec.path), split=samples.name,
+                  preprocessing=samples.meta.get("preprocessing", {"faces": "crops"}))
+    methods = samples.meta.get("face_methods")
+    if methods:
+        result["face_methods"] = dict(Counter(methods))
+    if args.plot:
+        from trainer.evaluation.plots import plot_confusion
+
+        plot_confusion(result["confusion"], result["classes"], args.plot, title=f"{card.name} on {samples.name}")
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{card.name} on {samples.name}")
+        print(format_report(result))
+    return 0

@@ -1,0 +1,186 @@
+"""``fer-train train``: one fine-tuning stage.
+
+Examples::
+
+    fer-train train --variant fer32 --preset modern --epochs 12 --out runs/fer32
+    fer-train train --data ../shared/data/sfew2 --init-from runs/fer32/model --preset small-target --faces crops
+    fer-train train --variant fer28 --data-root ../shared/data --max-train-samples 300 \\
+        --max-val-samples 300 --epochs 1 --out runs/smoke          # a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from trainer.data.crops import FACE_MODES
+from trainer.data.datasets import VARIANTS, DataSpec, LoadOptions, default_data_root
+from trainer.data.ferplus import CONTEMPT_RULES, MODES, TIE_RULES
+from trainer.training.config import PRESETS
+
+# ---- helpers shared with cascade / evaluate ------------------------------------------------
+
+def add_face_args(parser: argparse.ArgumentParser, default_mode: str | None = None) -> None:
+    g = parser.add_argument_group("faces (folder datasets)")
+    g.add_argument("--faces", choices=FACE_MODES, default=default_mode,
+                   help="detect: photos, detect+align the largest face; crops: face crops, re-align "
+                        "(pad, detect, else as-is); auto: per image by size; none: use as-is (grey, resized)")
+    g.add_argument("--crop-size", type=int, help="side of the cached crops (default max(96, input size))")
+    g.add_argument("--detector", help="face detector name (default auto)")
+    g.add_argument("--cache", type=Path, metavar="DIR", help="crop cache folder (default ~/.cache/fer-desktop/crops)")
+    g.add_argument("--no-cache", action="store_true", help="do not read or write the crop cache")
+
+
+def add_ferplus_args(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("FER+ votes csv")
+    g.add_argument("--ferplus-mode", choices=MODES, default="majority",
+                   help="majority: one label per image; votes: vote distributions (soft labels)")
+    g.add_argument("--contempt", choices=CONTEMPT_RULES, default="keep",
+                   help="FER+'s 8th class: keep (8 classes), drop (7), or fold into disgust")
+    g.add_argument("--ties", choices=TIE_RULES, default="drop",
+                   help="majority ties: drop the image, or take FER-2013's label when it is among the tied")
+    g.add_argument("--fer-csv", type=Path, help="FER-2013 csv with the pixels (found beside the votes by default)")
+
+
+def load_options(args: argparse.Namespace, faces: Any) -> LoadOptions:
+    return LoadOptions(faces=faces, cache_dir=args.cache, use_cache=not args.no_cache,
+                       ferplus_mode=args.ferplus_mode, contempt=args.contempt, ties=args.ties,
+                       fer_csv=args.fer_csv)
+
+
+def make_progress(kind: str | None):
+    from trainer.training.progress import JsonProgress, TqdmProgress
+
+    return JsonProgress() if kind == "json" else TqdmProgress()
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
+    return value
+
+
+# ---- the command --------------------------------------------------------------------------
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train one stage (fine-tune a backbone on a dataset)",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    d = p.add_argument_group("data")
+    src = d.add_mutually_exclusive_group(required=True)
+    src.add_argument("--variant", choices=sorted(VARIANTS), help="a paper variant (paths under --data-root)")
+    src.add_argument("--data", action="append", metavar="SPEC",
+                     help="training data PATH[#SPLIT[+SPLIT]] (csv, csv.gz, FER+ csv or class folders); repeatable")
+    d.add_argument("--val", metavar="SPEC", help="validation data (default: the --data set's val split)")
+    d.add_argument("--no-val", action="store_true", help="train without validation (keeps the last epoch)")
+    d.add_argument("--target", metavar="SPEC", help="the target dataset of *+target variants (default sfew2)")
+    d.add_argument("--data-root", type=Path, help="where variants' datasets are (default ../shared/data)")
+    d.add_argument("--relabels", type=Path, metavar="JOURNAL", help="a relabel journal (JSONL) to apply")
+    d.add_argument("--max-train-samples", type=int, help="train on a random subset (smoke runs)")
+    d.add_argument("--max-val-samples", type=int, default=0, help="validate on a random subset (smoke runs)")
+    add_face_args(p)
+    add_ferplus_args(p)
+
+    m = p.add_argument_group("model")
+    m.add_argument("--model", help="backbone: efficientnet-lite0 (default), alexnet, vgg-cnn-m-2048, "
+                                   "timm:NAME or torchvision:NAME")
+    m.add_argument("--weights", help="a file with ImageNet weights for the backbone")
+    m.add_argument("--no-pretrained", action="store_true", help="start from random weights")
+    m.add_argument("--allow-download", action="store_true", help="allow downloading ImageNet weights")
+    m.add_argument("--init-from", metavar="MODEL", help="start from a fer-desktop model (a previous stage)")
+    m.add_argument("--input-size", type=positive_int)
+
+    t = p.add_argument_group("training")
+    t.add_argument("--preset", choices=sorted(PRESETS), help="paper | modern | small-target (see docs)")
+    t.add_argument("--epochs", type=positive_int)
+    t.add_argument("--batch-size", type=positive_int)
+    t.add_argument("--lr", type=float)
+    t.add_argument("--optimizer", choices=("sgd", "adamw"))
+    t.add_argument("--scheduler", choices=("step", "cosine", "none"))
+    t.add_argument("--weight-decay", type=float)
+    t.add_argument("--warmup-epochs", type=float)
+    t.add_argument("--label-smoothing", type=float)
+    t.add_argument("--class-balance", choices=("none", "weights", "sampler"))
+    t.add_argument("--soft-labels", action="store_true", default=None, help="train on vote distributions (FER+)")
+    t.add_argument("--select", choices=("best", "last"), help="keep the best epoch on val, or the last")
+    t.add_argument("--early-stopping", type=int, metavar="EPOCHS")
+    t.add_argument("--no-augment", action="store_true", help="switch augmentation off")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--device", help="auto | cpu | cuda | cuda:N")
+    t.add_argument("--num-workers", type=int)
+
+    o = p.add_argument_group("output")
+    o.add_argument("--out", type=Path, metavar="RUN_DIR", help="run folder (default runs/<name>)")
+    o.add_argument("--name", help="run name (default: the variant or the data folder's name)")
+    o.add_argument("--resume", action="store_true", help="continue the run in --out after a stop or crash")
+    o.add_argument("--progress", choices=("tqdm", "json"), default="tqdm",
+                   help="tqdm bars, or one JSON object per line on stdout (for the GUI)")
+
+
+def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    from trainer.data.transforms import AugmentConfig
+
+    overrides = {
+        "model": args.model, "weights": args.weights, "init_from": args.init_from,
+        "pretrained": False if args.no_pretrained else None, "allow_download": args.allow_download or None,
+        "input_size": args.input_size, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+        "optimizer": args.optimizer, "scheduler": args.scheduler, "weight_decay": args.weight_decay,
+        "warmup_epochs": args.warmup_epochs, "label_smoothing": args.label_smoothing,
+        "class_balance": args.class_balance, "soft_labels": args.soft_labels, "select": args.select,
+        "early_stopping": args.early_stopping, "seed": args.seed, "device": args.device,
+        "num_workers": args.num_workers, "max_train_samples": args.max_train_samples,
+    }
+    if args.no_augment:
+        overrides["augment"] = AugmentConfig(flip=False, rotate_degrees=0.0, scale=0.0, shift=0.0,
+                                             brightness=0.0, contrast=0.0, erasing=0.0).__dict__.copy()
+    if args.no_val and args.select is None:
+        overrides["select"] = "last"  # nothing to pick the best epoch on
+    return overrides
+
+
+def build_stage(args: argparse.Namespace):
+    from trainer.models.card import read_card
+    from trainer.models.registry import get_spec
+    from trainer.training.config import resolve_config
+    from trainer.training.runner import StageSpec, face_options
+
+    overrides = {k: v for k, v in config_overrides(args).items() if v is not None}
+    if args.variant:  # e.g. ferplus-votes implies soft labels unless told otherwise
+        overrides = {**VARIANTS[args.variant].config_defaults, **overrides}
+    cfg = resolve_config(args.preset, **overrides)
+    get_spec(cfg.model)  # an unknown model name fails now, not after minutes of data loading
+    if cfg.init_from:
+        read_card(cfg.init_from)
+    name = args.name or args.variant or DataSpec.parse(args.data[0]).path.name.split(".")[0]
+    faces = face_options(args.faces, args.crop_size, args.detector, cfg.input_size)
+    return StageSpec(
+        name=name, out=args.out or Path("runs") / name, config=cfg, variant=args.variant,
+        train=list(args.data or []), val=args.val, no_val=args.no_val, target=args.target,
+        data_root=args.data_root or (default_data_root() if args.variant else None),
+        load=load_options(args, faces), relabels=args.relabels, max_val_samples=args.max_val_samples,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from trainer.training.loop import CHECKPOINT
+    from trainer.training.runner import run_stage
+    from trainer.training.signals import StopOnSignal
+
+    spec = build_stage(args)
+    progress = make_progress(args.progress)
+    if (spec.out / CHECKPOINT).is_file() and not args.resume:
+        raise ValueError(f"{spec.out} already holds a run: pass --resume to continue it, or choose another --out")
+    if args.resume and not (spec.out / CHECKPOINT).is_file():
+        progress.message(f"nothing to resume in {spec.out}; starting a new run")
+    with StopOnSignal() as stop:
+        result = run_stage(spec, progress, should_stop=stop, resume=True)
+    if args.progress != "json":
+        val = result.metrics.get("val")
+        line = f"model: {result.run_dir / 'model.safetensors'}"
+        if val:
+            line += (f"  val {val.get('name', '')}: accuracy {100 * val['accuracy']:.2f}%, "
+                     f"macro F1 {100 * val['macro_f1']:.2f}%")
+        print(line, file=sys.stderr)
+    return 130 if result.interrupted else 0

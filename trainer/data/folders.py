@@ -1,0 +1,142 @@
+"""Class-folder datasets: ``ROOT/<Class>/...`` or ``ROOT/<Split>/<Class>/...``.
+
+Class folder names are mapped by :func:`trainer.classes.canonical_class` ("Angry", "anger",
+"happiness" ...). The layout is recognised from ROOT's sub-folders: all class names means no
+split level; none means split folders (``Train``/``Val``, ``train``/``test`` ...) each holding
+class folders. Images may sit in nested folders under a class folder. Sample ids are paths
+relative to ROOT in posix form (``Val/Happy/x.png``), stable across machines.
+
+Errors are DataErrors naming the folder: an unknown class folder name, a class folder missing
+from one split but present in another, a class folder without images, no class folders at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from trainer.classes import BASIC_CLASSES, FERPLUS_CLASSES, UnknownClassError, canonical_class, is_class_name
+from trainer.data.samples import DataError
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".tif", ".tiff", ".bmp", ".dib",
+                            ".webp", ".pgm", ".ppm", ".pbm", ".pnm"})
+NO_SPLIT = ""
+
+
+@dataclass
+class FolderListing:
+    root: Path
+    classes: tuple[str, ...]  # the canonical class list the labels index
+    files: list[str]  # posix paths relative to root
+    labels: list[int]
+    split: str  # the split folder's name as on disk ("" without a split level)
+
+
+def _subdirs(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _images_under(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*")
+                  if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+
+
+def _class_folders(folder: Path, where: str) -> dict[str, Path]:
+    """canonical class -> its folder; errors on unknown names, duplicates and emptiness."""
+    found: dict[str, Path] = {}
+    subdirs = _subdirs(folder)
+    if not subdirs:
+        raise DataError(f"{folder}: no class folders in {where} (expected one folder per class, e.g. Happy/, Sad/)")
+    for sub in subdirs:
+        try:
+            name = canonical_class(sub.name)
+        except UnknownClassError as exc:
+            raise DataError(f"{sub}: unknown class folder name in {where}: {exc}") from None
+        if name in found:
+            raise DataError(f"{folder}: folders {found[name].name!r} and {sub.name!r} are both class {name!r}")
+        found[name] = sub
+    return found
+
+
+def dataset_classes(names: set[str]) -> tuple[str, ...]:
+    """The canonical class list for a set of class names: the 7 basic ones, plus contempt when present."""
+    return BASIC_CLASSES if names <= set(BASIC_CLASSES) else FERPLUS_CLASSES
+
+
+def _has_split_level(root: Path, subdirs: list[Path]) -> bool:
+    """False when ROOT's folders are classes, True when they are splits; a mix is an error
+    (most likely a misspelt class folder)."""
+    class_like = [d.name for d in subdirs if is_class_name(d.name)]
+    if class_like and len(class_like) != len(subdirs):
+        odd = [d.name for d in subdirs if not is_class_name(d.name)]
+        raise DataError(f"{root}: unknown class folder name(s) {', '.join(map(repr, odd))} next to class folders "
+                        f"{', '.join(class_like)}")
+    return not class_like
+
+
+def split_names(root: str | Path) -> list[str]:
+    """The split folders of a dataset (``[]`` without a split level)."""
+    root = Path(root)
+    subdirs = _subdirs(root) if root.is_dir() else []
+    return [d.name for d in subdirs] if subdirs and _has_split_level(root, subdirs) else []
+
+
+def scan_folder_dataset(root: str | Path, splits: list[str] | None = None,
+                        classes: tuple[str, ...] | None = None) -> list[FolderListing]:
+    """List the images of the requested splits (all when None; case-insensitive names).
+
+    ``classes`` fixes the class list (e.g. a model's); otherwise it is derived from the folders.
+    Every split must have the same class folders, each with at least one image.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"dataset folder not found: {root}")
+    subdirs = _subdirs(root)
+    if not subdirs:
+        raise DataError(f"{root}: no sub-folders; expected one folder per class, optionally under split folders")
+    layout: dict[str, dict[str, Path]] = {}
+    if not _has_split_level(root, subdirs):
+        if splits:
+            raise DataError(f"{root}: has no split folders (its sub-folders are classes), so split "
+                            f"{'+'.join(splits)} does not exist")
+        layout[NO_SPLIT] = _class_folders(root, "the dataset root")
+    else:
+        by_lower = {d.name.lower(): d for d in subdirs}
+        for split in splits or [d.name for d in subdirs]:
+            folder = by_lower.get(split.lower())
+            if folder is None:
+                raise DataError(f"{root}: no split folder {split!r}; splits: {', '.join(d.name for d in subdirs)}")
+            layout[folder.name] = _class_folders(folder, f"split {folder.name!r}")
+        # Classes must agree across *all* splits, not only the requested ones: a train split
+        # that lacks a class the val split has is a broken dataset.
+        all_layout = {d.name: _class_folders(d, f"split {d.name!r}") for d in subdirs}
+        union = set().union(*(set(v) for v in all_layout.values()))
+        for split, folders in all_layout.items():
+            missing = sorted(union - set(folders))
+            if missing:
+                raise DataError(f"{root / split}: missing class folder(s) {', '.join(missing)} "
+                                f"(present in other splits)")
+    names = set().union(*(set(v) for v in layout.values()))
+    if classes is None:
+        classes = dataset_classes(names)
+    else:
+        missing = sorted(set(classes) - names)
+        extra = sorted(names - set(classes))
+        if extra:
+            raise DataError(f"{root}: class folder(s) {', '.join(extra)} are not among the classes "
+                            f"{', '.join(classes)}")
+        if missing:
+            raise DataError(f"{root}: missing class folder(s) {', '.join(missing)}")
+    out = []
+    for split, folders in layout.items():
+        files, labels = [], []
+        for name, folder in sorted(folders.items(), key=lambda kv: classes.index(kv[0])):
+            images = _images_under(folder)
+            if not images:
+                raise DataError(f"{folder}: class folder without images "
+                                f"(looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+            files += [p.relative_to(root).as_posix() for p in images]
+            labels += [classes.index(name)] * len(images)
+        out.append(FolderListing(root, classes, files, labels, split))
+    return out

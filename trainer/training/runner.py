@@ -1,0 +1,127 @@
+"""One stage from a description of its data: load (variant or specs), apply relabels, train.
+
+``fer-train train`` builds one :class:`StageSpec` from its flags, ``fer-train cascade`` one per
+TOML stage; both end in :func:`run_stage`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from trainer.data.crops import FaceOptions
+from trainer.data.datasets import (
+    DataSpec,
+    LoadOptions,
+    TrainValData,
+    default_data_root,
+    default_val_spec,
+    load_train_val,
+    load_variant,
+    preprocessing_of,
+)
+from trainer.data.relabel import apply_relabels
+from trainer.data.samples import DataError, SampleSet
+from trainer.training.config import TrainConfig
+from trainer.training.loop import StageResult, train_stage
+from trainer.training.progress import Progress
+
+
+@dataclass
+class StageSpec:
+    name: str
+    out: Path
+    config: TrainConfig
+    variant: str | None = None  # a name from trainer.data.datasets.VARIANTS
+    train: list[str] = field(default_factory=list)  # data specs PATH[#SPLIT+...]
+    val: str | None = None  # a data spec; None: the train dataset's val split when it has one
+    no_val: bool = False
+    target: str | None = None  # the target dataset of *+target variants
+    data_root: Path | None = None  # variants' paths (and, in cascades, all paths) are under it
+    load: LoadOptions = field(default_factory=LoadOptions)
+    relabels: Path | None = None  # a relabel journal applied to train and val
+    max_val_samples: int = 0  # 0 = all; a random subset for smoke runs
+
+    def describe(self) -> dict[str, Any]:
+        faces = self.load.faces
+        return {"name": self.name, "out": str(self.out), "variant": self.variant, "train": self.train,
+                "val": self.val, "no_val": self.no_val, "target": self.target,
+                "data_root": str(self.data_root) if self.data_root else None,
+                "faces": {"mode": faces.mode, "crop_size": faces.crop_size, "detector": faces.detector,
+                          "aligner": faces.aligner},
+                "ferplus": {"mode": self.load.ferplus_mode, "contempt": self.load.contempt, "ties": self.load.ties},
+                "relabels": str(self.relabels) if self.relabels else None,
+                "max_val_samples": self.max_val_samples, "config": self.config.to_dict()}
+
+
+def load_stage_data(spec: StageSpec, report: Callable[[str], None] | None = None) -> TrainValData:
+    load = replace(spec.load, report=report or spec.load.report)
+    # Folder crops are cached at crop_size; FER's 48x48 crops joined with them are resized
+    # to the training input size (the transform would resize them to it anyway).
+    if spec.variant:
+        data = load_variant(spec.variant, spec.data_root or default_data_root(), load, target=spec.target,
+                            common_size=spec.config.input_size)
+        if spec.no_val:
+            data.val = None
+    elif spec.train:
+        val = spec.val
+        specs = [DataSpec.parse(t, spec.data_root) for t in spec.train]
+        if val is None and not spec.no_val and len(specs) == 1 and not specs[0].splits:
+            val = default_val_spec(specs[0], load)
+            if val is not None and report:
+                report(f"{spec.name}: validating on {val} (pass --val or --no-val to change)")
+        if spec.no_val:
+            val = None
+        data = load_train_val([str(s) for s in specs], str(DataSpec.parse(val, spec.data_root)) if val else None,
+                              options=load, common_size=spec.config.input_size,
+                              description={"variant": None})
+    else:
+        raise DataError(f"{spec.name}: no training data: name a variant or data specs")
+    if spec.relabels is not None:
+        if not spec.relabels.is_file():
+            raise DataError(f"relabel journal not found: {spec.relabels}")
+        data.train = apply_relabels(data.train, spec.relabels)
+        if data.val is not None:
+            data.val = apply_relabels(data.val, spec.relabels)
+        data.description["relabels"] = {"journal": str(spec.relabels),
+                                        "train": data.train.meta.get("relabelled", 0),
+                                        "val": data.val.meta.get("relabelled", 0) if data.val is not None else 0}
+    if spec.max_val_samples and data.val is not None and len(data.val) > spec.max_val_samples:
+        pick = np.random.default_rng(spec.config.seed).permutation(len(data.val))[: spec.max_val_samples]
+        data.val = data.val.subset(np.sort(pick), name=f"{data.val.name}[{spec.max_val_samples}]")
+        data.description["val_samples"] = len(data.val)
+    if data.val is not None and data.val.classes != data.train.classes:
+        data.val = _align_classes(data.val, data.train.classes)
+    return data
+
+
+def _align_classes(val: SampleSet, classes: tuple[str, ...]) -> SampleSet:
+    """Re-index a validation set onto the training classes (by name); samples of classes the
+    model will not have are left out."""
+    index = np.array([classes.index(c) if c in classes else -1 for c in val.classes])
+    labels = np.where(val.labels >= 0, index[np.maximum(val.labels, 0)], -1)
+    keep = np.flatnonzero(labels >= 0)
+    return SampleSet(ids=[val.ids[i] for i in keep], images=val.images[keep], labels=labels[keep],
+                     classes=classes, name=val.name, meta=dict(val.meta))
+
+
+def run_stage(spec: StageSpec, progress: Progress | None = None, should_stop: Callable[[], bool] = lambda: False,
+              resume: bool = True) -> StageResult:
+    progress = progress or Progress()
+    data = load_stage_data(spec, report=progress.message)
+    progress.message(f"{spec.name}: train {data.train.name} ({len(data.train)}), "
+                     f"val {data.val.name + f' ({len(data.val)})' if data.val is not None else 'none'}")
+    description = {**data.description, "stage": spec.describe()}
+    return train_stage(spec.config, data.train, data.val, spec.out, name=spec.name, progress=progress,
+                       should_stop=should_stop, preprocessing=preprocessing_of(data.train),
+                       data_description=description, resume=resume)
+
+
+def face_options(mode: str | None, crop_size: int | None, detector: str | None, input_size: int,
+                 aligner: dict[str, Any] | None = None) -> FaceOptions:
+    """FaceOptions with defaults: auto mode, crops of max(96, input size)."""
+    return FaceOptions(mode=mode or "auto", crop_size=crop_size or max(96, input_size),
+                       detector=detector or "auto", aligner=dict(aligner or {}))
