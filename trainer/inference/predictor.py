@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import torch
 
+from trainer.data.transforms import eval_transform
 from trainer.models.card import ModelCard, ModelLoadError, load_model
 
 DEFAULT_MODEL_NAME = "default"
@@ -62,8 +63,7 @@ class Predictor:
         self.tta_flip = tta_flip
         self._detector_name = detector or card.preprocessing.get("detector", "auto")
         self._pipeline = None  # built on first use: detectors are slow to load
-        self._mean = float(np.mean(card.mean))
-        self._std = float(np.mean(card.std))
+        self._transform = eval_transform(card.input_size, float(np.mean(card.mean)), float(np.mean(card.std)))
 
     @classmethod
     def from_path(cls, path: str | Path | None = None, **kwargs: Any) -> "Predictor":
@@ -88,7 +88,7 @@ class Predictor:
         if self._pipeline is None:
             from trainer.faces import AlignConfig, FaceAligner, FacePipeline, create_detector
 
-            aligner_cfg = AlignConfig(**self.card.preprocessing.get("aligner", {}))
+            aligner_cfg = AlignConfig.from_dict(self.card.preprocessing.get("aligner"))
             self._pipeline = FacePipeline(create_detector(self._detector_name), FaceAligner(aligner_cfg))
         return self._pipeline
 
@@ -97,14 +97,14 @@ class Predictor:
         self._pipeline = pipeline
 
     def _to_batch(self, crops: Sequence[np.ndarray]) -> torch.Tensor:
-        size = self.card.input_size
-        arr = np.stack([
-            cv2.resize(c if c.ndim == 2 else cv2.cvtColor(c, cv2.COLOR_BGR2GRAY), (size, size),
-                       interpolation=cv2.INTER_AREA if c.shape[0] > size else cv2.INTER_LINEAR)
+        # The same resize + normalisation as training's evaluation, so a crop is fed exactly
+        # as the validation numbers on the card were measured.
+        tensors = [
+            self._transform(torch.from_numpy(np.ascontiguousarray(
+                c if c.ndim == 2 else cv2.cvtColor(c, cv2.COLOR_BGR2GRAY)))[None])
             for c in crops
-        ]).astype(np.float32)
-        x = torch.from_numpy(arr)[:, None].div_(255.0).sub_(self._mean).div_(self._std)
-        return x.expand(-1, 3, -1, -1)
+        ]
+        return torch.stack(tensors).expand(-1, 3, -1, -1)
 
     @torch.inference_mode()
     def predict_crops(self, crops: Sequence[np.ndarray]) -> np.ndarray:

@@ -1,0 +1,21 @@
+"""``fer-desktop``: the window; ``fer-desktop predict IMAGE... --json``: no window."""
+
+from __future__ import annotations
+
+import sys
+from typing import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "predict":
+        from fer_desktop.cli_predict import main as predict_main
+
+        return predict_main(argv[1:])
+    from fer_desktop.app import main as app_main
+
+    return app_main(argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,73 @@
+"""The state every panel may read and the signals it may listen to. Panels get this, never
+the main window: a new panel (confusion browser, relabeling, retraining) plugs in without
+the window knowing it (Spyder's plugin / napari's viewer model)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, QSettings, Signal
+
+from fer_desktop.results import FrameResult, ModelInfo
+
+if TYPE_CHECKING:
+    from trainer.inference.live import LiveFace
+
+
+class AppContext(QObject):
+    resultShown = Signal(object)  # FrameResult, after the frame view shows it
+    modelChanged = Signal(object)  # ModelInfo
+    selectionChanged = Signal(object)  # track id or None
+    smoothingChanged = Signal(bool)
+    message = Signal(str, str)  # text, level ("info" | "warning" | "error")
+
+    def __init__(self, settings: QSettings, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.result: FrameResult | None = None
+        self.model: ModelInfo | None = None
+        self.selected_id: int | None = None
+        self.smoothing = True
+
+    # -- state changes; each emits its signal --
+
+    def show_result(self, result: FrameResult) -> None:
+        self.result = result
+        # Keep the user's choice while that face is tracked; otherwise the largest face.
+        if result.face(self.selected_id) is None:
+            new = result.faces[0].track_id if result.faces else None
+            if new != self.selected_id:
+                self.selected_id = new
+                self.selectionChanged.emit(new)
+        self.resultShown.emit(result)
+
+    def select(self, track_id: int | None) -> None:
+        if track_id != self.selected_id:
+            self.selected_id = track_id
+            self.selectionChanged.emit(track_id)
+            if self.result is not None:
+                self.resultShown.emit(self.result)
+
+    def set_smoothing(self, on: bool) -> None:
+        if on != self.smoothing:
+            self.smoothing = on
+            self.smoothingChanged.emit(on)
+            if self.result is not None:
+                self.resultShown.emit(self.result)
+
+    def set_model(self, info: ModelInfo) -> None:
+        self.model = info
+        self.modelChanged.emit(info)
+
+    def report(self, text: str, level: str = "info") -> None:
+        self.message.emit(text, level)
+
+    # -- queries --
+
+    def selected_face(self) -> LiveFace | None:
+        return self.result.face(self.selected_id) if self.result is not None else None
+
+    def classes(self) -> list[str]:
+        if self.result is not None and self.result.classes:
+            return self.result.classes
+        return self.model.classes if self.model is not None else []

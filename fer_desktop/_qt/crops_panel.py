@@ -1,0 +1,95 @@
+"""The aligned face crops exactly as the model gets them, one tile per face; a click selects."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QMouseEvent, QPixmap
+from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
+
+from fer_desktop._qt.annotate import to_qimage
+from fer_desktop._qt.context import AppContext
+from fer_desktop._qt.errors import guarded
+from fer_desktop.colors import class_color
+from fer_desktop.results import FrameResult, face_label
+
+TILE = 112  # px: a 64-px model input shown larger, still two tiles abreast in the side panel
+
+
+class CropTile(QFrame):
+    clicked = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.track_id = -1
+        self.image = QLabel(self)
+        self.image.setFixedSize(TILE, TILE)
+        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.caption = QLabel(self)
+        self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.setSpacing(2)
+        lay.addWidget(self.image, 0, Qt.AlignmentFlag.AlignHCenter)
+        lay.addWidget(self.caption)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+
+    def show_face(self, track_id: int, crop: np.ndarray, caption: str, color: str, selected: bool) -> None:
+        self.track_id = track_id
+        pixmap = QPixmap.fromImage(to_qimage(crop)).scaled(
+            TILE, TILE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        self.image.setPixmap(pixmap)
+        self.caption.setText(caption)
+        border = f"3px solid {color}" if selected else "1px solid palette(mid)"
+        self.setStyleSheet(f"CropTile {{border:{border}; border-radius:4px;}}")
+
+    @guarded
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit(self.track_id)
+
+
+class CropsPanel(QScrollArea):
+    COLUMNS = 2
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        inner = QWidget(self)
+        self.grid = QGridLayout(inner)
+        self.grid.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.grid.setSpacing(6)
+        self.empty = QLabel("No faces yet: the crops the model sees appear here.", inner)
+        self.empty.setWordWrap(True)
+        self.empty.setStyleSheet("color: palette(mid);")
+        self.grid.addWidget(self.empty, 0, 0, 1, self.COLUMNS)
+        self.setWidget(inner)
+        self.tiles: list[CropTile] = []
+        ctx.resultShown.connect(self.show_result)
+
+    @guarded
+    def show_result(self, result: FrameResult) -> None:
+        faces = result.faces
+        # Reuse tiles: new widgets thirty times a second would flicker and churn.
+        while len(self.tiles) < len(faces):
+            tile = CropTile(self.widget())
+            tile.clicked.connect(self.ctx.select)
+            n = len(self.tiles)
+            self.grid.addWidget(tile, 1 + n // self.COLUMNS, n % self.COLUMNS)
+            self.tiles.append(tile)
+        for i, tile in enumerate(self.tiles):
+            if i >= len(faces):
+                tile.hide()
+                continue
+            face = faces[i]
+            probs = face.probabilities(self.ctx.smoothing)
+            label, conf = face_label(result.classes, probs)
+            caption = f"#{face.track_id} {label} {conf:.0%}" if label else f"#{face.track_id}"
+            tile.show_face(face.track_id, face.crop, caption, class_color(label), face.track_id == self.ctx.selected_id)
+            tile.show()
+        self.empty.setVisible(not faces)
+        if not faces:
+            self.empty.setText("No face found in this frame." if result.model_name else
+                               "No model loaded: open one from the Model menu.")

@@ -1,0 +1,691 @@
+"""The main window: frame view in the middle, panels docked around it, menus, status bar.
+
+It wires the threads (capture -> inference -> GUI, each hop through a one-slot mailbox) and
+turns menu actions into requests to them; it holds no image-processing logic itself."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QMetaObject, QSettings, QSize, Qt, QThread, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QProgressBar,
+    QSpinBox,
+    QToolBar,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fer_desktop._qt.banner import MessageBanner
+from fer_desktop._qt.capture import CaptureWorker
+from fer_desktop._qt.context import AppContext
+from fer_desktop._qt.errors import guarded, report_exception
+from fer_desktop._qt.export import CsvExportWorker, save_snapshot
+from fer_desktop._qt.frame_view import FrameView
+from fer_desktop._qt.inference import InferenceWorker
+from fer_desktop._qt.panels import PanelSpec, default_panels
+from fer_desktop._qt.settings import value
+from fer_desktop._qt.transport import TransportBar
+from fer_desktop.mailbox import LatestSlot
+from fer_desktop.results import FramePacket, FrameResult, ModelInfo
+from fer_desktop.fps import FpsMeter
+from fer_desktop.sources import IMAGE_SUFFIXES, RESOLUTIONS, VIDEO_SUFFIXES, kind_of_path
+
+IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ");;All files (*)"
+VIDEO_FILTER = "Videos (" + " ".join(f"*{s}" for s in sorted(VIDEO_SUFFIXES)) + ");;All files (*)"
+MODEL_FILTER = "Models (*.safetensors *.json);;All files (*)"
+
+
+class MainWindow(QMainWindow):
+    # Requests to the worker threads (queued: the slots run in the workers' threads).
+    _openCamera = Signal(int, int, int)
+    _openVideo = Signal(str)
+    _openImages = Signal(str)
+    _togglePlay = Signal()
+    _pause = Signal()
+    _seek = Signal(int)
+    _step = Signal(int)
+    _closeSource = Signal()
+    _loadModel = Signal(str)
+    # For scripts and tests.
+    exportFinished = Signal(str, int)
+    exportFailed = Signal(str)
+
+    def __init__(self, settings: QSettings, *, model_path: str | Path | None = None,
+                 panels: list[PanelSpec] | None = None, live_options: dict[str, Any] | None = None,
+                 detector: str | None = None) -> None:
+        """``live_options``: fields of trainer.inference.live.LiveConfig (default: detection
+        in a background thread); a dict, so this module need not import the engine (torch)."""
+        super().__init__()
+        self.setWindowTitle("fer-desktop: facial expressions")
+        self.setObjectName("mainWindow")
+        self.setAcceptDrops(True)
+        self.settings = settings
+        self.ctx = AppContext(settings, self)
+        self.ctx.smoothing = value(settings, "view/smoothing", True, bool)
+        self.detector = detector
+        self.source_kind = "none"
+        self.source_name = ""
+        self.fps = FpsMeter()
+        self._export: tuple[QThread, CsvExportWorker] | None = None
+        self._model_requested: str | None = None
+        self._shut_down = False
+        self.play_when_opened = False  # --play: start the video once it is open
+
+        self._build_central()
+        self._build_status_bar()
+        self.panels: dict[str, QWidget] = {}
+        self.docks: dict[str, QDockWidget] = {}
+        self._build_actions()
+        self._build_menus_and_toolbar()
+        for spec in panels if panels is not None else default_panels():
+            self.add_panel(spec)
+        self._start_workers(live_options, detector)
+        self._restore_layout()
+
+        self.ctx.message.connect(self.show_message)
+        self.ctx.resultShown.connect(self._paint_frame)
+        self.frame_view.faceClicked.connect(self.ctx.select)
+        self.load_model(str(model_path) if model_path else "")
+
+    # ------------------------------------------------------------------ construction
+
+    def _build_central(self) -> None:
+        central = QWidget(self)
+        self.banner = MessageBanner(central)
+        self.frame_view = FrameView(central)
+        self.transport = TransportBar(central)
+        lay = QVBoxLayout(central)
+        lay.setContentsMargins(4, 4, 4, 0)
+        lay.setSpacing(4)
+        lay.addWidget(self.banner)
+        lay.addWidget(self.frame_view, 1)
+        lay.addWidget(self.transport)
+        self.setCentralWidget(central)
+        # The frame holds the keyboard focus, not the first spin box: the arrow keys and
+        # Space then reach the window's shortcuts instead of editing the camera index.
+        self.frame_view.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.frame_view.setFocus()
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.export_progress = QProgressBar(bar)
+        self.export_progress.setMaximumWidth(180)
+        self.export_progress.setFormat("CSV %p%")
+        self.export_cancel = QToolButton(bar)
+        self.export_cancel.setText("Cancel export")
+        self.export_cancel.clicked.connect(self.cancel_export)
+        self.fps_label = QLabel("— fps", bar)
+        self.latency_label = QLabel("latency —", bar)
+        self.device_label = QLabel("device —", bar)
+        self.model_label = QLabel("model: loading…", bar)
+        for w in (self.export_progress, self.export_cancel):
+            bar.addPermanentWidget(w)
+            w.hide()
+        for w in (self.fps_label, self.latency_label, self.device_label, self.model_label):
+            w.setContentsMargins(8, 0, 8, 0)
+            bar.addPermanentWidget(w)
+        self.fps_label.setToolTip("Results shown per second")
+        self.latency_label.setToolTip("From capture to result (detection, tracking, alignment, classification, waiting)")
+
+    def _action(self, text: str, slot, shortcuts: list | None = None, tip: str = "",
+                checkable: bool = False) -> QAction:
+        act = QAction(text, self)
+        if shortcuts:
+            act.setShortcuts([QKeySequence(s) for s in shortcuts])
+            keys = ", ".join(QKeySequence(s).toString(QKeySequence.SequenceFormat.NativeText) for s in shortcuts)
+            tip = f"{tip or text.replace('…', '').replace('&', '')} ({keys})"
+        if tip:
+            act.setToolTip(tip)
+            act.setStatusTip(tip)
+        act.setCheckable(checkable)
+        act.triggered.connect(slot)
+        self.addAction(act)  # shortcuts work even with the menu bar hidden
+        return act
+
+    def _build_actions(self) -> None:
+        a = self._action
+        self.act_open_image = a("Open &Image…", lambda: self.open_image(), [QKeySequence.StandardKey.Open])
+        self.act_open_folder = a("Open &Folder…", lambda: self.open_folder(), ["Ctrl+Shift+O"])
+        self.act_open_video = a("Open &Video…", lambda: self.open_video(), ["Ctrl+Shift+V"])
+        self.act_camera = a("&Webcam", lambda: self.open_camera(), ["Ctrl+Shift+C"], "Start the webcam chosen in the toolbar")
+        self.act_stop = a("S&top Source", self.stop_source, ["Escape"])
+        self.act_snapshot = a("Save &Snapshot…", lambda: self.save_snapshot(), [QKeySequence.StandardKey.Save],
+                              "Save the annotated frame (PNG) and its probabilities (JSON)")
+        self.act_export = a("&Export Video Probabilities (CSV)…", lambda: self.export_csv(), ["Ctrl+E"],
+                            "Every frame of a video through the model, to CSV")
+        self.act_quit = a("&Quit", self.close, [QKeySequence.StandardKey.Quit, "Ctrl+Q"])
+        self.act_play = a("&Play / Pause", self.toggle_play, ["Space"])
+        self.act_next = a("&Next", self.next_item, ["PgDown", "Right"], "Next image or frame")
+        self.act_prev = a("P&revious", self.prev_item, ["PgUp", "Left"], "Previous image or frame")
+        self.act_smooth = a("&Smooth Probabilities", self.ctx.set_smoothing, ["Ctrl+T"],
+                            "Average each face's probabilities over recent frames", checkable=True)
+        self.act_smooth.setChecked(self.ctx.smoothing)
+        self.ctx.smoothingChanged.connect(self.act_smooth.setChecked)
+        self.act_open_model = a("&Open Model…", lambda: self.open_model(), ["Ctrl+M"])
+        self.act_default_model = a("Use &Default Model", lambda: self.load_model(""))
+        self.act_card = a("Model &Card…", self.show_model_card, ["Ctrl+I"])
+        self.act_reset_layout = a("&Reset Layout", self.reset_layout)
+        self.act_play.setEnabled(False)
+
+    def _build_menus_and_toolbar(self) -> None:
+        mb = self.menuBar()
+        self.menus: dict[str, QMenu] = {}
+        for key, title in (("File", "&File"), ("Playback", "&Playback"), ("View", "&View"),
+                           ("Model", "&Model"), ("Tools", "&Tools"), ("Help", "&Help")):
+            self.menus[key] = mb.addMenu(title)
+        m = self.menus["File"]
+        for act in (self.act_open_image, self.act_open_folder, self.act_open_video, self.act_camera, self.act_stop):
+            m.addAction(act)
+        m.addSeparator()
+        m.addAction(self.act_snapshot)
+        m.addAction(self.act_export)
+        m.addSeparator()
+        m.addAction(self.act_quit)
+        for act in (self.act_play, self.act_prev, self.act_next):
+            self.menus["Playback"].addAction(act)
+        self.menus["View"].addAction(self.act_smooth)
+        self.menus["View"].addSeparator()
+        self._view_panels_anchor = self.menus["View"].addSeparator()
+        self.menus["View"].addAction(self.act_reset_layout)
+        for act in (self.act_open_model, self.act_default_model):
+            self.menus["Model"].addAction(act)
+        self.menus["Model"].addSeparator()
+        self.menus["Model"].addAction(self.act_card)
+        # Later tools (confusion examples, relabeling, retraining) register PanelSpecs with
+        # menu="Tools"; until one does, the menu stays out of sight.
+        self.menus["Tools"].menuAction().setVisible(False)
+        about = self.menus["Help"].addAction("&About fer-desktop")
+        about.triggered.connect(self._about)
+        shortcuts = self.menus["Help"].addAction("&Keyboard Shortcuts")
+        shortcuts.triggered.connect(self._show_shortcuts)
+
+        tb = QToolBar("Sources", self)
+        tb.setObjectName("sourcesToolbar")
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        tb.setIconSize(QSize(16, 16))
+        for act in (self.act_open_image, self.act_open_folder, self.act_open_video):
+            tb.addAction(act)
+        tb.addSeparator()
+        self.camera_index = QSpinBox(tb)
+        self.camera_index.setRange(0, 99)
+        self.camera_index.setPrefix("camera ")
+        self.camera_index.setValue(value(self.settings, "camera/index", 0, int))
+        self.camera_index.setToolTip("Webcam device index")
+        self.camera_index.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.camera_res = QComboBox(tb)
+        for w, h in RESOLUTIONS:
+            self.camera_res.addItem(f"{w}×{h}", (w, h))
+        self.camera_res.setCurrentIndex(min(value(self.settings, "camera/resolution", 0, int), len(RESOLUTIONS) - 1))
+        self.camera_res.setToolTip("Resolution to ask the webcam for")
+        self.camera_res.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        tb.addWidget(self.camera_index)
+        tb.addWidget(self.camera_res)
+        tb.addAction(self.act_camera)
+        tb.addSeparator()
+        tb.addAction(self.act_snapshot)
+        tb.addAction(self.act_smooth)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, tb)
+        self.toolbar = tb
+
+        self.transport.prev_btn.clicked.connect(self.prev_item)
+        self.transport.next_btn.clicked.connect(self.next_item)
+        self.transport.play_btn.clicked.connect(self.toggle_play)
+
+    def add_panel(self, spec: PanelSpec) -> QWidget:
+        """Dock ``spec``'s widget and list it in its menu (View or Tools)."""
+        widget = spec.factory(self.ctx)
+        dock = QDockWidget(spec.title, self)
+        dock.setObjectName(spec.key)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.addDockWidget(spec.area, dock)
+        dock.setVisible(spec.visible)
+        toggle = dock.toggleViewAction()
+        if spec.shortcut:
+            toggle.setShortcut(QKeySequence(spec.shortcut))
+        menu = self.menus.get(spec.menu) or self.menus["Tools"]
+        if menu is self.menus["View"]:
+            menu.insertAction(self._view_panels_anchor, toggle)
+        else:
+            menu.addAction(toggle)
+            menu.menuAction().setVisible(True)
+        self.panels[spec.key] = widget
+        self.docks[spec.key] = dock
+        return widget
+
+    def _start_workers(self, live_options: dict[str, Any] | None, detector: str | None) -> None:
+        self.frames: LatestSlot[FramePacket] = LatestSlot()
+        self.results: LatestSlot[FrameResult] = LatestSlot()
+
+        self.capture_thread = QThread(self)
+        self.capture_thread.setObjectName("capture")
+        self.capture = CaptureWorker(self.frames)
+        self.capture.moveToThread(self.capture_thread)
+        self.inference_thread = QThread(self)
+        self.inference_thread.setObjectName("inference")
+        self.inference = InferenceWorker(self.frames, self.results, live_options, detector)
+        self.inference.moveToThread(self.inference_thread)
+
+        self._openCamera.connect(self.capture.open_camera)
+        self._openVideo.connect(self.capture.open_video)
+        self._openImages.connect(self.capture.open_images)
+        self._togglePlay.connect(self.capture.toggle_play)
+        self._pause.connect(self.capture.pause)
+        self._seek.connect(self.capture.seek)
+        self._step.connect(self.capture.step)
+        self._closeSource.connect(self.capture.close)
+        self._loadModel.connect(self.inference.load_model)
+        self.transport.seekRequested.connect(self._seek)
+
+        self.capture.frameReady.connect(self.inference.drain)
+        self.capture.opened.connect(self._on_source_opened)
+        self.capture.failed.connect(self._on_source_failed)
+        self.capture.position.connect(self.transport.set_position)
+        self.capture.playingChanged.connect(self.transport.set_playing)
+        self.capture.closed.connect(self._on_source_closed)
+        self.inference.resultReady.connect(self._on_result_ready)
+        self.inference.modelLoaded.connect(self._on_model_loaded)
+        self.inference.modelFailed.connect(self._on_model_failed)
+        self.inference.failed.connect(self._on_inference_failed)
+
+        for thread, worker in ((self.capture_thread, self.capture), (self.inference_thread, self.inference)):
+            thread.finished.connect(worker.deleteLater)
+            thread.start()
+
+    # ------------------------------------------------------------------ layout persistence
+
+    def _restore_layout(self) -> None:
+        self._default_state = self.saveState()
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 800)
+        state = self.settings.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+
+    def _save_layout(self) -> None:
+        s = self.settings
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState())
+        s.setValue("camera/index", self.camera_index.value())
+        s.setValue("camera/resolution", self.camera_res.currentIndex())
+        s.setValue("view/smoothing", self.ctx.smoothing)
+        s.sync()
+
+    @guarded
+    def reset_layout(self) -> None:
+        self.restoreState(self._default_state)
+        for dock in self.docks.values():
+            dock.setFloating(False)
+
+    # ------------------------------------------------------------------ sources
+
+    def _last_dir(self) -> str:
+        return value(self.settings, "paths/last_dir", str(Path.home()), str)
+
+    def _remember_dir(self, path: str | Path) -> None:
+        p = Path(path)
+        self.settings.setValue("paths/last_dir", str(p if p.is_dir() else p.parent))
+
+    @guarded
+    def open_path(self, path: str | Path) -> None:
+        """An image, a folder or a video, by what it is."""
+        kind = kind_of_path(path)
+        if kind == "video":
+            self.open_video(path)
+        elif kind == "folder":
+            self.open_folder(path)
+        else:
+            self.open_image(path)
+
+    @guarded
+    def open_image(self, path: str | Path | None = None) -> None:
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Open image", self._last_dir(), IMAGE_FILTER)
+            if not path:
+                return
+        self._remember_dir(path)
+        self.statusBar().showMessage(f"Opening {Path(path).name}…", 3000)
+        self._openImages.emit(str(path))
+
+    @guarded
+    def open_folder(self, path: str | Path | None = None) -> None:
+        if path is None:
+            path = QFileDialog.getExistingDirectory(self, "Open a folder of images", self._last_dir())
+            if not path:
+                return
+        self._remember_dir(path)
+        self._openImages.emit(str(path))
+
+    @guarded
+    def open_video(self, path: str | Path | None = None) -> None:
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Open video", self._last_dir(), VIDEO_FILTER)
+            if not path:
+                return
+        self._remember_dir(path)
+        self.statusBar().showMessage(f"Opening {Path(path).name}…", 3000)
+        self._openVideo.emit(str(path))
+
+    @guarded
+    def open_camera(self, index: int | None = None, resolution: tuple[int, int] | None = None) -> None:
+        if index is not None:
+            self.camera_index.setValue(index)
+        index = self.camera_index.value()
+        w, h = resolution or self.camera_res.currentData()
+        self.statusBar().showMessage(f"Opening camera {index}…", 3000)
+        self._openCamera.emit(index, w, h)
+
+    @guarded
+    def stop_source(self) -> None:
+        self._closeSource.emit()
+
+    @guarded
+    def toggle_play(self) -> None:
+        if self.source_kind == "video":
+            self._togglePlay.emit()
+
+    @guarded
+    def next_item(self) -> None:
+        if self.source_kind in ("image", "video"):
+            self._step.emit(1)
+
+    @guarded
+    def prev_item(self) -> None:
+        if self.source_kind in ("image", "video"):
+            self._step.emit(-1)
+
+    @guarded
+    def _on_source_opened(self, kind: str, name: str, count: int) -> None:
+        self.source_kind, self.source_name = kind, name
+        self.fps.reset()
+        self.transport.set_mode(kind, count)
+        self.act_play.setEnabled(kind == "video")
+        if kind == "video" and self.play_when_opened:
+            self.play_when_opened = False
+            self._togglePlay.emit()
+        self.banner.clear_topic("source")  # the last source's error is stale now
+        label = Path(name).name if kind != "camera" else name
+        self.setWindowTitle(f"{label}: fer-desktop")
+        self.statusBar().showMessage(f"Opened {name}", 3000)
+
+    @guarded
+    def _on_source_failed(self, message: str) -> None:
+        self.show_message(message, "error", topic="source")
+
+    @guarded
+    def _on_source_closed(self) -> None:
+        self.source_kind = "none"
+        self.transport.set_mode("none")
+        self.act_play.setEnabled(False)
+        self.fps.reset()
+        self.fps_label.setText("— fps")
+
+    # ------------------------------------------------------------------ results
+    # (Worker signals go to methods of this QObject, never to lambdas: PySide runs a plain
+    # callable in the emitting thread, a QObject's method in the QObject's own thread.)
+
+    @guarded
+    def _on_inference_failed(self, message: str) -> None:
+        self.show_message(message, "error", topic="source")
+
+    @guarded
+    def _on_result_ready(self) -> None:
+        result = self.results.take()
+        if result is None:
+            return
+        if result.packet.kind != "image":
+            self.fps.tick()
+        self.ctx.show_result(result)
+        self._update_status(result)
+
+    def _paint_frame(self, result: FrameResult) -> None:
+        self.frame_view.set_result(result, self.ctx.selected_id, self.ctx.smoothing)
+
+    def _update_status(self, result: FrameResult) -> None:
+        if result.packet.kind == "image":
+            self.fps_label.setText("still image")
+            self.latency_label.setText(f"processed in {result.compute_ms:.0f} ms")
+        else:
+            self.fps_label.setText(f"{self.fps.fps:.1f} fps")
+            self.latency_label.setText(f"latency {result.latency_ms:.0f} ms")
+        t = result.timings
+        if t is None:
+            self.latency_label.setToolTip("no model: frames are shown without processing")
+            return
+        self.latency_label.setToolTip(
+            f"capture → result {result.latency_ms:.1f} ms; compute {result.compute_ms:.1f} ms "
+            f"(detect {t.detect_ms:.1f}, track {t.track_ms:.1f}, align {t.align_ms:.1f}, "
+            f"classify {t.classify_ms:.1f})"
+            + (f"; background detection {t.background_detect_ms:.0f} ms" if t.background_detect_ms else ""))
+
+    # ------------------------------------------------------------------ model
+
+    @guarded
+    def open_model(self, path: str | Path | None = None) -> None:
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Open model", value(self.settings, "paths/model_dir", "", str),
+                                                  MODEL_FILTER)
+            if not path:
+                return
+            self.settings.setValue("paths/model_dir", str(Path(path).parent))
+        self.load_model(str(path))
+
+    def load_model(self, path: str) -> None:
+        """Load in the inference thread; the current model serves until the new one is ready."""
+        self._model_requested = path
+        self.model_label.setText("model: loading…")
+        self._loadModel.emit(path)
+
+    @guarded
+    def _on_model_loaded(self, info: ModelInfo) -> None:
+        self.ctx.set_model(info)
+        self.model_label.setText(f"model: {info.name}")
+        self.model_label.setToolTip(str(info.path or ""))
+        self.device_label.setText(info.device)
+        self.statusBar().showMessage(f"Model {info.name} loaded on {info.device}", 4000)
+        self.banner.clear_topic("model")
+        self._rerun_still()
+
+    @guarded
+    def _on_model_failed(self, message: str) -> None:
+        current = self.ctx.model
+        requested = self._model_requested or "the default model"
+        if current is not None:
+            self.model_label.setText(f"model: {current.name}")
+            self.show_message(f"Could not load {requested}: {message}. Still using {current.name}.", "error",
+                              topic="model")
+        else:
+            self.model_label.setText("model: none")
+            self.device_label.setText("device —")
+            hint = " Open one with Model ▸ Open Model… (Ctrl+M)."
+            self.show_message(f"No model loaded: {message}.{hint}",
+                              "warning" if not self._model_requested else "error", topic="model")
+
+    def _rerun_still(self) -> None:
+        """A new model: the image on screen gets its new probabilities."""
+        if self.source_kind == "image" and self.ctx.result is not None:
+            self._openImages.emit(str(self.ctx.result.packet.path or self.source_name))
+
+    @guarded
+    def show_model_card(self) -> None:
+        from fer_desktop._qt.model_dialog import ModelCardDialog
+
+        if self.ctx.model is None:
+            self.show_message("No model loaded.", "warning")
+            return
+        dialog = ModelCardDialog(self.ctx.model, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()  # modeless: the live view keeps running beside it
+        self.card_dialog = dialog
+
+    # ------------------------------------------------------------------ saving
+
+    @guarded
+    def save_snapshot(self, path: str | Path | None = None) -> tuple[Path, Path] | None:
+        result = self.ctx.result
+        if result is None:
+            self.show_message("Nothing to save yet: open an image, a video or the webcam.", "warning")
+            return None
+        if path is None:
+            stem = Path(result.packet.name).stem if result.packet.kind != "camera" else "camera"
+            suggestion = Path(self._last_dir()) / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}.png"
+            path, _ = QFileDialog.getSaveFileName(self, "Save snapshot", str(suggestion), "PNG image (*.png)")
+            if not path:
+                return None
+        png, js = save_snapshot(result, path, selected_id=self.ctx.selected_id, smoothed=self.ctx.smoothing)
+        self.show_message(f"Saved {png.name} and {js.name} in {png.parent}", "info")
+        return png, js
+
+    @guarded
+    def export_csv(self, out: str | Path | None = None, video: str | Path | None = None) -> None:
+        if self._export is not None:
+            self.show_message("A CSV export is already running.", "warning")
+            return
+        if self.ctx.model is None:
+            self.show_message("Load a model before exporting.", "warning")
+            return
+        if video is None:
+            if self.source_kind == "video":
+                video = self.source_name
+            else:
+                video, _ = QFileDialog.getOpenFileName(self, "Video to export", self._last_dir(), VIDEO_FILTER)
+                if not video:
+                    return
+        if out is None:
+            suggestion = Path(video).with_name(Path(video).stem + "-probabilities.csv")
+            out, _ = QFileDialog.getSaveFileName(self, "Export probabilities", str(suggestion), "CSV (*.csv)")
+            if not out:
+                return
+        model_path = str(self.ctx.model.path) if self.ctx.model.path else None
+        thread = QThread(self)
+        thread.setObjectName("csv-export")
+        worker = CsvExportWorker(str(video), str(out), model_path, self.detector)
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        worker.progress.connect(self._on_export_progress)
+        worker.finished.connect(self._on_export_finished)
+        worker.failed.connect(self._on_export_failed)
+        thread.finished.connect(worker.deleteLater)
+        self._export = (thread, worker)
+        self.export_progress.setValue(0)
+        self.export_progress.show()
+        self.export_cancel.show()
+        self.statusBar().showMessage(f"Exporting {Path(video).name} to {Path(out).name}…")
+        thread.start()
+
+    @guarded
+    def cancel_export(self) -> None:
+        if self._export is not None:
+            self._export[1].cancel()
+
+    def _on_export_progress(self, done: int, total: int) -> None:
+        self.export_progress.setMaximum(max(1, total))
+        self.export_progress.setValue(done)
+
+    def _end_export(self) -> None:
+        if self._export is not None:
+            thread, _ = self._export
+            thread.quit()
+            thread.wait(5000)
+            self._export = None
+        self.export_progress.hide()
+        self.export_cancel.hide()
+
+    @guarded
+    def _on_export_finished(self, path: str, rows: int) -> None:
+        self._end_export()
+        self.show_message(f"Exported {rows} rows to {path}", "info")
+        self.exportFinished.emit(path, rows)
+
+    @guarded
+    def _on_export_failed(self, message: str) -> None:
+        self._end_export()
+        self.show_message(message, "error")
+        self.exportFailed.emit(message)
+
+    # ------------------------------------------------------------------ messages, help
+
+    def show_message(self, text: str, level: str = "info", topic: str = "general") -> None:
+        """Status bar and banner; never a modal box (the stream and the tests go on).
+        ``topic`` lets a later success clear a stale message ("source", "model")."""
+        self.statusBar().showMessage(text, 10000)
+        self.banner.show_message(text, level, topic)
+
+    def _about(self) -> None:
+        self.show_message("fer-desktop: facial-expression recognition on images, videos and the webcam. "
+                          "Apache-2.0.", "info")
+
+    def _show_shortcuts(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
+        lines = []
+        for act in self.actions():
+            keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in act.shortcuts())
+            if keys:
+                lines.append(f"<tr><td>{act.text().replace('&', '')}</td><td><b>{keys}</b></td></tr>")
+        box = QMessageBox(QMessageBox.Icon.NoIcon, "Keyboard shortcuts", "<table>" + "".join(lines) + "</table>",
+                          QMessageBox.StandardButton.Close, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
+    # ------------------------------------------------------------------ drag and drop
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    @guarded
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            if Path(paths[0]).suffix.lower() in (".safetensors",) or \
+                    (Path(paths[0]).suffix.lower() == ".json" and Path(paths[0]).with_suffix(".safetensors").exists()):
+                self.load_model(paths[0])  # a dropped model file is a model, not a picture
+            else:
+                self.open_path(paths[0])
+
+    # ------------------------------------------------------------------ shutdown
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        try:
+            self._save_layout()
+        except Exception as exc:
+            report_exception(exc, "saving the window layout")
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop the threads (idempotent): the capture first, so nothing feeds inference."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        if self._export is not None:
+            self._export[1].cancel()
+            self._end_export()
+        if self.capture_thread.isRunning():
+            # Blocking: the camera is released and the timer stopped in the capture thread
+            # itself before that thread ends (a queued call might never run).
+            QMetaObject.invokeMethod(self.capture, "close", Qt.ConnectionType.BlockingQueuedConnection)
+        for thread in (self.capture_thread, self.inference_thread):
+            thread.quit()
+        for thread in (self.capture_thread, self.inference_thread):
+            if not thread.wait(10000):
+                report_exception(RuntimeError(f"{thread.objectName()} thread did not stop"), "shutdown")
+        self.inference.close()

@@ -1,0 +1,121 @@
+"""``fer-desktop [--open PATH] [--camera N] [--video FILE] [--model PATH] [--screenshot OUT.png]
+[--quit-after-ms N]``: the window, optionally scripted for docs and smoke tests."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Sequence
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="fer-desktop",
+        description="Facial-expression recognition on images, videos and the webcam. "
+                    "'fer-desktop predict IMAGE... --json' predicts without a window.",
+    )
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--open", metavar="PATH", help="an image, a folder of images or a video to open")
+    src.add_argument("--video", metavar="FILE", help="a video file to open (paused on its first frame)")
+    src.add_argument("--camera", metavar="N", type=int, help="start webcam N")
+    p.add_argument("--resolution", metavar="WxH", default=None, help="webcam resolution, e.g. 1280x720")
+    p.add_argument("--play", action="store_true", help="start playing the --video/--open video")
+    p.add_argument("--model", metavar="PATH", help="model file (.safetensors/.json); default: the bundled one")
+    p.add_argument("--detector", default=None, help="face detector: auto, mtcnn, haar, dlib (default: the card's)")
+    p.add_argument("--detect-every", type=int, default=None, metavar="N",
+                   help="live view: run the detector every N frames, track in between (default 8)")
+    p.add_argument("--sync-detect", action="store_true",
+                   help="live view: detect in the inference thread (stalls a frame now and then) "
+                        "instead of in a background thread")
+    p.add_argument("--screenshot", metavar="OUT.png",
+                   help="save the window to OUT.png once the first result is shown, then quit")
+    p.add_argument("--quit-after-ms", type=int, default=None, metavar="N",
+                   help="quit after N ms (with --screenshot: the longest to wait for a result)")
+    p.add_argument("--settings", metavar="FILE.ini", help="settings file (default: the user's)")
+    p.add_argument("--size", metavar="WxH", default=None, help="window size, e.g. 1400x860")
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+def _size(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    try:
+        w, h = text.lower().split("x")
+        return int(w), int(h)
+    except ValueError:
+        raise SystemExit(f"fer-desktop: expected WxH, got {text!r}") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from fer_desktop._qt.errors import install_excepthook, set_reporter
+    from fer_desktop._qt.main_window import MainWindow
+    from fer_desktop._qt.settings import APPLICATION, ORGANIZATION, open_settings
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    install_excepthook()
+
+    live_options = {"async_detect": not args.sync_detect}
+    if args.detect_every:
+        live_options["detect_every"] = max(1, args.detect_every)
+    window = MainWindow(open_settings(args.settings), model_path=args.model, live_options=live_options,
+                        detector=args.detector)
+    # Through a signal: the hook may run in any thread, the message box only in the GUI one.
+    set_reporter(window.ctx.report)
+    size = _size(args.size)
+    if size:
+        window.resize(*size)
+    window.show()  # at once: the model and detector load in the inference thread
+
+    if args.open:
+        window.open_path(args.open)
+    elif args.video:
+        window.open_video(args.video)
+    elif args.camera is not None:
+        window.open_camera(args.camera, _size(args.resolution))
+    if args.play:
+        window.play_when_opened = True
+
+    exit_code = {"code": 0}
+    if args.screenshot:
+        out = Path(args.screenshot)
+        done = {"taken": False}
+
+        def take(timed_out: bool) -> None:
+            if done["taken"]:
+                return
+            done["taken"] = True
+            out.parent.mkdir(parents=True, exist_ok=True)
+            ok = window.grab().save(str(out), "PNG")
+            print(f"fer-desktop: screenshot {'saved to ' + str(out) if ok else 'FAILED: ' + str(out)}"
+                  + (" (timed out before a result was shown)" if timed_out else ""), file=sys.stderr)
+            exit_code["code"] = 0 if ok and not timed_out else 1
+            window.close()
+            app.quit()
+
+        def on_result(result) -> None:
+            # Wait for a result with a model (or for the model to fail), then let the panels
+            # and layout settle for a moment before grabbing.
+            if result.model_name is not None or window.inference.engine is None and not window.inference.loading:
+                QTimer.singleShot(300, lambda: take(False))
+
+        window.ctx.resultShown.connect(on_result)
+        QTimer.singleShot(args.quit_after_ms or 60000, lambda: take(True))
+    elif args.quit_after_ms is not None:
+        QTimer.singleShot(args.quit_after_ms, window.close)
+
+    app.exec()
+    window.shutdown()
+    set_reporter(None)
+    return exit_code["code"]

@@ -1,0 +1,53 @@
+"""The model plus the live pipeline built from its card: what the inference thread holds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from fer_desktop.results import ModelInfo
+from trainer.inference.live import LiveConfig, LivePipeline
+
+if TYPE_CHECKING:
+    from trainer.inference.predictor import Predictor
+
+
+@dataclass
+class Engine:
+    predictor: Predictor
+    live: LivePipeline
+    info: ModelInfo
+
+
+def device_label(predictor: Predictor) -> str:
+    if predictor.device.type == "cuda":
+        import torch
+
+        return f"CUDA ({torch.cuda.get_device_name(predictor.device)}, fp16)"
+    return "CPU"
+
+
+def load_engine(path: str | Path | None = None, config: LiveConfig | None = None, *,
+                device: str = "auto", detector: str | None = None, warm_up: bool = True) -> Engine:
+    """Load the model at ``path`` (None: the bundled default), its detector and aligner.
+
+    Raises trainer.models.card.ModelLoadError (and the detector's errors) with a message for
+    the user. ``warm_up`` runs one dummy batch: the first call into torch is slow."""
+    from trainer.faces import AlignConfig, FaceAligner, FacePipeline, create_detector
+    from trainer.inference.predictor import Predictor
+
+    predictor = Predictor.from_path(path, device=device, detector=detector)
+    prep = predictor.card.preprocessing or {}
+    face_detector = create_detector(detector or prep.get("detector", "auto"))
+    aligner = FaceAligner(AlignConfig.from_dict(prep.get("aligner")))
+    # The predictor's own predict_image shares the detector instead of loading a second one.
+    predictor.set_pipeline(FacePipeline(face_detector, aligner))
+    if warm_up:
+        size = predictor.card.input_size
+        predictor.predict_crops([np.zeros((size, size), np.uint8)])
+    live = LivePipeline(face_detector, aligner, predictor.predict_crops, config)
+    info = ModelInfo(predictor.name, predictor.path, device_label(predictor), predictor.classes, predictor.card)
+    return Engine(predictor, live, info)

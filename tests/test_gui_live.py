@@ -1,0 +1,262 @@
+"""trainer/inference/live.py: tracking between detections, downscaled detection, smoothing.
+
+A fake detector that knows where the synthetic face is keeps these tests independent of the
+real detectors (and fast)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from fer_desktop.fps import FpsMeter
+from trainer.inference.live import (
+    LiveConfig,
+    LivePipeline,
+    box_iou,
+    match_boxes,
+    scale_face,
+    transform_face,
+)
+
+
+@dataclass(frozen=True)
+class Face:
+    box: tuple[int, int, int, int]
+    score: float
+    left_eye: tuple[float, float]
+    right_eye: tuple[float, float]
+    landmarks: object = None
+
+
+FACE_BOX = (177, 66, 95, 95)  # the astronaut's face in scikit-image's 512x512 picture
+
+
+def face_at(x: float, y: float, w: int = 95, h: int = 95) -> Face:
+    return Face((round(x), round(y), w, h), 0.99, (x + 0.3 * w, y + 0.4 * h), (x + 0.7 * w, y + 0.4 * h))
+
+
+class MovingFace:
+    """640x480 frames with the astronaut's face patch sliding over a textured background."""
+
+    def __init__(self, astronaut_bgr: np.ndarray, frames: int = 40, step: tuple[int, int] = (4, 2)) -> None:
+        x, y, w, h = FACE_BOX
+        self.patch = astronaut_bgr[y - 10:y + h + 10, x - 10:x + w + 10].copy()
+        rng = np.random.default_rng(0)
+        bg = rng.integers(60, 120, (480 // 8, 640 // 8, 3), dtype=np.uint8)
+        self.background = np.kron(bg, np.ones((8, 8, 1), np.uint8))
+        self.positions = [(100 + step[0] * i, 120 + step[1] * i) for i in range(frames)]
+
+    def frame(self, i: int, with_face: bool = True) -> np.ndarray:
+        img = self.background.copy()
+        if with_face:
+            px, py = self.positions[i]
+            ph, pw = self.patch.shape[:2]
+            img[py:py + ph, px:px + pw] = self.patch
+        return img
+
+    def true_face(self, i: int, scale: float = 1.0) -> Face:
+        px, py = self.positions[i]
+        return scale_face(face_at(px + 10, py + 10), scale)
+
+
+class FakeDetector:
+    """Returns the true face, in the coordinates of the (possibly downscaled) image it gets."""
+
+    def __init__(self, scene: MovingFace) -> None:
+        self.scene = scene
+        self.current = 0
+        self.visible = True
+        self.calls = 0
+        self.sizes: list[tuple[int, int]] = []
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        self.calls += 1
+        self.sizes.append(image.shape[:2])
+        if not self.visible:
+            return []
+        return [self.scene.true_face(self.current, image.shape[1] / 640)]
+
+
+class FakeAligner:
+    def align(self, image: np.ndarray, face: Face) -> np.ndarray:
+        return np.zeros((48, 48), np.uint8)
+
+
+def classify_alternating(crops) -> np.ndarray:
+    """Probabilities that flip between two classes every call: smoothing should damp them."""
+    classify_alternating.n += 1
+    p = np.array([0.9, 0.1], np.float32) if classify_alternating.n % 2 else np.array([0.1, 0.9], np.float32)
+    return np.stack([p] * len(crops))
+
+
+classify_alternating.n = 0
+
+
+@pytest.fixture
+def scene(astronaut_bgr) -> MovingFace:
+    return MovingFace(astronaut_bgr)
+
+
+def run(scene: MovingFace, live: LivePipeline, det: FakeDetector, n: int):
+    out = []
+    for i in range(n):
+        det.current = i
+        out.append(live.process(scene.frame(i)))
+    return out
+
+
+def test_tracks_between_detections_and_detects_on_a_downscaled_frame(scene):
+    det = FakeDetector(scene)
+    live = LivePipeline(det, FakeAligner(), classify_alternating, LiveConfig(detect_every=10, detect_max_side=320))
+    results = run(scene, live, det, 40)
+    assert det.calls == 4  # frames 0, 10, 20, 30: tracking carried the rest
+    assert all(size == (240, 320) for size in det.sizes)
+    assert {faces[0].track_id for faces in results} == {1}  # one face, one id throughout
+    for i, faces in enumerate(results):
+        assert len(faces) == 1
+        truth = scene.true_face(i)
+        # Detected boxes come back from a half-size frame: within rounding; tracked ones follow.
+        assert box_iou(faces[0].face.box, truth.box) > 0.85, (i, faces[0].face.box, truth.box)
+        assert np.hypot(*np.subtract(faces[0].face.left_eye, truth.left_eye)) < 3.0
+    assert [f[0].detected for f in results[:3]] == [True, False, False]
+
+
+def test_lost_face_triggers_detection_at_once(scene):
+    det = FakeDetector(scene)
+    live = LivePipeline(det, FakeAligner(), classify_alternating, LiveConfig(detect_every=100))
+    run(scene, live, det, 5)
+    assert det.calls == 1
+    det.current, det.visible = 5, False
+    faces = live.process(scene.frame(5, with_face=False))
+    assert faces == [] and det.calls == 2  # the flow failed, the detector confirmed: gone
+
+
+def test_redetected_face_keeps_its_id_and_a_new_face_gets_another(scene):
+    det = FakeDetector(scene)
+    live = LivePipeline(det, FakeAligner(), classify_alternating, LiveConfig(detect_every=3))
+    run(scene, live, det, 7)
+    assert [t.track_id for t in live.tracks] == [1]
+    live.reset()
+    det.current = 7
+    assert live.process(scene.frame(7))[0].track_id == 2
+
+
+def test_smoothing_damps_flicker_and_still_mode_does_not_smooth(scene):
+    det = FakeDetector(scene)
+    live = LivePipeline(det, FakeAligner(), classify_alternating, LiveConfig(ema_alpha=0.3))
+    results = run(scene, live, det, 12)
+    raw = np.array([f[0].probs[0] for f in results[2:]])
+    smooth = np.array([f[0].smoothed[0] for f in results[2:]])
+    assert raw.max() - raw.min() == pytest.approx(0.8)
+    assert smooth.max() - smooth.min() < 0.4
+    assert np.allclose([f[0].smoothed.sum() for f in results], 1.0)
+    still = live.process(scene.frame(0), still=True)
+    assert np.array_equal(still[0].probs, still[0].smoothed)
+    assert live.tracks == []
+
+
+def test_no_faces_means_no_classifier_call(scene):
+    det = FakeDetector(scene)
+    det.visible = False
+    calls = []
+    live = LivePipeline(det, FakeAligner(), lambda crops: calls.append(len(crops)) or np.zeros((0, 2)))
+    assert live.process(scene.frame(0, with_face=False)) == []
+    assert calls == []
+
+
+def test_geometry_helpers():
+    f = face_at(10, 20, 40, 40)
+    s = scale_face(f, 2.0)
+    assert s.box == pytest.approx((20, 40, 80, 80)) and s.left_eye == pytest.approx((44.0, 72.0))
+    m = np.array([[1.0, 0.0, 5.0], [0.0, 1.0, -3.0]])
+    t = transform_face(f, m)
+    assert t.box == pytest.approx((15, 17, 40, 40)) and t.right_eye == pytest.approx((f.right_eye[0] + 5, f.right_eye[1] - 3))
+    lm = Face(f.box, 1.0, f.left_eye, f.right_eye, np.zeros((5, 2), np.float32))
+    assert transform_face(lm, m).landmarks[0].tolist() == [5.0, -3.0]
+    assert box_iou((0, 0, 10, 10), (5, 0, 10, 10)) == pytest.approx(1 / 3)
+    assert match_boxes([(0, 0, 10, 10), (100, 100, 10, 10)], [(101, 99, 10, 10), (1, 1, 10, 10)], 0.3) == [(0, 1), (1, 0)] or \
+        sorted(match_boxes([(0, 0, 10, 10), (100, 100, 10, 10)], [(101, 99, 10, 10), (1, 1, 10, 10)], 0.3)) == [(0, 1), (1, 0)]
+
+
+def test_fps_meter():
+    meter = FpsMeter(window=5)
+    for i in range(10):
+        meter.tick(i * 0.04)
+    assert meter.fps == pytest.approx(25.0)
+
+
+def test_engine_faces_keep_eye_corners_and_pixel_centres_through_tracking_maths():
+    from trainer.faces import Face as EngineFace
+
+    f = EngineFace((10.0, 20.0, 40.0, 40.0), 0.9, (22.0, 36.0), (38.0, 36.0),
+                   np.array([[22.0, 36.0], [38.0, 36.0]]), ((18.0, 36.0), (42.0, 36.0)), "landmarks")
+    moved = transform_face(f, np.array([[1.0, 0.0, 2.0], [0.0, 1.0, 1.0]]))
+    assert isinstance(moved, EngineFace) and moved.eye_source == "landmarks"
+    assert moved.eye_corners == ((20.0, 37.0), (44.0, 37.0))
+    assert moved.landmarks[1].tolist() == [40.0, 37.0]
+    assert scale_face(f, 2.0).left_eye == pytest.approx(f.mapped(2.0, 2.0).left_eye)
+
+
+class TemplateDetector:
+    """Finds the face patch by template matching (so it works on whatever frame it gets,
+    whenever it runs), slowly: like a real detector, it takes longer than a tracked frame."""
+
+    def __init__(self, scene: MovingFace, delay: float = 0.03) -> None:
+        self.scene = scene
+        self.delay = delay
+        self.calls = 0
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        import time
+
+        import cv2
+
+        self.calls += 1
+        time.sleep(self.delay)
+        s = image.shape[1] / 640
+        patch = cv2.resize(self.scene.patch, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+        res = cv2.matchTemplate(image, patch, cv2.TM_CCOEFF_NORMED)
+        _, best, _, (px, py) = cv2.minMaxLoc(res)
+        if best < 0.6:
+            return []
+        return [scale_face(face_at(px / s + 10, py / s + 10), s)]
+
+
+def test_async_detection_tracks_without_waiting_for_the_detector(scene):
+    import time
+
+    det = TemplateDetector(scene, delay=0.08)
+    live = LivePipeline(det, FakeAligner(), classify_alternating,
+                        LiveConfig(detect_every=10, async_detect=True))
+    try:
+        results, durations = [], []
+        for i in range(40):
+            t0 = time.perf_counter()
+            results.append(live.process(scene.frame(i)))
+            durations.append(time.perf_counter() - t0)
+            time.sleep(0.01)  # the stream's pace
+        # Nothing to track on the first frame: it waits for the detector, later frames never do.
+        assert durations[0] >= 0.08 and max(durations[1:]) < 0.06
+        for i in range(40):
+            assert len(results[i]) == 1 and results[i][0].track_id == 1
+            assert box_iou(results[i][0].face.box, scene.true_face(i).box) > 0.8, i
+        assert 3 <= det.calls <= 8
+        # The face goes: the flow loses it at once (not shown), the detector confirms.
+        gone = [live.process(scene.frame(39, with_face=False))]
+        for _ in range(20):
+            time.sleep(0.01)
+            gone.append(live.process(scene.frame(39, with_face=False)))
+        assert all(g == [] for g in gone) and live.tracks == []
+    finally:
+        live.close()
+
+
+def test_async_still_images_detect_synchronously(scene):
+    det = TemplateDetector(scene, delay=0.0)
+    live = LivePipeline(det, FakeAligner(), classify_alternating, LiveConfig(async_detect=True))
+    try:
+        assert len(live.process(scene.frame(3), still=True)) == 1
+    finally:
+        live.close()

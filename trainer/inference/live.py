@@ -1,0 +1,486 @@
+"""Live-view logic for a stream of frames, free of Qt: detect faces now and then on a
+downscaled frame, follow them in between with optical flow, classify every frame and
+smooth each face's probabilities over time.
+
+Why: a detector costs 20-40 ms per 640x480 frame on two cores, the classifier ~5 ms. Running
+the detector every ``detect_every`` frames (or at once when a track is lost) and moving each
+face with pyramidal Lucas-Kanade flow (~1 ms) in between keeps the view above 30 fps. The
+aligner needs the eye points, so the flow moves those too (a similarity transform fitted to
+the points tracked inside the face box).
+
+Usage::
+
+    live = LivePipeline(detector, aligner, predictor.predict_crops)
+    for frame in frames:
+        faces = live.process(frame)          # list[LiveFace], largest first
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol, Sequence
+
+import cv2
+import numpy as np
+
+Box = tuple[float, float, float, float]
+Point = tuple[float, float]
+
+
+class Detector(Protocol):
+    def detect(self, image: np.ndarray) -> list[Any]: ...
+
+
+class Aligner(Protocol):
+    def align(self, image: np.ndarray, face: Any) -> np.ndarray: ...
+
+
+Classify = Callable[[Sequence[np.ndarray]], np.ndarray]
+
+
+@dataclass
+class LiveConfig:
+    detect_every: int = 8  # frames between detections while every track is healthy
+    detect_max_side: int = 320  # the frame is downscaled so its longer side is at most this
+    ema_alpha: float = 0.35  # weight of the newest probabilities in the running average
+    iou_match: float = 0.3  # a detection continues a track when their boxes overlap this much
+    keep_unmatched: int = 1  # detection rounds a healthy track may go unconfirmed
+    min_points: int = 6  # fewer tracked points than this and the track is lost
+    max_points: int = 40
+    fb_error_px: float = 1.5  # forward-backward flow error above which a point is dropped
+    max_scale_step: float = 1.25  # a box growing/shrinking more than this in one frame is lost
+    flow_window: int = 21
+    flow_levels: int = 3
+    # Detect in a background thread and keep tracking meanwhile: no stall on detection
+    # frames (a detector costs several tracked frames). Its faces are carried by the flow
+    # from the frame they were found in to the current one.
+    async_detect: bool = False
+
+
+@dataclass
+class LiveFace:
+    """One face in one frame: where it is, what the model saw, what it said."""
+
+    track_id: int
+    face: Any  # trainer.faces.Face, in full-frame coordinates
+    crop: np.ndarray
+    probs: np.ndarray  # this frame's probabilities
+    smoothed: np.ndarray  # exponential moving average over the track's frames
+    detected: bool  # True when the box came from the detector this frame, False when tracked
+
+    def probabilities(self, smoothed: bool) -> np.ndarray:
+        return self.smoothed if smoothed else self.probs
+
+
+@dataclass
+class LiveTimings:
+    detect_ms: float = 0.0
+    track_ms: float = 0.0
+    align_ms: float = 0.0
+    classify_ms: float = 0.0
+    detected: bool = False
+    background_detect_ms: float = 0.0  # async mode: the detection whose faces arrived this frame
+
+    @property
+    def total_ms(self) -> float:
+        return self.detect_ms + self.track_ms + self.align_ms + self.classify_ms
+
+
+# --- face geometry ---------------------------------------------------------------------------
+
+def _make_face(template: Any, box: Box, left_eye: Point, right_eye: Point, landmarks: Any,
+               eye_corners: Any = None) -> Any:
+    """A copy of ``template`` (a trainer.faces.Face) with new geometry; fields it does not
+    have (``eye_corners`` on older faces) are left out."""
+    changes: dict[str, Any] = dict(box=box, left_eye=left_eye, right_eye=right_eye, landmarks=landmarks)
+    if hasattr(template, "eye_corners"):
+        changes["eye_corners"] = eye_corners
+    if dataclasses.is_dataclass(template):
+        return dataclasses.replace(template, **changes)
+    return type(template)(score=getattr(template, "score", 1.0), **changes)
+
+
+def _landmarks_array(face: Any) -> np.ndarray | None:
+    lm = getattr(face, "landmarks", None)
+    return None if lm is None else np.asarray(lm, dtype=np.float64).reshape(-1, 2)
+
+
+def _restore_landmarks(original: Any, arr: np.ndarray | None) -> Any:
+    if arr is None or original is None:
+        return original
+    if isinstance(original, np.ndarray):
+        return arr.astype(original.dtype if original.dtype.kind == "f" else np.float64).reshape(original.shape)
+    return [tuple(map(float, p)) for p in arr]
+
+
+def _map_points(face: Any, fn: Callable[[np.ndarray], np.ndarray]) -> tuple[Point, Point, Any, Any]:
+    """The eyes, landmarks and outer eye corners of ``face`` through ``fn`` ((N, 2) -> (N, 2))."""
+    eyes = fn(np.array([face.left_eye, face.right_eye], dtype=np.float64))
+    lm = _landmarks_array(face)
+    landmarks = _restore_landmarks(getattr(face, "landmarks", None), None if lm is None else fn(lm))
+    corners = getattr(face, "eye_corners", None)
+    if corners is not None:
+        c = fn(np.asarray(corners, dtype=np.float64).reshape(2, 2))
+        corners = ((float(c[0, 0]), float(c[0, 1])), (float(c[1, 0]), float(c[1, 1])))
+    return (float(eyes[0, 0]), float(eyes[0, 1])), (float(eyes[1, 0]), float(eyes[1, 1])), landmarks, corners
+
+
+def scale_face(face: Any, factor: float) -> Any:
+    """``face`` found on an image resized by ``1/factor``, in the original image's coordinates."""
+    if hasattr(face, "mapped"):  # trainer.faces.Face knows its pixel-centre convention
+        return face.mapped(factor, factor)
+    x, y, w, h = face.box
+    left, right, landmarks, corners = _map_points(face, lambda p: p * factor)
+    return _make_face(face, (x * factor, y * factor, w * factor, h * factor), left, right, landmarks, corners)
+
+
+def transform_face(face: Any, m: np.ndarray) -> Any:
+    """Move ``face`` by the 2x3 similarity ``m``: points exactly, the box by its centre and
+    scale (it stays axis-aligned, as detectors give it)."""
+    def apply(p: np.ndarray) -> np.ndarray:
+        return p @ m[:, :2].T + m[:, 2]
+
+    x, y, w, h = face.box
+    scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
+    cx, cy = apply(np.array([[x + w / 2, y + h / 2]]))[0]
+    nw, nh = w * scale, h * scale
+    left, right, landmarks, corners = _map_points(face, apply)
+    return _make_face(face, (float(cx - nw / 2), float(cy - nh / 2), float(nw), float(nh)),
+                      left, right, landmarks, corners)
+
+
+def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    iw = min(ax + aw, bx + bw) - max(ax, bx)
+    ih = min(ay + ah, by + bh) - max(ay, by)
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    inter = iw * ih
+    return float(inter / (aw * ah + bw * bh - inter))
+
+
+def match_boxes(tracks: Sequence[Sequence[float]], detections: Sequence[Sequence[float]],
+                threshold: float) -> list[tuple[int, int]]:
+    """Greedy one-to-one (track, detection) pairs by decreasing IoU, each at least ``threshold``.
+    Greedy is optimal enough for the handful of faces in a frame."""
+    pairs = sorted(
+        ((box_iou(t, d), i, j) for i, t in enumerate(tracks) for j, d in enumerate(detections)),
+        reverse=True,
+    )
+    used_t: set[int] = set()
+    used_d: set[int] = set()
+    out = []
+    for iou, i, j in pairs:
+        if iou < threshold:
+            break
+        if i in used_t or j in used_d:
+            continue
+        used_t.add(i)
+        used_d.add(j)
+        out.append((i, j))
+    return out
+
+
+# --- tracking ---------------------------------------------------------------------------------
+
+@dataclass
+class Track:
+    track_id: int
+    face: Any
+    points: np.ndarray  # (N, 1, 2) float32 feature points inside the face, current frame
+    smoothed: np.ndarray | None = None
+    unconfirmed: int = 0  # detection rounds since the detector last saw this face
+    seeded_with: int = 0
+    lost: bool = False  # the flow lost it this frame: only a detection can continue it
+
+
+def _seed_points(grey: np.ndarray, face: Any, max_points: int) -> np.ndarray:
+    """Corners inside the inner face box, plus the eyes: what the flow will follow."""
+    h, w = grey.shape
+    x, y, bw, bh = face.box
+    # The inner 70%: the box border often lies on background or hair that moves differently.
+    x0, y0 = max(0, int(x + 0.15 * bw)), max(0, int(y + 0.15 * bh))
+    x1, y1 = min(w, int(x + 0.85 * bw)), min(h, int(y + 0.85 * bh))
+    pts = []
+    if x1 - x0 >= 8 and y1 - y0 >= 8:
+        # On the region only: corner detection over the whole frame costs several ms.
+        min_dist = max(2.0, 0.06 * min(bw, bh))
+        corners = cv2.goodFeaturesToTrack(grey[y0:y1, x0:x1], max_points, 0.01, min_dist, blockSize=5)
+        if corners is not None:
+            pts.append(corners.reshape(-1, 2) + np.array([x0, y0], np.float32))
+    pts.append(np.array([face.left_eye, face.right_eye], dtype=np.float32))
+    return np.concatenate(pts).astype(np.float32).reshape(-1, 1, 2)
+
+
+class LivePipeline:
+    """Faces and smoothed probabilities for consecutive frames of one stream.
+
+    Not thread-safe: one instance per stream, used from one thread. Call :meth:`reset` when
+    the stream jumps (a seek, another source)."""
+
+    def __init__(self, detector: Detector, aligner: Aligner, classify: Classify,
+                 config: LiveConfig | None = None) -> None:
+        self.detector = detector
+        self.aligner = aligner
+        self.classify = classify
+        self.config = config or LiveConfig()
+        self.tracks: list[Track] = []
+        self.timings = LiveTimings()
+        self._ids = itertools.count(1)
+        self._prev_grey: np.ndarray | None = None
+        self._since_detect = 0
+        # Async mode: one worker, so the detector is never used by two threads at once.
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending: Future | None = None
+        self._pending_grey: np.ndarray | None = None
+
+    def reset(self) -> None:
+        self.tracks = []
+        self._prev_grey = None
+        self._since_detect = 0
+        self._pending = None  # a detection still running finishes unseen
+
+    def close(self) -> None:
+        """Stop the background detection thread (async mode); the pipeline still works after."""
+        self._pending = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    def _detect_now(self, frame: np.ndarray) -> list[Any]:
+        """A synchronous detection; in async mode through the worker (never two at once)."""
+        if self._executor is None:
+            return self.detect(frame)
+        return self._executor.submit(self.detect, frame).result()
+
+    def _submit(self, frame: np.ndarray, grey: np.ndarray) -> None:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="live-detect")
+        started = time.perf_counter()
+
+        def job() -> tuple[list[Any], float]:
+            faces = self.detect(frame)
+            return faces, (time.perf_counter() - started) * 1000
+
+        self._pending = self._executor.submit(job)
+        self._pending_grey = grey
+
+    # -- detection --
+
+    def detect(self, frame: np.ndarray) -> list[Any]:
+        """Detector faces in full-frame coordinates, found on a downscaled copy."""
+        h, w = frame.shape[:2]
+        scale = min(1.0, self.config.detect_max_side / max(h, w)) if self.config.detect_max_side > 0 else 1.0
+        if scale >= 0.999:
+            return list(self.detector.detect(frame))
+        small = cv2.resize(frame, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        return [scale_face(f, 1.0 / scale) for f in self.detector.detect(small)]
+
+    # -- the per-frame step --
+
+    def process(self, frame: np.ndarray, *, still: bool = False) -> list[LiveFace]:
+        """Faces in ``frame``, largest first. ``still``: a lone image (detect, no smoothing,
+        no tracking state carried to the next call)."""
+        cfg = self.config
+        timings = LiveTimings()
+        if still:
+            self.reset()
+        # A copy for grey input: the flow compares against it next frame, and callers reuse buffers.
+        grey = frame.copy() if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        if self._prev_grey is not None and grey.shape != self._prev_grey.shape:
+            self.reset()  # a new resolution is a new stream
+
+        t0 = time.perf_counter()
+        lost = False
+        if self.tracks and self._prev_grey is not None:
+            lost = self._follow(grey)
+        elif self.tracks:  # no previous frame to flow from (cannot happen after reset): detect
+            lost = True
+        t1 = time.perf_counter()
+        timings.track_ms = (t1 - t0) * 1000
+
+        self._since_detect += 1
+        due = still or lost or not self.tracks or self._since_detect >= cfg.detect_every
+        detected_ids: set[int] = set()
+        if cfg.async_detect and not still:
+            active = any(not t.lost for t in self.tracks)
+            # Collect a finished detection; with nothing left to follow, wait for it.
+            if self._pending is not None and (self._pending.done() or not active):
+                pending, old_grey = self._pending, self._pending_grey
+                self._pending = self._pending_grey = None
+                detections, timings.background_detect_ms = pending.result()  # re-raises the detector's error
+                t2 = time.perf_counter()
+                self._associate(self._carry(detections, old_grey, grey), grey)
+                timings.track_ms += (time.perf_counter() - t2) * 1000
+                timings.detected = True
+                detected_ids = {t.track_id for t in self.tracks if t.unconfirmed == 0}
+                active = any(not t.lost for t in self.tracks)
+            if not active:
+                # Nothing to track, so nothing to keep smooth: detect on this very frame, as
+                # the sync mode does (a paused video or a new stream shows its faces at once).
+                due = True
+            elif due and self._pending is None:
+                self._submit(frame.copy(), grey)  # a copy: the caller may reuse its buffer meanwhile
+                self._since_detect = 0
+                due = False
+            else:
+                due = False
+        if due:
+            t_detect = time.perf_counter()
+            detections = self._detect_now(frame)
+            t2 = time.perf_counter()
+            timings.detect_ms = (t2 - t_detect) * 1000
+            timings.detected = True
+            self._since_detect = 0
+            self._associate(detections, grey)
+            timings.track_ms += (time.perf_counter() - t2) * 1000  # seeding points is tracking work
+            detected_ids = {t.track_id for t in self.tracks if t.unconfirmed == 0}
+
+        if not still:
+            self._prev_grey = grey
+        self.tracks.sort(key=lambda t: -t.face.box[2] * t.face.box[3])
+        # Lost tracks wait (async mode) for the detector to continue or drop them: not shown.
+        shown = [t for t in self.tracks if not t.lost]
+
+        t2 = time.perf_counter()
+        crops = [self.aligner.align(frame, t.face) for t in shown]
+        t3 = time.perf_counter()
+        probs = np.asarray(self.classify(crops), dtype=np.float32) if crops else np.zeros((0, 0), np.float32)
+        t4 = time.perf_counter()
+        timings.align_ms = (t3 - t2) * 1000
+        timings.classify_ms = (t4 - t3) * 1000
+        self.timings = timings
+
+        out = []
+        for track, crop, p in zip(shown, crops, probs):
+            if track.smoothed is None or track.smoothed.shape != p.shape or still:
+                track.smoothed = p.copy()
+            else:
+                track.smoothed = cfg.ema_alpha * p + (1.0 - cfg.ema_alpha) * track.smoothed
+            out.append(LiveFace(track.track_id, track.face, crop, p, track.smoothed.copy(),
+                                detected=track.track_id in detected_ids))
+        if still:
+            self.tracks = []
+        return out
+
+    # -- internals --
+
+    def _follow(self, grey: np.ndarray) -> bool:
+        """Move every track by the flow from the previous frame; drop the ones that cannot
+        be followed. True when any track was lost (so the caller detects at once); lost tracks
+        stay, flagged, so a detection in the same frame can continue them (same id, same
+        running average)."""
+        cfg = self.config
+        prev = self._prev_grey
+        followed = [t for t in self.tracks if not t.lost]
+        if not followed:
+            return False
+        # All tracks in one flow call: per-call overhead dominates for a few dozen points.
+        counts = [len(t.points) for t in followed]
+        p0 = np.concatenate([t.points for t in followed]).astype(np.float32)
+        p1, good_all = self._flow(prev, grey, p0)
+
+        lost = False
+        start = 0
+        h, w = grey.shape
+        for track, n in zip(followed, counts):
+            sl = slice(start, start + n)
+            start += n
+            good = good_all[sl]
+            a, b = p0[sl][good].reshape(-1, 2), p1[sl][good].reshape(-1, 2)
+            moved = self._fit_motion(track.face, a, b, w, h)
+            if moved is None:
+                track.lost = lost = True
+                continue
+            track.face = moved
+            track.points = b.reshape(-1, 1, 2)
+            if len(track.points) < max(cfg.min_points, track.seeded_with // 2):
+                track.points = _seed_points(grey, moved, cfg.max_points)
+                track.seeded_with = len(track.points)
+        return lost
+
+    def _flow(self, prev: np.ndarray, grey: np.ndarray, p0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Points moved from ``prev`` to ``grey``, and which of them survived the
+        forward-backward check."""
+        cfg = self.config
+        win = (cfg.flow_window, cfg.flow_window)
+        criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03)
+        p1, st1, _ = cv2.calcOpticalFlowPyrLK(prev, grey, p0, None, winSize=win, maxLevel=cfg.flow_levels,
+                                              criteria=criteria)
+        p0r, st2, _ = cv2.calcOpticalFlowPyrLK(grey, prev, p1, None, winSize=win, maxLevel=cfg.flow_levels,
+                                               criteria=criteria)
+        fb = np.linalg.norm((p0 - p0r).reshape(-1, 2), axis=1)
+        return p1, (st1.ravel() == 1) & (st2.ravel() == 1) & (fb < cfg.fb_error_px)
+
+    def _carry(self, detections: list[Any], old: np.ndarray | None, grey: np.ndarray) -> list[Any]:
+        """Faces found in an earlier frame ``old``, moved into the current one by the flow
+        (async mode: the stream went on while the detector ran). Faces the flow cannot
+        carry are dropped; the next detection finds them again."""
+        if old is None or old is grey or not detections:
+            return detections
+        h, w = grey.shape
+        seeds = [_seed_points(old, d, self.config.max_points) for d in detections]
+        p0 = np.concatenate(seeds).astype(np.float32)
+        p1, good_all = self._flow(old, grey, p0)
+        out, start = [], 0
+        for det, pts in zip(detections, seeds):
+            sl = slice(start, start + len(pts))
+            start += len(pts)
+            good = good_all[sl]
+            moved = self._fit_motion(det, p0[sl][good].reshape(-1, 2), p1[sl][good].reshape(-1, 2), w, h)
+            if moved is not None:
+                out.append(moved)
+        return out
+
+    def _fit_motion(self, face: Any, a: np.ndarray, b: np.ndarray, w: int, h: int) -> Any | None:
+        cfg = self.config
+        if len(a) < cfg.min_points:
+            return None
+        m, inliers = cv2.estimateAffinePartial2D(a, b, method=cv2.RANSAC, ransacReprojThreshold=2.0)
+        if m is None or inliers is None or int(inliers.sum()) < cfg.min_points:
+            return None
+        scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
+        if not (1 / cfg.max_scale_step <= scale <= cfg.max_scale_step):
+            return None
+        moved = transform_face(face, m)
+        x, y, bw, bh = moved.box
+        # Mostly off-frame: let the detector decide whether it is still there.
+        vis_w = min(x + bw, w) - max(x, 0)
+        vis_h = min(y + bh, h) - max(y, 0)
+        if bw <= 0 or bh <= 0 or vis_w <= 0 or vis_h <= 0 or vis_w * vis_h < 0.5 * bw * bh:
+            return None
+        return moved
+
+    def _associate(self, detections: list[Any], grey: np.ndarray) -> None:
+        """Detections take over the tracks they overlap (keeping the track id and its
+        running average); new ones start tracks; tracks the detector no longer sees are kept
+        for ``keep_unmatched`` rounds while the flow still follows them."""
+        cfg = self.config
+        pairs = match_boxes([t.face.box for t in self.tracks], [d.box for d in detections], cfg.iou_match)
+        matched_t = {i for i, _ in pairs}
+        matched_d = {j for _, j in pairs}
+        new_tracks: list[Track] = []
+        for i, j in pairs:
+            track = self.tracks[i]
+            track.face = detections[j]
+            track.unconfirmed = 0
+            track.lost = False
+            new_tracks.append(track)
+        for i, track in enumerate(self.tracks):
+            if i not in matched_t and not track.lost:
+                track.unconfirmed += 1
+                if track.unconfirmed <= cfg.keep_unmatched:
+                    new_tracks.append(track)
+        for j, det in enumerate(detections):
+            if j not in matched_d:
+                new_tracks.append(Track(next(self._ids), det, np.zeros((0, 1, 2), np.float32)))
+        for track in new_tracks:
+            if track.unconfirmed == 0:
+                track.points = _seed_points(grey, track.face, cfg.max_points)
+                track.seeded_with = len(track.points)
+        self.tracks = new_tracks
