@@ -198,7 +198,7 @@ def test_bundled_configs_resolve(tmp_path):
     first = stage_spec(best.stages[0], 1, tmp_path, best, None)
     assert (first.variant, first.config.model, first.config.epochs, first.config.input_size,
             first.config.batch_size, first.config.select, first.config.optimizer) == \
-        ("fer32", "efficientnet-lite0", 12, 64, 64, "last", "adamw")
+        ("fer32", "efficientnet-lite0", 10, 64, 64, "last", "adamw")
 
 
 def test_variant_implied_settings(tmp_path):

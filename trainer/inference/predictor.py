@@ -107,8 +107,9 @@ class Predictor:
         return torch.stack(tensors).expand(-1, 3, -1, -1)
 
     @torch.inference_mode()
-    def predict_crops(self, crops: Sequence[np.ndarray]) -> np.ndarray:
-        """Grey (or BGR) face crops of any size -> (N, C) probabilities."""
+    def predict_crops(self, crops: Sequence[np.ndarray], tta_flip: bool | None = None) -> np.ndarray:
+        """Grey (or BGR) face crops of any size -> (N, C) probabilities. ``tta_flip`` (default:
+        the predictor's setting) averages in the mirror image: better, but twice the work."""
         if len(crops) == 0:
             return np.zeros((0, len(self.classes)), dtype=np.float32)
         x = self._to_batch(crops).to(self.device)
@@ -117,12 +118,12 @@ class Predictor:
         else:
             x = x.contiguous()
         probs = self.model(x).float().softmax(1)
-        if self.tta_flip:
+        if self.tta_flip if tta_flip is None else tta_flip:
             probs = (probs + self.model(x.flip(-1)).float().softmax(1)) / 2
         return probs.cpu().numpy()
 
-    def predict_image(self, image: np.ndarray) -> list[FacePrediction]:
+    def predict_image(self, image: np.ndarray, tta_flip: bool | None = None) -> list[FacePrediction]:
         """BGR or grey image -> one prediction per face, largest face first."""
         aligned = self.pipeline.process(image)
-        probs = self.predict_crops([a.crop for a in aligned])
+        probs = self.predict_crops([a.crop for a in aligned], tta_flip)
         return [FacePrediction(a.face, a.crop, p) for a, p in zip(aligned, probs)]

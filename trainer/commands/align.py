@@ -1,0 +1,143 @@
+"""``fer-train align``: detect and align the faces in images; one PNG per face plus
+``faces.json`` (boxes and eyes in the input images' pixel coordinates)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+
+class AlignError(RuntimeError):
+    """Nothing to align, or nothing could be read."""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "align", help="detect, align and crop faces (Ng et al. 2015 crops)",
+        description="Detect the faces in images, align them by the eyes and write one grey PNG per face "
+                    "plus DIR/faces.json. Directories are searched recursively for "
+                    "png/jpg/jpeg/bmp/tif/tiff/webp files.")
+    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="image files or directories")
+    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory (created if needed)")
+    p.add_argument("--detector", default="auto",
+                   help="auto, haar, mtcnn, dlib or face-alignment (default: auto, the best one installed)")
+    p.add_argument("--size", type=int, default=256, help="side of the square crops in pixels (default 256)")
+    p.add_argument("--pre-cropped", action="store_true",
+                   help="inputs are face crops (FER-2013, SFEW): pad them before detection and keep one face "
+                        "per image, the whole image when none is found (marked \"fallback\": true)")
+    p.add_argument("--max-faces", type=int, default=0, help="keep at most N faces per image, largest first (0: all)")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from trainer.faces import AlignConfig, FaceAligner, FacePipeline, ImageReadError, create_detector, read_image
+    from trainer.faces.io import find_images
+
+    if args.size < 8:
+        raise AlignError(f"--size must be at least 8, got {args.size}")
+    inputs = [Path(p) for p in args.inputs]
+    files: list[tuple[Path, Path | None]] = []  # (file, the directory it was found in)
+    for p in inputs:
+        if p.is_dir():
+            found = list(find_images([p]))
+            if not found:
+                print(f"fer-train align: warning: no images found in {p}", file=sys.stderr)
+            files += [(f, p) for f in found]
+        else:
+            files.append((p, None))
+    if not files:
+        raise AlignError("no input images found (searched for " + ", ".join(
+            e.lstrip(".") for e in (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")) + ")")
+
+    pipeline = FacePipeline(create_detector(args.detector), FaceAligner(AlignConfig(size=args.size)))
+    out_dir: Path = args.out
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    records: list[dict[str, Any]] = []
+    used: set[str] = set()
+    n_read = n_faces = 0
+    bar = tqdm(files, desc="align", unit="img", disable=len(files) < 10, file=sys.stderr)
+    for path, root in bar:
+        record: dict[str, Any] = {"image": str(path)}
+        try:
+            image = read_image(path)
+        except ImageReadError as exc:
+            tqdm.write(f"fer-train align: warning: {exc}", file=sys.stderr)
+            record["error"] = str(exc)
+            records.append(record)
+            continue
+        n_read += 1
+        record["width"], record["height"] = int(image.shape[1]), int(image.shape[0])
+        if args.pre_cropped:
+            one = pipeline.process_crop(image)
+            aligned = [one] if one is not None else []
+        else:
+            aligned = pipeline.process(image)
+        if args.max_faces > 0:
+            aligned = aligned[: args.max_faces]
+        stem = _output_stem(path, root)
+        faces = []
+        for i, a in enumerate(aligned):
+            name = _unique(f"{stem}_face{i}.png", used)
+            target = out_dir / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _write_png(target, a.crop)
+            entry = a.face.to_dict()
+            entry["crop"] = name
+            entry["eye_source"] = a.face.eye_source
+            if getattr(a, "fallback", False):
+                entry["fallback"] = True
+            faces.append(entry)
+        n_faces += len(faces)
+        record["faces"] = faces
+        records.append(record)
+    bar.close()
+
+    manifest = out_dir / "faces.json"
+    tmp = manifest.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, manifest)
+    print(f"fer-train align: {n_faces} face(s) from {n_read} of {len(files)} image(s) "
+          f"[{getattr(pipeline.detector, 'name', args.detector)}] -> {manifest}", file=sys.stderr)
+    if n_read == 0:
+        raise AlignError(f"none of the {len(files)} input image(s) could be read (details in {manifest})")
+    return 0
+
+
+def _output_stem(path: Path, root: Path | None) -> str:
+    """Crops of files found in a directory keep their sub-folders (e.g. class folders)."""
+    if root is not None:
+        rel = path.relative_to(root).with_suffix("")
+        parts = [_safe(p) for p in rel.parts]
+        return "/".join(parts)
+    return _safe(path.stem)
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^\w.\-]+", "_", name).strip("._") or "image"
+
+
+def _unique(name: str, used: set[str]) -> str:
+    base, n = name[:-4], 1
+    while name in used:
+        name = f"{base}_{n}.png"
+        n += 1
+    used.add(name)
+    return name
+
+
+def _write_png(path: Path, image: np.ndarray) -> None:
+    ok, buf = cv2.imencode(".png", image)
+    if not ok:
+        raise AlignError(f"could not encode a PNG for {path}")
+    buf.tofile(str(path))  # tofile: non-ASCII paths work on every platform
