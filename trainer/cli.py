@@ -7,7 +7,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("align", "train", "cascade", "evaluate", "predict")
+COMMANDS = ("align", "train", "cascade", "evaluate", "predict", "report")
 
 
 class CliError(Exception):
