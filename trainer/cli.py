@@ -7,7 +7,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("align", "train", "cascade", "evaluate", "predict", "report")
+COMMANDS = ("align", "train", "cascade", "evaluate", "predict", "report", "merge")
 
 
 class CliError(Exception):

@@ -1,0 +1,37 @@
+"""``fer-train merge``: weight-space interpolation of two models."""
+
+from __future__ import annotations
+
+import torch
+
+from trainer import cli
+from trainer.classes import BASIC_CLASSES
+from trainer.models import ModelCard, create_model, load_model, save_model
+
+
+def _model(tmp_path, name: str, seed: int, classes=BASIC_CLASSES):
+    torch.manual_seed(seed)
+    model, _ = create_model("efficientnet-lite0", len(classes), pretrained=False)
+    card = ModelCard(name=name, backbone="efficientnet-lite0", classes=list(classes), input_size=32,
+                     mean=[0.5], std=[0.5], metrics={"x": {"accuracy": 0.9}})
+    save_model(model, card, tmp_path / name)
+    return model
+
+
+def test_merge_is_the_weighted_average(tmp_path):
+    a, b = _model(tmp_path, "a", 0), _model(tmp_path, "b", 1)
+    out = tmp_path / "m"
+    assert cli.main(["merge", str(tmp_path / "a"), str(tmp_path / "b"), "--alpha", "0.25", "--out", str(out)]) == 0
+    merged, card = load_model(out)
+    key = "conv_stem.weight"
+    expected = 0.75 * a.state_dict()[key] + 0.25 * b.state_dict()[key]
+    assert torch.allclose(merged.state_dict()[key], expected, atol=1e-6)
+    assert card.training["merged"]["alpha"] == 0.25
+    assert card.metrics == {}  # the merged weights were never evaluated
+
+
+def test_merge_refuses_models_with_other_classes(tmp_path, capsys):
+    _model(tmp_path, "a", 0)
+    _model(tmp_path, "b", 1, classes=BASIC_CLASSES + ("contempt",))
+    assert cli.main(["merge", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "m")]) == 2
+    assert "differ in classes" in capsys.readouterr().err
