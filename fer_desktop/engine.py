@@ -40,6 +40,13 @@ def load_engine(path: str | Path | None = None, config: LiveConfig | None = None
     from trainer.inference.predictor import Predictor
 
     predictor = Predictor.from_path(path, device=device, detector=detector)
+    if predictor.device.type == "cpu":
+        import torch
+
+        # The detector runs in a background thread beside classification: one intra-op
+        # thread each keeps the cores busy without oversubscribing them
+        # (bench/live_fps.py on 2 cores: 58 fps with one thread, 25 with two).
+        torch.set_num_threads(1)
     prep = predictor.card.preprocessing or {}
     face_detector = create_detector(detector or prep.get("detector", "auto"))
     aligner = FaceAligner(AlignConfig.from_dict(prep.get("aligner")))
