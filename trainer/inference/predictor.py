@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from trainer.data.transforms import eval_transform
+from trainer.evaluation.predict import predict_batch
 from trainer.models.card import ModelCard, ModelLoadError, load_model
 
 DEFAULT_MODEL_NAME = "default"
@@ -104,7 +105,7 @@ class Predictor:
                 c if c.ndim == 2 else cv2.cvtColor(c, cv2.COLOR_BGR2GRAY)))[None])
             for c in crops
         ]
-        return torch.stack(tensors).expand(-1, 3, -1, -1)
+        return torch.stack(tensors)
 
     @torch.inference_mode()
     def predict_crops(self, crops: Sequence[np.ndarray], tta_flip: bool | None = None) -> np.ndarray:
@@ -114,12 +115,8 @@ class Predictor:
             return np.zeros((0, len(self.classes)), dtype=np.float32)
         x = self._to_batch(crops).to(self.device)
         if self.half:
-            x = x.half().contiguous(memory_format=torch.channels_last)
-        else:
-            x = x.contiguous()
-        probs = self.model(x).float().softmax(1)
-        if self.tta_flip if tta_flip is None else tta_flip:
-            probs = (probs + self.model(x.flip(-1)).float().softmax(1)) / 2
+            x = x.half()
+        probs = predict_batch(self.model, x, self.tta_flip if tta_flip is None else tta_flip)
         return probs.cpu().numpy()
 
     def predict_image(self, image: np.ndarray, tta_flip: bool | None = None) -> list[FacePrediction]:
