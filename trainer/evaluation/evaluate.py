@@ -14,6 +14,7 @@ import torch
 
 from trainer.data.crops import FaceOptions
 from trainer.data.samples import DataError, SampleSet
+from trainer.device import choose_device
 from trainer.evaluation.metrics import confusion_matrix, summarise
 from trainer.evaluation.predict import predict_probs
 from trainer.models.card import ModelCard
@@ -59,8 +60,7 @@ def evaluate_samples(model: torch.nn.Module, card: ModelCard, samples: SampleSet
     left_out = len(samples) - len(keep)
     samples = samples.subset(keep)
     labels = labels[keep]
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = choose_device(device)
     model = model.to(device)
     probs = predict_probs(model, samples, card.input_size, float(np.mean(card.mean)), float(np.mean(card.std)),
                           device, tta_flip, batch_size)

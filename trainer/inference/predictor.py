@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from trainer.data.transforms import eval_transform
+from trainer.device import choose_device
 from trainer.evaluation.predict import predict_batch
 from trainer.models.card import ModelCard, ModelLoadError, load_model
 
@@ -42,12 +43,6 @@ class FacePrediction:
         return int(np.argmax(self.probs))
 
 
-def pick_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 class Predictor:
     """Thread-compatible: one instance per worker thread (torch modules are not re-entrant
     across threads that change their state, but inference is read-only)."""
@@ -56,7 +51,7 @@ class Predictor:
                  detector: str | None = None, tta_flip: bool = True, path: Path | None = None) -> None:
         self.card = card
         self.path = path
-        self.device = pick_device(device)
+        self.device = choose_device(device)
         self.half = self.device.type == "cuda"
         self.model = model.to(self.device).eval()
         if self.half:

@@ -16,6 +16,7 @@ from torch import nn
 from torch.utils.data import DataLoader, WeightedRandomSampler
 
 from trainer.data.samples import SampleSet
+from trainer.device import choose_device
 from trainer.data.torch_dataset import CropDataset
 from trainer.data.transforms import train_transform
 from trainer.evaluation.metrics import confusion_matrix, summarise
@@ -28,12 +29,6 @@ from trainer.training.progress import Progress
 
 CHECKPOINT = "checkpoint.pt"
 BEST_WEIGHTS = "best.safetensors"
-
-
-def choose_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 @dataclass

@@ -88,10 +88,10 @@ class FanDetector:
             import face_alignment
         except ImportError as exc:
             raise DetectorUnavailable(f"cannot import face_alignment ({exc}): {INSTALL_HINT}") from None
-        from .mtcnn import pick_device
+        from trainer.device import choose_device
 
         landmarks_type = getattr(face_alignment.LandmarksType, "TWO_D", None) or getattr(face_alignment.LandmarksType, "_2D")
-        self.device = pick_device(device)
+        self.device = str(choose_device(device))
         self.min_score = float(min_score)
         self.max_side = max_side
         try:

@@ -23,14 +23,6 @@ def unavailable_reason() -> str | None:
     return None
 
 
-def pick_device(device: str) -> str:
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 class MtcnnDetector:
     """facenet-pytorch's MTCNN on CPU or CUDA.
 
@@ -53,7 +45,9 @@ class MtcnnDetector:
             from facenet_pytorch import MTCNN
         except ImportError as exc:
             raise DetectorUnavailable(f"the mtcnn back-end cannot import facenet_pytorch ({exc}): {INSTALL_HINT}") from None
-        self.device = pick_device(device)
+        from trainer.device import choose_device  # torch loads with the back-end, not on import
+
+        self.device = str(choose_device(device))
         self.min_face = float(min_face)
         self.min_score = float(min_score)
         self.max_side = max_side
