@@ -40,6 +40,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from trainer.faces import FaceAligner, available_detectors, create_detector, read_image  # noqa: E402
+from trainer.faces.geometry import rotate_padded  # noqa: E402
 
 CLASSES = ("Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise")
 FACE_FREE = ("coffee", "chelsea", "rocket", "coins", "moon", "page", "horse", "hubble_deep_field",
@@ -185,16 +186,6 @@ def calibrate(images: list[tuple[str, np.ndarray]], border_frac: float) -> None:
         if e:
             print(f"Haar eyes from {name}: mean distance to MTCNN's {np.mean(e):.3f} e2e, median "
                   f"{np.median(e):.3f} (the {len(e)} faces where the eye cascade found a pair)")
-
-
-def rotate_padded(image: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:
-    h, w = image.shape[:2]
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
-    cos, sin = abs(m[0, 0]), abs(m[0, 1])
-    nw, nh = int(np.ceil(h * sin + w * cos)), int(np.ceil(h * cos + w * sin))
-    m[0, 2] += nw / 2 - w / 2
-    m[1, 2] += nh / 2 - h / 2
-    return cv2.warpAffine(image, m, (nw, nh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT), m
 
 
 def rotation(images: list[tuple[str, np.ndarray]], specs: list[str], border_frac: float) -> None:

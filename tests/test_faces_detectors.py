@@ -13,6 +13,7 @@ import pytest
 
 from trainer.faces import (AlignConfig, DetectorUnavailable, Face, FaceAligner, FaceDetector, FacePipeline,
                            available_detectors, create_detector)
+from trainer.faces.geometry import rotate_padded
 
 BACKENDS = ("haar", "mtcnn", "dlib")
 AVAILABLE = available_detectors()
@@ -28,18 +29,6 @@ def needs(name: str):
 
 
 backends = pytest.mark.parametrize("name", [pytest.param(n, marks=needs(n)) for n in BACKENDS])
-
-
-def rotate_padded(image: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:
-    """Rotate counter-clockwise by ``degrees`` on a canvas large enough to keep every pixel;
-    returns (rotated, 2x3 matrix)."""
-    h, w = image.shape[:2]
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
-    cos, sin = abs(m[0, 0]), abs(m[0, 1])
-    nw, nh = int(math.ceil(h * sin + w * cos)), int(math.ceil(h * cos + w * sin))
-    m[0, 2] += nw / 2 - w / 2
-    m[1, 2] += nh / 2 - h / 2
-    return cv2.warpAffine(image, m, (nw, nh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT), m
 
 
 def instrument() -> tuple[FacePipeline, float, float]:
