@@ -137,7 +137,6 @@ def test_large_faces_are_shrunk_without_aliasing_or_offset():
 
 
 def test_measured_eye_corners_widen_the_crop():
-    img = np.zeros((300, 300), np.uint8)
     base = Face((100.0, 100.0, 100.0, 100.0), 1.0, (130.0, 140.0), (170.0, 140.0))
     wide = Face(base.box, 1.0, base.left_eye, base.right_eye, eye_corners=((114.0, 140.0), (186.0, 140.0)))
     aligner = FaceAligner()
