@@ -112,16 +112,30 @@ def test_face_at_the_border_is_padded_not_dropped():
     rng = np.random.default_rng(2)
     img = rng.integers(100, 156, (200, 200), dtype=np.uint8)
     face = Face((-20.0, -30.0, 80.0, 80.0), 1.0, (5.0, 5.0), (40.0, 5.0))
-    crop = FaceAligner().align(img, face)
-    assert crop.shape == (256, 256)
+    black = FaceAligner(AlignConfig(border="constant")).align(img, face)
+    assert black.shape == (256, 256)
     (lx, ly), _ = FaceAligner().eye_targets()
-    assert crop[: int(ly) - 60, :].max() == 0  # above the image: black padding
-    raw = FaceAligner(AlignConfig(stretch=False)).align(img, face)
+    assert black[: int(ly) - 60, :].max() == 0  # above the image: black padding
+    raw = FaceAligner(AlignConfig(stretch=False, border="constant")).align(img, face)
     from_image = raw >= 100  # the image's own pixels (its values are 100-155)
     assert from_image.mean() > 0.3
     # The range is stretched over the image's pixels only, not pinned at 0 by the padding:
     # its darkest pixel becomes 0 (pinned, 100 would only become ~164).
-    assert crop[from_image].min() <= 2 and crop[from_image].max() == 255
+    assert black[from_image].min() <= 2 and black[from_image].max() == 255
+    # The default fills the outside with the edge pixels: no black, same stretch inside.
+    filled = FaceAligner().align(img, face)
+    assert filled[: int(ly) - 60, :].min() > 0
+    inside = cv2.erode(from_image.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)  # not blended
+    assert np.array_equal(filled[inside], black[inside])
+    # Row 0 of the source above the face is repeated upwards: every pixel above the image
+    # equals one of row 0's stretched values.
+    top_row = set(np.unique(filled[int(ly) - 61, :]))
+    assert top_row <= set(np.unique(filled[from_image]))
+
+
+def test_unknown_border_is_refused():
+    with pytest.raises(ValueError, match="border"):
+        AlignConfig(border="mirror")
 
 
 def test_large_faces_are_shrunk_without_aliasing_or_offset():

@@ -129,7 +129,12 @@ def test_folder_training_with_relabels_and_default_val(tmp_path, capsys):
     assert (config["train"], config["val"]) == ("target/Train", "target/Val")
     assert config["data"]["relabels"]["train"] == 1 and config["data"]["relabels"]["val"] == 1
     card = json.loads((tmp_path / "run" / "model.json").read_text())
-    assert card["preprocessing"] == {"faces": "crops", "grey": True, "crop_size": 40}
+    # "mode": the crops went in as they were, so evaluate does the same by default
+    assert card["preprocessing"] == {"faces": "crops", "mode": "none", "grey": True, "crop_size": 40}
+    code, out, err = cli(capsys, "evaluate", "--model", tmp_path / "run" / "model", "--data", root,
+                         "--split", "Val", "--json")
+    assert code == 0, err
+    assert json.loads(out)["preprocessing"]["faces"] == "crops"  # not re-aligned: as in training
 
 
 def test_cascade_end_to_end(tmp_path, capsys, fer_csv):

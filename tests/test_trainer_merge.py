@@ -35,3 +35,22 @@ def test_merge_refuses_models_with_other_classes(tmp_path, capsys):
     _model(tmp_path, "b", 1, classes=BASIC_CLASSES + ("contempt",))
     assert cli.main(["merge", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "m")]) == 2
     assert "differ in classes" in capsys.readouterr().err
+
+
+def test_three_models_make_a_uniform_soup(tmp_path):
+    models = [_model(tmp_path, name, seed) for seed, name in enumerate("abc")]
+    out = tmp_path / "soup"
+    assert cli.main(["merge", *(str(tmp_path / n) for n in "abc"), "--out", str(out)]) == 0
+    merged, card = load_model(out)
+    key = "conv_stem.weight"
+    expected = sum(m.state_dict()[key] for m in models) / 3
+    assert torch.allclose(merged.state_dict()[key], expected, atol=1e-6)
+    assert card.training["merged"]["weights"] == [1 / 3] * 3
+
+
+def test_alpha_needs_exactly_two_models(tmp_path, capsys):
+    for seed, name in enumerate("abc"):
+        _model(tmp_path, name, seed)
+    args = ["merge", *(str(tmp_path / n) for n in "abc"), "--alpha", "0.3", "--out", str(tmp_path / "m")]
+    assert cli.main(args) == 2
+    assert "uniform average" in capsys.readouterr().err

@@ -18,7 +18,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from trainer.commands.train import add_face_args, add_ferplus_args, load_options
+from trainer.commands.train import add_face_args, add_ferplus_args, aligner_overrides, load_options
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -41,6 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from trainer.data.crops import ready_crops
     from trainer.data.datasets import DataSpec, load_samples
     from trainer.data.relabel import apply_relabels
     from trainer.evaluation.evaluate import evaluate_samples, face_options_for_card, format_report
@@ -54,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
     faces = face_options_for_card(card, args.faces, args.detector)
     if args.crop_size:
         faces = type(faces)(**{**faces.__dict__, "crop_size": args.crop_size})
+    if aligner_overrides(args):
+        faces = type(faces)(**{**faces.__dict__, "aligner": {**faces.aligner, **aligner_overrides(args)}})
     spec = DataSpec.parse(args.data)
     if args.split:
         spec = DataSpec(spec.path, tuple(s for s in args.split.split("+") if s))
@@ -67,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate_samples(model, card, samples, device=args.device, tta_flip=not args.no_tta,
                               batch_size=args.batch_size)
     result.update(model=str(model_path), model_name=card.name, data=str(spec.path), split=samples.name,
-                  preprocessing=samples.meta.get("preprocessing", {"faces": "crops"}))
+                  preprocessing=samples.meta.get("preprocessing", ready_crops()))
     methods = samples.meta.get("face_methods")
     if methods:
         result["face_methods"] = dict(Counter(methods))

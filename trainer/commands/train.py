@@ -4,6 +4,8 @@ Examples::
 
     fer-train train --variant fer32 --preset modern --epochs 12 --out runs/fer32
     fer-train train --data ../shared/data/sfew2 --init-from runs/fer32/model --preset small-target --faces crops
+    fer-train train --data ../shared/data/sfew2 --init-from runs/fer32/model --preset small-target \
+        --replay ../shared/data/fer2013/fer2013.csv#Training+PublicTest --replay-ratio 3   # keep FER
     fer-train train --variant fer28 --data-root ../shared/data --max-train-samples 300 \\
         --max-val-samples 300 --epochs 1 --out runs/smoke          # a smoke run
 """
@@ -29,6 +31,8 @@ def add_face_args(parser: argparse.ArgumentParser, default_mode: str | None = No
                         "(pad, detect, else as-is); auto: per image by size; none: use as-is (grey, resized)")
     g.add_argument("--crop-size", type=int, help="side of the cached crops (default max(96, input size))")
     g.add_argument("--detector", help="face detector name (default auto)")
+    g.add_argument("--align-border", choices=("replicate", "constant"),
+                   help="what fills the aligned box outside the image: the edge pixels (default) or black")
     g.add_argument("--cache", type=Path, metavar="DIR", help="crop cache folder (default ~/.cache/fer-desktop/crops)")
     g.add_argument("--no-cache", action="store_true", help="do not read or write the crop cache")
 
@@ -42,6 +46,11 @@ def add_ferplus_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--ties", choices=TIE_RULES, default="drop",
                    help="majority ties: drop the image, or take FER-2013's label when it is among the tied")
     g.add_argument("--fer-csv", type=Path, help="FER-2013 csv with the pixels (found beside the votes by default)")
+
+
+def aligner_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Aligner settings given on the command line (AlignConfig fields)."""
+    return {"border": args.align_border} if args.align_border else {}
 
 
 def load_options(args: argparse.Namespace, faces: Any) -> LoadOptions:
@@ -78,6 +87,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--target", metavar="SPEC", help="the target dataset of *+target variants (default sfew2)")
     d.add_argument("--data-root", type=Path, help="where variants' datasets are (default ../shared/data)")
     d.add_argument("--relabels", type=Path, metavar="JOURNAL", help="a relabel journal (JSONL) to apply")
+    d.add_argument("--replay", action="append", metavar="SPEC",
+                   help="earlier data mixed into every epoch so the model does not forget it (e.g. "
+                        "FER-2013 while fine-tuning on SFEW); repeatable")
     d.add_argument("--max-train-samples", type=int, help="train on a random subset (smoke runs)")
     d.add_argument("--max-val-samples", type=int, default=0, help="validate on a random subset (smoke runs)")
     add_face_args(p)
@@ -103,6 +115,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--warmup-epochs", type=float)
     t.add_argument("--label-smoothing", type=float)
     t.add_argument("--class-balance", choices=("none", "weights", "sampler"))
+    t.add_argument("--replay-ratio", type=float, metavar="R",
+                   help="replay samples drawn per training sample each epoch (default 1)")
     t.add_argument("--soft-labels", action="store_true", default=None, help="train on vote distributions (FER+)")
     t.add_argument("--select", choices=("best", "last"), help="keep the best epoch on val, or the last")
     t.add_argument("--early-stopping", type=int, metavar="EPOCHS")
@@ -131,6 +145,7 @@ def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "class_balance": args.class_balance, "soft_labels": args.soft_labels, "select": args.select,
         "early_stopping": args.early_stopping, "seed": args.seed, "device": args.device,
         "num_workers": args.num_workers, "max_train_samples": args.max_train_samples,
+        "replay_ratio": args.replay_ratio,
     }
     if args.no_augment:
         overrides["augment"] = AugmentConfig(flip=False, rotate_degrees=0.0, scale=0.0, shift=0.0,
@@ -154,12 +169,13 @@ def build_stage(args: argparse.Namespace):
     if cfg.init_from:
         read_card(cfg.init_from)
     name = args.name or args.variant or DataSpec.parse(args.data[0]).path.name.split(".")[0]
-    faces = face_options(args.faces, args.crop_size, args.detector, cfg.input_size)
+    faces = face_options(args.faces, args.crop_size, args.detector, cfg.input_size, aligner_overrides(args))
     return StageSpec(
         name=name, out=args.out or Path("runs") / name, config=cfg, variant=args.variant,
         train=list(args.data or []), val=args.val, no_val=args.no_val, target=args.target,
         data_root=args.data_root or (default_data_root() if args.variant else None),
         load=load_options(args, faces), relabels=args.relabels, max_val_samples=args.max_val_samples,
+        replay=list(args.replay or []),
     )
 
 

@@ -36,7 +36,7 @@ from trainer.data.samples import DataError
 log = logging.getLogger(__name__)
 
 FACE_MODES = ("detect", "crops", "auto", "none")
-CACHE_VERSION = 1  # bump when the crop-making code changes meaning
+CACHE_VERSION = 2  # bump when the crop-making code changes meaning
 
 
 @dataclass(frozen=True)
@@ -63,9 +63,14 @@ class FaceOptions:
     def describe(self) -> dict[str, Any]:
         """What a model card records: enough to make the same crops at inference."""
         if self.mode == "none":
-            return {"faces": "crops", "grey": True, "crop_size": self.crop_size}
+            return {**ready_crops(self.crop_size), "mode": "none"}
         return {"faces": "align", "mode": self.mode, "detector": self.detector, "grey": True,
                 "crop_size": self.crop_size, "aligner": asdict(self.align_config())}
+
+
+def ready_crops(crop_size: int | None = None) -> dict[str, Any]:
+    """How a card describes crops used as they are (FER-2013's 48x48): grey, no detection."""
+    return {"faces": "crops", "grey": True, **({"crop_size": crop_size} if crop_size else {})}
 
 
 def faces_module() -> Any:

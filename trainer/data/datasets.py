@@ -36,7 +36,7 @@ from typing import Callable
 import numpy as np
 
 from trainer.classes import BASIC_CLASSES
-from trainer.data.crops import FaceOptions, default_cache_dir, prepare_crops
+from trainer.data.crops import FaceOptions, default_cache_dir, prepare_crops, ready_crops
 from trainer.data.fer2013 import csv_header, read_fer2013
 from trainer.data.ferplus import VOTE_COLUMNS, read_ferplus
 from trainer.data.folders import scan_folder_dataset, split_names
@@ -349,7 +349,7 @@ def load_dataset(spec: str, data_root: str | Path | None = None, options: LoadOp
 
 def _merged_preprocessing(parts: list[SampleSet]) -> dict:
     """Aligned folder data decides how inference makes faces; FER's own crops come along."""
-    preps = [p.meta.get("preprocessing", {"faces": "crops", "grey": True}) for p in parts]
+    preps = [p.meta.get("preprocessing", ready_crops()) for p in parts]
     aligned = [p for p in preps if p.get("faces") == "align"]
     merged = dict(aligned[0] if aligned else preps[0])
     if len({str(sorted(p.items())) for p in preps}) > 1:
@@ -359,4 +359,4 @@ def _merged_preprocessing(parts: list[SampleSet]) -> dict:
 
 def preprocessing_of(samples: SampleSet) -> dict:
     """How a set's crops were made, for the model card."""
-    return samples.meta.get("preprocessing", {"faces": "crops", "grey": True, "crop_size": samples.crop_size})
+    return samples.meta.get("preprocessing", ready_crops(samples.crop_size))

@@ -28,7 +28,8 @@ def face_options_for_card(card: ModelCard, mode: str | None = None, detector: st
     aligner = dict(prep.get("aligner") or {})
     size = int(prep.get("crop_size") or aligner.get("size") or max(96, card.input_size))
     aligner.pop("size", None)
-    default_mode = prep.get("mode", "auto") if prep.get("faces") == "align" else "auto"
+    # "mode" is what the model's folder data went through (none: the crops as they were).
+    default_mode = prep.get("mode", "auto")
     return FaceOptions(mode=mode or default_mode, crop_size=size,
                        detector=detector or prep.get("detector", "auto"), aligner=aligner)
 

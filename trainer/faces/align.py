@@ -27,6 +27,8 @@ from .types import Face, to_grey
 # distance of ~62 mm is ~0.23.
 DEFAULT_EYE_CORNER = 0.19
 
+BORDERS = {"replicate": cv2.BORDER_REPLICATE, "constant": cv2.BORDER_CONSTANT}
+
 
 @dataclass
 class AlignConfig:
@@ -39,6 +41,10 @@ class AlignConfig:
     stretch: bool = True  # min-max stretch the crop's grey levels to [0, 255]
     eye_corner: float = DEFAULT_EYE_CORNER  # outer corner beyond the eye centre, x e2e
     use_landmark_corners: bool = True  # use measured outer corners when the detector has them
+    # What fills the parts of the box outside the image: "replicate" (edge pixels) or
+    # "constant" (black). Tight crops such as SFEW's leave a third of the box outside;
+    # black there is something FER-2013 never shows (zero-shot SFEW Val: docs/RESULTS.md).
+    border: str = "replicate"
 
     def __post_init__(self) -> None:
         self.size = int(self.size)
@@ -51,6 +57,8 @@ class AlignConfig:
             setattr(self, name, value)
         if self.top + self.bottom <= 0:
             raise ValueError("aligner top + bottom must be positive")
+        if self.border not in BORDERS:
+            raise ValueError(f"aligner border {self.border!r}; known: {', '.join(BORDERS)}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -125,7 +133,8 @@ class FaceAligner:
         return np.hstack([lin, offset[:, None]])
 
     def align(self, image: np.ndarray, face: Face) -> np.ndarray:
-        """(size, size) uint8 grey crop. Parts of the box outside the image are black."""
+        """(size, size) uint8 grey crop. Parts of the box outside the image are filled as
+        ``config.border`` says."""
         return self.align_with_matrix(image, face)[0]
 
     def align_with_matrix(self, image: np.ndarray, face: Face) -> tuple[np.ndarray, np.ndarray]:
@@ -134,9 +143,9 @@ class FaceAligner:
         m = self.matrix(face)
         src, m_src = _prescale(grey, m, size)
         crop = cv2.warpAffine(src, m_src, (size, size), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                              borderMode=BORDERS[self.config.border], borderValue=0)
         if self.config.stretch:
-            crop = self._stretch(crop, src, m_src)
+            crop = self._stretch(crop, src, m_src, black_outside=self.config.border == "constant")
         return crop, m
 
     def whole_image(self, image: np.ndarray) -> np.ndarray:
@@ -149,7 +158,7 @@ class FaceAligner:
         return stretch(crop) if self.config.stretch else crop
 
     @staticmethod
-    def _stretch(crop: np.ndarray, src: np.ndarray, m: np.ndarray) -> np.ndarray:
+    def _stretch(crop: np.ndarray, src: np.ndarray, m: np.ndarray, black_outside: bool) -> np.ndarray:
         h, w = src.shape[:2]
         size = crop.shape[0]
         # Does the crop reach outside the source? Then only the pixels that came from the
@@ -166,7 +175,8 @@ class FaceAligner:
         cover = cv2.warpAffine(np.full((h, w), 255, np.uint8), m, (size, size), flags=cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         out = stretch(crop, (cover == 255).astype(np.uint8))
-        out[cover == 0] = 0
+        if black_outside:
+            out[cover == 0] = 0
         return out
 
 

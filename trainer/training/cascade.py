@@ -23,6 +23,8 @@ Format (see ``trainer/configs/*.toml``)::
     faces = "crops"                     # detect | crops | auto | none (folder data)
     preset = "small-target"
     # init_from = "previous"            # the default after the first stage; "none" starts afresh
+    # replay = ["fer2013/fer2013.csv#Training+PublicTest"]   # rehearse stage 1's data
+    # replay_ratio = 3.0                # replay samples per SFEW sample each epoch
 
 A stage's keys are any TrainConfig setting (``[stages.augment]`` for augmentation), plus the
 data keys in ``DATA_KEYS``. Paths in data specs are relative to the data root.
@@ -50,7 +52,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 DATA_KEYS = {"name", "variant", "train", "val", "no_val", "target", "preset", "faces", "crop_size", "detector",
-             "aligner", "relabels", "max_val_samples", "ferplus_mode", "contempt", "ties", "fer_csv", "init_from"}
+             "aligner", "relabels", "max_val_samples", "ferplus_mode", "contempt", "ties", "fer_csv", "init_from",
+             "replay"}
 TOP_KEYS = {"name", "description", "data_root", "defaults", "stages"}
 PREVIOUS = "previous"
 
@@ -173,7 +176,8 @@ def stage_spec(settings: dict[str, Any], index: int, out: Path, plan: CascadePla
                      train=train, val=data.get("val"), no_val=bool(data.get("no_val", False)),
                      target=data.get("target"), data_root=plan.data_root, load=load,
                      relabels=Path(relabels) if relabels else None,
-                     max_val_samples=int(data.get("max_val_samples", 0)))
+                     max_val_samples=int(data.get("max_val_samples", 0)),
+                     replay=[data["replay"]] if isinstance(data.get("replay"), str) else list(data.get("replay", [])))
 
 
 def run_cascade(plan: CascadePlan, out: str | Path, *, progress: Progress | None = None,

@@ -40,6 +40,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     class_balance: str = "none"  # none | weights | sampler
     soft_labels: bool = False  # train on vote distributions when the data has them
+    replay_ratio: float = 1.0  # with replay data: replay samples drawn per target sample each epoch
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     select: str = "best"  # best (on validation) | last
     early_stopping: int = 0  # epochs without improvement before stopping; 0 = off

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, WeightedRandomSampler
 
+from trainer.data.crops import ready_crops
 from trainer.data.samples import SampleSet
 from trainer.device import choose_device
 from trainer.data.torch_dataset import CropDataset
@@ -26,6 +27,7 @@ from trainer.models.registry import create_model, get_spec, grey_to_model_input
 from trainer.training.config import TrainConfig
 from trainer.training.losses import SoftTargetCrossEntropy
 from trainer.training.progress import Progress
+from trainer.training.replay import ReplaySampler
 
 CHECKPOINT = "checkpoint.pt"
 BEST_WEIGHTS = "best.safetensors"
@@ -91,8 +93,15 @@ def _loss_fn(cfg: TrainConfig, train: SampleSet, device: torch.device) -> nn.Mod
     return SoftTargetCrossEntropy(weight=weight, label_smoothing=cfg.label_smoothing)
 
 
-def _train_loader(cfg: TrainConfig, train: SampleSet, mean: float, std: float, generator: torch.Generator) -> DataLoader:
-    dataset = CropDataset(train, train_transform(cfg.input_size, mean, std, cfg.augment), soft=cfg.soft_labels)
+def _train_loader(cfg: TrainConfig, train: SampleSet, mean: float, std: float, generator: torch.Generator,
+                  replay: SampleSet | None = None) -> DataLoader:
+    transform = train_transform(cfg.input_size, mean, std, cfg.augment)
+    if replay is not None:
+        both = SampleSet.concatenate([train, replay], f"{train.name}+{replay.name}", size=cfg.input_size)
+        sampler = ReplaySampler(len(train), len(replay), cfg.replay_ratio, generator)
+        return DataLoader(CropDataset(both, transform, soft=cfg.soft_labels), batch_size=cfg.batch_size,
+                          sampler=sampler, drop_last=True, num_workers=cfg.num_workers)
+    dataset = CropDataset(train, transform, soft=cfg.soft_labels)
     if cfg.class_balance == "sampler":
         counts = np.maximum(train.class_counts(), 1)
         weights = 1.0 / counts[np.maximum(train.labels, 0)]
@@ -122,6 +131,7 @@ def train_stage(
     preprocessing: dict[str, Any] | None = None,
     data_description: dict[str, Any] | None = None,
     resume: bool = True,
+    replay: SampleSet | None = None,
 ) -> StageResult:
     """Train, or resume the run in ``run_dir`` if a checkpoint of the same config is there
     (``resume=False`` refuses to touch a folder that holds one).
@@ -129,6 +139,9 @@ def train_stage(
     ``should_stop`` is polled before each epoch and after each batch; a stop mid-epoch keeps the
     last full epoch (its checkpoint), so calling again with the same arguments continues
     exactly where an uninterrupted run would be.
+
+    ``replay``: samples of an earlier task mixed into every epoch (``cfg.replay_ratio`` per
+    training sample, drawn afresh each epoch; see ``trainer.training.replay``).
     """
     progress = progress or Progress()
     run_dir = Path(run_dir)
@@ -159,10 +172,15 @@ def train_stage(
     if use_cuda_tricks and cfg.channels_last:
         model.to(memory_format=torch.channels_last)
     progress.message(f"{name}: model {backbone}, pretrained weights: {source}, device {device}, "
-                     f"{len(train)} train / {len(val) if val is not None else 0} val samples")
+                     f"{len(train)} train / {len(val) if val is not None else 0} val samples"
+                     + (f", replaying {replay.name} ({len(replay)})" if replay is not None else ""))
 
     generator = torch.Generator().manual_seed(cfg.seed)
-    loader = _train_loader(cfg, train, mean, std, generator)
+    if replay is not None:
+        replay = replay.labelled()
+        if replay.classes != classes:
+            raise ValueError(f"{name}: replay data {replay.name} has classes {replay.classes}, expected {classes}")
+    loader = _train_loader(cfg, train, mean, std, generator, replay)
     if len(loader) == 0:
         raise ValueError(f"{name}: {len(train)} training samples is fewer than one batch of {cfg.batch_size}")
     params = [p for p in model.parameters() if p.requires_grad]
@@ -178,6 +196,8 @@ def train_stage(
     criterion = _loss_fn(cfg, train, device)
 
     config_record = {"name": name, "config": cfg.to_dict(), "train": train.name, "val": val.name if val else None}
+    if replay is not None:
+        config_record["replay"] = replay.name
     start_epoch, history, best_score, stale = 0, [], -1.0, 0
     if ckpt_path.is_file():
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
@@ -284,7 +304,7 @@ def train_stage(
         # Stopped before the first epoch ended: there is no model worth writing.
         progress.done({"run_dir": str(run_dir), "interrupted": True, "epochs_run": 0})
         card = ModelCard(name=name, backbone=backbone, classes=list(classes), input_size=cfg.input_size,
-                         mean=[mean], std=[std], preprocessing=preprocessing or {"faces": "crops", "grey": True})
+                         mean=[mean], std=[std], preprocessing=preprocessing or ready_crops())
         return StageResult(model.to("cpu"), card, {"history": [], "interrupted": True}, run_dir, interrupted=True)
     if cfg.select == "best" and (run_dir / BEST_WEIGHTS).is_file() and val is not None:
         from safetensors.torch import load_file
@@ -304,7 +324,7 @@ def train_stage(
         input_size=cfg.input_size,
         mean=[mean],
         std=[std],
-        preprocessing=preprocessing or {"faces": "crops", "grey": True},
+        preprocessing=preprocessing or ready_crops(),
         training={"config": cfg.to_dict(), "data": data_description or {"train": train.name,
                   "val": val.name if val else None}, "epochs_run": len(history), **init_info},
         metrics={f"{val.name}": {k: metrics["val"][k] for k in ("accuracy", "macro_f1", "per_class_recall")}}

@@ -20,6 +20,7 @@ from trainer.data.datasets import (
     default_data_root,
     default_val_spec,
     load_train_val,
+    load_samples,
     load_variant,
     preprocessing_of,
 )
@@ -44,6 +45,7 @@ class StageSpec:
     load: LoadOptions = field(default_factory=LoadOptions)
     relabels: Path | None = None  # a relabel journal applied to train and val
     max_val_samples: int = 0  # 0 = all; a random subset for smoke runs
+    replay: list[str] = field(default_factory=list)  # data specs mixed into every epoch (rehearsal)
 
     def describe(self) -> dict[str, Any]:
         faces = self.load.faces
@@ -54,7 +56,7 @@ class StageSpec:
                           "aligner": faces.aligner},
                 "ferplus": {"mode": self.load.ferplus_mode, "contempt": self.load.contempt, "ties": self.load.ties},
                 "relabels": str(self.relabels) if self.relabels else None,
-                "max_val_samples": self.max_val_samples, "config": self.config.to_dict()}
+                "max_val_samples": self.max_val_samples, "replay": self.replay, "config": self.config.to_dict()}
 
 
 def load_stage_data(spec: StageSpec, report: Callable[[str], None] | None = None) -> TrainValData:
@@ -108,16 +110,28 @@ def _align_classes(val: SampleSet, classes: tuple[str, ...]) -> SampleSet:
                      classes=classes, name=val.name, meta=dict(val.meta))
 
 
+def load_replay(spec: StageSpec, report: Callable[[str], None] | None = None) -> SampleSet | None:
+    """The stage's replay data (ready-made crops such as FER-2013 are used as they are), or None."""
+    if not spec.replay:
+        return None
+    load = replace(spec.load, report=report or spec.load.report)
+    parts = [load_samples(DataSpec.parse(s, spec.data_root), load, purpose="train") for s in spec.replay]
+    if len(parts) == 1:
+        return parts[0]
+    return SampleSet.concatenate(parts, "+".join(p.name for p in parts), size=spec.config.input_size)
+
+
 def run_stage(spec: StageSpec, progress: Progress | None = None, should_stop: Callable[[], bool] = lambda: False,
               resume: bool = True) -> StageResult:
     progress = progress or Progress()
     data = load_stage_data(spec, report=progress.message)
+    replay = load_replay(spec, report=progress.message)
     progress.message(f"{spec.name}: train {data.train.name} ({len(data.train)}), "
                      f"val {data.val.name + f' ({len(data.val)})' if data.val is not None else 'none'}")
     description = {**data.description, "stage": spec.describe()}
     return train_stage(spec.config, data.train, data.val, spec.out, name=spec.name, progress=progress,
                        should_stop=should_stop, preprocessing=preprocessing_of(data.train),
-                       data_description=description, resume=resume)
+                       data_description=description, resume=resume, replay=replay)
 
 
 def face_options(mode: str | None, crop_size: int | None, detector: str | None, input_size: int,
