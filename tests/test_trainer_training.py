@@ -144,3 +144,26 @@ def test_init_from_a_previous_model_keeps_its_backbone(tmp_path):
                          train, val, tmp_path / "two")
     assert result.card.backbone == TINY  # the card of the model it started from decides
     assert result.card.training["init_head"] == "kept"
+
+
+def test_ema_keeps_the_averaged_weights_and_resumes_exactly(tmp_path):
+    train, val = _sets(128, 32)
+    cfg = _cfg(select="last", ema_decay=0.9)
+    straight = train_stage(cfg, train, val, tmp_path / "straight")
+    plain = train_stage(_cfg(select="last"), train, val, tmp_path / "plain")
+    saved = load_file(str(tmp_path / "straight" / "model.safetensors"))
+    raw = torch.load(tmp_path / "straight" / CHECKPOINT, weights_only=True)
+    # The saved model is the average, not the last step's weights (which equal a plain run's:
+    # EMA only watches training).
+    key = "fc.weight" if "fc.weight" in saved else next(k for k in saved if k.endswith("weight"))
+    assert torch.equal(raw["ema"][key], saved[key])
+    assert not torch.equal(raw["model"][key], saved[key])
+    assert torch.equal(raw["model"][key], load_file(str(tmp_path / "plain" / "model.safetensors"))[key])
+    assert straight.metrics["val"]["accuracy"] == straight.metrics["history"][-1]["val_accuracy"]
+
+    stop = StopAfter(1, batches=2)
+    train_stage(cfg, train, val, tmp_path / "stopped", progress=stop, should_stop=stop)
+    resumed = train_stage(cfg, train, val, tmp_path / "stopped")
+    b = load_file(str(tmp_path / "stopped" / "model.safetensors"))
+    assert all(torch.equal(saved[k], b[k]) for k in saved)
+    assert _comparable(straight.metrics) == _comparable(resumed.metrics)
