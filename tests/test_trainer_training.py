@@ -167,3 +167,26 @@ def test_ema_keeps_the_averaged_weights_and_resumes_exactly(tmp_path):
     b = load_file(str(tmp_path / "stopped" / "model.safetensors"))
     assert all(torch.equal(saved[k], b[k]) for k in saved)
     assert _comparable(straight.metrics) == _comparable(resumed.metrics)
+
+
+def test_mixup_blends_images_and_targets_alike():
+    from trainer.training.losses import mixup
+
+    x = torch.rand(8, 1, 4, 4)
+    y = torch.arange(8) % 3
+    torch.manual_seed(0)
+    mixed, target = mixup(x, y, 3, alpha=0.4)
+    torch.manual_seed(0)  # the same draws: lam, then the pairing
+    lam = float(torch.distributions.Beta(0.4, 0.4).sample())
+    perm = torch.randperm(8)
+    onehot = torch.nn.functional.one_hot(y, 3).float()
+    assert 0 < lam < 1 and not torch.equal(perm, torch.arange(8))
+    assert torch.allclose(mixed, lam * x + (1 - lam) * x[perm])
+    assert torch.allclose(target, lam * onehot + (1 - lam) * onehot[perm])
+    assert torch.allclose(target.sum(1), torch.ones(8))
+
+
+def test_training_with_mixup_still_learns(tmp_path):
+    train, val = _sets(320, 80)
+    result = train_stage(_cfg(epochs=4, mixup_alpha=0.2), train, val, tmp_path / "run")
+    assert result.metrics["val"]["accuracy"] >= 0.8

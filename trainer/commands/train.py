@@ -118,6 +118,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--replay-ratio", type=float, metavar="R",
                    help="replay samples drawn per training sample each epoch (default 1)")
     t.add_argument("--soft-labels", action="store_true", default=None, help="train on vote distributions (FER+)")
+    t.add_argument("--mixup", type=float, metavar="ALPHA", dest="mixup_alpha",
+                   help="blend pairs of training images and their labels, lam ~ Beta(ALPHA, ALPHA) (e.g. 0.2)")
     t.add_argument("--ema-decay", type=float, metavar="D",
                    help="keep a moving average of the weights, updated every batch (e.g. 0.998; default off)")
     t.add_argument("--select", choices=("best", "last"), help="keep the best epoch on val, or the last")
@@ -148,6 +150,7 @@ def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "early_stopping": args.early_stopping, "seed": args.seed, "device": args.device,
         "num_workers": args.num_workers, "max_train_samples": args.max_train_samples,
         "replay_ratio": args.replay_ratio, "ema_decay": args.ema_decay,
+        "mixup_alpha": args.mixup_alpha,
     }
     if args.no_augment:
         overrides["augment"] = AugmentConfig(flip=False, rotate_degrees=0.0, scale=0.0, shift=0.0,

@@ -42,6 +42,7 @@ class TrainConfig:
     soft_labels: bool = False  # train on vote distributions when the data has them
     replay_ratio: float = 1.0  # with replay data: replay samples drawn per target sample each epoch
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    mixup_alpha: float = 0.0  # > 0: mixup with lam ~ Beta(alpha, alpha) (e.g. 0.2)
     ema_decay: float = 0.0  # > 0: keep an exponential moving average of the weights (e.g. 0.998)
     select: str = "best"  # best (on validation) | last
     early_stopping: int = 0  # epochs without improvement before stopping; 0 = off

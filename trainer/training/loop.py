@@ -26,7 +26,7 @@ from trainer.evaluation.predict import predict_probs
 from trainer.models.card import ModelCard, load_model, save_model
 from trainer.models.registry import create_model, get_spec, grey_to_model_input
 from trainer.training.config import TrainConfig
-from trainer.training.losses import SoftTargetCrossEntropy
+from trainer.training.losses import SoftTargetCrossEntropy, mixup
 from trainer.training.progress import Progress
 from trainer.training.replay import ReplaySampler
 
@@ -243,6 +243,9 @@ def train_stage(
             x = grey_to_model_input(x)
             if use_cuda_tricks and cfg.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
+            hard = y.argmax(1) if y.ndim == 2 else y
+            if cfg.mixup_alpha > 0:
+                x, y = mixup(x, y, len(classes), cfg.mixup_alpha)
             with torch.autocast(device.type, dtype=torch.float16, enabled=use_cuda_tricks and cfg.amp):
                 logits = model(x)
                 loss = criterion(logits.float(), y)
@@ -253,7 +256,6 @@ def train_stage(
             scheduler.step()
             if ema is not None:
                 ema.update(model)
-            hard = y.argmax(1) if y.ndim == 2 else y
             total_loss += loss.item() * len(x)
             total_correct += int((logits.argmax(1) == hard).sum())
             seen += len(x)

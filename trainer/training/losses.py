@@ -39,3 +39,14 @@ class SoftTargetCrossEntropy(nn.Module):
             return per_sample.mean()
         s = y @ self.weight.to(logits.dtype)
         return (s * per_sample).sum() / s.sum().clamp_min(1e-12)
+
+
+def mixup(x: torch.Tensor, y: torch.Tensor, num_classes: int, alpha: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mixup (Zhang et al., ICLR 2018): each image blended with another of the batch,
+    lam ~ Beta(alpha, alpha), and their targets blended alike. Returns (images, distributions);
+    hard labels become one-hot first. Draws from torch's global generator, which checkpoints
+    save, so a resumed run mixes the same pairs."""
+    target = torch.nn.functional.one_hot(y.long(), num_classes).float() if y.ndim == 1 else y.float()
+    lam = float(torch.distributions.Beta(alpha, alpha).sample())
+    perm = torch.randperm(len(x), device=x.device)
+    return lam * x + (1.0 - lam) * x[perm], lam * target + (1.0 - lam) * target[perm]
