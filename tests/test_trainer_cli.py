@@ -70,8 +70,13 @@ def test_train_evaluate_predict(tmp_path, capsys, fer_csv):
     assert np.array(result["confusion"]).sum() == 48 and (tmp_path / "conf.png").is_file()
 
     code, out, err = cli(capsys, "evaluate", "--model", tmp_path / "run" / "model.safetensors",
-                         "--data", fer_csv, "--split", "PublicTest")
+                         "--data", fer_csv, "--split", "PublicTest", "--record")
     assert code == 0 and "accuracy" in out and "confusion" in out
+    card = json.loads((tmp_path / "run" / "model.json").read_text())  # --record wrote it into the card
+    recorded = card["metrics"]["fer2013/PublicTest"]
+    assert 0 <= recorded["accuracy"] <= 1 and recorded["n"] == 48 and set(recorded["per_class_recall"])
+    assert recorded["command"].startswith("fer-train evaluate --data ") and "--split PublicTest" in recorded["command"]
+    assert list(card["metrics"]) == ["fer2013/PublicTest"]  # replaces training's entry for the same split
 
     image = tmp_path / "face.png"
     cv2.imwrite(str(image), pattern_image(1, 48, np.random.default_rng(0)))

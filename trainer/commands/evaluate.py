@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 from collections import Counter
 from pathlib import Path
 
@@ -34,8 +35,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--no-tta", action="store_true", help="do not average with the mirrored face")
+    p.add_argument("--record", action="store_true",
+                   help="write the result into the model's card (metrics, under the split's name)")
     add_face_args(p)
     add_ferplus_args(p)
+
+
+def _command(args: argparse.Namespace) -> str:
+    """The command line that reproduces an evaluation, for the card."""
+    parts = ["fer-train", "evaluate", "--data", str(args.data)]
+    for flag, value in (("--model", args.model), ("--split", args.split), ("--faces", args.faces),
+                        ("--detector", args.detector), ("--crop-size", args.crop_size),
+                        ("--align-border", args.align_border), ("--relabels", args.relabels),
+                        ("--max-samples", args.max_samples or None)):
+        if value is not None:
+            parts += [flag, str(value)]
+    if args.no_tta:
+        parts.append("--no-tta")
+    return " ".join(shlex.quote(p) for p in parts)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,6 +95,11 @@ def run(args: argparse.Namespace) -> int:
         from trainer.evaluation.plots import plot_confusion
 
         plot_confusion(result["confusion"], result["classes"], args.plot, title=f"{card.name} on {samples.name}")
+    if args.record:
+        from trainer.models.card import record_metrics
+
+        key = samples.name + (" (no flip)" if args.no_tta else "")
+        record_metrics(model_path, key, result, _command(args))
     if args.json:
         print(json.dumps(result))
     else:

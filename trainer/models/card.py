@@ -80,6 +80,22 @@ def read_card(path: str | Path) -> ModelCard:
     return ModelCard.from_dict(data)
 
 
+def record_metrics(path: str | Path, key: str, result: dict[str, Any], command: str | None = None) -> Path:
+    """Write an evaluation into the model's card under ``metrics[key]`` (accuracy, macro F1, n,
+    per-class recall and the command that measured it); the weights are not touched. The card
+    is replaced atomically, so a crash leaves the old one."""
+    card = read_card(path)
+    entry = {k: result[k] for k in ("accuracy", "macro_f1", "n", "per_class_recall") if k in result}
+    if command:
+        entry["command"] = command
+    card.metrics = {**(card.metrics or {}), key: entry}
+    _, card_path = model_paths(path)
+    tmp = card_path.with_suffix(".json.tmp")
+    tmp.write_text(card.to_json() + "\n", encoding="utf-8")
+    tmp.replace(card_path)
+    return card_path
+
+
 def load_model(path: str | Path) -> tuple[nn.Module, ModelCard]:
     """Load weights + card into a module on the CPU, in eval mode; errors say what is wrong."""
     from safetensors import SafetensorError
