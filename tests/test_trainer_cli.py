@@ -219,3 +219,21 @@ def test_variant_implied_settings(tmp_path):
     first = stage_spec(plan.stages[0], 1, tmp_path, plan, None)
     assert first.config.soft_labels  # training on the vote distributions is the variant's point
     assert not stage_spec(plan.stages[1], 2, tmp_path, plan, tmp_path / "m").config.soft_labels
+
+
+def test_folder_stage_with_replay(tmp_path, capsys, fer_csv):
+    root = write_class_folders(tmp_path / "target", 8, splits=["Train", "Val"], size=40)
+    journal = RelabelJournal(tmp_path / "relabels.jsonl")
+    journal.set("fer2013:192", "sad")  # the first PublicTest row  # a FER fix made in the app reaches the replayed copy too
+    code, _, err = cli(capsys, "train", "--data", root, "--faces", "none", *TINY, "--epochs", "1",
+                       "--replay", f"{fer_csv}#PublicTest", "--replay-ratio", "2", "--relabels",
+                       tmp_path / "relabels.jsonl", "--out", tmp_path / "run")
+    assert code == 0, err
+    assert "replaying fer2013/PublicTest (48)" in err
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["data"]["stage"]["replay"] == [f"{fer_csv}#PublicTest"]
+    assert config["config"]["replay_ratio"] == 2.0
+    assert config["data"]["replay"] == {"name": "fer2013/PublicTest", "samples": 48, "relabelled": 1}
+    code, _, err = cli(capsys, "train", "--data", root, "--faces", "none", *TINY, "--epochs", "1",
+                       "--replay", tmp_path / "absent.csv", "--out", tmp_path / "run2")
+    assert_user_error(code, err, "absent.csv")

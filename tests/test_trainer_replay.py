@@ -85,3 +85,9 @@ def test_replay_run_resumes_exactly(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
     with pytest.raises(ValueError, match="another config"):  # replaying other data is another run
         train_stage(cfg, target, val, tmp_path / "stopped", replay=val)
+
+
+def test_replay_refuses_the_class_sampler(tmp_path):
+    target, replay = _set(64, 4, 1, "target"), _set(64, 4, 2, "old")
+    with pytest.raises(ValueError, match="sampler"):
+        train_stage(_cfg(epochs=1, class_balance="sampler"), target, None, tmp_path / "r", replay=replay)

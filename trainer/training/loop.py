@@ -181,6 +181,9 @@ def train_stage(
         replay = replay.labelled()
         if replay.classes != classes:
             raise ValueError(f"{name}: replay data {replay.name} has classes {replay.classes}, expected {classes}")
+        if cfg.class_balance == "sampler":
+            raise ValueError(f"{name}: class_balance = sampler draws from the training set alone; "
+                             "with replay use class_balance = weights or none")
     loader = _train_loader(cfg, train, mean, std, generator, replay)
     if len(loader) == 0:
         raise ValueError(f"{name}: {len(train)} training samples is fewer than one batch of {cfg.batch_size}")

@@ -116,9 +116,13 @@ def load_replay(spec: StageSpec, report: Callable[[str], None] | None = None) ->
         return None
     load = replace(spec.load, report=report or spec.load.report)
     parts = [load_samples(DataSpec.parse(s, spec.data_root), load, purpose="train") for s in spec.replay]
-    if len(parts) == 1:
-        return parts[0]
-    return SampleSet.concatenate(parts, "+".join(p.name for p in parts), size=spec.config.input_size)
+    if spec.relabels is not None:  # labels fixed in the app hold wherever the samples are used
+        parts = [apply_relabels(p, spec.relabels) for p in parts]
+    relabelled = sum(p.meta.get("relabelled", 0) for p in parts)
+    replay = parts[0] if len(parts) == 1 else \
+        SampleSet.concatenate(parts, "+".join(p.name for p in parts), size=spec.config.input_size)
+    replay.meta["relabelled"] = relabelled
+    return replay
 
 
 def run_stage(spec: StageSpec, progress: Progress | None = None, should_stop: Callable[[], bool] = lambda: False,
@@ -129,6 +133,9 @@ def run_stage(spec: StageSpec, progress: Progress | None = None, should_stop: Ca
     progress.message(f"{spec.name}: train {data.train.name} ({len(data.train)}), "
                      f"val {data.val.name + f' ({len(data.val)})' if data.val is not None else 'none'}")
     description = {**data.description, "stage": spec.describe()}
+    if replay is not None:
+        description["replay"] = {"name": replay.name, "samples": len(replay),
+                                 "relabelled": replay.meta.get("relabelled", 0)}
     return train_stage(spec.config, data.train, data.val, spec.out, name=spec.name, progress=progress,
                        should_stop=should_stop, preprocessing=preprocessing_of(data.train),
                        data_description=description, resume=resume, replay=replay)
