@@ -29,3 +29,14 @@ def astronaut_bgr():
 
     rgb = data.astronaut()
     return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Training tests share two cores with whatever else runs; more torch threads only thrash."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -9,7 +9,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from trainer.cli import main
 from trainer.data.relabel import RelabelJournal
@@ -20,13 +19,9 @@ TINY = ["--model", "timm:test_resnet", "--no-pretrained", "--input-size", "32", 
 
 
 @pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
+def _isolated(tmp_path, monkeypatch, one_torch_thread):
     monkeypatch.setenv("FER_DESKTOP_CACHE", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)  # default run folders (runs/...) land in tmp
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture

@@ -19,12 +19,7 @@ from trainer.training.replay import ReplaySampler
 TINY = "timm:test_resnet"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_each_epoch_is_every_target_sample_plus_fresh_replay():
@@ -59,9 +54,8 @@ def test_replay_keeps_the_first_task(tmp_path):
     # predicting the other two.
     second = _set(128, 2, 5, "second")
     init = str(tmp_path / "one" / "model")
-    plain = train_stage(_cfg(init_from=init, lr=3e-3), second, None, tmp_path / "plain")
-    train_stage(_cfg(init_from=init, lr=3e-3, replay_ratio=1.0), second, None, tmp_path / "kept",
-                       replay=first_train)
+    train_stage(_cfg(init_from=init, lr=3e-3), second, None, tmp_path / "plain")
+    train_stage(_cfg(init_from=init, lr=3e-3, replay_ratio=1.0), second, None, tmp_path / "kept", replay=first_train)
     accuracy = {}
     for name in ("one", "plain", "kept"):
         model, card = load_model(tmp_path / name / "model")

@@ -21,13 +21,7 @@ from trainer.training.progress import Progress
 TINY = "timm:test_resnet"  # 0.4M parameters: a few ms per batch on one CPU core
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # The suite shares two cores with whatever else runs; more threads only thrash.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _sets(n_train: int, n_val: int, classes: int = 4, size: int = 32) -> tuple[SampleSet, SampleSet]:
@@ -150,7 +144,7 @@ def test_ema_keeps_the_averaged_weights_and_resumes_exactly(tmp_path):
     train, val = _sets(128, 32)
     cfg = _cfg(select="last", ema_decay=0.9)
     straight = train_stage(cfg, train, val, tmp_path / "straight")
-    plain = train_stage(_cfg(select="last"), train, val, tmp_path / "plain")
+    train_stage(_cfg(select="last"), train, val, tmp_path / "plain")
     saved = load_file(str(tmp_path / "straight" / "model.safetensors"))
     raw = torch.load(tmp_path / "straight" / CHECKPOINT, weights_only=True)
     # The saved model is the average, not the last step's weights (which equal a plain run's:

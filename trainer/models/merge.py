@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import torch
 from torch import nn
 
 from trainer.models.card import ModelCard
