@@ -17,6 +17,7 @@ import argparse
 import json
 import shlex
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 from trainer.commands.train import add_face_args, add_ferplus_args, aligner_overrides, load_options
@@ -71,9 +72,9 @@ def run(args: argparse.Namespace) -> int:
     model, card = load_model(model_path)
     faces = face_options_for_card(card, args.faces, args.detector)
     if args.crop_size:
-        faces = type(faces)(**{**faces.__dict__, "crop_size": args.crop_size})
+        faces = replace(faces, crop_size=args.crop_size)
     if aligner_overrides(args):
-        faces = type(faces)(**{**faces.__dict__, "aligner": {**faces.aligner, **aligner_overrides(args)}})
+        faces = replace(faces, aligner={**faces.aligner, **aligner_overrides(args)})
     spec = DataSpec.parse(args.data)
     if args.split:
         spec = DataSpec(spec.path, tuple(s for s in args.split.split("+") if s))

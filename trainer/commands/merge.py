@@ -27,20 +27,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from trainer.models.card import load_model, save_model
-    from trainer.models.merge import average
+    from trainer.models.merge import average, interpolate
 
-    if len(args.models) < 2:
-        raise ValueError("merge needs at least two models")
     if args.alpha is not None and len(args.models) != 2:
         raise ValueError("--alpha weighs two models; with more, merge takes the uniform average")
     loaded = [load_model(m) for m in args.models]
+    models, cards = [m for m, _ in loaded], [c for _, c in loaded]
     if args.alpha is not None:
-        if not 0.0 <= args.alpha <= 1.0:
-            raise ValueError(f"alpha must be in [0, 1], got {args.alpha}")
+        merged = interpolate(models[0], cards[0], models[1], cards[1], args.alpha)
         weights = [1.0 - args.alpha, args.alpha]
     else:
         weights = [1.0 / len(loaded)] * len(loaded)
-    merged = average([m for m, _ in loaded], [c for _, c in loaded], weights)
+        merged = average(models, cards, weights)
     card = loaded[-1][1]
     card.name = args.out.stem
     card.metrics = {}  # measured on the merged weights by `fer-train evaluate`, not inherited

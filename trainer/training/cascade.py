@@ -140,6 +140,11 @@ def bundled_configs() -> list[str]:
     return sorted(p.name for p in (Path(__file__).resolve().parents[1] / "configs").glob("*.toml"))
 
 
+def _spec_list(value: str | list[str]) -> list[str]:
+    """A data key given as one spec or a list of specs, as a list."""
+    return [value] if isinstance(value, str) else list(value)
+
+
 def stage_spec(settings: dict[str, Any], index: int, out: Path, plan: CascadePlan,
                previous: Path | None) -> StageSpec:
     """Turn one stage's merged settings into a StageSpec (resolving presets and init_from)."""
@@ -161,8 +166,7 @@ def stage_spec(settings: dict[str, Any], index: int, out: Path, plan: CascadePla
         config = resolve_config(data.get("preset"), **s)
     except (TypeError, ValueError) as exc:
         raise CascadeError(f"stage {index} ({name}): {exc}") from None
-    train = data.get("train", [])
-    train = [train] if isinstance(train, str) else list(train)
+    train = _spec_list(data.get("train", []))
     if not data.get("variant") and not train:
         raise CascadeError(f"stage {index} ({name}): give a variant or train = [data specs]")
     faces = face_options(data.get("faces"), data.get("crop_size"), data.get("detector"), config.input_size,
@@ -177,7 +181,7 @@ def stage_spec(settings: dict[str, Any], index: int, out: Path, plan: CascadePla
                      target=data.get("target"), data_root=plan.data_root, load=load,
                      relabels=Path(relabels) if relabels else None,
                      max_val_samples=int(data.get("max_val_samples", 0)),
-                     replay=[data["replay"]] if isinstance(data.get("replay"), str) else list(data.get("replay", [])))
+                     replay=_spec_list(data.get("replay", [])))
 
 
 def run_cascade(plan: CascadePlan, out: str | Path, *, progress: Progress | None = None,

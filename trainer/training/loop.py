@@ -202,6 +202,11 @@ def train_stage(
     # from epoch to epoch, and the average sits in the middle of the swings.
     ema = ModelEmaV3(model, decay=cfg.ema_decay) if cfg.ema_decay > 0 else None
     kept = ema.module if ema is not None else model  # what is evaluated and saved
+
+    def restore_weights(ckpt: dict[str, Any]) -> None:
+        model.load_state_dict(ckpt["model"])
+        if ema is not None:
+            ema.module.load_state_dict(ckpt["ema"])
     criterion = _loss_fn(cfg, train, device)
 
     config_record = {"name": name, "config": cfg.to_dict(), "train": train.name, "val": val.name if val else None}
@@ -213,9 +218,7 @@ def train_stage(
         saved = _comparable(json.loads(ckpt["config_json"]))
         if saved != _comparable(json.loads(json.dumps(config_record))):
             raise ValueError(f"{run_dir} holds a run with another config or data; pick a new run folder or delete it")
-        model.load_state_dict(ckpt["model"])
-        if ema is not None:
-            ema.module.load_state_dict(ckpt["ema"])
+        restore_weights(ckpt)
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
         scaler.load_state_dict(ckpt["scaler"])
@@ -279,10 +282,7 @@ def train_stage(
             # The half-trained weights are not a state any run passes through: go back to the
             # last full epoch, as a resume will.
             if ckpt_path.is_file():
-                ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-                model.load_state_dict(ckpt["model"])
-                if ema is not None:
-                    ema.module.load_state_dict(ckpt["ema"])
+                restore_weights(torch.load(ckpt_path, map_location="cpu", weights_only=True))
             break
         score = None
         if val is not None and len(val):
