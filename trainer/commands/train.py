@@ -8,6 +8,9 @@ Examples::
         --replay ../shared/data/fer2013/fer2013.csv#Training+PublicTest --replay-ratio 3   # keep FER
     fer-train train --variant fer28 --data-root ../shared/data --max-train-samples 300 \\
         --max-val-samples 300 --epochs 1 --out runs/smoke          # a smoke run
+    fer-train train --from-model resources/models/default --data ../shared/data/sfew2 \\
+        --relabels my-fixes.jsonl --epochs 6 --out runs/retrain     # fine-tune a model again, its card's recipe
+    fer-train train --spec runs/retrain/spec.json --resume --progress json   # what the app runs
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from trainer.data.crops import FACE_MODES
-from trainer.data.datasets import VARIANTS, DataSpec, LoadOptions, default_data_root
+from trainer.data.datasets import VARIANTS, LoadOptions
 from trainer.data.ferplus import CONTEMPT_RULES, MODES, TIE_RULES
 from trainer.training.config import PRESETS
 
@@ -82,6 +85,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--variant", choices=sorted(VARIANTS), help="a paper variant (paths under --data-root)")
     src.add_argument("--data", action="append", metavar="SPEC",
                      help="training data PATH[#SPLIT[+SPLIT]] (csv, csv.gz, FER+ csv or class folders); repeatable")
+    src.add_argument("--spec", type=Path, metavar="SPEC.json",
+                     help="every setting from a training spec (the app writes one into each run folder); "
+                          "only --resume, --progress and --estimate go with it")
     d.add_argument("--val", metavar="SPEC", help="validation data (default: the --data set's val split)")
     d.add_argument("--no-val", action="store_true", help="train without validation (keeps the last epoch)")
     d.add_argument("--target", metavar="SPEC", help="the target dataset of *+target variants (default sfew2)")
@@ -102,6 +108,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--no-pretrained", action="store_true", help="start from random weights")
     m.add_argument("--allow-download", action="store_true", help="allow downloading ImageNet weights")
     m.add_argument("--init-from", metavar="MODEL", help="start from a fer-desktop model (a previous stage)")
+    m.add_argument("--from-model", metavar="MODEL",
+                   help="fine-tune MODEL on --data with the recipe its card records (its optimizer, schedule, "
+                        "face crops, replay data); other flags change it")
     m.add_argument("--input-size", type=positive_int)
 
     t = p.add_argument_group("training")
@@ -135,6 +144,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--resume", action="store_true", help="continue the run in --out after a stop or crash")
     o.add_argument("--progress", choices=("tqdm", "json"), default="tqdm",
                    help="tqdm bars, or one JSON object per line on stdout (for the GUI)")
+    o.add_argument("--estimate", action="store_true",
+                   help="load the data, time a few training batches and print how long the run would take; "
+                        "trains nothing")
 
 
 def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -161,27 +173,51 @@ def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def build_stage(args: argparse.Namespace):
-    from trainer.models.card import read_card
-    from trainer.models.registry import get_spec
-    from trainer.training.config import resolve_config
-    from trainer.training.runner import StageSpec, face_options
+    """The run the flags describe, through trainer.training.spec (the app builds its runs there too)."""
+    from trainer.training.spec import Overrides, build_spec, load_spec, spec_from_card
 
+    if args.spec:
+        given = _settings_given(args)
+        if given:
+            raise ValueError(f"--spec holds every setting; drop {', '.join(given)} (or edit the spec)")
+        return load_spec(args.spec)
     overrides = {k: v for k, v in config_overrides(args).items() if v is not None}
-    if args.variant:  # e.g. ferplus-votes implies soft labels unless told otherwise
-        overrides = {**VARIANTS[args.variant].config_defaults, **overrides}
-    cfg = resolve_config(args.preset, **overrides)
-    get_spec(cfg.model)  # an unknown model name fails now, not after minutes of data loading
-    if cfg.init_from:
-        read_card(cfg.init_from)
-    name = args.name or args.variant or DataSpec.parse(args.data[0]).path.name.split(".")[0]
-    faces = face_options(args.faces, args.crop_size, args.detector, cfg.input_size, aligner_overrides(args))
-    return StageSpec(
-        name=name, out=args.out or Path("runs") / name, config=cfg, variant=args.variant,
-        train=list(args.data or []), val=args.val, no_val=args.no_val, target=args.target,
-        data_root=args.data_root or (default_data_root() if args.variant else None),
-        load=load_options(args, faces), relabels=args.relabels, max_val_samples=args.max_val_samples,
-        replay=list(args.replay or []),
-    )
+    if args.from_model:
+        if args.variant or args.init_from:
+            raise ValueError("--from-model fine-tunes that model on --data: drop --variant / --init-from")
+        named = {k: overrides.pop(k, None) for k in ("epochs", "input_size", "seed", "batch_size", "lr", "device",
+                                                      "replay_ratio", "max_train_samples")}
+        for k in ("model", "weights", "pretrained", "allow_download"):
+            overrides.pop(k, None)
+        o = Overrides(preset=args.preset, replay=args.replay, name=args.name, out=args.out,
+                      max_val_samples=args.max_val_samples or None, faces_mode=args.faces, config=overrides,
+                      **named)
+        return spec_from_card(args.from_model, list(args.data), val=args.val, relabels=args.relabels, overrides=o,
+                              load=load_options(args, None))
+    return build_spec(
+        config=overrides, preset=args.preset, variant=args.variant, train=list(args.data or []), val=args.val,
+        no_val=args.no_val, target=args.target, data_root=args.data_root, load=load_options(args, None),
+        faces={"mode": args.faces, "crop_size": args.crop_size, "detector": args.detector,
+               "aligner": aligner_overrides(args)},
+        relabels=args.relabels, max_val_samples=args.max_val_samples, replay=list(args.replay or []),
+        name=args.name, out=args.out)
+
+
+# Flags that --spec replaces (everything but --spec, --resume, --progress, --estimate).
+_SPEC_ONLY = {"spec", "resume", "progress", "estimate", "command", "func"}
+
+
+def _settings_given(args: argparse.Namespace) -> list[str]:
+    defaults = vars(build_defaults())
+    return [f"--{k.replace('_', '-')}" for k, v in vars(args).items()
+            if k not in _SPEC_ONLY and k in defaults and v != defaults[k]]
+
+
+def build_defaults() -> argparse.Namespace:
+    """This command's flags at their defaults."""
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers(dest="command"))
+    return parser.parse_args(["train", "--spec", "x"])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -191,6 +227,15 @@ def run(args: argparse.Namespace) -> int:
 
     spec = build_stage(args)
     progress = make_progress(args.progress)
+    if args.estimate:
+        from trainer.training.estimate import describe, estimate_stage
+
+        estimate = estimate_stage(spec, progress)
+        if args.progress == "json":
+            progress.emit(estimate)
+        else:
+            print(describe(estimate))
+        return 0
     if (spec.out / CHECKPOINT).is_file() and not args.resume:
         raise ValueError(f"{spec.out} already holds a run: pass --resume to continue it, or choose another --out")
     if args.resume and not (spec.out / CHECKPOINT).is_file():

@@ -354,7 +354,8 @@ def train_stage(
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     _write_plots(run_dir, name, metrics, progress)
     progress.done({"run_dir": str(run_dir), "val_accuracy": metrics.get("val", {}).get("accuracy"),
-                   "interrupted": interrupted})
+                   "interrupted": interrupted, "epochs_run": len(history),
+                   "model": str(run_dir / "model.safetensors")})
     return StageResult(model, card, metrics, run_dir, interrupted=interrupted)
 
 
