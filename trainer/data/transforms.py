@@ -1,11 +1,16 @@
-"""Crop -> tensor transforms for training (augmentation) and evaluation, from torchvision v2."""
+"""Crop -> tensor transforms for training (augmentation) and evaluation, from torchvision v2.
+
+torch and torchvision are imported inside the functions: the training config (and with it
+every ``fer-train`` command's argument parser) needs ``AugmentConfig`` but not torch, whose
+import takes seconds."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
-from torchvision.transforms import v2
+if TYPE_CHECKING:
+    from torchvision.transforms import v2
 
 
 @dataclass
@@ -20,11 +25,16 @@ class AugmentConfig:
 
 
 def normalise(mean: float, std: float) -> v2.Transform:
+    from torchvision.transforms import v2
+
     return v2.Normalize([mean], [std])
 
 
 def eval_transform(input_size: int, mean: float, std: float) -> v2.Transform:
     """(1, H, W) uint8 -> (1, S, S) float, normalised."""
+    import torch
+    from torchvision.transforms import v2
+
     return v2.Compose([
         v2.Resize((input_size, input_size), antialias=True),
         v2.ToDtype(torch.float32, scale=True),
@@ -33,6 +43,9 @@ def eval_transform(input_size: int, mean: float, std: float) -> v2.Transform:
 
 
 def train_transform(input_size: int, mean: float, std: float, aug: AugmentConfig) -> v2.Transform:
+    import torch
+    from torchvision.transforms import v2
+
     steps: list[v2.Transform] = [v2.Resize((input_size, input_size), antialias=True)]
     if aug.flip:
         steps.append(v2.RandomHorizontalFlip())
