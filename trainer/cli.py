@@ -7,7 +7,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("align", "train", "cascade", "evaluate", "predict", "report", "merge")
+COMMANDS = ("align", "train", "cascade", "evaluate", "predict", "report", "merge", "compare")
 
 
 class CliError(Exception):
