@@ -156,3 +156,23 @@ def test_estimate_times_real_batches_and_writes_nothing(tmp_path, capsys):
     assert e.total_seconds == pytest.approx(3 * (5 * e.seconds_per_batch + e.val_seconds_per_epoch))
     assert not (tmp_path / "run").exists()
     assert json.loads(path.read_text())["config"]["epochs"] == 3
+
+
+def test_stop_file_stops_a_spec_run_and_resume_finishes_it(tmp_path, capsys):
+    data = write_class_folders(tmp_path / "target", 8, splits=["Train", "Val"], size=40)
+    spec = spec_from_card(_tiny_model(tmp_path / "tiny"), [str(data)],
+                          overrides=Overrides(epochs=2, batch_size=16, out=tmp_path / "run"))
+    path = save_spec(spec, tmp_path / "run" / "spec.json")
+    stop = tmp_path / "run" / "STOP"
+    stop.touch()
+    code = main(["train", "--spec", str(path), "--stop-file", str(stop), "--progress", "json"])
+    out, _ = capsys.readouterr()
+    assert code == 130 and "stopped by request before epoch 1" in out
+    assert not (tmp_path / "run" / "model.safetensors").exists()
+    stop.unlink()
+    code = main(["train", "--spec", str(path), "--stop-file", str(stop), "--progress", "json", "--resume"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    done = [e for e in map(parse_event, out.splitlines()) if e is not None and e.kind == "done"]
+    assert done and done[-1].epochs_run == 2 and not done[-1].interrupted
+    assert Path(done[-1].model).is_file()

@@ -87,7 +87,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      help="training data PATH[#SPLIT[+SPLIT]] (csv, csv.gz, FER+ csv or class folders); repeatable")
     src.add_argument("--spec", type=Path, metavar="SPEC.json",
                      help="every setting from a training spec (the app writes one into each run folder); "
-                          "only --resume, --progress and --estimate go with it")
+                          "only --resume, --progress, --stop-file and --estimate go with it")
     d.add_argument("--val", metavar="SPEC", help="validation data (default: the --data set's val split)")
     d.add_argument("--no-val", action="store_true", help="train without validation (keeps the last epoch)")
     d.add_argument("--target", metavar="SPEC", help="the target dataset of *+target variants (default sfew2)")
@@ -144,6 +144,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--resume", action="store_true", help="continue the run in --out after a stop or crash")
     o.add_argument("--progress", choices=("tqdm", "json"), default="tqdm",
                    help="tqdm bars, or one JSON object per line on stdout (for the GUI)")
+    o.add_argument("--stop-file", type=Path, metavar="PATH",
+                   help="stop cleanly (as on Ctrl-C: the last full epoch is kept) once PATH exists; "
+                        "the app stops its runs this way on every platform")
     o.add_argument("--estimate", action="store_true",
                    help="load the data, time a few training batches and print how long the run would take; "
                         "trains nothing")
@@ -203,8 +206,8 @@ def build_stage(args: argparse.Namespace):
         name=args.name, out=args.out)
 
 
-# Flags that --spec replaces (everything but --spec, --resume, --progress, --estimate).
-_SPEC_ONLY = {"spec", "resume", "progress", "estimate", "command", "func"}
+# Flags that --spec replaces (all but these: how to run it, not what to run).
+_SPEC_ONLY = {"spec", "resume", "progress", "estimate", "stop_file", "command", "func"}
 
 
 def _settings_given(args: argparse.Namespace) -> list[str]:
@@ -240,8 +243,12 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"{spec.out} already holds a run: pass --resume to continue it, or choose another --out")
     if args.resume and not (spec.out / CHECKPOINT).is_file():
         progress.message(f"nothing to resume in {spec.out}; starting a new run")
+    stop_file = args.stop_file
     with StopOnSignal() as stop:
-        result = run_stage(spec, progress, should_stop=stop, resume=True)
+        def should_stop() -> bool:
+            return stop() or (stop_file is not None and stop_file.exists())
+
+        result = run_stage(spec, progress, should_stop=should_stop, resume=True)
     if args.progress != "json":
         val = result.metrics.get("val")
         line = f"model: {result.run_dir / 'model.safetensors'}"
