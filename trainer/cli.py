@@ -7,11 +7,9 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("align", "train", "cascade", "evaluate", "predict", "report", "merge", "compare")
+from trainer.errors import is_user_error, one_line, report_bug
 
-
-class CliError(Exception):
-    """An error the user can fix; printed as one line, exit status 2."""
+COMMANDS = ("align", "train", "cascade", "evaluate", "predict", "report", "merge", "compare", "issues")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,11 +28,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fer-train: interrupted", file=sys.stderr)
         return 130
-    except (CliError, OSError, ValueError, RuntimeError) as exc:
-        # Our errors (DataError, ModelLoadError, ImageReadError, ...) derive from these and
-        # carry a message meant for the user: no traceback.
-        print(f"fer-train {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    except Exception as exc:  # noqa: BLE001 - sorted into the user's mistakes and our bugs
+        # A user's mistake (trainer.errors.UserError: DataError, ModelLoadError ...; a full
+        # disk) is one line; anything else is a bug and keeps its traceback.
+        if is_user_error(exc):
+            print(f"fer-train {args.command}: error: {one_line(exc)}", file=sys.stderr)
+            return 2
+        report_bug(f"fer-train {args.command}", exc)
+        return 1
 
 
 if __name__ == "__main__":

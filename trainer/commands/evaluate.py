@@ -36,6 +36,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--no-tta", action="store_true", help="do not average with the mirrored face")
+    p.add_argument("--predictions", type=Path, metavar="NPZ",
+                   help="also write the per-sample predictions (ids, labels, probabilities, embeddings)")
     p.add_argument("--record", action="store_true",
                    help="write the result into the model's card (metrics, under the split's name)")
     add_face_args(p)
@@ -56,13 +58,8 @@ def _command(args: argparse.Namespace) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
-def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from trainer.data.crops import ready_crops
-    from trainer.data.datasets import DataSpec, load_samples
-    from trainer.data.relabel import apply_relabels
-    from trainer.evaluation.evaluate import evaluate_samples, face_options_for_card, format_report
+def load_model_arg(args: argparse.Namespace):
+    """(path, model, card) for ``--model`` (default: the bundled model)."""
     from trainer.inference import default_model_path
     from trainer.models.card import ModelLoadError, load_model
 
@@ -70,6 +67,16 @@ def run(args: argparse.Namespace) -> int:
     if args.model is None and not Path(model_path).with_suffix(".json").is_file():
         raise ModelLoadError(f"no --model given and the bundled default model is missing ({model_path})")
     model, card = load_model(model_path)
+    return model_path, model, card
+
+
+def load_data_arg(args: argparse.Namespace, card):
+    """The labelled samples of ``--data``/``--split``, crops made the way ``card`` says (face
+    options overridable), with ``--relabels`` applied: evaluate, issues and compare share it."""
+    from trainer.data.datasets import DataSpec, load_samples
+    from trainer.data.relabel import apply_relabels
+    from trainer.evaluation.evaluate import face_options_for_card
+
     faces = face_options_for_card(card, args.faces, args.detector)
     if args.crop_size:
         faces = replace(faces, crop_size=args.crop_size)
@@ -79,15 +86,40 @@ def run(args: argparse.Namespace) -> int:
     if args.split:
         spec = DataSpec(spec.path, tuple(s for s in args.split.split("+") if s))
     samples = load_samples(spec, load_options(args, faces), purpose="eval")
+    samples.meta["spec"] = str(spec)
     if args.relabels is not None:
         if not args.relabels.is_file():
             raise FileNotFoundError(f"relabel journal not found: {args.relabels}")
         samples = apply_relabels(samples, args.relabels)
+    return samples
+
+
+def _root_of(samples) -> str | None:
+    """The folder a class-folder dataset's ids are relative to (None for csv data)."""
+    path = Path(samples.meta["spec"].partition("#")[0])
+    return str(path.resolve()) if path.is_dir() else None
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from trainer.data.crops import ready_crops
+    from trainer.evaluation.evaluate import class_mapping, format_report, summarise_predictions
+    from trainer.evaluation.predictions import predict_samples
+
+    model_path, model, card = load_model_arg(args)
+    samples = load_data_arg(args, card)
     if args.max_samples and len(samples) > args.max_samples:
         samples = samples.subset(np.sort(np.random.default_rng(0).permutation(len(samples))[: args.max_samples]))
-    result = evaluate_samples(model, card, samples, device=args.device, tta_flip=not args.no_tta,
-                              batch_size=args.batch_size)
-    result.update(model=str(model_path), model_name=card.name, data=str(spec.path), split=samples.name,
+    class_mapping(list(card.classes), samples.classes)  # refuse disjoint classes before the work
+    pred = predict_samples(model, card, samples, device=args.device, tta_flip=not args.no_tta,
+                           batch_size=args.batch_size, embeddings=args.predictions is not None)
+    if args.predictions is not None:
+        pred.meta.update(model_path=str(model_path), data=samples.meta["spec"], root=_root_of(samples))
+        pred.save(args.predictions)
+    result = summarise_predictions(pred, list(card.classes))
+    result.update(model=str(model_path), model_name=card.name, data=samples.meta["spec"].partition("#")[0],
+                  split=samples.name,
                   preprocessing=samples.meta.get("preprocessing", ready_crops()))
     methods = samples.meta.get("face_methods")
     if methods:

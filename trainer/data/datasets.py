@@ -214,10 +214,19 @@ def load_samples(spec: DataSpec | str, options: LoadOptions | None = None, purpo
     else:
         sets = [_load_folder_split(listing, options) for listing in
                 scan_folder_dataset(path, list(splits) or None)]
+    from trainer.data.relabel import dataset_key
+
+    key = dataset_key(path)
+    # Each sample's split, for the review workspace's split filter and per-split reports.
+    sets = [replace(s, meta={**s.meta, "split_per_sample": np.full(len(s), s.name.rsplit("/", 1)[-1])})
+            for s in sets]
     if len(sets) == 1:
-        return sets[0]
-    prefix = sets[0].name.rsplit("/", 1)[0]
-    return SampleSet.concatenate(sets, f"{prefix}/{'+'.join(s.name.rsplit('/', 1)[-1] for s in sets)}")
+        joined = sets[0]
+    else:
+        prefix = sets[0].name.rsplit("/", 1)[0]
+        joined = SampleSet.concatenate(sets, f"{prefix}/{'+'.join(s.name.rsplit('/', 1)[-1] for s in sets)}")
+    # A copy: the csv readers' sets are cached and shared between callers.
+    return replace(joined, meta={**joined.meta, "dataset": key})
 
 
 def _load_folder_split(listing, options: LoadOptions) -> SampleSet:

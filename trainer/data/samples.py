@@ -6,8 +6,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from trainer.errors import UserError
 
-class DataError(ValueError):
+
+# meta entries with one value per sample (arrays): subsets and joins carry them along.
+PER_SAMPLE_META = ("dataset_per_sample", "split_per_sample")
+
+
+class DataError(UserError, ValueError):
     """A data file or folder that cannot be read as a dataset; the message says why."""
 
 
@@ -46,6 +52,10 @@ class SampleSet:
 
     def subset(self, index: np.ndarray | list[int], name: str | None = None) -> "SampleSet":
         index = np.asarray(index, dtype=np.int64)
+        meta = dict(self.meta)
+        for key in PER_SAMPLE_META:  # per-sample metadata follows its samples
+            if meta.get(key) is not None:
+                meta[key] = np.asarray(meta[key])[index]
         return SampleSet(
             ids=[self.ids[i] for i in index],
             images=self.images[index],
@@ -53,7 +63,7 @@ class SampleSet:
             classes=self.classes,
             soft_labels=None if self.soft_labels is None else self.soft_labels[index],
             name=name or self.name,
-            meta=dict(self.meta),
+            meta=meta,
         )
 
     @property
@@ -110,8 +120,25 @@ class SampleSet:
             classes=classes,
             soft_labels=soft,
             name=name,
-            meta={"parts": [p.name for p in parts]},
+            meta={"parts": [p.name for p in parts], **_joined_datasets(parts), **_joined_splits(parts)},
         )
+
+
+def _joined_datasets(parts: list[SampleSet]) -> dict:
+    """The dataset key of a joined set: one for all when the parts share it, else one per
+    sample (relabel journals match records by dataset and id)."""
+    keys = [p.meta.get("dataset") for p in parts]
+    if all(p.meta.get("dataset_per_sample") is None for p in parts) and len(set(keys)) == 1:
+        return {} if keys[0] is None else {"dataset": keys[0]}
+    per_sample = [np.asarray(p.meta["dataset_per_sample"]) if p.meta.get("dataset_per_sample") is not None
+                  else np.full(len(p), p.meta.get("dataset") or "", dtype=object) for p in parts]
+    return {"dataset_per_sample": np.concatenate(per_sample).astype(str)}
+
+
+def _joined_splits(parts: list[SampleSet]) -> dict:
+    if any(p.meta.get("split_per_sample") is None for p in parts):
+        return {}
+    return {"split_per_sample": np.concatenate([np.asarray(p.meta["split_per_sample"]) for p in parts]).astype(str)}
 
 
 def resize_crops(images: np.ndarray, size: int) -> np.ndarray:

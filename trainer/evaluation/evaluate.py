@@ -14,9 +14,8 @@ import torch
 
 from trainer.data.crops import FaceOptions
 from trainer.data.samples import DataError, SampleSet
-from trainer.device import choose_device
 from trainer.evaluation.metrics import confusion_matrix, summarise
-from trainer.evaluation.predict import predict_probs
+from trainer.evaluation.predictions import Predictions, predict_samples
 from trainer.models.card import ModelCard
 
 
@@ -54,22 +53,23 @@ def class_mapping(model_classes: list[str], data_classes: tuple[str, ...]) -> tu
 def evaluate_samples(model: torch.nn.Module, card: ModelCard, samples: SampleSet, *, device: str = "auto",
                      tta_flip: bool = True, batch_size: int = 256) -> dict[str, Any]:
     """Accuracy, per-class recall/precision, macro F1 and the confusion matrix (rows: true)."""
-    common, notes = class_mapping(list(card.classes), samples.classes)
-    to_common = np.array([common.index(c) if c in common else -1 for c in samples.classes])
-    labels = np.where(samples.labels >= 0, to_common[np.maximum(samples.labels, 0)], -1)
+    class_mapping(list(card.classes), samples.classes)  # refuse disjoint classes before the work
+    pred = predict_samples(model, card, samples, device=device, tta_flip=tta_flip, batch_size=batch_size)
+    return summarise_predictions(pred, list(card.classes))
+
+
+def summarise_predictions(pred: Predictions, model_classes: list[str]) -> dict[str, Any]:
+    """The evaluation summary of per-sample predictions. Samples of classes the model lacks
+    are left out and predictions are restricted to the classes both have (``class_mapping``)."""
+    common, notes = class_mapping(model_classes, pred.classes)
+    columns = [pred.classes.index(c) for c in common]
+    to_common = np.array([common.index(c) if c in common else -1 for c in pred.classes])
+    labels = np.where(pred.labels >= 0, to_common[np.maximum(pred.labels, 0)], -1)
     keep = np.flatnonzero(labels >= 0)
-    left_out = len(samples) - len(keep)
-    samples = samples.subset(keep)
-    labels = labels[keep]
-    device = choose_device(device)
-    model = model.to(device)
-    probs = predict_probs(model, samples, card.input_size, float(np.mean(card.mean)), float(np.mean(card.std)),
-                          device, tta_flip, batch_size)
-    columns = [list(card.classes).index(c) for c in common]
-    predictions = probs[:, columns].argmax(axis=1)
-    summary = summarise(confusion_matrix(labels, predictions, len(common)), common)
+    predictions = pred.probs[keep][:, columns].argmax(axis=1) if len(keep) else np.zeros(0, dtype=np.int64)
+    summary = summarise(confusion_matrix(labels[keep], predictions, len(common)), common)
     summary["class_mapping"] = notes or None
-    summary["left_out"] = left_out
+    summary["left_out"] = len(pred) - len(keep)
     return summary
 
 

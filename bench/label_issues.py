@@ -1,0 +1,119 @@
+"""How well label-issue scores find real label errors: FER-2013 labels against FER+'s
+independent relabelling of the same images.
+
+Ranks FER-2013 Training by each score (built without FER+) and reports the precision of the
+top 100 / 500 / 2,000 at finding images whose FER+ majority differs from the FER-2013 label,
+against the base rate, a "the model disagrees with the label" baseline and the bundled model's
+in-sample self-confidence. Out-of-fold scores are repeated over fold seeds (mean ± sd).
+Also times the scoring pass (model over the images + the K-fold head).
+
+    python bench/label_issues.py [--data-root ../shared/data] [--split Training] [--seeds 3] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from trainer.data.datasets import LoadOptions, load_samples
+from trainer.data.relabel import EXCLUDED  # noqa: F401  (the journal's vocabulary, for readers)
+from trainer.evaluation.label_quality import (METHODS, disagreement_scores, label_quality_scores,
+                                              out_of_fold_probs, rank)
+from trainer.evaluation.predictions import cached_predict
+from trainer.inference import default_model_path
+from trainer.models.card import load_model
+
+KS = (100, 500, 2000)
+
+
+def ferplus_differs(data_root: Path, split: str, ids: list[str], fer_classes: tuple[str, ...],
+                    fer_labels: np.ndarray) -> np.ndarray:
+    """1.0 where FER+'s majority (ties, unknown and not-a-face left out) differs from the
+    FER-2013 label, 0.0 where it agrees, NaN where FER+ has no majority."""
+    plus = load_samples(f"{data_root}/ferplus/fer2013new.csv#{split}", LoadOptions(contempt="keep"))
+    majority = {i: plus.classes[c] for i, c in zip(plus.ids, plus.labels)}
+    out = np.full(len(ids), np.nan)
+    for n, (i, y) in enumerate(zip(ids, fer_labels)):
+        if i in majority:
+            out[n] = float(majority[i] != fer_classes[y])
+    return out
+
+
+def precision_at(order: np.ndarray, truth: np.ndarray, ks=KS) -> dict[int, float]:
+    ranked = order[~np.isnan(truth[order])]  # only images FER+ gives a verdict on
+    return {k: float(truth[ranked[:k]].mean()) for k in ks}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-root", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--split", default="Training")
+    parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--seeds", type=int, default=3, help="fold seeds for the out-of-fold scores")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(2)
+    model_path = args.model or default_model_path()
+    model, card = load_model(model_path)
+    spec = f"{args.data_root}/fer2013/fer2013.csv.gz#{args.split}"
+    t0 = time.perf_counter()
+    samples = load_samples(spec)
+    t_load = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    pred, cached = cached_predict(model_path, model, card, samples, spec, embeddings=True)
+    t_predict = time.perf_counter() - t0
+    truth = ferplus_differs(args.data_root, args.split, pred.ids, pred.classes, pred.labels)
+    known = ~np.isnan(truth)
+    print(f"{len(pred)} images, FER+ verdict on {known.sum()}, base rate {np.nanmean(truth):.3f}; "
+          f"load {t_load:.1f} s, predict {t_predict:.1f} s{' (cached)' if cached else ''}")
+
+    rows: dict[str, dict] = {}
+    base = float(np.nanmean(truth))
+    rows["base rate (random order)"] = {"precision": {k: base for k in KS}}
+    rows["model disagrees with label (in-sample)"] = {
+        "precision": precision_at(rank(disagreement_scores(pred.labels, pred.probs)), truth)}
+    for method in METHODS:
+        rows[f"in-sample {method}"] = {
+            "precision": precision_at(rank(label_quality_scores(pred.labels, pred.probs, method)), truth)}
+    oof_by_seed, t_oof = [], []
+    for seed in range(args.seeds):
+        t0 = time.perf_counter()
+        oof_by_seed.append(out_of_fold_probs(pred.embeddings, pred.labels, folds=args.folds, seed=seed,
+                                             n_classes=len(pred.classes)))
+        t_oof.append(time.perf_counter() - t0)
+        print(f"out-of-fold seed {seed}: {t_oof[-1]:.1f} s", flush=True)
+    for method in METHODS + ("disagreement",):
+        per_seed = []
+        for oof in oof_by_seed:
+            scores = (disagreement_scores(pred.labels, oof) if method == "disagreement"
+                      else label_quality_scores(pred.labels, oof, method))
+            per_seed.append(precision_at(rank(scores), truth))
+        rows[f"out-of-fold {method}"] = {
+            "precision": {k: float(np.mean([p[k] for p in per_seed])) for k in KS},
+            "sd": {k: float(np.std([p[k] for p in per_seed], ddof=1)) if len(per_seed) > 1 else 0.0 for k in KS}}
+
+    print(f"\n| score | top {' | top '.join(f'{k:,}' for k in KS)} |")
+    print("|---|" + "---|" * len(KS))
+    for name, row in rows.items():
+        cells = [f"{100 * row['precision'][k]:.1f}%" + (f" ± {100 * row['sd'][k]:.1f}" if "sd" in row else "")
+                 for k in KS]
+        print(f"| {name} | {' | '.join(cells)} |")
+    result = {"model": str(model_path), "model_name": card.name, "data": spec, "n": len(pred),
+              "with_ferplus_verdict": int(known.sum()), "base_rate": base, "folds": args.folds,
+              "seeds": args.seeds, "seconds": {"load": t_load, "predict": t_predict, "predict_cached": cached,
+                                               "out_of_fold_mean": float(np.mean(t_oof))},
+              "rows": rows}
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""``fer-train issues DATA``: rank a labelled dataset's samples by how likely their label is
+wrong, likeliest first, as a CSV (the review workspace's ranking, without a window).
+
+The model's embeddings feed a K-fold logistic-regression head, so every sample is scored by a
+model that never saw its label (a model rates the labels it was trained on as right); the score
+is cleanlab's label-quality score of those out-of-fold probabilities (low = likely wrong).
+``--in-sample`` scores the model's own probabilities instead (fine for data it never saw).
+
+Examples::
+
+    fer-train issues ../shared/data/sfew2 --split Train --out sfew-train-issues.csv
+    fer-train issues ../shared/data/fer2013/fer2013.csv.gz --split Training --out fer-issues.csv --top 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+from trainer.commands.train import add_face_args, add_ferplus_args
+
+COLUMNS = ("rank", "id", "path", "split", "given", "predicted", "confidence", "score", "ambiguity", "flagged")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("issues", help="rank a dataset's samples by how likely their label is wrong",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("data", metavar="DATA", help="csv, csv.gz, FER+ csv or class-folder dataset (PATH[#SPLIT])")
+    p.add_argument("--split", help="split name(s), '+'-joined (default: the test / val split)")
+    p.add_argument("--model", type=Path, help="NAME.safetensors (+ NAME.json); default: the bundled model")
+    p.add_argument("--out", type=Path, required=True, metavar="CSV", help="the ranked table")
+    p.add_argument("--relabels", type=Path, metavar="JOURNAL", help="rank the labels as corrected by a journal")
+    p.add_argument("--method", default=None,
+                   help="cleanlab score: self_confidence (default), normalized_margin, confidence_weighted_entropy")
+    p.add_argument("--in-sample", action="store_true", help="score the model's own probabilities (no K-fold head)")
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--top", type=int, default=0, help="write only the first N rows")
+    p.add_argument("--json", action="store_true", help="print a JSON summary")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--no-tta", action="store_true", help="do not average with the mirrored face")
+    p.add_argument("--max-samples", type=int, default=0, help=argparse.SUPPRESS)
+    add_face_args(p)
+    add_ferplus_args(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from trainer.commands.evaluate import load_data_arg, load_model_arg
+    from trainer.evaluation.label_quality import DEFAULT_METHOD, METHODS, ambiguity, find_issues
+    from trainer.evaluation.predictions import cached_predict
+
+    method = args.method or DEFAULT_METHOD
+    if method not in METHODS:
+        raise ValueError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
+    if args.folds < 2:
+        raise ValueError(f"--folds must be at least 2, got {args.folds}")
+    model_path, model, card = load_model_arg(args)
+    args.data = str(args.data)
+    samples = load_data_arg(args, card)
+    if len(samples) == 0:
+        raise ValueError(f"{args.data}: no labelled samples to rank")
+    pred, _ = cached_predict(model_path, model, card, samples, samples.meta["spec"], device=args.device,
+                             tta_flip=not args.no_tta, batch_size=args.batch_size, embeddings=not args.in_sample)
+    found = find_issues(pred, out_of_sample=not args.in_sample, method=method, folds=args.folds, seed=args.seed)
+    root = Path(samples.meta["spec"].partition("#")[0])
+    root = root if root.is_dir() else None
+    order = found.order[: args.top] if args.top else found.order
+    amb = ambiguity(pred.probs)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with open(args.out, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(COLUMNS)
+        for rank, i in enumerate(order, start=1):
+            writer.writerow([rank, pred.ids[i], str(root / pred.ids[i]) if root else "",
+                             "" if pred.splits is None else pred.splits[i], pred.classes[pred.labels[i]],
+                             pred.classes[pred.predicted[i]], f"{pred.confidence[i]:.4f}",
+                             f"{found.scores[i]:.4f}", f"{amb[i]:.4f}", int(found.is_issue[i])])
+    summary = {"data": samples.meta["spec"], "split": samples.name, "model": str(model_path), "n": len(pred),
+               "ranked": len(found.order), "written": len(order), "flagged": int(found.is_issue.sum()),
+               "method": method, "out_of_sample": not args.in_sample, "out": str(args.out),
+               "top": [{"id": pred.ids[i], "given": pred.classes[pred.labels[i]],
+                        "predicted": pred.classes[pred.predicted[i]], "score": round(float(found.scores[i]), 4)}
+                       for i in found.order[:10]]}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"{summary['ranked']} samples of {samples.name} ranked ({method}, "
+              f"{'out-of-fold' if not args.in_sample else 'in-sample'}); cleanlab flags {summary['flagged']} "
+              f"({100 * summary['flagged'] / max(1, summary['ranked']):.1f}%) as likely label errors; "
+              f"wrote {len(order)} rows to {args.out}")
+        for row in summary["top"]:
+            print(f"  {row['id']}: given {row['given']}, model says {row['predicted']} (score {row['score']})")
+    return int(np.int64(0))

@@ -1,0 +1,236 @@
+"""Per-sample predictions of a model on a labelled set: the reusable result behind evaluation
+summaries, label-issue ranking, model comparison and the app's review workspace.
+
+A :class:`Predictions` is saved as one ``.npz`` (no pickle) and cached on disk keyed by the
+model file, the data and how the crops were made, so reopening a dataset is instant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from trainer.data.samples import DataError, SampleSet
+
+CACHE_VERSION = 1
+
+
+class Cancelled(Exception):
+    """The caller asked to stop (``cancelled()`` returned True) before the pass finished."""
+
+
+@dataclass
+class Predictions:
+    ids: list[str]
+    labels: np.ndarray  # (N,) int64 given label, index into classes; -1 = unlabelled
+    probs: np.ndarray  # (N, C) float32; columns are the data's classes
+    classes: tuple[str, ...]
+    embeddings: np.ndarray | None = None  # (N, D) float32 penultimate features
+    splits: np.ndarray | None = None  # (N,) split name per sample
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.ids)
+        self.labels = np.asarray(self.labels, dtype=np.int64)
+        self.probs = np.asarray(self.probs, dtype=np.float32)
+        if self.labels.shape != (n,) or self.probs.shape != (n, len(self.classes)):
+            raise DataError(f"predictions: {n} ids, labels {self.labels.shape}, probs {self.probs.shape} "
+                            f"for {len(self.classes)} classes")
+        if self.embeddings is not None and len(self.embeddings) != n:
+            raise DataError(f"predictions: {n} ids but {len(self.embeddings)} embeddings")
+        if self.splits is not None and len(self.splits) != n:
+            raise DataError(f"predictions: {n} ids but {len(self.splits)} split names")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def predicted(self) -> np.ndarray:
+        return self.probs.argmax(axis=1) if len(self) else np.zeros(0, dtype=np.int64)
+
+    @property
+    def confidence(self) -> np.ndarray:
+        return self.probs.max(axis=1) if len(self) else np.zeros(0, dtype=np.float32)
+
+    def subset(self, index: np.ndarray | list[int]) -> "Predictions":
+        index = np.asarray(index, dtype=np.int64)
+        return Predictions(
+            ids=[self.ids[i] for i in index], labels=self.labels[index], probs=self.probs[index],
+            classes=self.classes, embeddings=None if self.embeddings is None else self.embeddings[index],
+            splits=None if self.splits is None else self.splits[index], meta=dict(self.meta))
+
+    def save(self, path: str | Path) -> Path:
+        """Write atomically (a killed writer leaves no half file behind)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {"ids": np.array(self.ids, dtype=str), "labels": self.labels, "probs": self.probs,
+                  "classes": np.array(self.classes, dtype=str), "meta": np.array(json.dumps(self.meta, default=str))}
+        if self.embeddings is not None:
+            arrays["embeddings"] = self.embeddings
+        if self.splits is not None:
+            arrays["splits"] = np.asarray(self.splits, dtype=str)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Predictions":
+        """Read a saved file; DataError when it is not one (the caller can recompute)."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return cls(ids=[str(i) for i in data["ids"]], labels=data["labels"], probs=data["probs"],
+                           classes=tuple(str(c) for c in data["classes"]),
+                           embeddings=data["embeddings"] if "embeddings" in data.files else None,
+                           splits=data["splits"] if "splits" in data.files else None,
+                           meta=json.loads(str(data["meta"])))
+        except (OSError, KeyError, ValueError, EOFError, json.JSONDecodeError) as exc:
+            raise DataError(f"{path}: not a predictions file ({exc})") from None
+
+
+def _last_linear(model) -> "object":
+    """The classifier layer: its input is the embedding (timm's pre-logits, AlexNet's fc7)."""
+    from torch import nn
+
+    if hasattr(model, "get_classifier"):
+        head = model.get_classifier()
+        if isinstance(head, nn.Linear):
+            return head
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise DataError(f"{type(model).__name__}: no linear classifier layer to take embeddings from")
+    return linears[-1]
+
+
+def predict_samples(model, card, samples: SampleSet, *, device: str = "auto", tta_flip: bool = True,
+                    batch_size: int = 256, embeddings: bool = False,
+                    progress: Callable[[int, int], None] | None = None,
+                    cancelled: Callable[[], bool] | None = None) -> Predictions:
+    """Class probabilities (and optionally embeddings) of every sample, fed as the model was
+    trained (its card's input size and normalisation). Columns follow the data's classes: a
+    class the model lacks gets 0, classes the data lacks are dropped and the rest renormalised."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    from trainer.data.torch_dataset import CropDataset
+    from trainer.data.transforms import eval_transform
+    from trainer.device import choose_device
+    from trainer.evaluation.predict import predict_batch
+
+    dev = choose_device(device)
+    model = model.to(dev).eval()
+    loader = DataLoader(CropDataset(samples, eval_transform(card.input_size, float(np.mean(card.mean)),
+                                                            float(np.mean(card.std)))), batch_size=batch_size)
+    captured: list = []
+    hook = _last_linear(model).register_forward_hook(lambda _m, inputs, _o: captured.append(inputs[0])) \
+        if embeddings else None
+    probs_out, emb_out, done = [], [], 0
+    try:
+        for x, _ in loader:
+            if cancelled is not None and cancelled():
+                raise Cancelled(f"stopped after {done} of {len(samples)} samples")
+            x = x.to(dev)
+            captured.clear()
+            if dev.type == "cuda":
+                with torch.autocast("cuda", dtype=torch.float16):
+                    p = predict_batch(model, x.to(memory_format=torch.channels_last), tta_flip)
+            else:
+                p = predict_batch(model, x, tta_flip)
+            probs_out.append(p.float().cpu().numpy())
+            if embeddings:  # with flip TTA the hook saw both views: average them
+                emb_out.append(torch.stack(captured).float().mean(0).flatten(1).cpu().numpy())
+            done += len(x)
+            if progress is not None:
+                progress(done, len(samples))
+    finally:
+        if hook is not None:
+            hook.remove()
+    model_probs = np.concatenate(probs_out) if probs_out else np.zeros((0, len(card.classes)), np.float32)
+    probs = _to_data_classes(model_probs, list(card.classes), samples.classes)
+    emb = (np.concatenate(emb_out) if emb_out else np.zeros((0, 0), np.float32)) if embeddings else None
+    return Predictions(ids=list(samples.ids), labels=samples.labels, probs=probs, classes=samples.classes,
+                       embeddings=emb, splits=samples.meta.get("split_per_sample"),
+                       meta={"model": card.name, "data": samples.name, "tta_flip": tta_flip,
+                             "preprocessing": samples.meta.get("preprocessing"), "time": time.time()})
+
+
+def _to_data_classes(probs: np.ndarray, model_classes: list[str], data_classes: tuple[str, ...]) -> np.ndarray:
+    if list(data_classes) == model_classes:
+        return probs.astype(np.float32)
+    out = np.zeros((len(probs), len(data_classes)), dtype=np.float32)
+    for j, c in enumerate(data_classes):
+        if c in model_classes:
+            out[:, j] = probs[:, model_classes.index(c)]
+    total = out.sum(axis=1, keepdims=True)
+    return np.divide(out, total, out=np.zeros_like(out), where=total > 0)
+
+
+def _stamp(path: Path) -> list:
+    """What changes when a file or folder changes (size + mtime; a folder's split and class
+    folders too, which change when files are added or removed)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return [str(path), None]
+    out = [str(path.resolve()), st.st_size if path.is_file() else 0, st.st_mtime_ns]
+    if path.is_dir():
+        for sub in sorted(p for p in path.rglob("*") if p.is_dir()):
+            out.append([sub.name, sub.stat().st_mtime_ns])
+    return out
+
+
+def cache_dir_default() -> Path:
+    from trainer.data.crops import default_cache_dir
+
+    return default_cache_dir().parent / "predictions"
+
+
+def cache_path(model_path: str | Path, data: str, preprocessing: dict | None, cache_dir: str | Path | None = None,
+               *, samples: SampleSet | None = None, tta_flip: bool = True, embeddings: bool = True) -> Path:
+    """Where a pass of ``model_path`` over ``data`` is cached. Keyed by the model files, the data
+    spec and its files' stamps, the preprocessing, and, when given, a hash of the crops
+    themselves (exact: any change to how faces are made changes it)."""
+    from trainer.models.card import model_paths
+
+    weights, card = model_paths(model_path)
+    data_path = Path(str(data).partition("#")[0])
+    key = {"v": CACHE_VERSION, "model": [_stamp(weights), _stamp(card)], "data": str(data),
+           "files": _stamp(data_path), "preprocessing": preprocessing, "tta": tta_flip, "emb": embeddings}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode())
+    if samples is not None:
+        digest.update(np.ascontiguousarray(samples.images).data)
+        digest.update("\n".join(samples.ids).encode())
+    return Path(cache_dir or cache_dir_default()) / f"{digest.hexdigest()[:32]}.npz"
+
+
+def cached_predict(model_path: str | Path, model, card, samples: SampleSet, data: str, *,
+                   cache_dir: str | Path | None = None, **kwargs) -> tuple[Predictions, bool]:
+    """:func:`predict_samples` through the on-disk cache; returns (predictions, came from cache).
+    An unreadable cache entry is discarded and recomputed. Given labels always come from
+    ``samples`` (a relabelled set reuses the model's pass)."""
+    path = cache_path(model_path, data, samples.meta.get("preprocessing"), cache_dir, samples=samples,
+                      tta_flip=kwargs.get("tta_flip", True), embeddings=kwargs.get("embeddings", False))
+    if path.is_file():
+        try:
+            found = Predictions.load(path)
+            if found.ids == list(samples.ids):
+                found.labels = np.asarray(samples.labels, dtype=np.int64)
+                return found, True
+        except DataError:
+            pass
+        path.unlink(missing_ok=True)
+    result = predict_samples(model, card, samples, **kwargs)
+    result.meta["model_path"] = str(model_path)
+    try:
+        result.save(path)
+    except OSError:
+        pass  # a read-only cache only costs time
+    return result, False
