@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["FacePrediction", "Predictor", "default_model_path"]
+__all__ = ["FacePrediction", "Predictor", "default_model_path", "resources_dir"]
 
 
 def __getattr__(name: str) -> Any:
+    if name in ("default_model_path", "resources_dir"):
+        from trainer.inference import bundled
+
+        return getattr(bundled, name)
     if name in __all__:
         from trainer.inference import predictor
 

@@ -3,7 +3,6 @@ probabilities out. The GUI and ``fer-train predict`` / ``evaluate`` all go throu
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -17,20 +16,7 @@ from trainer.device import choose_device
 from trainer.evaluation.predict import predict_batch
 from trainer.models.card import ModelCard, ModelLoadError, load_model
 
-DEFAULT_MODEL_NAME = "default"
-
-
-def resources_dir() -> Path:
-    """The repository's ``resources/`` (next to the packages in a source or editable install)."""
-    return Path(__file__).resolve().parents[2] / "resources"
-
-
-def default_model_path() -> Path:
-    """The bundled model; ``FER_DESKTOP_MODEL`` overrides it."""
-    override = os.environ.get("FER_DESKTOP_MODEL")
-    if override:
-        return Path(override)
-    return resources_dir() / "models" / f"{DEFAULT_MODEL_NAME}.safetensors"
+from trainer.inference.bundled import DEFAULT_MODEL_NAME, default_model_path, resources_dir  # noqa: F401 (re-exported)
 
 
 @dataclass
