@@ -1,4 +1,5 @@
-"""``fer-desktop``: the window; ``fer-desktop predict IMAGE... --json``: no window."""
+"""``fer-desktop``: the window; ``fer-desktop predict IMAGE... --json``: no window;
+``fer-desktop review DATA``: the review window alone."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from fer_desktop.cli_predict import main as predict_main
 
         return predict_main(argv[1:])
+    if argv and argv[0] == "review":
+        from fer_desktop.cli_review import main as review_main
+
+        return review_main(argv[1:])
     from fer_desktop.app import main as app_main
 
     return app_main(argv)

@@ -14,7 +14,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="fer-desktop",
         description="Facial-expression recognition on images, videos and the webcam. "
-                    "'fer-desktop predict IMAGE... --json' predicts without a window.",
+                    "'fer-desktop predict IMAGE... --json' predicts without a window; "
+                    "'fer-desktop review DATA' reviews a labelled dataset (see 'fer-desktop review --help').",
     )
     src = p.add_mutually_exclusive_group()
     src.add_argument("--open", metavar="PATH", help="an image, a folder of images or a video to open")

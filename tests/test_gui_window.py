@@ -231,7 +231,7 @@ def test_csv_export_of_a_video(qtbot, window, astronaut_video, tmp_path):
     assert len(with_face) >= 18
     p = np.array([[float(r[f"p_{c}"]) for c in BASIC_CLASSES] for r in with_face])
     assert np.allclose(p.sum(1), 1.0, atol=1e-3)
-    assert not window.export_progress.isVisible()
+    qtbot.waitUntil(lambda: not window.jobs_indicator.isVisible(), timeout=5000)
 
 
 def test_settings_remember_layout_and_choices(qtbot, settings, tiny_model):

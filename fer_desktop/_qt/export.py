@@ -1,13 +1,11 @@
 """Saving what is shown: a snapshot (annotated PNG + JSON), and a video's per-frame
-probabilities as CSV in a worker thread with progress."""
+probabilities as CSV (a function a ThreadJob runs off the GUI thread, with progress)."""
 
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
-
-from PySide6.QtCore import QObject, Signal, Slot
+from typing import Callable
 
 from fer_desktop.results import FrameResult, result_to_dict
 
@@ -31,40 +29,19 @@ def save_snapshot(result: FrameResult, png_path: str | Path, *, selected_id: int
     return png, js
 
 
-class CsvExportWorker(QObject):
-    """Runs in its own thread with its own model instance: the live view keeps going."""
+def export_video_job(video: str, out: str, model_path: str | None, detector: str | None = None, *,
+                     progress: Callable[[int, int], None] | None = None,
+                     cancelled: Callable[[], bool] | None = None) -> tuple[str, int]:
+    """For a ThreadJob: loads its own model instance (the live view keeps going), writes the
+    CSV; returns (path, rows). Cancelled: raises JobCancelled saying how much was written."""
+    from fer_desktop._qt.jobs import JobCancelled
+    from fer_desktop.engine import load_engine
+    from fer_desktop.export_csv import export_video_csv
+    from trainer.inference.live import LiveConfig
 
-    progress = Signal(int, int)  # frames done, total
-    finished = Signal(str, int)  # csv path, rows
-    failed = Signal(str)
-
-    def __init__(self, video: str, out: str, model_path: str | None, detector: str | None = None) -> None:
-        super().__init__()
-        self.video = video
-        self.out = out
-        self.model_path = model_path
-        self.detector = detector
-        self._cancel = threading.Event()
-
-    def cancel(self) -> None:
-        """Thread-safe: called directly from the GUI thread (the worker's loop never yields)."""
-        self._cancel.set()
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            from fer_desktop.engine import load_engine
-            from fer_desktop.export_csv import export_video_csv
-            from trainer.inference.live import LiveConfig
-
-            # Every frame detected: the export is for analysis, not for speed.
-            engine = load_engine(self.model_path, LiveConfig(detect_every=1), detector=self.detector, warm_up=False)
-            rows = export_video_csv(self.video, self.out, engine.live, engine.info.classes,
-                                    progress=self.progress.emit, cancelled=self._cancel.is_set)
-        except Exception as exc:
-            self.failed.emit(f"CSV export failed: {exc}")
-            return
-        if self._cancel.is_set():
-            self.failed.emit(f"CSV export cancelled ({rows} rows written to {self.out}).")
-            return
-        self.finished.emit(self.out, rows)
+    # Every frame detected: the export is for analysis, not for speed.
+    engine = load_engine(model_path, LiveConfig(detect_every=1), detector=detector, warm_up=False)
+    rows = export_video_csv(video, out, engine.live, engine.info.classes, progress=progress, cancelled=cancelled)
+    if cancelled is not None and cancelled():
+        raise JobCancelled(f"CSV export cancelled ({rows} rows written to {out}).")
+    return out, rows

@@ -18,10 +18,8 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMenu,
-    QProgressBar,
     QSpinBox,
     QToolBar,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -30,10 +28,11 @@ from fer_desktop._qt.banner import MessageBanner
 from fer_desktop._qt.capture import CaptureWorker
 from fer_desktop._qt.context import AppContext
 from fer_desktop._qt.errors import guarded, report_exception
-from fer_desktop._qt.export import CsvExportWorker, save_snapshot
+from fer_desktop._qt.export import export_video_job, save_snapshot
 from fer_desktop._qt.frame_view import FrameView
 from fer_desktop._qt.inference import InferenceWorker
-from fer_desktop._qt.panels import PanelSpec, default_panels
+from fer_desktop._qt.jobs import Job, JobsIndicator, ThreadJob
+from fer_desktop._qt.panels import PanelSpec, ToolSpec, default_panels, default_tools
 from fer_desktop._qt.settings import value
 from fer_desktop._qt.transport import TransportBar
 from fer_desktop.mailbox import LatestSlot
@@ -63,7 +62,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, settings: QSettings, *, model_path: str | Path | None = None,
                  panels: list[PanelSpec] | None = None, live_options: dict[str, Any] | None = None,
-                 detector: str | None = None) -> None:
+                 detector: str | None = None, tools: list[ToolSpec] | None = None) -> None:
         """``live_options``: fields of trainer.inference.live.LiveConfig (default: detection
         in a background thread); a dict, so this module need not import the engine (torch)."""
         super().__init__()
@@ -77,7 +76,7 @@ class MainWindow(QMainWindow):
         self.source_kind = "none"
         self.source_name = ""
         self.fps = FpsMeter()
-        self._export: tuple[QThread, CsvExportWorker] | None = None
+        self._export: Job | None = None
         self._model_requested: str | None = None
         self._shut_down = False
         self.play_when_opened = False  # --play: start the video once it is open
@@ -90,10 +89,14 @@ class MainWindow(QMainWindow):
         self._build_menus_and_toolbar()
         for spec in panels if panels is not None else default_panels():
             self.add_panel(spec)
+        self.tools: dict[str, object] = {}
+        for tool in tools if tools is not None else default_tools():
+            self.add_tool(tool)
         self._start_workers(live_options, detector)
         self._restore_layout()
 
         self.ctx.message.connect(self.show_message)
+        self.ctx.modelRequested.connect(self.load_model)
         self.ctx.resultShown.connect(self._paint_frame)
         self.frame_view.faceClicked.connect(self.ctx.select)
         self.load_model(str(model_path) if model_path else "")
@@ -119,19 +122,13 @@ class MainWindow(QMainWindow):
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
-        self.export_progress = QProgressBar(bar)
-        self.export_progress.setMaximumWidth(180)
-        self.export_progress.setFormat("CSV %p%")
-        self.export_cancel = QToolButton(bar)
-        self.export_cancel.setText("Cancel export")
-        self.export_cancel.clicked.connect(self.cancel_export)
+        self.jobs_indicator = JobsIndicator(bar)  # long work (CSV export, review, training)
+        self.ctx.jobStarted.connect(self.jobs_indicator.track)
+        bar.addPermanentWidget(self.jobs_indicator)
         self.fps_label = QLabel("— fps", bar)
         self.latency_label = QLabel("latency —", bar)
         self.device_label = QLabel("device —", bar)
         self.model_label = QLabel("model: loading…", bar)
-        for w in (self.export_progress, self.export_cancel):
-            bar.addPermanentWidget(w)
-            w.hide()
         for w in (self.fps_label, self.latency_label, self.device_label, self.model_label):
             w.setContentsMargins(8, 0, 8, 0)
             bar.addPermanentWidget(w)
@@ -265,6 +262,20 @@ class MainWindow(QMainWindow):
         self.panels[spec.key] = widget
         self.docks[spec.key] = dock
         return widget
+
+    def add_tool(self, tool: ToolSpec) -> object:
+        """Give ``tool`` its menu (before Help) and keep what it installs."""
+        menu = QMenu(tool.title, self)
+        self.menuBar().insertMenu(self.menus["Help"].menuAction(), menu)
+        self.menus[tool.key] = menu
+        self.tools[tool.key] = tool.install(self.ctx, menu)
+        # A tool may also put a submenu into the window's menus (Training: Model > history).
+        shared = getattr(self.tools[tool.key], "shared_menus", None)
+        for title, submenu in (shared() if callable(shared) else {}).items():
+            if title in self.menus:
+                self.menus[title].addSeparator()
+                self.menus[title].addMenu(submenu)
+        return self.tools[tool.key]
 
     def _start_workers(self, live_options: dict[str, Any] | None, detector: str | None) -> None:
         self.frames: LatestSlot[FramePacket] = LatestSlot()
@@ -573,49 +584,32 @@ class MainWindow(QMainWindow):
             if not out:
                 return
         model_path = str(self.ctx.model.path) if self.ctx.model.path else None
-        thread = QThread(self)
-        thread.setObjectName("csv-export")
-        worker = CsvExportWorker(str(video), str(out), model_path, self.detector)
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        worker.progress.connect(self._on_export_progress)
-        worker.finished.connect(self._on_export_finished)
-        worker.failed.connect(self._on_export_failed)
-        thread.finished.connect(worker.deleteLater)
-        self._export = (thread, worker)
-        self.export_progress.setValue(0)
-        self.export_progress.show()
-        self.export_cancel.show()
+        job = ThreadJob(export_video_job, str(video), str(out), model_path, self.detector,
+                        title=f"CSV {Path(video).name}", parent=self)
+        job.returned.connect(self._on_export_finished)
+        job.errored.connect(lambda exc: self._on_export_failed(f"CSV export failed: {exc}"))
+        job.aborted.connect(self._on_export_failed)
+        job.finished.connect(self._end_export)
+        self._export = job
         self.statusBar().showMessage(f"Exporting {Path(video).name} to {Path(out).name}…")
-        thread.start()
+        self.ctx.start_job(job)
 
     @guarded
     def cancel_export(self) -> None:
         if self._export is not None:
-            self._export[1].cancel()
-
-    def _on_export_progress(self, done: int, total: int) -> None:
-        self.export_progress.setMaximum(max(1, total))
-        self.export_progress.setValue(done)
+            self._export.cancel()
 
     def _end_export(self) -> None:
-        if self._export is not None:
-            thread, _ = self._export
-            thread.quit()
-            thread.wait(5000)
-            self._export = None
-        self.export_progress.hide()
-        self.export_cancel.hide()
+        self._export = None
 
     @guarded
-    def _on_export_finished(self, path: str, rows: int) -> None:
-        self._end_export()
+    def _on_export_finished(self, result: tuple[str, int]) -> None:
+        path, rows = result
         self.show_message(f"Exported {rows} rows to {path}", "info")
         self.exportFinished.emit(path, rows)
 
     @guarded
     def _on_export_failed(self, message: str) -> None:
-        self._end_export()
         self.show_message(message, "error")
         self.exportFailed.emit(message)
 
@@ -664,6 +658,12 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ shutdown
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        # A tool with work going on (a training run) asks what to do with it, or vetoes.
+        for tool in getattr(self, "tools", {}).values():
+            confirm = getattr(tool, "confirm_close", None)
+            if callable(confirm) and not self._shut_down and not confirm():
+                event.ignore()
+                return
         try:
             self._save_layout()
         except Exception as exc:
@@ -676,9 +676,9 @@ class MainWindow(QMainWindow):
         if self._shut_down:
             return
         self._shut_down = True
-        if self._export is not None:
-            self._export[1].cancel()
-            self._end_export()
+        for job in list(self.ctx.jobs):  # the CSV export and any other thread job
+            job.cancel()
+            job.wait(5000)
         if self.capture_thread.isRunning():
             # Blocking: the camera is released and the timer stopped in the capture thread
             # itself before that thread ends (a queued call might never run).

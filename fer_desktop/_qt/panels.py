@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QMenu, QWidget
 
 from fer_desktop._qt.context import AppContext
 
@@ -26,6 +26,25 @@ class PanelSpec:
     menu: str = "View"  # "View" for parts of the live view, "Tools" for separate tools
     shortcut: str | None = None
     visible: bool = True  # on the first run, before the user arranged anything
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool with a menu of its own (Review, Training) and, usually, windows of its own.
+
+    ``install(ctx, menu)`` fills the menu and returns the tool's controller (kept by the main
+    window); it talks to the rest only through the AppContext. The main window makes the menu
+    (before Help) and nothing else, so a new tool is one folder plus one ToolSpec here."""
+
+    key: str
+    title: str  # the menu's title, e.g. "&Review"
+    install: Callable[[AppContext, QMenu], object]
+
+
+def default_tools() -> list[ToolSpec]:
+    from fer_desktop._qt.tools.review import review_tool
+
+    return [review_tool()]
 
 
 def default_panels() -> list[PanelSpec]:

@@ -1,0 +1,71 @@
+"""The review workspace: browse a model's mistakes on a labelled dataset, rank likely label
+errors, relabel with undo, export. Installs the main window's *Review* menu; the work happens
+in a :class:`~fer_desktop._qt.tools.review.window.ReviewWindow` of its own."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMenu, QWidget
+
+from fer_desktop._qt.context import AppContext
+from fer_desktop._qt.panels import ToolSpec
+from fer_desktop.review import DatasetRequest
+
+
+class ReviewTool(QObject):
+    """The Review menu of the main window, and the review window it opens (made on first use)."""
+
+    def __init__(self, ctx: AppContext, menu: QMenu) -> None:
+        super().__init__(menu)
+        self.ctx = ctx
+        self._window = None
+        self.act_open = self._add(menu, "&Open Dataset…", lambda: self.window().open_dialog(), "Ctrl+R")
+        self.act_show = self._add(menu, "&Show Review Window", self.show_window)
+        menu.addSeparator()
+        self.act_export_journal = self._add(menu, "Export &Journal…", lambda: self.window().export_journal())
+        self.act_export_csv = self._add(menu, "Export Ranked &CSV…", lambda: self.window().export_csv())
+        self.act_export_data = self._add(menu, "Export Corrected &Dataset…", lambda: self.window().export_dataset())
+        for act in (self.act_export_journal, self.act_export_csv, self.act_export_data):
+            act.setEnabled(False)
+        ctx.openDatasetRequested.connect(self.open)
+        ctx.showSamplesRequested.connect(self.show_ids)
+        ctx.datasetOpened.connect(self._dataset_opened)
+
+    def _add(self, menu: QMenu, text: str, slot, shortcut: str | None = None) -> QAction:
+        act = QAction(text, menu)
+        if shortcut:
+            act.setShortcut(QKeySequence(shortcut))
+        act.triggered.connect(slot)
+        menu.addAction(act)
+        return act
+
+    def window(self):
+        """The review window (one per app), beside the main window and closed with it."""
+        if self._window is None:
+            from fer_desktop._qt.tools.review.window import ReviewWindow
+
+            parent = self.ctx.parent()
+            self._window = ReviewWindow(self.ctx, parent if isinstance(parent, QWidget) else None)
+        return self._window
+
+    def show_window(self):
+        win = self.window()
+        win.show()
+        win.raise_()
+        win.activateWindow()
+        return win
+
+    def open(self, request: DatasetRequest) -> None:
+        self.show_window().open_dataset(request)
+
+    def show_ids(self, ids: list[str], title: str) -> int:
+        return self.show_window().show_ids(ids, title)
+
+    def _dataset_opened(self, _session) -> None:
+        for act in (self.act_export_journal, self.act_export_csv, self.act_export_data):
+            act.setEnabled(True)
+
+
+def review_tool() -> ToolSpec:
+    return ToolSpec("Review", "&Review", ReviewTool)

@@ -1,0 +1,247 @@
+"""The selected sample: the face large (as the model sees it), the original image where there
+is one, every class's probability, FER+'s votes where the data has them, its id, path and
+scores, and one button per label (the keys 1-8, 0 and X do the same)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QFont, QPixmap
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fer_desktop._qt.annotate import to_qimage
+from fer_desktop.colors import class_color
+from fer_desktop.review import NONE, ReviewSession
+from trainer.data.relabel import EXCLUDED
+
+FACE = 200  # px
+ORIGINAL = 220  # px, the longest side
+
+
+def _image_label(parent: QWidget, size: int) -> QLabel:
+    label = QLabel(parent)
+    label.setFixedSize(size, size)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.setStyleSheet("background: palette(base); border: 1px solid palette(mid);")
+    return label
+
+
+class DetailView(QWidget):
+    stateRequested = Signal(object)  # a class name, None (withdraw) or EXCLUDED
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session: ReviewSession | None = None
+        self.sample = -1
+        self._original_cache: tuple[str, QPixmap | None] = ("", None)
+        self.title = QLabel("No sample selected", self)
+        font = QFont(self.title.font())
+        font.setPointSizeF(font.pointSizeF() * 1.25)
+        font.setBold(True)
+        self.title.setFont(font)
+        self.title.setWordWrap(True)
+        self.face = _image_label(self, FACE)
+        self.face.setToolTip("The face as the model gets it (grey, aligned)")
+        self.original = _image_label(self, ORIGINAL)
+        self.original.setToolTip("The original image file")
+        self.face_caption = QLabel("model input", self)
+        self.original_caption = QLabel("original", self)
+        pics = QGridLayout()
+        pics.addWidget(self.face, 0, 0)
+        pics.addWidget(self.original, 0, 1)
+        pics.addWidget(self.face_caption, 1, 0, Qt.AlignmentFlag.AlignHCenter)
+        pics.addWidget(self.original_caption, 1, 1, Qt.AlignmentFlag.AlignHCenter)
+        pics.setColumnStretch(2, 1)
+
+        self.plot = pg.PlotWidget(self)
+        self.plot.setBackground(self.palette().color(self.backgroundRole()))
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(False, False)
+        self.plot.hideButtons()
+        self.plot.getViewBox().invertY(True)
+        self.plot.setMinimumHeight(170)
+        self.plot.showGrid(x=True, y=False, alpha=0.25)
+        self.plot.getAxis("bottom").setTicks([[(v, f"{v:.0%}") for v in (0.0, 0.25, 0.5, 0.75, 1.0)]])
+        fg = self.palette().color(self.foregroundRole())
+        for name in ("left", "bottom"):
+            self.plot.getAxis(name).setTextPen(fg)
+            self.plot.getAxis(name).setPen(fg)
+        self.bars: pg.BarGraphItem | None = None
+        self.texts: list[pg.TextItem] = []
+        self.votes = QLabel(self)
+        self.votes.setWordWrap(True)
+        self.info = QLabel(self)
+        self.info.setWordWrap(True)
+        self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.info.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        self.buttons_box = QGridLayout()
+        self.buttons: dict[object, QPushButton] = {}
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(8, 8, 8, 8)
+        lay.addWidget(self.title)
+        lay.addLayout(pics)
+        lay.addWidget(self.plot, 1)
+        lay.addWidget(self.votes)
+        lay.addLayout(self.buttons_box)
+        lay.addWidget(self.info)
+
+    # ------------------------------------------------------------------ setup
+
+    def set_session(self, session: ReviewSession | None) -> None:
+        self.session = session
+        self.sample = -1
+        self._build_buttons()
+        self._build_bars()
+        self.show_sample(-1)
+
+    def _build_buttons(self) -> None:
+        for button in self.buttons.values():
+            self.buttons_box.removeWidget(button)
+            button.deleteLater()
+        self.buttons = {}
+        if self.session is None:
+            return
+        entries = [(f"{k + 1}  {c}", c, class_color(c, k)) for k, c in enumerate(self.session.classes)]
+        entries += [("0  as given", None, "#9ba1a6"), ("X  not a face", EXCLUDED, "#e5484d")]
+        columns = 4
+        for n, (text, state, color) in enumerate(entries):
+            button = QPushButton(text, self)
+            button.setCheckable(True)
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            button.setStyleSheet(f"QPushButton {{ text-align: left; padding: 3px 6px; border-left: 5px solid {color}; }}"
+                                 "QPushButton:checked { font-weight: bold; }")
+            button.clicked.connect(lambda _=False, s=state: self.stateRequested.emit(s))
+            self.buttons_box.addWidget(button, n // columns, n % columns)
+            self.buttons[state] = button
+
+    def _build_bars(self) -> None:
+        if self.bars is not None:
+            self.plot.removeItem(self.bars)
+        for t in self.texts:
+            self.plot.removeItem(t)
+        self.bars, self.texts = None, []
+        if self.session is None:
+            return
+        classes = self.session.classes
+        n = len(classes)
+        self.bars = pg.BarGraphItem(x0=np.zeros(n), y=np.arange(n), height=0.72, width=np.zeros(n),
+                                    brushes=[pg.mkBrush(class_color(c, i)) for i, c in enumerate(classes)],
+                                    pens=[pg.mkPen(None)] * n)
+        self.plot.addItem(self.bars)
+        fg = self.palette().color(self.foregroundRole())
+        for i in range(n):
+            t = pg.TextItem("", color=fg, anchor=(0, 0.5))
+            t.setPos(0, i)
+            self.plot.addItem(t)
+            self.texts.append(t)
+        self.plot.getAxis("left").setTicks([[(i, c) for i, c in enumerate(classes)]])
+        self.plot.setXRange(-0.005, 1.45, padding=0)  # room for "87%  ◀ given"
+        self.plot.setYRange(-0.6, n - 0.4, padding=0)
+
+    # ------------------------------------------------------------------ one sample
+
+    def show_sample(self, i: int) -> None:
+        self.sample = i
+        s = self.session
+        if s is None or i < 0:
+            self.title.setText("No sample selected" if s is not None else "Open a dataset to review it")
+            self.face.clear()
+            self.original.clear()
+            self.info.setText("")
+            self.votes.setText("")
+            for button in self.buttons.values():
+                button.setEnabled(False)
+            return
+        for button in self.buttons.values():
+            button.setEnabled(True)
+        state = s.state_of(i)
+        for key, button in self.buttons.items():
+            button.setChecked(key == state)
+        self._show_title(s, i, state)
+        face = QPixmap.fromImage(to_qimage(s.samples.images[i]))
+        self.face.setPixmap(face.scaled(FACE - 4, FACE - 4, Qt.AspectRatioMode.KeepAspectRatio,
+                                        Qt.TransformationMode.SmoothTransformation))
+        self._show_original(s.paths[i])
+        self._show_bars(s, i, state)
+        self._show_votes(s, i)
+        self._show_info(s, i)
+
+    def _show_title(self, s: ReviewSession, i: int, state: str | None) -> None:
+        given = s.given_name(i)
+        if state == EXCLUDED:
+            text = f"{given}  ▸  excluded (not a face)"
+        elif state is not None:
+            text = f"{given}  ▸  relabelled {state}"
+        else:
+            text = f"labelled {given}"
+        if s.predicted[i] != NONE:
+            text += f"  ·  predicted {s.classes[s.predicted[i]]} {s.confidence[i]:.0%}"
+        self.title.setText(text)
+        now = state if state not in (None, EXCLUDED) else given
+        color = QColor(class_color(now))
+        self.title.setStyleSheet(f"color: {color.darker(140).name()};")
+
+    def _show_original(self, path: str | None) -> None:
+        visible = path is not None
+        self.original.setVisible(visible)
+        self.original_caption.setVisible(visible)
+        if not visible:
+            return
+        cached_path, pixmap = self._original_cache
+        if cached_path != path:
+            import cv2
+
+            image = cv2.imread(path, cv2.IMREAD_COLOR)
+            pixmap = None if image is None else QPixmap.fromImage(to_qimage(image))
+            self._original_cache = (path, pixmap)
+        if pixmap is None:
+            self.original.setText("cannot read\nthe original")
+            return
+        self.original.setPixmap(pixmap.scaled(ORIGINAL - 4, ORIGINAL - 4, Qt.AspectRatioMode.KeepAspectRatio,
+                                              Qt.TransformationMode.SmoothTransformation))
+        self.original_caption.setText(f"original {pixmap.width()}×{pixmap.height()}")
+
+    def _show_bars(self, s: ReviewSession, i: int, state: str | None) -> None:
+        if self.bars is None:
+            return
+        probs = s.probs[i] if s.has_predictions else np.zeros(len(s.classes), np.float32)
+        self.bars.setOpts(width=probs)
+        for k, (t, p) in enumerate(zip(self.texts, probs)):
+            marks = []
+            if k == s.given[i]:
+                marks.append("◀ given")
+            if state not in (None, EXCLUDED) and s.classes[k] == state:
+                marks.append("◀ now")
+            t.setText(f"{p:.0%}" + ("  " + " ".join(marks) if marks else "") if s.has_predictions else " ".join(marks))
+            t.setPos(float(p) + 0.01, k)
+
+    def _show_votes(self, s: ReviewSession, i: int) -> None:
+        if s.votes is None:
+            self.votes.setVisible(False)
+            return
+        counts = s.votes[i]
+        pairs = sorted(((int(v), n) for v, n in zip(counts, s.vote_names) if v > 0), reverse=True)
+        self.votes.setVisible(True)
+        self.votes.setText("FER+ votes (10 taggers): " + (", ".join(f"{n} {v}" for v, n in pairs) or "none"))
+
+    def _show_info(self, s: ReviewSession, i: int) -> None:
+        lines = [f"<b>id</b> {s.ids[i]}"]
+        if s.paths[i]:
+            lines.append(f"<b>file</b> {s.paths[i]}")
+        if s.splits[i]:
+            lines.append(f"<b>split</b> {s.splits[i]}")
+        if not np.isnan(s.scores[i]):
+            flag = " — <b>flagged</b> as a likely label error" if s.flagged[i] else ""
+            lines.append(f"<b>label-issue score</b> {s.scores[i]:.3f} (0 = surely wrong, 1 = surely right){flag}")
+        if not np.isnan(s.ambiguity[i]):
+            lines.append(f"<b>ambiguity</b> {s.ambiguity[i]:.2f} (entropy of the prediction, 0–1)")
+        self.info.setText("<br>".join(lines))

@@ -1,0 +1,134 @@
+"""The bar above the grid: which samples (label, prediction, right/wrong, relabelled, split,
+flagged) and in which order; it shows the filter the matrix or a caller set, too."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QToolButton, QWidget
+
+from fer_desktop.review import SORT_TITLES, SORTS, Filter, ReviewSession
+
+_RESULT = (("all results", None), ("wrong only", False), ("right only", True))
+_CHANGES = (("any edits", None), ("relabelled / excluded", True), ("untouched", False))
+
+
+class FilterBar(QWidget):
+    filterChanged = Signal(object)  # Filter
+    sortChanged = Signal(str, bool)  # sort key, reversed
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.filter = Filter()
+        self.label_box = self._combo("Label (the correction where there is one)")
+        self.pred_box = self._combo("The model's prediction")
+        self.result_box = self._combo("Prediction right or wrong against the label")
+        self.changes_box = self._combo("Samples you relabelled or excluded")
+        self.split_box = self._combo("Dataset split")
+        self.flagged_box = QCheckBox("flagged only", self)
+        self.flagged_box.setToolTip("Only samples cleanlab's find_label_issues flags as likely mislabelled")
+        self.flagged_box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.sort_box = self._combo("Order of the grid")
+        for key in SORTS:
+            self.sort_box.addItem(SORT_TITLES[key], key)
+        self.reverse_box = QCheckBox("reversed", self)
+        self.reverse_box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.clear_button = QToolButton(self)
+        self.clear_button.setText("Show all")
+        self.clear_button.setToolTip("Clear every filter")
+        self.clear_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.count = QLabel(self)
+        self.title = QLabel(self)
+        self.title.setStyleSheet("font-weight: bold;")
+        for text, value in _RESULT:
+            self.result_box.addItem(text, value)
+        for text, value in _CHANGES:
+            self.changes_box.addItem(text, value)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(4, 2, 4, 2)
+        for w in (QLabel("Label", self), self.label_box, QLabel("predicted", self), self.pred_box, self.result_box,
+                  self.changes_box, self.split_box, self.flagged_box, self.clear_button):
+            lay.addWidget(w)
+        lay.addSpacing(12)
+        lay.addWidget(QLabel("Order", self))
+        lay.addWidget(self.sort_box)
+        lay.addWidget(self.reverse_box)
+        lay.addStretch(1)
+        lay.addWidget(self.title)
+        lay.addWidget(self.count)
+        for box in (self.label_box, self.pred_box, self.result_box, self.changes_box, self.split_box):
+            box.currentIndexChanged.connect(self._from_widgets)
+        self.flagged_box.toggled.connect(self._from_widgets)
+        self.clear_button.clicked.connect(lambda: self.set_filter(Filter(), emit=True))
+        self.sort_box.currentIndexChanged.connect(self._sort_changed)
+        self.reverse_box.toggled.connect(self._sort_changed)
+
+    def _combo(self, tip: str) -> QComboBox:
+        box = QComboBox(self)
+        box.setToolTip(tip)
+        box.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # digits and arrows stay with the grid
+        box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        return box
+
+    @property
+    def sort(self) -> tuple[str, bool]:
+        return self.sort_box.currentData(), self.reverse_box.isChecked()
+
+    def set_session(self, session: ReviewSession) -> None:
+        boxes = (self.label_box, self.pred_box, self.split_box)
+        for box in boxes:
+            box.blockSignals(True)
+            box.clear()
+        for box, anything in ((self.label_box, "any"), (self.pred_box, "any")):
+            box.addItem(anything, None)
+            for k, name in enumerate(session.classes):
+                box.addItem(name, k)
+        self.split_box.addItem("all splits", None)
+        for split in session.splits_present():
+            self.split_box.addItem(split, split)
+        self.split_box.setVisible(len(session.splits_present()) > 1)
+        has_scores = session.issues is not None
+        self.flagged_box.setVisible(has_scores)
+        for box in boxes:
+            box.blockSignals(False)
+        self.set_filter(Filter(), emit=False)
+
+    def set_filter(self, f: Filter, emit: bool = False) -> None:
+        """Show ``f`` in the widgets (an explicit id set shows as a title)."""
+        self.filter = f
+        widgets = (self.label_box, self.pred_box, self.result_box, self.changes_box, self.split_box, self.flagged_box)
+        for w in widgets:
+            w.blockSignals(True)
+        _select(self.label_box, f.label)
+        _select(self.pred_box, f.predicted)
+        _select(self.result_box, f.correct)
+        _select(self.changes_box, f.relabelled)
+        _select(self.split_box, f.split)
+        self.flagged_box.setChecked(bool(f.flagged))
+        for w in widgets:
+            w.blockSignals(False)
+        self.title.setText(f.title if f.ids is not None else "")
+        if emit:
+            self.filterChanged.emit(f)
+
+    def set_count(self, shown: int, total: int) -> None:
+        self.count.setText(f"{shown:,} of {total:,}")
+
+    def _from_widgets(self, *_) -> None:
+        self.filter = replace(self.filter, label=self.label_box.currentData(), predicted=self.pred_box.currentData(),
+                              correct=self.result_box.currentData(), relabelled=self.changes_box.currentData(),
+                              split=self.split_box.currentData(), flagged=True if self.flagged_box.isChecked() else None)
+        self.filterChanged.emit(self.filter)
+
+    def _sort_changed(self, *_) -> None:
+        key, reverse = self.sort
+        self.sortChanged.emit(key, reverse)
+
+
+def _select(box: QComboBox, value) -> None:
+    for k in range(box.count()):
+        if box.itemData(k) == value and (value is not None or box.itemData(k) is None):
+            box.setCurrentIndex(k)
+            return
+    box.setCurrentIndex(0)

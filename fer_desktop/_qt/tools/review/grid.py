@@ -1,0 +1,274 @@
+"""The thumbnail grid: a QListView over a list model of sample indices, painted by a delegate.
+
+No widget per image: the view asks the delegate to paint only the tiles in sight, and a tile's
+thumbnail (a QPixmap made from the crop on first paint) is kept in a bounded LRU cache, so
+35,887 FER-2013 faces scroll as smoothly as 40 (bench/review_grid.py measures it)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QPoint, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
+
+from fer_desktop._qt.annotate import to_qimage
+from fer_desktop.colors import class_color
+from fer_desktop.review import NONE, ReviewSession
+
+THUMB = 96  # px: FER-2013's 48 doubled, SFEW's crops at the model's grey input
+TILE = QSize(THUMB + 16, THUMB + 44)
+SAMPLE_ROLE = Qt.ItemDataRole.UserRole + 1
+WRONG = QColor("#e5484d")
+RIGHT = QColor("#30a46c")
+EDITED = QColor("#f76b15")
+
+
+class ThumbnailCache:
+    """Sample index -> QPixmap of its crop at THUMB px, least recently used dropped first."""
+
+    def __init__(self, capacity: int = 3000) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[int, QPixmap] = OrderedDict()
+        self.session: ReviewSession | None = None
+        self.made = 0  # thumbnails made (the benchmark reports cold vs warm)
+
+    def reset(self, session: ReviewSession | None) -> None:
+        self.session = session
+        self._items.clear()
+
+    def get(self, i: int) -> QPixmap:
+        pixmap = self._items.get(i)
+        if pixmap is not None:
+            self._items.move_to_end(i)
+            return pixmap
+        image = to_qimage(self.session.samples.images[i])
+        pixmap = QPixmap.fromImage(image.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio,
+                                                Qt.TransformationMode.SmoothTransformation))
+        self._items[i] = pixmap
+        self.made += 1
+        if len(self._items) > self.capacity:
+            self._items.popitem(last=False)
+        return pixmap
+
+
+class SampleGridModel(QAbstractListModel):
+    """Rows are positions in the current order; each holds a sample index of the session."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.session: ReviewSession | None = None
+        self.order = np.zeros(0, np.int64)
+        self._row_of = np.zeros(0, np.int64)  # sample index -> row, -1 when not shown
+
+    def set_session(self, session: ReviewSession | None) -> None:
+        self.beginResetModel()
+        self.session = session
+        self.order = np.zeros(0, np.int64)
+        self._row_of = np.full(len(session) if session else 0, -1, np.int64)
+        self.endResetModel()
+
+    def set_order(self, order: np.ndarray) -> None:
+        self.beginResetModel()
+        self.order = np.asarray(order, np.int64)
+        self._row_of[:] = -1
+        self._row_of[self.order] = np.arange(len(self.order))
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.order)
+
+    def sample_at(self, row: int) -> int:
+        return int(self.order[row])
+
+    def row_of(self, sample: int) -> int:
+        return int(self._row_of[sample]) if 0 <= sample < len(self._row_of) else -1
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or self.session is None:
+            return None
+        i = int(self.order[index.row()])
+        if role == SAMPLE_ROLE:
+            return i
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return tile_tooltip(self.session, i)
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return self.session.ids[i]
+        return None
+
+    def refresh(self, sample: int) -> None:
+        row = self.row_of(sample)
+        if row >= 0:
+            index = self.index(row)
+            self.dataChanged.emit(index, index)
+
+
+def tile_tooltip(s: ReviewSession, i: int) -> str:
+    lines = [s.ids[i], f"given: {s.given_name(i)}"]
+    state = s.state_of(i)
+    if state is not None:
+        lines.append(f"corrected: {state}")
+    if s.predicted[i] != NONE:
+        lines.append(f"predicted: {s.classes[s.predicted[i]]} {s.confidence[i]:.0%}")
+    if not np.isnan(s.scores[i]):
+        lines.append(f"label-issue score {s.scores[i]:.3f} (low: likely wrong)"
+                     + ("; flagged" if s.flagged[i] else ""))
+    return "\n".join(lines)
+
+
+class TileDelegate(QStyledItemDelegate):
+    """One tile: the face, its label (given, or given -> corrected), the prediction with its
+    confidence; a red/green edge for wrong/right, an orange corner when relabelled, a cross
+    when excluded, a "!" when the ranking flags the label."""
+
+    def __init__(self, cache: ThumbnailCache, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.cache = cache
+        self.font = QFont()
+        self.font.setPixelSize(11)
+        self.bold = QFont(self.font)
+        self.bold.setBold(True)
+        self.metrics = QFontMetrics(self.font)
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
+        return TILE
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
+              index: QModelIndex | QPersistentModelIndex) -> None:
+        s = self.cache.session
+        if s is None:
+            return
+        i = index.data(SAMPLE_ROLE)
+        r = option.rect.adjusted(2, 2, -2, -2)
+        painter.save()
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        pal = option.palette
+        if selected:
+            painter.fillRect(r, pal.highlight())
+        labels_now = s.corrected[i] if s.corrected[i] != NONE else s.given[i]
+        predicted = int(s.predicted[i])
+        if predicted != NONE and not s.excluded[i] and labels_now >= 0:
+            painter.fillRect(QRect(r.left(), r.top(), 3, THUMB + 4), RIGHT if predicted == labels_now else WRONG)
+        thumb = QRect(r.left() + (r.width() - THUMB) // 2, r.top() + 2, THUMB, THUMB)
+        pixmap = self.cache.get(i)
+        target = QRect(0, 0, pixmap.width(), pixmap.height())
+        target.moveCenter(thumb.center())
+        painter.drawPixmap(target, pixmap)
+        if s.excluded[i]:
+            painter.fillRect(thumb, QColor(0, 0, 0, 120))
+            painter.setPen(QPen(WRONG, 3))
+            painter.drawLine(thumb.topLeft(), thumb.bottomRight())
+            painter.drawLine(thumb.topRight(), thumb.bottomLeft())
+        elif s.corrected[i] != NONE:
+            painter.setBrush(EDITED)
+            painter.setPen(Qt.PenStyle.NoPen)
+            corner = thumb.topRight()
+            painter.drawPolygon([corner, corner + QPoint(-18, 0), corner + QPoint(0, 18)])
+        if s.flagged[i]:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor("#ffc53d"))
+            badge = QRect(thumb.left() + 3, thumb.top() + 3, 14, 14)
+            painter.drawEllipse(badge)
+            painter.setPen(QColor("#000000"))
+            painter.setFont(self.bold)
+            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, "!")
+        text_color = pal.highlightedText().color() if selected else pal.text().color()
+        line1 = QRect(r.left() + 4, thumb.bottom() + 3, r.width() - 8, 15)
+        line2 = line1.translated(0, 16)
+        self._label_line(painter, s, i, line1, text_color)
+        if predicted != NONE:
+            painter.setFont(self.font)
+            painter.setPen(text_color)
+            text = f"→ {s.classes[predicted]} {s.confidence[i]:.0%}"
+            painter.drawText(line2, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                             self.metrics.elidedText(text, Qt.TextElideMode.ElideRight, line2.width()))
+        painter.restore()
+
+    def _label_line(self, painter: QPainter, s: ReviewSession, i: int, rect: QRect, color: QColor) -> None:
+        """A class-coloured dot, then the given label, or "given ▸ corrected" when relabelled."""
+        state = s.state_of(i)
+        shown = state if state is not None and not s.excluded[i] else s.given_name(i)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(class_color(shown)))
+        painter.drawEllipse(QRect(rect.left(), rect.center().y() - 4, 8, 8))
+        painter.setPen(color)
+        painter.setFont(self.bold)
+        text = s.given_name(i)
+        if s.excluded[i]:
+            text = f"{text} ▸ not a face"
+        elif state is not None:
+            text = f"{text} ▸ {state}"
+        painter.drawText(rect.adjusted(11, 0, 0, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         QFontMetrics(self.bold).elidedText(text, Qt.TextElideMode.ElideRight, rect.width() - 11))
+
+
+class SampleGrid(QListView):
+    """The grid; the arrow keys and Space walk the current order (Right/Down/Space next,
+    Left/Up previous), as a reviewer reads a ranked list."""
+
+    currentSampleChanged = Signal(int)  # sample index, -1 for none
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.cache = ThumbnailCache()
+        self.grid_model = SampleGridModel(self)
+        self.setModel(self.grid_model)
+        self.setItemDelegate(TileDelegate(self.cache, self))
+        self.setViewMode(QListView.ViewMode.ListMode)  # list mode + wrapping: a grid with a cheap layout
+        self.setFlow(QListView.Flow.LeftToRight)
+        self.setWrapping(True)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setUniformItemSizes(True)
+        self.setMovement(QListView.Movement.Static)
+        self.setSpacing(2)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.verticalScrollBar().setSingleStep(TILE.height() // 3)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setMouseTracking(False)
+        self.selectionModel().currentChanged.connect(self._on_current)
+
+    def set_session(self, session: ReviewSession | None) -> None:
+        self.cache.reset(session)
+        self.grid_model.set_session(session)
+
+    def set_order(self, order: np.ndarray, keep: int | None = None) -> None:
+        """Show ``order``; ``keep`` (a sample index) stays current when it is still shown,
+        else the first tile becomes current."""
+        self.grid_model.set_order(order)
+        row = self.grid_model.row_of(keep) if keep is not None else -1
+        self.go_to_row(row if row >= 0 else 0)
+
+    def current_sample(self) -> int:
+        index = self.currentIndex()
+        return self.grid_model.sample_at(index.row()) if index.isValid() else -1
+
+    def go_to_row(self, row: int) -> None:
+        n = self.grid_model.rowCount()
+        if n == 0:
+            self.currentSampleChanged.emit(-1)
+            return
+        index = self.grid_model.index(max(0, min(row, n - 1)))
+        self.setCurrentIndex(index)
+        self.scrollTo(index)
+
+    def step(self, delta: int) -> None:
+        index = self.currentIndex()
+        self.go_to_row((index.row() if index.isValid() else -1) + delta)
+
+    def moveCursor(self, action: QAbstractItemView.CursorAction, modifiers: Qt.KeyboardModifier) -> QModelIndex:
+        A = QAbstractItemView.CursorAction
+        row = self.currentIndex().row() if self.currentIndex().isValid() else -1
+        n = self.grid_model.rowCount()
+        if action in (A.MoveRight, A.MoveDown, A.MoveNext):
+            return self.grid_model.index(min(row + 1, n - 1))
+        if action in (A.MoveLeft, A.MoveUp, A.MovePrevious):
+            return self.grid_model.index(max(row - 1, 0))
+        return super().moveCursor(action, modifiers)
+
+    def keyboardSearch(self, search: str) -> None:
+        pass  # typed digits are labels, not a search for an id
+
+    def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        self.currentSampleChanged.emit(self.grid_model.sample_at(current.row()) if current.isValid() else -1)

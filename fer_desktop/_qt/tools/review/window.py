@@ -1,0 +1,459 @@
+"""The review window: a top-level window beside the live view, because reviewing is its own
+task (a grid of thousands of faces wants the whole screen, not a dock beside a webcam).
+
+The grid fills the middle under its filter bar; the confusion matrix docks on the left and
+the selected sample's detail on the right. All label changes go through the ReviewSession
+(journal first, then the screen) and a QUndoStack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoStack
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fer_desktop._qt.banner import MessageBanner
+from fer_desktop._qt.context import AppContext
+from fer_desktop._qt.errors import guarded
+from fer_desktop._qt.jobs import JobsIndicator, ThreadJob
+from fer_desktop._qt.settings import value
+from fer_desktop._qt.tools.review.commands import LabelCommand
+from fer_desktop._qt.tools.review.detail import DetailView
+from fer_desktop._qt.tools.review.filter_bar import FilterBar
+from fer_desktop._qt.tools.review.grid import SampleGrid
+from fer_desktop._qt.tools.review.matrix import ConfusionMatrix
+from fer_desktop.review import DatasetRequest, Filter, ReviewSession
+from trainer.data.relabel import EXCLUDED
+
+MAX_CLASSES = 8  # number keys 1-8 (FER+ has contempt)
+
+
+def _home(path: str | Path) -> str:
+    """A path with the home folder as ~ (window titles)."""
+    p, home = str(path), str(Path.home())
+    return "~" + p[len(home):] if p.startswith(home + "/") else p
+
+
+class ReviewWindow(QMainWindow):
+    sessionChanged = Signal(object)  # ReviewSession
+    loadFailed = Signal(str)
+    exported = Signal(str, str)  # what ("journal" | "csv" | "dataset"), path
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None, *, cache_dir: str | None = None,
+                 device: str = "auto") -> None:
+        super().__init__(parent)
+        self.setWindowFlag(Qt.WindowType.Window)
+        self.setObjectName("reviewWindow")
+        self.setWindowTitle("Review: fer-desktop")
+        self.ctx = ctx
+        self.cache_dir = cache_dir
+        self.device = device
+        self.session: ReviewSession | None = None
+        self.filter = Filter()
+        self.sort: tuple[str, bool] = ("score", False)
+        self.load_job: ThreadJob | None = None
+        self.export_job: ThreadJob | None = None
+        self.undo_stack = QUndoStack(self)
+        self._build_central()
+        self._build_docks()
+        self._build_actions()
+        self._build_menus()
+        self._build_status()
+        self.ctx.jobStarted.connect(self._track_job)
+        self.resize(1500, 940)
+        geometry = ctx.settings.value("review/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = ctx.settings.value("review/state")
+        if state is not None:
+            self.restoreState(state)
+
+    # ------------------------------------------------------------------ construction
+
+    def _build_central(self) -> None:
+        central = QWidget(self)
+        self.banner = MessageBanner(central)
+        self.filter_bar = FilterBar(central)
+        self.grid = SampleGrid(central)
+        self.placeholder = QWidget(central)
+        self.placeholder_text = QLabel("Open a dataset to review it: Review ▸ Open dataset… (Ctrl+O).\n"
+                                       "Any dataset the trainer reads: a FER-2013 or FER+ csv, or class folders.",
+                                       self.placeholder)
+        self.placeholder_text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder_text.setWordWrap(True)
+        self.load_indicator = JobsIndicator(self.placeholder)
+        lay = QVBoxLayout(self.placeholder)
+        lay.addStretch(1)
+        lay.addWidget(self.placeholder_text)
+        lay.addWidget(self.load_indicator, 0, Qt.AlignmentFlag.AlignHCenter)
+        lay.addStretch(1)
+        self.stack = QStackedWidget(central)
+        self.stack.addWidget(self.placeholder)
+        self.stack.addWidget(self.grid)
+        outer = QVBoxLayout(central)
+        outer.setContentsMargins(4, 4, 4, 0)
+        outer.setSpacing(4)
+        outer.addWidget(self.banner)
+        outer.addWidget(self.filter_bar)
+        outer.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+        self.filter_bar.setEnabled(False)
+        self.filter_bar.filterChanged.connect(self.apply_filter)
+        self.filter_bar.sortChanged.connect(self._sort_changed)
+        self.grid.currentSampleChanged.connect(self._show_detail)
+
+    def _build_docks(self) -> None:
+        self.matrix = ConfusionMatrix(self)
+        self.detail = DetailView(self)
+        self.matrix.cellClicked.connect(self._cell_clicked)
+        self.detail.stateRequested.connect(self.set_state)
+        self.docks: dict[str, QDockWidget] = {}
+        for key, title, widget, area in (
+                ("reviewMatrix", "Confusion matrix", self.matrix, Qt.DockWidgetArea.LeftDockWidgetArea),
+                ("reviewDetail", "Sample", self.detail, Qt.DockWidgetArea.RightDockWidgetArea)):
+            dock = QDockWidget(title, self)
+            dock.setObjectName(key)
+            dock.setWidget(widget)
+            dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                             | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+            self.addDockWidget(area, dock)
+            self.docks[key] = dock
+        self.resizeDocks(list(self.docks.values()), [430, 470], Qt.Orientation.Horizontal)
+
+    def _action(self, text: str, slot, keys: list | None = None, tip: str = "", checkable: bool = False) -> QAction:
+        act = QAction(text, self)
+        if keys:
+            act.setShortcuts([QKeySequence(k) for k in keys])
+        act.setToolTip(tip or text.replace("&", "").replace("…", ""))
+        act.setStatusTip(act.toolTip())
+        act.setCheckable(checkable)
+        act.triggered.connect(slot)
+        self.addAction(act)
+        return act
+
+    def _build_actions(self) -> None:
+        a = self._action
+        self.act_open = a("&Open Dataset…", lambda: self.open_dialog(), ["Ctrl+O"])
+        self.act_export_journal = a("Export &Journal…", lambda: self.export_journal(),
+                                    tip="A copy of the relabel journal (JSONL)")
+        self.act_export_csv = a("Export Ranked &CSV…", lambda: self.export_csv(), ["Ctrl+E"],
+                                tip="id, path, given, corrected, predicted, confidence, score; likeliest error first")
+        self.act_export_data = a("Export Corrected &Dataset…", lambda: self.export_dataset(),
+                                 tip="A copy of the dataset with the corrections applied and excluded faces left out")
+        self.act_close = a("&Close Window", self.close, ["Ctrl+W"])
+        self.act_undo = self.undo_stack.createUndoAction(self, "&Undo")
+        self.act_undo.setShortcuts([QKeySequence("Ctrl+Z")])
+        self.act_redo = self.undo_stack.createRedoAction(self, "&Redo")
+        self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.addActions([self.act_undo, self.act_redo])
+        self.label_actions: list[QAction] = []
+        for k in range(MAX_CLASSES):
+            act = a(f"Label {k + 1}", lambda _=False, k=k: self.set_label_index(k), [str(k + 1)])
+            self.label_actions.append(act)
+        self.act_withdraw = a("&Withdraw Correction", lambda: self.set_state(None), ["0", "Backspace"],
+                              tip="Back to the dataset's own label")
+        self.act_exclude = a("E&xclude (Not a Face)", lambda: self.set_state(EXCLUDED), ["X"],
+                             tip="Leave the sample out of training and evaluation")
+        self.act_advance = a("&Advance After Labelling", lambda on: self.ctx.settings.setValue("review/advance", on),
+                             checkable=True, tip="Go to the next sample after a label key")
+        self.act_advance.setChecked(value(self.ctx.settings, "review/advance", True, bool))
+        self.act_next = a("&Next Sample", lambda: self.grid.step(1), ["Space"])
+        self.act_prev = a("&Previous Sample", lambda: self.grid.step(-1), ["Shift+Space"])
+        self.act_all = a("&Show All", lambda: self.apply_filter(Filter()), ["Escape"])
+        self.act_wrong = a("Show &Wrong Predictions", lambda: self.apply_filter(Filter(correct=False)), ["Ctrl+1"])
+        self.act_flagged = a("Show &Flagged Labels", lambda: self.apply_filter(Filter(flagged=True)), ["Ctrl+2"])
+        self.act_edited = a("Show &Relabelled", lambda: self.apply_filter(Filter(relabelled=True)), ["Ctrl+3"])
+        self.act_percent = a("Row &Percentages", self.matrix.normalise_box.setChecked, ["Ctrl+P"], checkable=True)
+        self.matrix.normalise_box.toggled.connect(self.act_percent.setChecked)
+        self._enable(False)
+
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        m = mb.addMenu("&Review")
+        for act in (self.act_open, None, self.act_export_journal, self.act_export_csv, self.act_export_data, None,
+                    self.act_close):
+            m.addSeparator() if act is None else m.addAction(act)
+        m = mb.addMenu("&Edit")
+        m.addAction(self.act_undo)
+        m.addAction(self.act_redo)
+        m.addSeparator()
+        self.label_menu = m
+        for act in self.label_actions:
+            m.addAction(act)
+        for act in (self.act_withdraw, self.act_exclude, None, self.act_advance):
+            m.addSeparator() if act is None else m.addAction(act)
+        m = mb.addMenu("&Go")
+        for act in (self.act_next, self.act_prev, None, self.act_all, self.act_wrong, self.act_flagged, self.act_edited):
+            m.addSeparator() if act is None else m.addAction(act)
+        m = mb.addMenu("&View")
+        m.addAction(self.act_percent)
+        for dock in self.docks.values():
+            m.addAction(dock.toggleViewAction())
+
+    def _build_status(self) -> None:
+        bar = self.statusBar()
+        self.jobs_indicator = JobsIndicator(bar)
+        self.journal_label = QLabel("journal —", bar)
+        self.journal_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        bar.addPermanentWidget(self.jobs_indicator)
+        bar.addPermanentWidget(self.journal_label)
+
+    def _enable(self, on: bool) -> None:
+        for act in (self.act_export_journal, self.act_export_csv, self.act_export_data, self.act_withdraw,
+                    self.act_exclude, self.act_next, self.act_prev, self.act_all, self.act_wrong, self.act_flagged,
+                    self.act_edited, *self.label_actions):
+            act.setEnabled(on)
+
+    def _track_job(self, job) -> None:
+        self.jobs_indicator.track(job)
+        if job is self.load_job:
+            self.load_indicator.track(job)
+
+    # ------------------------------------------------------------------ opening
+
+    @guarded
+    def open_dialog(self) -> None:
+        from fer_desktop._qt.tools.review.open_dialog import OpenDatasetDialog
+
+        model = str(self.ctx.model.path) if self.ctx.model is not None and self.ctx.model.path else ""
+        dialog = OpenDatasetDialog(self, path=value(self.ctx.settings, "review/last_path", "", str), model=model,
+                                   start_dir=value(self.ctx.settings, "paths/last_dir", str(Path.home()), str))
+        if dialog.exec() and dialog.request() is not None:
+            self.open_dataset(dialog.request())
+
+    @guarded
+    def open_dataset(self, request: DatasetRequest) -> None:
+        """Load in the background (model, faces, predictions, scores); the window stays usable."""
+        from fer_desktop.review_io import open_session
+
+        if self.load_job is not None:
+            self.load_job.cancel()
+        self.ctx.settings.setValue("review/last_path", request.path)
+        name = Path(request.path).name + (f" ({request.split})" if request.split else "")
+        job = ThreadJob(open_session, request, title=f"Opening {name}", parent=self,
+                        cache_dir=self.cache_dir, device=self.device)
+        job.returned.connect(self.set_session)
+        job.errored.connect(self._load_failed)
+        job.aborted.connect(lambda text: self.banner.show_message(f"Opening {name} cancelled.", "info", "load"))
+        job.finished.connect(lambda: self._load_ended(job))
+        self.load_job = job
+        if self.session is None:
+            self.placeholder_text.setText(f"Opening {request.path}…\nThe model runs over every face once; "
+                                          "the result is cached for next time.")
+        self.banner.clear_topic("load")
+        self.ctx.start_job(job)
+
+    def _load_ended(self, job: ThreadJob) -> None:
+        if self.load_job is job:
+            self.load_job = None
+            if self.session is None:
+                self.placeholder_text.setText("Open a dataset to review it: Review ▸ Open dataset… (Ctrl+O).")
+
+    def _load_failed(self, exc: BaseException) -> None:
+        from trainer.data.samples import DataError
+        from trainer.models.card import ModelLoadError
+
+        text = str(exc) if isinstance(exc, (DataError, ModelLoadError, OSError)) else f"{type(exc).__name__}: {exc}"
+        if not isinstance(exc, (DataError, ModelLoadError, OSError)):
+            from fer_desktop._qt.errors import log
+
+            log.error("opening a dataset failed", exc_info=exc)
+        self.banner.show_message(f"Could not open the dataset: {text}", "error", "load")
+        self.loadFailed.emit(text)
+
+    @guarded
+    def set_session(self, session: ReviewSession) -> None:
+        if self.session is not None:
+            self.session.listeners.clear()
+        self.session = session
+        session.listeners.append(self._on_label_change)
+        self.undo_stack.clear()
+        self.grid.set_session(session)
+        self.filter_bar.set_session(session)
+        self.filter_bar.setEnabled(True)
+        self.detail.set_session(session)
+        self.matrix.show_session(session)
+        for k, act in enumerate(self.label_actions):
+            act.setVisible(k < len(session.classes))
+            if k < len(session.classes):
+                act.setText(f"Label as {session.classes[k]}")
+        self._enable(True)
+        self.stack.setCurrentWidget(self.grid)
+        self.sort = self.filter_bar.sort
+        self.apply_filter(Filter())
+        self.grid.setFocus()
+        self._update_title()
+        self.banner.clear_topic("load")
+        self.ctx.dataset_opened(session)
+        self.sessionChanged.emit(session)
+
+    def _update_title(self) -> None:
+        s = self.session
+        if s is None:
+            return
+        edits = int((s.corrected >= 0).sum() + s.excluded.sum())
+        self.setWindowTitle(f"Review {s.name}: {len(s):,} faces, {edits} edited — journal {_home(s.journal.path)}")
+        self.journal_label.setText(f"journal {_home(s.journal.path)}")
+        self.journal_label.setToolTip("Every change is written here at once (append-only, fsync'ed)")
+
+    # ------------------------------------------------------------------ what is shown
+
+    @guarded
+    def apply_filter(self, f: Filter) -> None:
+        if self.session is None:
+            return
+        self.filter = f
+        current = self.grid.current_sample()
+        order = self.session.view(f, *self.sort)
+        self.grid.set_order(order, keep=current if current >= 0 else None)
+        self.filter_bar.set_filter(f)
+        self.filter_bar.set_count(len(order), len(self.session))
+        self.matrix.select_cell(f.label, f.predicted)
+        if len(order) == 0:
+            self.detail.show_sample(-1)
+
+    def show_ids(self, ids: list[str], title: str) -> int:
+        """Show just these samples (e.g. those a retrained model now gets wrong); returns how
+        many of them this dataset has."""
+        if self.session is None:
+            self.banner.show_message(f"{title}: open their dataset first.", "warning", "ids")
+            return 0
+        found, missing = self.session.find(ids)
+        self.apply_filter(Filter(ids=frozenset(found), title=f"{title} ({len(found)})"))
+        if missing:
+            self.banner.show_message(f"{title}: {len(missing)} of {len(ids)} ids are not in {self.session.name}.",
+                                     "warning", "ids")
+        self.show()
+        self.raise_()
+        return len(found)
+
+    def _sort_changed(self, key: str, reverse: bool) -> None:
+        self.sort = (key, reverse)
+        self.apply_filter(self.filter)
+
+    def _cell_clicked(self, label: int | None, predicted: int | None) -> None:
+        self.apply_filter(Filter().with_cell(label, predicted))
+        self.grid.setFocus()
+
+    def _show_detail(self, sample: int) -> None:
+        self.detail.show_sample(sample)
+
+    # ------------------------------------------------------------------ labelling
+
+    def set_label_index(self, k: int) -> None:
+        if self.session is not None and k < len(self.session.classes):
+            self.set_state(self.session.classes[k])
+
+    @guarded
+    def set_state(self, state: str | None) -> None:
+        """Label, withdraw (None) or exclude the current sample: on disk before the screen changes."""
+        i = self.grid.current_sample()
+        if self.session is None or i < 0:
+            return
+        record = self.session.set_state(i, state)
+        if record is not None:
+            self.undo_stack.push(LabelCommand(self.session, record))
+        if self.act_advance.isChecked():
+            self.grid.step(1)
+
+    def _on_label_change(self, i: int, record: dict) -> None:
+        """The session changed sample ``i`` (a key, a button, undo or redo)."""
+        self.grid.grid_model.refresh(i)
+        self.matrix.show_session(self.session)
+        if record["op"] in ("undo", "redo"):  # show what changed back
+            row = self.grid.grid_model.row_of(i)
+            if row >= 0:
+                self.grid.go_to_row(row)
+        if self.detail.sample == i:
+            self.detail.show_sample(i)
+        self._update_title()
+        self.ctx.labels_changed(self.session.dataset, [self.session.ids[i]])
+
+    # ------------------------------------------------------------------ exports
+
+    def _save_path(self, title: str, suggestion: str, filters: str) -> str:
+        start = Path(value(self.ctx.settings, "paths/last_dir", str(Path.home()), str)) / suggestion
+        path, _ = QFileDialog.getSaveFileName(self, title, str(start), filters)
+        if path:
+            self.ctx.settings.setValue("paths/last_dir", str(Path(path).parent))
+        return path
+
+    @guarded
+    def export_journal(self, path: str | None = None) -> None:
+        from fer_desktop.review_io import export_journal
+
+        if self.session is None:
+            return
+        path = path or self._save_path("Export the journal", f"{self.session.dataset}-relabels.jsonl",
+                                       "JSON lines (*.jsonl);;All files (*)")
+        if path:
+            out = export_journal(self.session, path)
+            self._exported("journal", str(out))
+
+    @guarded
+    def export_csv(self, path: str | None = None) -> None:
+        from fer_desktop.review_io import export_csv
+
+        if self.session is None:
+            return
+        path = path or self._save_path("Export the ranked samples", f"{self.session.dataset}-review.csv", "CSV (*.csv)")
+        if path:
+            out = export_csv(self.session, path)
+            self._exported("csv", str(out))
+
+    @guarded
+    def export_dataset(self, path: str | None = None) -> None:
+        from fer_desktop.review_io import export_corrected
+
+        s = self.session
+        if s is None:
+            return
+        if self.export_job is not None:
+            self.banner.show_message("An export is already running.", "warning", "export")
+            return
+        if path is None:
+            if s.kind == "fer2013":
+                path = self._save_path("Export the corrected csv", "fer2013-corrected.csv.gz", "CSV (*.csv *.csv.gz)")
+            else:
+                path = self._save_path("Export the corrected dataset (a new folder)", f"{s.dataset}-corrected", "Folder (*)")
+        if not path:
+            return
+        job = ThreadJob(export_corrected, s, path, title=f"Exporting {Path(path).name}", parent=self)
+        job.returned.connect(lambda out: self._exported("dataset", str(out)))
+        job.errored.connect(lambda exc: self.banner.show_message(f"Export failed: {exc}", "error", "export"))
+        job.aborted.connect(lambda text: self.banner.show_message(text, "warning", "export"))
+        job.finished.connect(self._export_ended)
+        self.export_job = job
+        self.ctx.start_job(job)
+
+    def _export_ended(self) -> None:
+        self.export_job = None
+
+    def _exported(self, what: str, path: str) -> None:
+        self.banner.show_message(f"Exported the {'corrected dataset' if what == 'dataset' else what} to {path}",
+                                 "info", "export")
+        self.exported.emit(what, path)
+
+    # ------------------------------------------------------------------ closing
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.ctx.settings.setValue("review/geometry", self.saveGeometry())
+        self.ctx.settings.setValue("review/state", self.saveState())
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        for job in (self.load_job, self.export_job):
+            if job is not None:
+                job.cancel()
+                job.wait(10000)
+

@@ -1,0 +1,116 @@
+"""``fer-desktop review DATA [--split S] [--model M] [--journal J]``: the review window alone
+(no webcam, no live model), optionally scripted for docs: ``--screenshot OUT.png`` saves the
+window once the predictions are shown, then quits."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Sequence
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="fer-desktop review",
+        description="Browse a model's mistakes on a labelled dataset, rank likely label errors, relabel "
+                    "(number keys, undo with Ctrl+Z) and export. Every change goes to a journal at once.")
+    p.add_argument("data", help="a FER-2013 csv(.gz), a FER+ csv or a class-folder dataset")
+    p.add_argument("--split", help="split(s) to review, '+'-joined (default: all)")
+    p.add_argument("--model", help="model file (.safetensors/.json); default: the bundled one")
+    p.add_argument("--journal", help="relabel journal (default: one per dataset in the user's data folder)")
+    p.add_argument("--cell", metavar="LABEL:PREDICTED",
+                   help="start on one confusion-matrix cell, e.g. angry:neutral (either side may be empty)")
+    p.add_argument("--filter", choices=("wrong", "flagged", "relabelled"), help="start with this filter")
+    p.add_argument("--screenshot", metavar="OUT.png", help="save the window once the predictions are shown, then quit")
+    p.add_argument("--parts", action="store_true",
+                   help="with --screenshot: also OUT-matrix.png, OUT-grid.png and OUT-detail.png")
+    p.add_argument("--quit-after-ms", type=int, default=None, metavar="N",
+                   help="quit after N ms (with --screenshot: the longest to wait)")
+    p.add_argument("--size", metavar="WxH", default=None, help="window size, e.g. 1500x940")
+    p.add_argument("--settings", metavar="FILE.ini", help="settings file (default: the user's)")
+    p.add_argument("--device", default="auto", help="where the model runs: auto, cpu, cuda")
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+def _cell(text: str | None, classes: tuple[str, ...]) -> tuple[int | None, int | None] | None:
+    if not text:
+        return None
+    from trainer.classes import canonical_class
+
+    label, _, predicted = text.partition(":")
+    try:
+        return tuple(classes.index(canonical_class(t)) if t.strip() else None for t in (label, predicted))
+    except ValueError as exc:
+        raise SystemExit(f"fer-desktop review: --cell {text!r}: {exc}") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from fer_desktop._qt.context import AppContext
+    from fer_desktop._qt.errors import install_excepthook, set_reporter
+    from fer_desktop._qt.settings import APPLICATION, ORGANIZATION, open_settings
+    from fer_desktop._qt.tools.review.window import ReviewWindow
+    from fer_desktop.app import _size
+    from fer_desktop.review import DatasetRequest, Filter
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    install_excepthook()
+    ctx = AppContext(open_settings(args.settings))
+    window = ReviewWindow(ctx, device=args.device)
+    ctx.message.connect(lambda text, level: window.banner.show_message(text, level))
+    set_reporter(ctx.report)
+    size = _size(args.size)
+    if size:
+        window.resize(*size)
+    window.show()
+    window.open_dataset(DatasetRequest(args.data, args.split, args.model, args.journal))
+
+    exit_code = {"code": 0}
+
+    def start_view(session) -> None:
+        cell = _cell(args.cell, session.classes)
+        if cell is not None:
+            window.matrix.click_cell(*cell)
+        elif args.filter:
+            window.apply_filter({"wrong": Filter(correct=False), "flagged": Filter(flagged=True),
+                                 "relabelled": Filter(relabelled=True)}[args.filter])
+
+    window.sessionChanged.connect(start_view)
+    if args.screenshot:
+        out = Path(args.screenshot)
+
+        def take(timed_out: bool) -> None:
+            if exit_code.get("taken"):
+                return
+            exit_code["taken"] = True
+            out.parent.mkdir(parents=True, exist_ok=True)
+            ok = window.grab().save(str(out), "PNG")
+            if ok and args.parts:
+                for name, widget in (("matrix", window.matrix), ("grid", window.grid), ("detail", window.detail)):
+                    ok &= widget.grab().save(str(out.with_name(f"{out.stem}-{name}.png")), "PNG")
+            print(f"fer-desktop review: screenshot {'saved to ' + str(out) if ok else 'FAILED: ' + str(out)}"
+                  + (" (timed out before the predictions were shown)" if timed_out else ""), file=sys.stderr)
+            exit_code["code"] = 0 if ok and not timed_out else 1
+            window.close()
+            app.quit()
+
+        window.sessionChanged.connect(lambda _s: QTimer.singleShot(500, lambda: take(False)))
+        window.loadFailed.connect(lambda _t: QTimer.singleShot(300, lambda: take(True)))
+        QTimer.singleShot(args.quit_after_ms or 600000, lambda: take(True))
+    elif args.quit_after_ms is not None:
+        QTimer.singleShot(args.quit_after_ms, window.close)
+
+    app.exec()
+    window.shutdown()
+    set_reporter(None)
+    return int(exit_code["code"])

@@ -1,0 +1,302 @@
+"""The review session, Qt-free: a labelled dataset, a model's predictions on it, label-issue
+scores, and the user's corrections in a relabel journal.
+
+The window shows it; everything it does to the data goes through here: filters and sorts
+(numpy over all samples, fast enough for FER-2013's 35,887 on every key press), and every
+relabel, withdrawal and exclusion is written to the journal (fsync'ed) before the call
+returns, with the state it replaces, so undo and redo are appends too. Loading and exports
+are in :mod:`fer_desktop.review_io`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+
+from trainer.data.relabel import EXCLUDED, RelabelJournal
+from trainer.data.samples import DataError, SampleSet
+
+if TYPE_CHECKING:
+    from trainer.evaluation.predictions import Predictions
+
+SORTS = ("score", "confidence", "ambiguity", "id")
+SORT_TITLES = {"score": "likely label error first", "confidence": "least confident first",
+               "ambiguity": "most ambiguous first", "id": "dataset order"}
+NONE = -1  # no corrected class / no prediction
+
+
+@dataclass(frozen=True)
+class DatasetRequest:
+    """What to open: a dataset path (FER-2013 csv, FER+ csv, class folders), the splits
+    ("+"-joined; None = all), the model (None = the bundled one) and the journal (None = the
+    dataset's default journal in the user's data dir)."""
+
+    path: str
+    split: str | None = None
+    model: str | None = None
+    journal: str | None = None
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which samples to show; None means "any". ``label`` is the current label (the
+    correction where there is one); a confusion-matrix cell is ``label`` + ``predicted``."""
+
+    label: int | None = None
+    predicted: int | None = None
+    correct: bool | None = None
+    relabelled: bool | None = None  # True: corrected or excluded; False: untouched
+    split: str | None = None
+    flagged: bool | None = None  # cleanlab's find_label_issues verdict
+    ids: frozenset[int] | None = None  # an explicit set of sample indices (show_ids)
+    title: str = ""  # what an explicit set is, for the window
+
+    def cleared(self) -> "Filter":
+        return Filter()
+
+    def with_cell(self, label: int | None, predicted: int | None) -> "Filter":
+        return replace(self, label=label, predicted=predicted, correct=None, ids=None, title="")
+
+
+Listener = Callable[[int, dict], None]  # (sample index, journal record)
+
+
+@dataclass
+class IssueScores:
+    """How likely each label is wrong (:mod:`trainer.evaluation.label_quality`)."""
+
+    scores: np.ndarray  # (N,) low = likely label error; NaN where unscored
+    flagged: np.ndarray  # (N,) bool: cleanlab's find_label_issues
+    out_of_sample: np.ndarray  # (N,) bool: scored out of fold (the model was trained on the sample)
+    method: str
+
+
+class ReviewSession:
+    """One dataset under review. ``samples.labels`` are the dataset's own ("given") labels;
+    the journal's state for this dataset overrides them ("corrected") or leaves a sample out
+    ("excluded")."""
+
+    def __init__(self, samples: SampleSet, journal_path: str | Path, *, dataset: str | None = None,
+                 predictions: Predictions | None = None, issues: IssueScores | None = None,
+                 paths: list[str | None] | None = None, votes: np.ndarray | None = None,
+                 vote_names: tuple[str, ...] = (), source: str = "", kind: str = "folder",
+                 model_name: str = "", model_path: str = "") -> None:
+        n = len(samples)
+        self.samples = samples
+        self.ids = list(samples.ids)
+        self.index = {sample_id: i for i, sample_id in enumerate(self.ids)}
+        self.classes = tuple(samples.classes)
+        self.given = np.asarray(samples.labels, dtype=np.int64)
+        self.name = samples.name
+        self.source = source  # the dataset path as opened
+        self.kind = kind  # folder | fer2013 | ferplus
+        self.dataset = dataset or samples.meta.get("dataset") or Path(source).name
+        splits = samples.meta.get("split_per_sample")
+        self.splits = np.asarray(splits, dtype=str) if splits is not None else np.full(n, "", dtype=str)
+        self.paths = paths if paths is not None else [None] * n
+        self.votes = votes  # (N, K) raw votes (FER+), NaN-free; None without
+        self.vote_names = vote_names
+        self.model_name = model_name
+        self.model_path = model_path
+        self.predictions = predictions
+        self.issues = issues
+        if predictions is not None:
+            if predictions.ids != self.ids:
+                raise DataError(f"{self.name}: the predictions are for other samples")
+            self.probs = np.asarray(predictions.probs, dtype=np.float32)
+            self.predicted = predictions.predicted.astype(np.int64)
+            self.confidence = predictions.confidence.astype(np.float32)
+            from trainer.evaluation.label_quality import ambiguity
+
+            self.ambiguity = ambiguity(self.probs).astype(np.float32)
+        else:
+            self.probs = np.zeros((n, len(self.classes)), np.float32)
+            self.predicted = np.full(n, NONE, np.int64)
+            self.confidence = np.full(n, np.nan, np.float32)
+            self.ambiguity = np.full(n, np.nan, np.float32)
+        self.scores = np.asarray(issues.scores, np.float64) if issues is not None else np.full(n, np.nan)
+        self.flagged = np.asarray(issues.flagged, bool) if issues is not None else np.zeros(n, bool)
+        self.out_of_sample = np.asarray(issues.out_of_sample, bool) if issues is not None else np.zeros(n, bool)
+        self.journal = RelabelJournal(journal_path, dataset=self.dataset)
+        self.corrected = np.full(n, NONE, np.int64)  # class index of the correction
+        self.excluded = np.zeros(n, bool)
+        self.unusable: dict[str, str] = {}  # corrections naming a class this data does not have
+        self.listeners: list[Listener] = []
+        self.reload_journal()
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def has_predictions(self) -> bool:
+        return self.predictions is not None
+
+    # ------------------------------------------------------------------ labels
+
+    def reload_journal(self) -> None:
+        """Read this dataset's state from the journal (a reopened session shows what was saved)."""
+        self.corrected[:] = NONE
+        self.excluded[:] = False
+        self.unusable = {}
+        for sample_id, state in self.journal.state().items():
+            i = self.index.get(sample_id)
+            if i is not None:
+                self._apply(i, state)
+
+    def _apply(self, i: int, state: str | None) -> None:
+        self.corrected[i] = NONE
+        self.excluded[i] = False
+        self.unusable.pop(self.ids[i], None)
+        if state == EXCLUDED:
+            self.excluded[i] = True
+        elif state is not None:
+            if state in self.classes:
+                self.corrected[i] = self.classes.index(state)
+            else:
+                self.unusable[self.ids[i]] = state
+
+    def state_of(self, i: int) -> str | None:
+        """The journal's state: a class name, EXCLUDED, or None (the given label applies)."""
+        if self.excluded[i]:
+            return EXCLUDED
+        if self.corrected[i] != NONE:
+            return self.classes[self.corrected[i]]
+        return self.unusable.get(self.ids[i])
+
+    def labels(self) -> np.ndarray:
+        """The current label of every sample: the correction, else the given label; -1 where
+        excluded or unlabelled."""
+        out = np.where(self.corrected != NONE, self.corrected, self.given)
+        return np.where(self.excluded, -1, out)
+
+    def given_name(self, i: int) -> str:
+        return self.classes[self.given[i]] if self.given[i] >= 0 else "unlabelled"
+
+    def _to_index(self, sample: int | str) -> int:
+        if isinstance(sample, str):
+            try:
+                return self.index[sample]
+            except KeyError:
+                raise DataError(f"{self.name}: no sample {sample!r}") from None
+        return int(sample)
+
+    def set_state(self, sample: int | str, to: str | None, op: str = "set") -> dict | None:
+        """Write one change to the journal (on disk when this returns) and apply it. ``to``: a
+        class name, None (withdraw) or EXCLUDED; setting the given label is a withdrawal.
+        Returns the record, or None when nothing changes."""
+        i = self._to_index(sample)
+        if to is not None and to != EXCLUDED:
+            if to not in self.classes:
+                raise DataError(f"{self.name} has no class {to!r}; classes: {', '.join(self.classes)}")
+            if self.given[i] >= 0 and to == self.classes[self.given[i]]:
+                to = None
+        previous = self.state_of(i)
+        if to == previous:
+            return None
+        record = self.journal.set(self.ids[i], to, previous=previous, op=op)
+        self._apply(i, to)
+        for listener in list(self.listeners):
+            listener(i, record)
+        return record
+
+    def relabel(self, sample: int | str, label: str) -> dict | None:
+        return self.set_state(sample, label)
+
+    def withdraw(self, sample: int | str) -> dict | None:
+        return self.set_state(sample, None)
+
+    def exclude(self, sample: int | str) -> dict | None:
+        return self.set_state(sample, EXCLUDED)
+
+    def undo(self, record: dict) -> dict | None:
+        """Put back the state ``record`` replaced (appended as an "undo" record)."""
+        return self.set_state(record["id"], record["from"], op="undo")
+
+    def redo(self, record: dict) -> dict | None:
+        return self.set_state(record["id"], record["to"], op="redo")
+
+    # ------------------------------------------------------------------ views
+
+    def mask(self, f: Filter) -> np.ndarray:
+        labels = self.labels()
+        keep = np.ones(len(self), bool)
+        if f.label is not None:
+            keep &= labels == f.label
+        if f.predicted is not None:
+            keep &= self.predicted == f.predicted
+        if f.correct is not None:
+            right = (self.predicted == labels) & (labels >= 0)
+            keep &= right if f.correct else (~right & (labels >= 0) & (self.predicted != NONE))
+        if f.relabelled is not None:
+            touched = (self.corrected != NONE) | self.excluded
+            keep &= touched if f.relabelled else ~touched
+        if f.split is not None:
+            keep &= self.splits == f.split
+        if f.flagged is not None:
+            keep &= self.flagged if f.flagged else ~self.flagged
+        if f.ids is not None:
+            chosen = np.zeros(len(self), bool)
+            chosen[np.fromiter(f.ids, np.int64, len(f.ids))] = True
+            keep &= chosen
+        return keep
+
+    def view(self, f: Filter = Filter(), sort: str = "score", reverse: bool = False) -> np.ndarray:
+        """Indices of the samples ``f`` lets through, in ``sort`` order (see SORT_TITLES);
+        samples without a value (no score yet) come last either way."""
+        if sort not in SORTS:
+            raise ValueError(f"unknown sort {sort!r}; known: {', '.join(SORTS)}")
+        chosen = np.flatnonzero(self.mask(f))
+        if sort == "id":
+            return chosen[::-1] if reverse else chosen
+        key = {"score": self.scores, "confidence": self.confidence, "ambiguity": -self.ambiguity}[sort]
+        key = np.asarray(key, np.float64)[chosen]
+        if reverse:
+            key = -key
+        missing = np.isnan(key)
+        order = np.lexsort((key, missing))  # NaN last, then ascending; stable on index
+        return chosen[order]
+
+    def splits_present(self) -> list[str]:
+        return [s for s in dict.fromkeys(self.splits.tolist()) if s]
+
+    def find(self, sample_ids: list[str]) -> tuple[list[int], list[str]]:
+        """(indices of the ids this session has, the ids it does not)."""
+        found, missing = [], []
+        for sample_id in sample_ids:
+            i = self.index.get(sample_id)
+            (missing.append(sample_id) if i is None else found.append(i))
+        return found, missing
+
+    # ------------------------------------------------------------------ numbers
+
+    def confusion(self) -> np.ndarray:
+        """(C, C) counts, rows: current label, columns: predicted; excluded and unlabelled
+        samples left out."""
+        c = len(self.classes)
+        labels = self.labels()
+        ok = (labels >= 0) & (self.predicted >= 0)
+        return np.bincount(labels[ok] * c + self.predicted[ok], minlength=c * c).reshape(c, c)
+
+    def summary(self) -> dict:
+        """Accuracy, per-class recall and precision, and a line saying what they were measured on."""
+        cm = self.confusion()
+        n = int(cm.sum())
+        correct = int(np.trace(cm))
+        rows, cols = cm.sum(1), cm.sum(0)
+        recall = [float(cm[k, k] / rows[k]) if rows[k] else None for k in range(len(self.classes))]
+        precision = [float(cm[k, k] / cols[k]) if cols[k] else None for k in range(len(self.classes))]
+        relabelled = int((self.corrected != NONE).sum())
+        excluded = int(self.excluded.sum())
+        accuracy = correct / n if n else None
+        notes = [f"{n:,} faces"]
+        if relabelled or excluded:
+            notes.append(f"labels with {relabelled} correction{'s' * (relabelled != 1)}"
+                         + (f", {excluded} excluded" if excluded else ""))
+        what = f"on {self.name} ({'; '.join(notes)})" + (f", model {self.model_name}" if self.model_name else "")
+        headline = (f"accuracy {100 * accuracy:.1f}% {what}" if accuracy is not None
+                    else f"no predictions yet {what}")
+        return {"accuracy": accuracy, "n": n, "correct": correct, "recall": recall, "precision": precision,
+                "relabelled": relabelled, "excluded": excluded, "confusion": cm, "headline": headline}

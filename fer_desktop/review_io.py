@@ -1,0 +1,416 @@
+"""Opening a dataset for review (model, crops, predictions, label-issue scores, journal) and
+writing what the review made: the journal, a ranked CSV, a corrected copy of the dataset.
+
+Qt-free: the window runs :func:`open_session` and the exports in a ThreadJob, passing
+``progress`` / ``cancelled`` / ``status`` callbacks; scripts and tests call them directly.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import logging
+import re
+import shutil
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from fer_desktop.review import DatasetRequest, IssueScores, ReviewSession
+from trainer.data.relabel import EXCLUDED, dataset_key, default_journal_path
+from trainer.data.samples import DataError, SampleSet
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+Status = Callable[[str], None]
+CSV_COLUMNS = ("id", "path", "given", "corrected", "predicted", "confidence", "score")
+_FACES_DONE = re.compile(r"faces (\d+)/(\d+)$")
+
+
+def _noop(*_args) -> None:
+    return None
+
+
+def all_splits(path: Path) -> tuple[str, ...]:
+    """Every split of a dataset, for review (training data has label errors too)."""
+    from trainer.data.datasets import available_splits
+
+    return tuple(available_splits(path))
+
+
+def _existing(path: Path) -> Path:
+    """The dataset path, accepting fer2013.csv for fer2013.csv.gz and the reverse."""
+    for candidate in (path, path.with_suffix("") if path.suffix == ".gz" else path.with_name(path.name + ".gz")):
+        if candidate.exists():
+            return candidate
+    raise DataError(f"dataset not found: {path}")
+
+
+def open_session(request: DatasetRequest, *, progress: Progress | None = None,
+                 cancelled: Callable[[], bool] | None = None, status: Status | None = None,
+                 cache_dir: str | Path | None = None, device: str = "auto") -> ReviewSession:
+    """Load the model and the dataset's face crops the way the model's card says, run the
+    model over every sample (cached on disk: reopening is instant), score the labels, and
+    read the journal. Raises the engine's Cancelled when ``cancelled()`` turns true."""
+    from trainer.data.datasets import DataSpec, LoadOptions, dataset_kind, load_samples
+    from trainer.evaluation.evaluate import face_options_for_card
+    from trainer.inference.predictor import default_model_path
+    from trainer.models.card import read_card
+
+    progress, status = progress or _noop, status or _noop
+    path = _existing(Path(request.path).expanduser())
+    model_path = Path(request.model) if request.model else default_model_path()
+    card = read_card(model_path)  # the card says how to make the faces; the weights may not be needed
+
+    def report(text: str) -> None:  # crop making says "faces 40/431": show it as progress
+        found = _FACES_DONE.search(text)
+        if found:
+            progress(int(found.group(1)), int(found.group(2)))
+
+    status("reading faces")
+    splits = tuple(s for s in (request.split or "").split("+") if s) or all_splits(path)
+    spec = DataSpec(path, splits)
+    samples = load_samples(spec, LoadOptions(faces=face_options_for_card(card), report=report), purpose="eval")
+    kind = dataset_kind(path)
+    _stop_if(cancelled, "cancelled while reading faces")
+    preds = _predictions(model_path, samples, str(spec), cache_dir, device, progress, cancelled, status)
+    status("ranking likely label errors")
+    issues = _issues(preds, cache_dir, model_path, spec, samples, trained_splits(card.training))
+    paths = [str(path / i) for i in samples.ids] if kind == "folder" else [None] * len(samples)
+    votes, vote_names = _ferplus_votes(path, kind, samples)
+    journal = Path(request.journal) if request.journal else default_journal_path(path)
+    return ReviewSession(samples, journal, dataset=dataset_key(path), predictions=preds, issues=issues,
+                         paths=paths, votes=votes, vote_names=vote_names, source=str(path), kind=kind,
+                         model_name=card.name, model_path=str(model_path))
+
+
+def _stop_if(cancelled: Callable[[], bool] | None, text: str) -> None:
+    if cancelled is not None and cancelled():
+        from trainer.evaluation.predictions import Cancelled
+
+        raise Cancelled(text)
+
+
+def _predictions(model_path: Path, samples: SampleSet, data: str, cache_dir, device: str, progress: Progress,
+                 cancelled, status: Status):
+    """From the cache when this model already ran over these crops (no model load), else run it."""
+    from trainer.data.samples import DataError as _DataError
+    from trainer.evaluation.predictions import Predictions, cache_path, cached_predict
+    from trainer.models.card import load_model
+
+    where = cache_path(model_path, data, samples.meta.get("preprocessing"), cache_dir, samples=samples,
+                       tta_flip=True, embeddings=True)
+    if where.is_file():
+        try:
+            found = Predictions.load(where)
+            if found.ids == list(samples.ids):
+                found.labels = np.asarray(samples.labels, dtype=np.int64)
+                log.info("review %s: predictions from the cache %s", samples.name, where)
+                return found
+        except _DataError:
+            pass
+    status("loading the model")
+    model, card = load_model(model_path)
+    _stop_if(cancelled, "cancelled while loading the model")
+    status("running the model")
+    preds, _ = cached_predict(model_path, model, card, samples, data, cache_dir=cache_dir, embeddings=True,
+                              device=device, progress=progress, cancelled=cancelled)
+    return preds
+
+
+def trained_splits(training: dict) -> set[tuple[str, str]]:
+    """(dataset key, lower-case split) pairs a model was trained on, read from its card's
+    training record (its own data, replayed data, and the model it was fine-tuned from).
+    Best effort: cards record data as specs ("../data/sfew2", "fer.csv.gz#Training+PublicTest")
+    or names ("fer2013/FER32")."""
+    from trainer.data.datasets import VARIANTS, DataSpec
+
+    out: set[tuple[str, str]] = set()
+    if not isinstance(training, dict) or not training:
+        return out
+    data = training.get("data") or {}
+    specs: list[str] = []
+    for value in (data.get("train"), (data.get("stage") or {}).get("replay")):
+        specs += [value] if isinstance(value, str) else [v for v in (value or []) if isinstance(v, str)]
+    if data.get("variant") in VARIANTS:
+        specs += list(VARIANTS[data["variant"]].train)
+    for spec in specs:
+        out |= _spec_splits(spec, DataSpec)
+    return out | trained_splits(training.get("init_training") or {})
+
+
+_NAMED_SPLITS = {"fer32": ("training", "publictest"), "fer28": ("training",)}
+
+
+def _spec_splits(spec: str, data_spec) -> set[tuple[str, str]]:
+    if "#" not in spec and "/" in spec and not Path(spec).exists():  # a set's name: "fer2013/FER32"
+        key, _, split = spec.rpartition("/")
+        key = dataset_key(Path(key))
+        splits = _NAMED_SPLITS.get(split.lower(), (split.lower(),))
+        return {(key, s) for s in splits}
+    from trainer.data.datasets import default_split
+
+    parsed = data_spec.parse(spec)
+    key = dataset_key(parsed.path)
+    splits = [s.lower() for s in parsed.splits]
+    if not splits:  # no split named: the train split, or everything when the data has no splits
+        try:
+            splits = [s.lower() for s in default_split(parsed.path, "train")] or ["*"]
+        except (DataError, OSError):  # the data is not on this machine
+            splits = ["train", "training"]
+    return {(key, s) for s in splits}
+
+
+def _issues(preds, cache_dir, model_path, spec, samples: SampleSet, seen_pairs: set) -> IssueScores:
+    """Label-issue scores. A sample from data the model was trained on is scored with
+    out-of-fold probabilities (a model rates the labels it learnt as right); one it never saw
+    with the model's own, better, probabilities. Cached beside the predictions (the K-fold head
+    takes a while on FER-2013)."""
+    from trainer.evaluation.predictions import cache_path
+
+    splits = samples.meta.get("split_per_sample")
+    splits = np.asarray(splits if splits is not None else [""] * len(samples), dtype=str)
+    key = samples.meta.get("dataset")
+    seen = np.array([(key, s.lower()) in seen_pairs or (key, "*") in seen_pairs for s in splits], dtype=bool)
+    where = cache_path(model_path, str(spec), samples.meta.get("preprocessing"), cache_dir, samples=samples,
+                       tta_flip=True, embeddings=True).with_suffix(".issues.npz")
+    cached = _load_scores(where, seen)
+    if cached is not None:
+        return cached
+    result = _score(preds, seen)
+    try:
+        tmp = where.with_name(where.name + ".tmp")
+        with open(tmp, "wb") as fh:
+            np.savez(fh, scores=result.scores, flagged=result.flagged, out_of_sample=result.out_of_sample,
+                     seen=seen, method=np.array(result.method))
+        tmp.replace(where)
+    except OSError:
+        pass  # a read-only cache only costs time
+    return result
+
+
+def _load_scores(where: Path, seen: np.ndarray) -> IssueScores | None:
+    if not where.is_file():
+        return None
+    try:
+        with np.load(where, allow_pickle=False) as data:
+            if len(data["scores"]) == len(seen) and np.array_equal(data["seen"], seen):
+                return IssueScores(data["scores"], data["flagged"], data["out_of_sample"], str(data["method"]))
+    except (OSError, KeyError, ValueError, EOFError):
+        pass
+    return None
+
+
+def _score(preds, seen: np.ndarray) -> IssueScores:
+    from trainer.evaluation.label_quality import find_issues
+
+    inside = find_issues(preds, out_of_sample=False) if not seen.all() else None
+    outside = None
+    if seen.any() and preds.embeddings is not None:
+        try:
+            outside = find_issues(preds, out_of_sample=True)
+        except DataError as exc:  # too few samples to cross-validate
+            log.warning("label scores: %s; using the model's own probabilities", exc)
+    if outside is None:
+        inside = inside or find_issues(preds, out_of_sample=False)
+        return IssueScores(inside.scores, inside.is_issue, np.zeros(len(seen), bool), inside.method)
+    if inside is None:
+        return IssueScores(outside.scores, outside.is_issue, np.ones(len(seen), bool), outside.method)
+    return IssueScores(np.where(seen, outside.scores, inside.scores), np.where(seen, outside.is_issue, inside.is_issue),
+                       seen.copy(), inside.method)
+
+
+def find_votes_file(path: Path, kind: str) -> Path | None:
+    """FER+'s votes for FER-2013 rows: the dataset itself (FER+), or fer2013new.csv beside a
+    FER-2013 csv or in ../ferplus/ (the shared data layout)."""
+    if kind == "ferplus":
+        return path
+    if kind != "fer2013":
+        return None
+    for candidate in (path.parent / "fer2013new.csv", path.parent.parent / "ferplus" / "fer2013new.csv"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _ferplus_votes(path: Path, kind: str, samples: SampleSet) -> tuple[np.ndarray | None, tuple[str, ...]]:
+    from trainer.data.ferplus import VOTE_COLUMNS, read_votes
+
+    votes_path = find_votes_file(path, kind)
+    if votes_path is None:
+        return None, ()
+    try:
+        table = read_votes(votes_path)
+    except DataError as exc:
+        log.warning("FER+ votes not shown: %s", exc)
+        return None, ()
+    rows = np.array([int(i.rpartition(":")[2]) for i in samples.ids])
+    if rows.max(initial=-1) >= len(table.votes):
+        return None, ()
+    return table.votes[rows].astype(np.int16), VOTE_COLUMNS
+
+
+# ---------------------------------------------------------------------------------- exports
+
+def export_journal(session: ReviewSession, out: str | Path) -> Path:
+    """A copy of the journal file (every record, every dataset it holds)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if session.journal.path.is_file():
+        shutil.copyfile(session.journal.path, out)
+    else:
+        out.write_bytes(b"")
+    return out
+
+
+def export_csv(session: ReviewSession, out: str | Path) -> Path:
+    """One row per sample, likeliest label error first: id, path, given, corrected (a class,
+    not-a-face, or empty), predicted, confidence, score."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    order = session.view(sort="score")
+    with open(out, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(CSV_COLUMNS)
+        for i in order:
+            predicted = session.classes[session.predicted[i]] if session.predicted[i] >= 0 else ""
+            conf = session.confidence[i]
+            score = session.scores[i]
+            writer.writerow([session.ids[i], session.paths[i] or "", session.given_name(i),
+                             session.state_of(i) or "", predicted,
+                             "" if np.isnan(conf) else f"{conf:.4f}", "" if np.isnan(score) else f"{score:.5f}"])
+    return out
+
+
+def export_corrected(session: ReviewSession, out: str | Path, *, progress: Progress | None = None,
+                     cancelled: Callable[[], bool] | None = None) -> Path:
+    """A corrected copy of the whole dataset (every split, the journal's state applied,
+    excluded samples left out): class folders for class-folder data (the original files),
+    a FER-2013 csv for a FER-2013 csv, class folders of the 48x48 faces for FER+."""
+    out = Path(out)
+    source = Path(session.source)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise DataError(f"{out}: exists and is not an empty folder; choose a new name")
+    if out.resolve().is_relative_to(source.resolve()) and source.is_dir():
+        raise DataError(f"{out}: inside the dataset being copied; choose a folder outside it")
+    state = session.journal.state()
+    progress = progress or _noop
+    if session.kind == "folder":
+        return _copy_folders(source, out, state, progress, cancelled)
+    if session.kind == "fer2013":
+        return _copy_fer_csv(source, out, state, progress, cancelled)
+    return _write_crops(session, out, state, progress, cancelled)
+
+
+def _check_cancel(cancelled: Callable[[], bool] | None, what: str) -> None:
+    if cancelled is not None and cancelled():
+        from trainer.evaluation.predictions import Cancelled
+
+        raise Cancelled(f"{what}: cancelled; the copy is incomplete")
+
+
+def _copy_folders(root: Path, out: Path, state: dict[str, str], progress: Progress,
+                  cancelled: Callable[[], bool] | None) -> Path:
+    from trainer.data.folders import scan_folder_dataset
+
+    listings = scan_folder_dataset(root)
+    spelling: dict[str, str] = {}  # canonical class -> the dataset's folder name
+    jobs: list[tuple[str, str, str]] = []  # (id, split, class)
+    for listing in listings:
+        depth = 1 if listing.split else 0
+        for rel, label in zip(listing.files, listing.labels):
+            cls = listing.classes[label]
+            spelling.setdefault(cls, Path(rel).parts[depth])
+            jobs.append((rel, listing.split, cls))
+    used: set[Path] = set()
+    for n, (rel, split, cls) in enumerate(jobs):
+        if n % 200 == 0:
+            _check_cancel(cancelled, str(out))
+            progress(n, len(jobs))
+        target = state.get(rel, cls)
+        if target == EXCLUDED:
+            continue
+        parts = Path(rel).parts[(1 if split else 0) + 1:]  # below the class folder
+        dest = out.joinpath(*([split] if split else []), spelling.get(target, target.capitalize()), *parts)
+        dest = _unique(dest, used)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / rel, dest)
+    progress(len(jobs), len(jobs))
+    return out
+
+
+def _unique(dest: Path, used: set[Path]) -> Path:
+    """A relabelled file may meet a namesake in its new class folder: number it."""
+    candidate, k = dest, 1
+    while candidate in used:
+        candidate = dest.with_name(f"{dest.stem}-{k}{dest.suffix}")
+        k += 1
+    used.add(candidate)
+    return candidate
+
+
+def _copy_fer_csv(source: Path, out: Path, state: dict[str, str], progress: Progress,
+                  cancelled: Callable[[], bool] | None) -> Path:
+    from trainer.classes import BASIC_CLASSES
+    from trainer.data.fer2013 import open_text
+
+    if out.suffix not in (".csv", ".gz"):
+        out = out / "fer2013.csv"
+    odd = sorted({v for v in state.values() if v != EXCLUDED and v not in BASIC_CLASSES})
+    if odd:
+        raise DataError(f"corrections to {', '.join(odd)}: FER-2013's csv has no such class (use class folders)")
+    rows = {int(k.rpartition(":")[2]): v for k, v in state.items() if k.startswith("fer2013:")}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    opener = gzip.open if out.suffix == ".gz" else open
+    with open_text(source) as src, opener(tmp, "wt", newline="", encoding="utf-8") as dst:
+        reader = csv.reader(src)
+        writer = csv.writer(dst)
+        header = next(reader)
+        writer.writerow(header)
+        col = header.index("emotion")
+        for row_index, row in enumerate(reader):
+            if row_index % 2000 == 0:
+                _check_cancel(cancelled, str(out))
+                progress(row_index, 0)  # the row count is unknown until the end
+            target = rows.get(row_index)
+            if target == EXCLUDED:
+                continue
+            if target is not None:
+                row[col] = str(BASIC_CLASSES.index(target))
+            writer.writerow(row)
+    tmp.replace(out)
+    return out
+
+
+def _write_crops(session: ReviewSession, out: Path, state: dict[str, str], progress: Progress,
+                 cancelled: Callable[[], bool] | None) -> Path:
+    import cv2
+
+    n = len(session)
+    for i in range(n):
+        if i % 500 == 0:
+            _check_cancel(cancelled, str(out))
+            progress(i, n)
+        target = state.get(session.ids[i], session.given_name(i))
+        if target in (EXCLUDED, "unlabelled"):
+            continue
+        split = session.splits[i] or ""
+        dest = out.joinpath(*([split] if split else []), target.capitalize(),
+                            session.ids[i].replace(":", "-") + ".png")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if not cv2.imwrite(str(dest), session.samples.images[i]):
+            raise OSError(f"could not write {dest}")
+    progress(n, n)
+    return out
+
+
+def reopen(session: ReviewSession) -> ReviewSession:
+    """The same data and predictions with the journal read again from disk."""
+    return ReviewSession(session.samples, session.journal.path, dataset=session.dataset,
+                         predictions=session.predictions, issues=session.issues, paths=session.paths,
+                         votes=session.votes, vote_names=session.vote_names, source=session.source,
+                         kind=session.kind, model_name=session.model_name, model_path=session.model_path)
+
