@@ -51,6 +51,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    from fer_desktop.display_check import display_problem
+
+    problem = display_problem()  # before Qt, whose own answer is an abort
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
