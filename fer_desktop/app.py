@@ -72,6 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
+    app.setDesktopFileName("fer-desktop")  # Wayland/X11 match the window to packaging/fer-desktop.desktop
+    from fer_desktop._qt.icon import app_icon
+
+    app.setWindowIcon(app_icon())
     install_excepthook()
 
     live_options = {"async_detect": not args.sync_detect}

@@ -43,6 +43,7 @@ class FrameResult:
     compute_ms: float  # detection + tracking + alignment + classification
     latency_ms: float  # capture to result
     timings: LiveTimings | None = None  # None: no model, nothing was computed
+    model_loading: bool = False  # no model yet, but one is on its way
 
     def face(self, track_id: int | None) -> LiveFace | None:
         for f in self.faces:

@@ -34,7 +34,7 @@ def paint_faces(painter: QPainter, faces: list[LiveFace], classes: list[str], *,
                 offset: QPointF = QPointF(0, 0), selected_id: int | None = None, smoothed: bool = True,
                 font_px: float = 14.0) -> None:
     """Each face: a box in its top class's colour, a label "happy 87%" on a filled tab
-    above it (inside when the box touches the top), the selected face drawn thicker."""
+    above it (inside when the box touches the top), the selected face drawn thick on a halo."""
     font = QFont(painter.font())
     font.setPixelSize(max(9, round(font_px)))
     font.setBold(True)
@@ -47,15 +47,20 @@ def paint_faces(painter: QPainter, faces: list[LiveFace], classes: list[str], *,
         color = QColor(class_color(label, int(np.argmax(probs)) if len(probs) else 0))
         x, y, w, h = face.face.box
         rect = QRectF(offset.x() + x * scale, offset.y() + y * scale, w * scale, h * scale)
-        selected = face.track_id == selected_id
-        painter.setPen(QPen(color, 3.5 if selected else 2.0))
+        # The selected face (whose bars the panel shows) stands out among several: a thick box
+        # on a white halo, where the others get a thin one.
+        selected = face.track_id == selected_id and len(faces) > 1
         painter.setBrush(Qt.BrushStyle.NoBrush)
+        if selected:
+            painter.setPen(QPen(QColor(255, 255, 255, 230), 9.0))
+            painter.drawRect(rect)
+        painter.setPen(QPen(color, 5.0 if selected else 2.0))
         painter.drawRect(rect)
         text = f"{label} {conf:.0%}" if label else "face"
         pad = 4.0
         tw, th = metrics.horizontalAdvance(text) + 2 * pad, metrics.height() + 2
         ty = rect.top() - th if rect.top() - th >= offset.y() else rect.top()
-        tab = QRectF(rect.left() - (1.75 if selected else 1.0), ty, tw, th)
+        tab = QRectF(rect.left() - (2.5 if selected else 1.0), ty, tw, th)
         painter.fillRect(tab, color)
         painter.setPen(QColor(text_color_on(color.name())))
         painter.drawText(tab.adjusted(pad, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, text)

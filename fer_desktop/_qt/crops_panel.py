@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QMouseEvent, QPixmap
+from PySide6.QtGui import QMouseEvent, QPixmap, QResizeEvent
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from fer_desktop._qt.annotate import to_qimage
@@ -13,7 +13,9 @@ from fer_desktop._qt.errors import guarded
 from fer_desktop.colors import class_color
 from fer_desktop.results import FrameResult, face_label
 
-TILE = 112  # px: a 64-px model input shown larger, still two tiles abreast in the side panel
+TILE = 112  # px: a 64-px model input shown larger
+TILE_WIDTH = TILE + 16  # the crop, the frame's margins and border: every tile is this wide
+SPACING = 6
 
 
 class CropTile(QFrame):
@@ -27,6 +29,8 @@ class CropTile(QFrame):
         self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.caption = QLabel(self)
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.caption.setWordWrap(True)  # "#2 surprise 100%" wraps instead of widening the tile
+        self.setFixedWidth(TILE_WIDTH)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.setSpacing(2)
@@ -50,35 +54,58 @@ class CropTile(QFrame):
 
 
 class CropsPanel(QScrollArea):
-    COLUMNS = 2
+    """As many tiles abreast as the panel's width holds (at least one, never cut off), then
+    the next row; scrolls down, never sideways."""
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         inner = QWidget(self)
         self.grid = QGridLayout(inner)
         self.grid.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.grid.setSpacing(6)
+        self.grid.setSpacing(SPACING)
         self.empty = QLabel("No faces yet: the crops the model sees appear here.", inner)
         self.empty.setWordWrap(True)
         self.empty.setStyleSheet("color: palette(mid);")
-        self.grid.addWidget(self.empty, 0, 0, 1, self.COLUMNS)
+        self.grid.addWidget(self.empty, 0, 0, 1, -1)
         self.setWidget(inner)
         self.tiles: list[CropTile] = []
+        self.columns = 1
+        # One whole tile always fits: the dock cannot be made narrower than that.
+        margins = self.grid.contentsMargins()
+        self.setMinimumWidth(TILE_WIDTH + margins.left() + margins.right() + self.verticalScrollBar().sizeHint().width())
         ctx.resultShown.connect(self.show_result)
+
+    def _fitting_columns(self) -> int:
+        margins = self.grid.contentsMargins()
+        room = self.viewport().width() - margins.left() - margins.right()
+        return max(1, (room + SPACING) // (TILE_WIDTH + SPACING))
+
+    def _place_tiles(self) -> None:
+        for n, tile in enumerate(self.tiles):
+            self.grid.addWidget(tile, 1 + n // self.columns, n % self.columns)  # re-adding moves it
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        columns = self._fitting_columns()
+        if columns != self.columns:
+            self.columns = columns
+            self._place_tiles()
 
     @guarded
     def show_result(self, result: FrameResult) -> None:
         faces = result.faces
         # Reuse tiles: new widgets thirty times a second would flicker and churn.
-        while len(self.tiles) < len(faces):
-            tile = CropTile(self.widget())
-            tile.clicked.connect(self.ctx.select)
-            n = len(self.tiles)
-            self.grid.addWidget(tile, 1 + n // self.COLUMNS, n % self.COLUMNS)
-            self.tiles.append(tile)
+        if len(self.tiles) < len(faces):
+            while len(self.tiles) < len(faces):
+                tile = CropTile(self.widget())
+                tile.clicked.connect(self.ctx.select)
+                self.tiles.append(tile)
+            self.columns = self._fitting_columns()
+            self._place_tiles()
         for i, tile in enumerate(self.tiles):
             if i >= len(faces):
                 tile.hide()
@@ -92,4 +119,5 @@ class CropsPanel(QScrollArea):
         self.empty.setVisible(not faces)
         if not faces:
             self.empty.setText("No face found in this frame." if result.model_name else
+                               "Loading the model: the faces follow in a moment." if result.model_loading else
                                "No model loaded: open one from the Model menu.")

@@ -139,8 +139,11 @@ class MainWindow(QMainWindow):
                 checkable: bool = False) -> QAction:
         act = QAction(text, self)
         if shortcuts:
-            act.setShortcuts([QKeySequence(s) for s in shortcuts])
-            keys = ", ".join(QKeySequence(s).toString(QKeySequence.SequenceFormat.NativeText) for s in shortcuts)
+            # Each key once: StandardKey.Quit is Ctrl+Q on Linux, and a key bound twice is an
+            # "ambiguous shortcut" that Qt refuses to trigger.
+            seqs = {QKeySequence(s).toString(): QKeySequence(s) for s in shortcuts}
+            act.setShortcuts([s for s in seqs.values() if not s.isEmpty()])
+            keys = ", ".join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in act.shortcuts())
             tip = f"{tip or text.replace('…', '').replace('&', '')} ({keys})"
         if tip:
             act.setToolTip(tip)
@@ -230,8 +233,7 @@ class MainWindow(QMainWindow):
         tb.addWidget(self.camera_res)
         tb.addAction(self.act_camera)
         tb.addSeparator()
-        tb.addAction(self.act_snapshot)
-        tb.addAction(self.act_smooth)
+        tb.addAction(self.act_snapshot)  # smoothing: the probability panel's checkbox and View menu
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, tb)
         self.toolbar = tb
 
@@ -469,15 +471,21 @@ class MainWindow(QMainWindow):
         self.frame_view.set_result(result, self.ctx.selected_id, self.ctx.smoothing)
 
     def _update_status(self, result: FrameResult) -> None:
-        if result.packet.kind == "image":
-            self.fps_label.setText("still image")
-            self.latency_label.setText(f"processed in {result.compute_ms:.0f} ms")
+        p, t = result.packet, result.timings
+        if p.kind == "image":
+            # The file shown, by name: in a folder it changes with every PageDown.
+            name = Path(p.path or p.name).name
+            self.fps_label.setText(name if (p.count or 0) < 2 else f"{name} ({(p.index or 0) + 1} of {p.count})")
+            self.fps_label.setToolTip(str(p.path or p.name))
+            self.setWindowTitle(f"{name}: fer-desktop")
+            self.latency_label.setText(f"processed in {result.compute_ms:.0f} ms" if t else "not processed yet")
         else:
             self.fps_label.setText(f"{self.fps.fps:.1f} fps")
-            self.latency_label.setText(f"latency {result.latency_ms:.0f} ms")
-        t = result.timings
+            self.fps_label.setToolTip("Results shown per second")
+            self.latency_label.setText(f"latency {result.latency_ms:.0f} ms" if t else "latency —")
         if t is None:
-            self.latency_label.setToolTip("no model: frames are shown without processing")
+            self.latency_label.setToolTip("the model is loading: frames are shown without processing"
+                                          if result.model_loading else "no model: frames are shown without processing")
             return
         self.latency_label.setToolTip(
             f"capture → result {result.latency_ms:.1f} ms; compute {result.compute_ms:.1f} ms "
@@ -510,8 +518,7 @@ class MainWindow(QMainWindow):
         self.model_label.setToolTip(str(info.path or ""))
         self.device_label.setText(info.device)
         self.statusBar().showMessage(f"Model {info.name} loaded on {info.device}", 4000)
-        self.banner.clear_topic("model")
-        self._rerun_still()
+        self.banner.clear_topic("model")  # the frame on screen is re-run by the inference worker
 
     @guarded
     def _on_model_failed(self, message: str) -> None:
@@ -527,11 +534,6 @@ class MainWindow(QMainWindow):
             hint = " Open one with Model ▸ Open Model… (Ctrl+M)."
             self.show_message(f"No model loaded: {message}.{hint}",
                               "warning" if not self._model_requested else "error", topic="model")
-
-    def _rerun_still(self) -> None:
-        """A new model: the image on screen gets its new probabilities."""
-        if self.source_kind == "image" and self.ctx.result is not None:
-            self._openImages.emit(str(self.ctx.result.packet.path or self.source_name))
 
     @guarded
     def show_model_card(self) -> None:
@@ -622,8 +624,9 @@ class MainWindow(QMainWindow):
         self.banner.show_message(text, level, topic)
 
     def _about(self) -> None:
-        self.show_message("fer-desktop: facial-expression recognition on images, videos and the webcam. "
-                          "Apache-2.0.", "info")
+        from fer_desktop._qt.about import show_about
+
+        show_about(self, self.ctx.model)
 
     def _show_shortcuts(self) -> None:
         from PySide6.QtWidgets import QMessageBox

@@ -1,76 +1,125 @@
-"""The model card in a dialog: what the model predicts, what it was trained on, how well."""
+"""The model card in a dialog: what the model predicts, what it was trained on, how well it
+does on which data (a table of percentages), and the card file itself for the curious."""
 
 from __future__ import annotations
 
 import html
 import json
-from typing import Any
+from dataclasses import asdict
 
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHeaderView,
+    QLabel,
+    QPlainTextEdit,
+    QScrollArea,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
-from fer_desktop.colors import class_color
+from fer_desktop.card_view import metrics_table, overview_rows, training_rows
+from fer_desktop.colors import class_color, text_color_on
 from fer_desktop.results import ModelInfo
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, (dict, list)):
-        return html.escape(json.dumps(value, indent=1) if len(json.dumps(value)) > 80 else json.dumps(value))
-    return html.escape(str(value))
+def _form(rows: list[tuple[str, str]], parent: QWidget) -> QWidget:
+    box = QWidget(parent)
+    form = QFormLayout(box)
+    form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+    form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+    for label, text in rows:
+        value = QLabel(text, box)
+        value.setWordWrap(True)
+        value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        form.addRow(f"<b>{html.escape(label)}</b>", value)
+    return box
 
 
-def _table(title: str, data: dict[str, Any]) -> str:
-    if not data:
-        return f"<h3>{title}</h3><p><i>not recorded</i></p>"
-    rows = "".join(f"<tr><td><b>{html.escape(str(k))}</b></td><td><pre style='margin:0'>{_fmt(v)}</pre></td></tr>"
-                   if isinstance(v, (dict, list)) else
-                   f"<tr><td><b>{html.escape(str(k))}</b></td><td>{_fmt(v)}</td></tr>"
-                   for k, v in data.items())
-    return f"<h3>{title}</h3><table cellspacing=0 cellpadding=3>{rows}</table>"
-
-
-def _accuracies(metrics: dict[str, Any]) -> dict[str, Any]:
-    """Accuracy-like numbers first, shown as percentages: the numbers people look for."""
-    out: dict[str, Any] = {}
-    for key, value in metrics.items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1 and \
-                any(w in key.lower() for w in ("acc", "f1", "recall", "precision")):
-            out[key] = f"{value:.1%}"
-    for key, value in metrics.items():
-        out.setdefault(key, value)
-    return out
-
-
-def card_html(info: ModelInfo) -> str:
-    card = info.card
-    classes = " ".join(
-        f"<span style='background:{class_color(c, i)}; padding:1px 6px; border-radius:3px'>&nbsp;{html.escape(c)}&nbsp;</span>"
-        for i, c in enumerate(card.classes))
-    overview = {
-        "name": card.name, "backbone": card.backbone, "input": f"{card.input_size}×{card.input_size} px",
-        "normalisation": f"mean {card.mean}, std {card.std}", "device": info.device,
-        "file": str(info.path) if info.path else "—", "format": card.format,
-    }
-    return (f"<h2>{html.escape(card.name)}</h2><p>{classes}</p>"
-            + _table("Overview", overview)
-            + _table("Accuracy and other metrics", _accuracies(card.metrics or {}))
-            + _table("Training data and settings", card.training or {})
-            + _table("Face preprocessing", card.preprocessing or {})
-            + _table("Provenance", card.provenance or {}))
+def _heading(text: str, parent: QWidget) -> QLabel:
+    label = QLabel(f"<h3 style='margin-bottom:0'>{html.escape(text)}</h3>", parent)
+    return label
 
 
 class ModelCardDialog(QDialog):
     def __init__(self, info: ModelInfo, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        card = info.card
         self.setWindowTitle(f"Model card: {info.name}")
-        self.resize(620, 640)
-        self.browser = QTextBrowser(self)
-        self.browser.setOpenExternalLinks(True)
-        self.browser.setHtml(card_html(info))
+        self.resize(860, 640)
+
+        title = QLabel(f"<h2 style='margin:0'>{html.escape(card.name)}</h2>", self)
+        title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        chips = QLabel(" ".join(
+            f"<span style='background:{class_color(c, i)}; color:{text_color_on(class_color(c, i))}'>"
+            f"&nbsp;{html.escape(c)}&nbsp;</span>" for i, c in enumerate(card.classes)), self)
+
+        summary = QWidget(self)
+        lay = QVBoxLayout(summary)
+        lay.addWidget(_heading("The model", summary))
+        lay.addWidget(_form(overview_rows(card, path=str(info.path) if info.path else None, device=info.device),
+                            summary))
+        lay.addWidget(_heading("Accuracy", summary))
+        self.metrics = self._metrics_table(card, summary)
+        lay.addWidget(self.metrics)
+        lay.addWidget(_heading("Training", summary))
+        self.training = _form(training_rows(card) or [("Training", "not recorded")], summary)
+        lay.addWidget(self.training)
+        lay.addStretch(1)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(summary)
+
+        raw = QPlainTextEdit(self)
+        raw.setReadOnly(True)
+        raw.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        raw.setPlainText(json.dumps(asdict(card), indent=2))
+        tabs = QTabWidget(self)
+        tabs.addTab(scroll, "Summary")
+        tabs.addTab(raw, "Card file (JSON)")
+        self.tabs = tabs
+
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.reject)
-        buttons.accepted.connect(self.accept)
-        lay = QVBoxLayout(self)
-        lay.addWidget(self.browser)
-        lay.addWidget(buttons)
+        outer = QVBoxLayout(self)
+        outer.addWidget(title)
+        outer.addWidget(chips)
+        outer.addWidget(tabs, 1)
+        outer.addWidget(buttons)
+
+    def _metrics_table(self, card, parent: QWidget) -> QWidget:
+        data = metrics_table(card)
+        if not data.rows:
+            return QLabel("No accuracy recorded: measure one with <tt>fer-train evaluate --model FILE "
+                          "--data DATA --record</tt>.", parent)
+        table = QTableWidget(len(data.rows), len(data.headers), parent)
+        table.setObjectName("metricsTable")
+        table.setHorizontalHeaderLabels([h.replace(" recall", "\nrecall") for h in data.headers])
+        table.verticalHeader().hide()
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        table.setWordWrap(True)
+        for r, (row, command) in enumerate(zip(data.rows, data.commands)):
+            for c, text in enumerate(row):
+                item = QTableWidgetItem(text)
+                if c > 0:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                if command:
+                    item.setToolTip(f"Measured with: {command}")
+                table.setItem(r, c, item)
+        header = table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # the data's name wraps, nothing scrolls
+        for c in range(1, len(data.headers)):
+            header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+        table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        table.resizeRowsToContents()
+        height = table.horizontalHeader().sizeHint().height() + sum(table.rowHeight(r) for r in range(table.rowCount()))
+        table.setMinimumHeight(height + 2 * table.frameWidth() + 2)
+        table.setMaximumHeight(height + 2 * table.frameWidth() + 2)
+        return table

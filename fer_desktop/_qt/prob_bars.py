@@ -114,7 +114,8 @@ class ProbabilityBars(QWidget):
         face = result.face(self.ctx.selected_id)
         if face is None:
             self.set_values(None)
-            self.title.setText("No face found" if result.model_name else "No model loaded")
+            self.title.setText("No face found" if result.model_name else
+                               "Loading the model…" if result.model_loading else "No model loaded")
             self.title.setStyleSheet("")
             return
         probs = face.probabilities(self.ctx.smoothing)

@@ -240,7 +240,10 @@ class LivePipeline:
         self._pending_grey: np.ndarray | None = None
 
     def reset(self) -> None:
+        """A new stream (a source, a seek, a still image): no tracks, and face numbers start
+        at 1 again, so the one face of an image is face 1, not the 13th seen in a folder."""
         self.tracks = []
+        self._ids = itertools.count(1)
         self._prev_grey = None
         self._since_detect = 0
         self._pending = None  # a detection still running finishes unseen

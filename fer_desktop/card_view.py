@@ -1,0 +1,128 @@
+"""A model card as a person reads it (Qt-free): what the model is, what it was trained on, and
+its measured accuracies as a table of percentages with the data each was measured on. The
+dialog in ``fer_desktop._qt.model_dialog`` only lays these out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+Row = tuple[str, str]
+
+FACE_MODES = {
+    "crops": "face crops, used as they are (grey, resized)",
+    "align": "faces found and aligned by the eyes (Ng et al. crop)",
+    "detect": "faces found in photos and aligned by the eyes",
+    "auto": "photos detected and aligned, small images taken as crops",
+    "none": "images used as they are (grey, resized)",
+}
+
+
+def percent(value: Any) -> str:
+    """0.4896 -> "49.0%"; anything that is not a fraction is shown as it is."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 <= value <= 1.0:
+        return f"{100 * value:.1f}%"
+    return "—" if value is None else str(value)
+
+
+def _count(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
+
+def overview_rows(card: Any, *, path: str | None = None, device: str | None = None) -> list[Row]:
+    prep = card.preprocessing or {}
+    mean = ", ".join(f"{v:g}" for v in card.mean)
+    std = ", ".join(f"{v:g}" for v in card.std)
+    colour = "grey" if prep.get("grey", len(card.mean) == 1) else "colour"
+    rows = [
+        ("Classes", f"{len(card.classes)}: " + ", ".join(card.classes)),
+        ("Input", f"{card.input_size}×{card.input_size} px {colour}, normalised (x − {mean}) / {std}"),
+        ("Faces", _faces_text(prep)),
+        ("Network", card.backbone),
+    ]
+    if device:
+        rows.append(("Runs on", device))
+    if path:
+        rows.append(("File", path))
+    return rows
+
+
+def _faces_text(prep: dict[str, Any]) -> str:
+    mode = prep.get("faces") or prep.get("mode")
+    text = FACE_MODES.get(str(mode), str(mode) if mode else "not recorded")
+    if prep.get("detector"):
+        text += f"; detector {prep['detector']}"
+    if prep.get("crop_size"):
+        text += f"; {prep['crop_size']} px crops"
+    return text
+
+
+def training_rows(card: Any) -> list[Row]:
+    """The training data and recipe, in words; what the card does not record is left out."""
+    t = card.training or {}
+    data = t.get("data") or {}
+    cfg = t.get("config") or {}
+    rows: list[Row] = []
+    if t.get("init_card") or t.get("init_from"):
+        first = (t.get("init_training") or {}).get("data") or {}
+        start = str(t.get("init_card") or t.get("init_from"))
+        if first.get("train"):
+            start += f" (trained on {first['train']}"
+            start += f", validated on {first['val']})" if first.get("val") else ")"
+        rows.append(("Started from", start))
+    elif cfg.get("pretrained"):
+        rows.append(("Started from", f"{cfg.get('model', card.backbone)} ImageNet weights"))
+    train = data.get("train_name") or ", ".join(map(str, data.get("train") or [])) or None
+    if train:
+        n = data.get("train_samples")
+        rows.append(("Trained on", f"{train} ({_count(n)} images)" if n else train))
+    if data.get("replay"):
+        ratio = cfg.get("replay_ratio")
+        replay = ", ".join(map(str, data["replay"]))
+        rows.append(("Replayed", f"{replay}" + (f", {ratio:g} images per training image" if ratio else "")))
+    val = data.get("val_name") or data.get("val")
+    if val:
+        n = data.get("val_samples")
+        rows.append(("Validated on", f"{val} ({_count(n)} images)" if n else str(val)))
+    if t.get("datasets") and not train:
+        rows.append(("Data", ", ".join(map(str, t["datasets"]))))
+    recipe = [f"{t['epochs_run']} epochs" if t.get("epochs_run") else "",
+              f"{cfg['optimizer']} lr {cfg['lr']:g}" if cfg.get("optimizer") and cfg.get("lr") else "",
+              f"batch {cfg['batch_size']}" if cfg.get("batch_size") else "",
+              f"label smoothing {cfg['label_smoothing']:g}" if cfg.get("label_smoothing") else ""]
+    if any(recipe):
+        rows.append(("Recipe", ", ".join(r for r in recipe if r)))
+    merged = t.get("merged") or {}
+    if merged.get("models"):
+        rows.append(("Weights", f"average of {len(merged['models'])} fine-tunings: "
+                                + ", ".join(map(str, merged["models"]))))
+    prov = card.provenance or {}
+    for key, label in (("created", "Created"), ("hardware", "Hardware"), ("reproduce", "Reproduce")):
+        if prov.get(key):
+            rows.append((label, str(prov[key])))
+    return rows
+
+
+@dataclass
+class MetricsTable:
+    headers: list[str]
+    rows: list[list[str]]
+    commands: list[str]  # per row: the command that measured it ("" when not recorded)
+
+
+def metrics_table(card: Any) -> MetricsTable:
+    """One row per measurement: the data it was measured on, how many images, accuracy,
+    macro F1, then recall per class, all in percent."""
+    classes = list(card.classes)
+    headers = ["Measured on", "Images", "Accuracy", "Macro F1"] + [f"{c} recall" for c in classes]
+    rows, commands = [], []
+    for key, entry in (card.metrics or {}).items():
+        if isinstance(entry, dict):
+            recall = entry.get("per_class_recall") or {}
+            rows.append([str(key), _count(entry.get("n", "—")), percent(entry.get("accuracy")),
+                         percent(entry.get("macro_f1"))] + [percent(recall.get(c)) for c in classes])
+            commands.append(str(entry.get("command", "")))
+        else:  # a flat number, as older or hand-written cards have
+            rows.append([str(key), "—", percent(entry), "—"] + ["—"] * len(classes))
+            commands.append("")
+    return MetricsTable(headers, rows, commands)
