@@ -142,10 +142,11 @@ def trained_splits(training: dict) -> set[tuple[str, str]]:
 
 
 _NAMED_SPLITS = {"fer32": ("training", "publictest"), "fer28": ("training",)}
+_SET_NAME = re.compile(r"^\w[\w.+-]*/[\w+-]+$")
 
 
 def _spec_splits(spec: str, data_spec) -> set[tuple[str, str]]:
-    if "#" not in spec and "/" in spec and not Path(spec).exists():  # a set's name: "fer2013/FER32"
+    if _SET_NAME.match(spec) and not Path(spec).exists():  # a set's name: "fer2013/FER32", "sfew2/Train"
         key, _, split = spec.rpartition("/")
         key = dataset_key(Path(key))
         splits = _NAMED_SPLITS.get(split.lower(), (split.lower(),))
@@ -324,6 +325,8 @@ def _copy_folders(root: Path, out: Path, state: dict[str, str], progress: Progre
             cls = listing.classes[label]
             spelling.setdefault(cls, Path(rel).parts[depth])
             jobs.append((rel, listing.split, cls))
+    # Files that stay in their class first: a relabelled file meeting a namesake is the one renamed.
+    jobs.sort(key=lambda job: state.get(job[0], job[2]) != job[2])
     used: set[Path] = set()
     for n, (rel, split, cls) in enumerate(jobs):
         if n % 200 == 0:

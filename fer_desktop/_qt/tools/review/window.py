@@ -367,7 +367,7 @@ class ReviewWindow(QMainWindow):
 
     def _on_label_change(self, i: int, record: dict) -> None:
         """The session changed sample ``i`` (a key, a button, undo or redo)."""
-        self.grid.grid_model.refresh(i)
+        self.grid.refresh(i)
         self.matrix.show_session(self.session)
         if record["op"] in ("undo", "redo"):  # show what changed back
             row = self.grid.grid_model.row_of(i)

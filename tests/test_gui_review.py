@@ -1,0 +1,191 @@
+"""The review window under QT_QPA_PLATFORM=offscreen, driven by mouse clicks and key presses:
+open a generated class-folder dataset, the matrix fills, a cell filters the grid, number keys
+relabel, undo/redo restore, the journal on disk matches, a reopened window shows the same
+state without running the model again, and the main window's Review menu opens it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+
+from fer_desktop._qt.context import AppContext  # noqa: E402
+from fer_desktop._qt.tools.review.window import ReviewWindow  # noqa: E402
+from fer_desktop.review import DatasetRequest, Filter  # noqa: E402
+from trainer.data.relabel import EXCLUDED, RelabelJournal  # noqa: E402
+
+from test_review import faces_root, home, review_model  # noqa: E402,F401 - shared fixtures
+
+WAIT_MS = 120000  # a torch pass on a busy 2-core machine
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path, home):  # noqa: F811
+    def make() -> ReviewWindow:
+        ctx = AppContext(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+        win = ReviewWindow(ctx, cache_dir=str(tmp_path / "predictions"))
+        qtbot.addWidget(win)
+        win.resize(1400, 900)
+        win.show()
+        return win
+    return make
+
+
+def open_data(qtbot, win: ReviewWindow, faces_root, review_model):  # noqa: F811
+    with qtbot.waitSignal(win.sessionChanged, timeout=WAIT_MS):
+        win.open_dataset(DatasetRequest(str(faces_root), model=str(review_model)))
+    return win.session
+
+
+def click_cell(qtbot, win: ReviewWindow, row: int, column: int) -> None:
+    table = win.matrix.table
+    rect = table.visualRect(win.matrix.model.index(row, column))
+    QTest.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+
+
+def key(win: ReviewWindow, k: Qt.Key, modifiers=Qt.KeyboardModifier.NoModifier) -> None:
+    QTest.keyClick(win.grid, k, modifiers)
+
+
+def test_review_by_mouse_and_keyboard(qtbot, make_window, faces_root, review_model, one_torch_thread):  # noqa: F811
+    win = make_window()
+    s = open_data(qtbot, win, faces_root, review_model)
+    # The matrix: 40 faces, 10 per labelled class (counted from the folders, not by the code).
+    counts = {name.lower(): len(list(faces_root.glob(f"*/{name}/*.png"))) for name in ("Angry", "Disgust", "Fear", "Happy")}
+    model = win.matrix.model
+    assert sum(int(model.data(model.index(r, len(s.classes) + 1))) for r in range(len(s.classes))) == 40
+    for r, name in enumerate(s.classes):
+        assert int(model.data(model.index(r, len(s.classes) + 1))) == counts.get(name, 0)
+    assert win.matrix.headline.text().startswith("accuracy") and "on faces/Train+Val (40 faces)" in \
+        win.matrix.headline.text()
+    assert win.grid.grid_model.rowCount() == 40 and "journal" in win.windowTitle()
+
+    # Click the fullest cell: the grid shows exactly those samples.
+    cm = s.confusion()
+    r, k = np.unravel_index(int(cm.argmax()), cm.shape)
+    click_cell(qtbot, win, int(r), int(k))
+    shown = [win.grid.grid_model.sample_at(row) for row in range(win.grid.grid_model.rowCount())]
+    assert len(shown) == cm[r, k] > 0
+    assert all(s.labels()[i] == r and s.predicted[i] == k for i in shown)
+    assert win.filter_bar.label_box.currentData() == r and win.filter_bar.pred_box.currentData() == k
+    # The recall column filters by label alone.
+    click_cell(qtbot, win, int(r), len(s.classes))
+    assert win.grid.grid_model.rowCount() == cm[r].sum()
+
+    key(win, Qt.Key.Key_Escape)  # show all
+    assert win.grid.grid_model.rowCount() == 40
+    win.grid.setFocus()
+    first = win.grid.current_sample()
+    target = (s.given[first] + 1) % 4  # another class the data has
+    key(win, getattr(Qt.Key, f"Key_{target + 1}"))
+    second = win.grid.current_sample()
+    assert second != first  # advanced to the next sample
+    assert s.state_of(first) == s.classes[target]
+    assert win.detail.sample == second
+    key(win, Qt.Key.Key_X)  # not a face
+    third = win.grid.current_sample()
+    key(win, Qt.Key.Key_Left)  # back to the excluded one
+    assert win.grid.current_sample() == second and s.state_of(second) == EXCLUDED
+    assert "excluded" in win.detail.title.text()
+    journal = RelabelJournal(s.journal.path, "faces")
+    assert journal.state() == {s.ids[first]: s.classes[target], s.ids[second]: EXCLUDED}
+
+    key(win, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo the exclusion
+    assert s.state_of(second) is None and journal.state() == {s.ids[first]: s.classes[target]}
+    key(win, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo the relabel
+    assert s.state_of(first) is None and journal.state() == {}
+    assert win.grid.current_sample() == first  # undo shows what it changed
+    key(win, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)  # redo
+    assert s.state_of(first) == s.classes[target] and journal.state() == {s.ids[first]: s.classes[target]}
+    ops = [r["op"] for r in journal.records()]
+    assert ops == ["set", "set", "undo", "undo", "redo"]
+    key(win, Qt.Key.Key_0)  # withdraw on the current (first) sample, then on to the next
+    assert s.state_of(first) is None
+    key(win, Qt.Key.Key_Right)
+    key(win, Qt.Key.Key_Space)
+    assert win.grid.grid_model.row_of(win.grid.current_sample()) == win.grid.grid_model.row_of(first) + 3
+    key(win, Qt.Key.Key_Up)
+    assert win.grid.grid_model.row_of(win.grid.current_sample()) == win.grid.grid_model.row_of(third)
+
+    # The relabelled filter and the matrix follow the journal.
+    win.grid.go_to_row(0)
+    key(win, getattr(Qt.Key, f"Key_{(s.given[win.grid.current_sample()] + 1) % 4 + 1}"))
+    edited = dict(journal.state())
+    win.apply_filter(Filter(relabelled=True))
+    assert win.grid.grid_model.rowCount() == len(edited) == 1
+    assert s.summary()["confusion"].sum() == 40
+
+
+def test_reopen_shows_the_journal_without_running_the_model(qtbot, make_window, faces_root, review_model,  # noqa: F811
+                                                            monkeypatch, one_torch_thread):
+    win = make_window()
+    s = open_data(qtbot, win, faces_root, review_model)
+    s.relabel(3, s.classes[(s.given[3] + 1) % 4])
+    s.exclude(7)
+    expected = {s.ids[3]: s.state_of(3), s.ids[7]: EXCLUDED}
+    win.close()
+
+    import trainer.models.card
+
+    def no_model(*_a, **_k):
+        raise AssertionError("the model ran again: the cache was not used")
+
+    monkeypatch.setattr(trainer.models.card, "load_model", no_model)
+    again = make_window()
+    s2 = open_data(qtbot, again, faces_root, review_model)
+    assert {s2.ids[i]: s2.state_of(i) for i in range(len(s2)) if s2.state_of(i)} == expected
+    assert np.array_equal(s2.probs, s.probs)
+    again.apply_filter(Filter(relabelled=True))
+    assert again.grid.grid_model.rowCount() == 2
+
+
+def test_show_ids_exports_and_errors(qtbot, make_window, faces_root, review_model, tmp_path,  # noqa: F811
+                                     one_torch_thread):
+    win = make_window()
+    s = open_data(qtbot, win, faces_root, review_model)
+    assert win.show_ids([s.ids[5], s.ids[2], "Val/Happy/nope.png"], "Broken by the new model") == 2
+    assert win.grid.grid_model.rowCount() == 2 and "Broken by the new model (2)" in win.filter_bar.title.text()
+    assert "1 of 3 ids" in win.banner.text()
+
+    s.relabel(0, "fear")
+    with qtbot.waitSignal(win.exported, timeout=30000) as blocker:
+        win.export_dataset(str(tmp_path / "copy"))
+    assert blocker.args == ["dataset", str(tmp_path / "copy")]
+    assert (tmp_path / "copy" / "Train" / "Fear" / Path(s.ids[0]).name).is_file()
+    with qtbot.waitSignal(win.exported, timeout=5000):
+        win.export_csv(str(tmp_path / "ranked.csv"))
+    assert len((tmp_path / "ranked.csv").read_text().splitlines()) == 41
+
+    with qtbot.waitSignal(win.loadFailed, timeout=30000) as blocker:
+        win.open_dataset(DatasetRequest(str(tmp_path / "missing"), model=str(review_model)))
+    assert "dataset not found" in blocker.args[0] and "dataset not found" in win.banner.text()
+    assert win.session is s  # the open session stays
+
+
+@pytest.mark.slow
+def test_main_window_review_menu(qtbot, tmp_path, faces_root, review_model, home, one_torch_thread):  # noqa: F811
+    from fer_desktop._qt.main_window import MainWindow
+
+    settings = QSettings(str(tmp_path / "main.ini"), QSettings.Format.IniFormat)
+    main = MainWindow(settings, model_path=review_model, panels=[])
+    qtbot.addWidget(main)
+    main.show()
+    menu = main.menus["Review"]
+    assert [a.text() for a in menu.actions() if a.text()][:2] == ["&Open Dataset…", "&Show Review Window"]
+    tool = main.tools["Review"]
+    main.ctx.request_open_dataset(str(faces_root), model=str(review_model))
+    win = tool.window()
+    qtbot.waitUntil(lambda: win.session is not None, timeout=WAIT_MS)
+    assert win.isVisible() and main.ctx.review is win.session
+    heard = []
+    main.ctx.labelsChanged.connect(lambda dataset, ids: heard.append((dataset, ids)))
+    win.grid.setFocus()
+    i = win.grid.current_sample()
+    key(win, getattr(Qt.Key, f"Key_{(win.session.given[i] + 1) % 4 + 1}"))
+    assert heard == [("faces", [win.session.ids[i]])]
+    main.close()

@@ -1,0 +1,194 @@
+"""The review session without Qt: filters, sorts, relabel / undo / redo through the journal,
+the accuracy line, and exports that the trainer's own readers load back with the corrections.
+A tiny random-weights model on generated class folders keeps it fast and data-free."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fer_desktop.review import DatasetRequest, Filter, ReviewSession
+from trainer.classes import BASIC_CLASSES
+from trainer.data.relabel import EXCLUDED, RelabelJournal
+from trainer.data.samples import DataError, SampleSet
+
+CLASS_FOLDERS = ["Angry", "Disgust", "Fear", "Happy"]
+PER_CLASS = 5
+
+
+@pytest.fixture(scope="session")
+def review_model(tmp_path_factory) -> Path:
+    """Random weights, a card saying the data are ready crops (no face detection)."""
+    import torch
+
+    from trainer.models.card import ModelCard, save_model
+    from trainer.models.registry import create_model
+
+    torch.manual_seed(0)
+    model, _ = create_model("efficientnet-lite0", len(BASIC_CLASSES), pretrained=False)
+    card = ModelCard(name="tiny-review", backbone="efficientnet-lite0", classes=list(BASIC_CLASSES), input_size=48,
+                     mean=[0.5], std=[0.5], preprocessing={"faces": "crops", "mode": "none", "grey": True,
+                                                           "crop_size": 48},
+                     training={"data": {"train": ["faces#Train"]}})
+    weights, _ = save_model(model, card, tmp_path_factory.mktemp("model") / "tiny")
+    return weights
+
+
+@pytest.fixture(scope="session")
+def faces_root(tmp_path_factory) -> Path:
+    """``faces/{Train,Val}/{Angry,Disgust,Fear,Happy}/00N.png``: 40 generated 48x48 crops."""
+    from trainer.data.synthetic import write_class_folders
+
+    return write_class_folders(tmp_path_factory.mktemp("data") / "faces", PER_CLASS, class_names=CLASS_FOLDERS,
+                               splits=["Train", "Val"], size=48)
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """Journals and caches in the test's folder, never the user's."""
+    monkeypatch.setenv("FER_DESKTOP_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def session(faces_root, review_model, home, tmp_path, one_torch_thread) -> ReviewSession:
+    from fer_desktop.review_io import open_session
+
+    return open_session(DatasetRequest(str(faces_root), model=str(review_model)), cache_dir=tmp_path / "predictions")
+
+
+def small_session(tmp_path: Path, n: int = 12) -> ReviewSession:
+    """No model: ids, labels and a journal (what the crash test's child uses too)."""
+    samples = SampleSet(ids=[f"s{i:02d}" for i in range(n)], images=np.zeros((n, 4, 4), np.uint8),
+                        labels=np.arange(n) % 4, classes=BASIC_CLASSES, name="small/all", meta={"dataset": "small"})
+    return ReviewSession(samples, tmp_path / "journal.jsonl")
+
+
+def test_open_reads_every_split_with_predictions_and_scores(session, faces_root):
+    assert len(session) == 2 * len(CLASS_FOLDERS) * PER_CLASS
+    assert session.splits_present() == ["Train", "Val"]
+    assert session.dataset == "faces" and session.kind == "folder"
+    # Counted on disk, not by the code under test.
+    on_disk = {(p.parent.parent.name, p.parent.name) for p in faces_root.rglob("*.png")}
+    assert {(s.split("/")[0], s.split("/")[1]) for s in session.ids} == on_disk
+    assert session.paths[0] == str(faces_root / session.ids[0]) and Path(session.paths[0]).is_file()
+    assert np.allclose(session.probs.sum(1), 1, atol=1e-4)
+    assert not np.isnan(session.scores).any()
+    # The card says the model was trained on faces#Train: those are scored out of fold.
+    assert session.out_of_sample[session.splits == "Train"].all()
+    assert not session.out_of_sample[session.splits == "Val"].any()
+    summary = session.summary()
+    assert summary["n"] == 40 and summary["confusion"].sum(1)[:4].tolist() == [10] * 4
+    assert summary["headline"].startswith(f"accuracy {100 * summary['accuracy']:.1f}% on faces/Train+Val (40 faces)")
+    assert summary["headline"].endswith("model tiny-review")
+
+
+def test_filters_and_sorts(session):
+    labels, pred = session.labels(), session.predicted
+    wrong = session.view(Filter(correct=False))
+    assert set(wrong) == set(np.flatnonzero(labels != pred))
+    cell = session.view(Filter().with_cell(0, int(pred[0])))
+    assert set(cell) == set(np.flatnonzero((labels == 0) & (pred == pred[0])))
+    assert set(session.view(Filter(split="Val"))) == set(np.flatnonzero(session.splits == "Val"))
+    by_score = session.view(sort="score")
+    assert np.all(np.diff(session.scores[by_score]) >= 0)
+    by_conf = session.view(sort="confidence", reverse=True)
+    assert np.all(np.diff(session.confidence[by_conf]) <= 0)
+    by_amb = session.view(sort="ambiguity")
+    assert np.all(np.diff(session.ambiguity[by_amb]) <= 0)
+    assert session.view(sort="id").tolist() == list(range(len(session)))
+    assert session.view(Filter(ids=frozenset({3, 1}))).tolist() in ([1, 3], [3, 1])
+
+
+def test_relabel_withdraw_exclude_undo_redo_in_the_journal(tmp_path):
+    s = small_session(tmp_path)
+    heard = []
+    s.listeners.append(lambda i, record: heard.append((i, record["op"])))
+    r1 = s.relabel("s01", "sad")  # given disgust
+    assert (r1["from"], r1["to"], r1["op"], r1["dataset"]) == (None, "sad", "set", "small")
+    assert s.relabel("s01", "sad") is None  # no change, no record
+    assert s.relabel("s02", "fear") is None  # s02's given label is fear already
+    r2 = s.exclude(1)
+    assert (r2["from"], r2["to"]) == ("sad", EXCLUDED)
+    assert s.labels()[1] == -1 and s.view(Filter(label=1)).tolist() == [5, 9]
+    undo = s.undo(r2)
+    assert (undo["from"], undo["to"], undo["op"]) == (EXCLUDED, "sad", "undo") and s.state_of(1) == "sad"
+    redo = s.redo(r2)
+    assert redo["op"] == "redo" and s.state_of(1) == EXCLUDED
+    s.relabel(3, "neutral")
+    s.relabel(3, "happy")  # its given label: the correction is withdrawn
+    assert s.state_of(3) is None
+    assert heard == [(1, "set"), (1, "set"), (1, "undo"), (1, "redo"), (3, "set"), (3, "set")]
+    # What is on disk, read by the engine's reader, is what the session shows.
+    assert RelabelJournal(tmp_path / "journal.jsonl", "small").state() == {"s01": EXCLUDED}
+    lines = (tmp_path / "journal.jsonl").read_text().splitlines()
+    assert len(lines) == 6 and all(json.loads(line)["v"] == 2 for line in lines)
+    again = small_session(tmp_path)
+    assert again.state_of(1) == EXCLUDED and (again.corrected == -1).all()
+    assert set(again.view(Filter(relabelled=True))) == {1}
+    with pytest.raises(DataError, match="no class"):
+        s.relabel(0, "bored")
+
+
+def test_exports_load_back_with_the_corrections(session, faces_root, tmp_path):
+    from fer_desktop.review_io import export_corrected, export_csv, export_journal
+    from trainer.data.crops import FaceOptions
+    from trainer.data.datasets import LoadOptions, load_samples
+
+    ids = session.ids
+    moved, gone = ids[0], ids[PER_CLASS]  # Train/Angry/000.png -> fear; Train/Disgust/000.png excluded
+    session.relabel(moved, "fear")
+    session.exclude(gone)
+    rows = list(csv.DictReader(export_csv(session, tmp_path / "ranked.csv").open()))
+    assert len(rows) == len(session) and list(rows[0]) == ["id", "path", "given", "corrected", "predicted",
+                                                           "confidence", "score"]
+    by_id = {r["id"]: r for r in rows}
+    assert by_id[moved]["corrected"] == "fear" and by_id[gone]["corrected"] == EXCLUDED
+    assert by_id[ids[1]]["corrected"] == "" and by_id[moved]["given"] == "angry"
+    assert [float(r["score"]) for r in rows] == sorted(float(r["score"]) for r in rows)
+    copy = export_journal(session, tmp_path / "copy.jsonl")
+    assert RelabelJournal(copy, "faces").state() == {moved: "fear", gone: EXCLUDED}
+
+    out = export_corrected(session, tmp_path / "corrected")
+    loaded = load_samples(f"{out}#Train+Val", LoadOptions(faces=FaceOptions(mode="none", crop_size=48), use_cache=False))
+    got = {(i.split("/")[0], Path(i).name, loaded.classes[k]) for i, k in zip(loaded.ids, loaded.labels)}
+    # The moved file meets Fear's own 000.png: the moved one is renamed, the original keeps its name.
+    expected = {(i.split("/")[0], "000-1.png" if i == moved else Path(i).name,
+                 "fear" if i == moved else session.given_name(n)) for n, i in enumerate(ids) if i != gone}
+    assert got == expected and len(loaded) == len(session) - 1
+    assert (out / "Train" / "Fear" / "000-1.png").read_bytes() == (faces_root / moved).read_bytes()
+    with pytest.raises(DataError, match="not an empty folder"):
+        export_corrected(session, out)
+
+
+def test_fer_csv_export(tmp_path, review_model, home, one_torch_thread):
+    from fer_desktop.review_io import export_corrected, open_session
+    from trainer.data.datasets import load_samples
+    from trainer.data.synthetic import write_fer_csv
+
+    fer = write_fer_csv(tmp_path / "fer2013.csv", {"Training": 12, "PublicTest": 6}, num_classes=4)
+    s = open_session(DatasetRequest(str(fer), split="Training", model=str(review_model)),
+                     cache_dir=tmp_path / "predictions")
+    assert len(s) == 12 and s.dataset == "fer2013" and s.kind == "fer2013" and s.paths[0] is None
+    first = s.ids[0]
+    s.relabel(first, "surprise")
+    s.exclude(s.ids[1])
+    out = export_corrected(s, tmp_path / "fixed.csv")
+    train = load_samples(f"{out}#Training")
+    assert len(train) == 11 and train.classes[train.labels[0]] == "surprise"
+    assert len(load_samples(f"{out}#PublicTest")) == 6  # the splits not reviewed are copied as they were
+
+
+def test_trained_splits_reads_the_bundled_card():
+    from fer_desktop.review_io import trained_splits
+
+    training = {"data": {"train": ["/nowhere/sfew2"], "stage": {"replay": ["/nowhere/fer2013.csv.gz#Training+PublicTest"]}},
+                "init_training": {"data": {"train": "fer2013/FER28"}}}
+    assert trained_splits(training) == {("sfew2", "train"), ("sfew2", "training"), ("fer2013", "training"),
+                                        ("fer2013", "publictest")}
+    assert trained_splits({}) == set()
