@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nmodel {engine.info.name} ({predictor.card.input_size}px input), "
           f"detector {type(detector).__name__}, device {engine.info.device}, torch threads {torch.get_num_threads()}, "
           f"{args.frames} frames 640x480 from a virtual {args.source_fps:g}-fps camera, {os.cpu_count()} CPUs")
-    from trainer.inference.live import box_iou
+    from trainer.faces.geometry import box_iou
 
     for r in rows:
         ious = [box_iou(b, reference[i]) if b is not None and reference[i] is not None else 0.0

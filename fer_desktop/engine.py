@@ -36,7 +36,6 @@ def load_engine(path: str | Path | None = None, config: LiveConfig | None = None
 
     Raises trainer.models.card.ModelLoadError (and the detector's errors) with a message for
     the user. ``warm_up`` runs one dummy batch: the first call into torch is slow."""
-    from trainer.faces import AlignConfig, FaceAligner, FacePipeline, create_detector
     from trainer.inference.predictor import Predictor
 
     predictor = Predictor.from_path(path, device=device, detector=detector)
@@ -47,11 +46,9 @@ def load_engine(path: str | Path | None = None, config: LiveConfig | None = None
         # thread each keeps the cores busy without oversubscribing them
         # (bench/live_fps.py on 2 cores: 58 fps with one thread, 25 with two).
         torch.set_num_threads(1)
-    prep = predictor.card.preprocessing or {}
-    face_detector = create_detector(detector or prep.get("detector", "auto"))
-    aligner = FaceAligner(AlignConfig.from_dict(prep.get("aligner")))
-    # The predictor's own predict_image shares the detector instead of loading a second one.
-    predictor.set_pipeline(FacePipeline(face_detector, aligner))
+    # The card's detector and aligner, built once: the live view shares them with the
+    # predictor's own predict_image instead of loading a second detector.
+    face_detector, aligner = predictor.pipeline.detector, predictor.pipeline.aligner
     if warm_up:
         size = predictor.card.input_size
         predictor.predict_crops([np.zeros((size, size), np.uint8)])

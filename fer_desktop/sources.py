@@ -9,12 +9,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm"}
+from trainer.errors import UserError
+from trainer.faces.io import IMAGE_EXTENSIONS
+
+IMAGE_SUFFIXES = set(IMAGE_EXTENSIONS)  # the engine's list: what trains is what opens
 VIDEO_SUFFIXES = {".avi", ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".ogv"}
 RESOLUTIONS: list[tuple[int, int]] = [(640, 480), (1280, 720), (1920, 1080), (320, 240)]
 
 
-class SourceError(RuntimeError):
+class SourceError(UserError, RuntimeError):
     """A source that cannot be opened or stopped delivering; the message is for the user."""
 
 

@@ -5,29 +5,14 @@ real detectors (and fast)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
 from fer_desktop.fps import FpsMeter
-from trainer.inference.live import (
-    LiveConfig,
-    LivePipeline,
-    box_iou,
-    match_boxes,
-    scale_face,
-    transform_face,
-)
-
-
-@dataclass(frozen=True)
-class Face:
-    box: tuple[int, int, int, int]
-    score: float
-    left_eye: tuple[float, float]
-    right_eye: tuple[float, float]
-    landmarks: object = None
+from trainer.faces import Face
+from trainer.faces.geometry import box_iou, match_boxes
+from trainer.inference.live import LiveConfig, LivePipeline
 
 
 FACE_BOX = (177, 66, 95, 95)  # the astronaut's face in scikit-image's 512x512 picture
@@ -58,7 +43,7 @@ class MovingFace:
 
     def true_face(self, i: int, scale: float = 1.0) -> Face:
         px, py = self.positions[i]
-        return scale_face(face_at(px + 10, py + 10), scale)
+        return face_at(px + 10, py + 10).mapped(scale, scale)
 
 
 class FakeDetector:
@@ -168,13 +153,15 @@ def test_no_faces_means_no_classifier_call(scene):
 
 def test_geometry_helpers():
     f = face_at(10, 20, 40, 40)
-    s = scale_face(f, 2.0)
-    assert s.box == pytest.approx((20, 40, 80, 80)) and s.left_eye == pytest.approx((44.0, 72.0))
+    s = f.mapped(2.0, 2.0)  # pixel centres: (22 + 0.5) * 2 - 0.5
+    assert s.box == pytest.approx((20, 40, 80, 80)) and s.left_eye == pytest.approx((44.5, 72.5))
     m = np.array([[1.0, 0.0, 5.0], [0.0, 1.0, -3.0]])
-    t = transform_face(f, m)
+    t = f.transformed(m)
     assert t.box == pytest.approx((15, 17, 40, 40)) and t.right_eye == pytest.approx((f.right_eye[0] + 5, f.right_eye[1] - 3))
     lm = Face(f.box, 1.0, f.left_eye, f.right_eye, np.zeros((5, 2), np.float32))
-    assert transform_face(lm, m).landmarks[0].tolist() == [5.0, -3.0]
+    assert lm.transformed(m).landmarks[0].tolist() == [5.0, -3.0]
+    r = f.transformed(np.array([[0.0, -2.0, 100.0], [2.0, 0.0, 0.0]]))  # rotate 90 degrees, scale 2
+    assert r.box[2:] == pytest.approx((80, 80)) and r.left_eye == pytest.approx((100 - 2 * 36, 2 * 22))
     assert box_iou((0, 0, 10, 10), (5, 0, 10, 10)) == pytest.approx(1 / 3)
     assert match_boxes([(0, 0, 10, 10), (100, 100, 10, 10)], [(101, 99, 10, 10), (1, 1, 10, 10)], 0.3) == [(0, 1), (1, 0)] or \
         sorted(match_boxes([(0, 0, 10, 10), (100, 100, 10, 10)], [(101, 99, 10, 10), (1, 1, 10, 10)], 0.3)) == [(0, 1), (1, 0)]
@@ -192,11 +179,10 @@ def test_engine_faces_keep_eye_corners_and_pixel_centres_through_tracking_maths(
 
     f = EngineFace((10.0, 20.0, 40.0, 40.0), 0.9, (22.0, 36.0), (38.0, 36.0),
                    np.array([[22.0, 36.0], [38.0, 36.0]]), ((18.0, 36.0), (42.0, 36.0)), "landmarks")
-    moved = transform_face(f, np.array([[1.0, 0.0, 2.0], [0.0, 1.0, 1.0]]))
+    moved = f.transformed(np.array([[1.0, 0.0, 2.0], [0.0, 1.0, 1.0]]))
     assert isinstance(moved, EngineFace) and moved.eye_source == "landmarks"
     assert moved.eye_corners == ((20.0, 37.0), (44.0, 37.0))
     assert moved.landmarks[1].tolist() == [40.0, 37.0]
-    assert scale_face(f, 2.0).left_eye == pytest.approx(f.mapped(2.0, 2.0).left_eye)
 
 
 class TemplateDetector:
@@ -221,7 +207,7 @@ class TemplateDetector:
         _, best, _, (px, py) = cv2.minMaxLoc(res)
         if best < 0.6:
             return []
-        return [scale_face(face_at(px / s + 10, py / s + 10), s)]
+        return [face_at(px / s + 10, py / s + 10).mapped(s, s)]
 
 
 def test_async_detection_tracks_without_waiting_for_the_detector(scene):

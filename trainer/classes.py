@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from trainer.errors import UserError
+
 # FER-2013's order (its `emotion` column is an index into this list); SFEW uses the same 7.
 BASIC_CLASSES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 # FER+ adds an eighth class.
@@ -30,7 +32,7 @@ _ALIASES: dict[str, str] = {
 }
 
 
-class UnknownClassError(ValueError):
+class UnknownClassError(UserError, ValueError):
     """A folder or column name that maps onto no known expression class."""
 
 

@@ -14,17 +14,22 @@ from typing import Any
 import cv2
 import numpy as np
 
+from trainer.errors import UserError
 
-class AlignError(RuntimeError):
+
+class AlignError(UserError, RuntimeError):
     """Nothing to align, or nothing could be read."""
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from trainer.faces.io import IMAGE_EXTENSIONS
+
     p = subparsers.add_parser(
         "align", help="detect, align and crop faces (Ng et al. 2015 crops)",
         description="Detect the faces in images, align them by the eyes and write one grey PNG per face "
                     "plus DIR/faces.json. Directories are searched recursively for "
-                    "png/jpg/jpeg/bmp/tif/tiff/webp files.")
+                    + "/".join(e[1:] for e in IMAGE_EXTENSIONS) + " files. A file that cannot be read "
+                    "is recorded in faces.json with its error and the others go on.")
     p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="image files or directories")
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory (created if needed)")
     p.add_argument("--detector", default="auto",
@@ -37,17 +42,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return p
 
 
-def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+def _input_files(inputs: list[str]) -> list[tuple[Path, Path | None]]:
+    """(file, the directory it was found in) for every file named or found in a directory."""
+    from trainer.faces.io import IMAGE_EXTENSIONS, find_images
 
-    from trainer.faces import AlignConfig, FaceAligner, FacePipeline, ImageReadError, create_detector, read_image
-    from trainer.faces.io import find_images
-
-    if args.size < 8:
-        raise AlignError(f"--size must be at least 8, got {args.size}")
-    inputs = [Path(p) for p in args.inputs]
-    files: list[tuple[Path, Path | None]] = []  # (file, the directory it was found in)
-    for p in inputs:
+    files: list[tuple[Path, Path | None]] = []
+    for p in map(Path, inputs):
         if p.is_dir():
             found = list(find_images([p]))
             if not found:
@@ -56,40 +56,23 @@ def run(args: argparse.Namespace) -> int:
         else:
             files.append((p, None))
     if not files:
-        raise AlignError("no input images found (searched for " + ", ".join(
-            e.lstrip(".") for e in (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")) + ")")
+        raise AlignError("no input images found (searched for " + ", ".join(e[1:] for e in IMAGE_EXTENSIONS) + ")")
+    return files
 
-    pipeline = FacePipeline(create_detector(args.detector), FaceAligner(AlignConfig(size=args.size)))
-    out_dir: Path = args.out
-    out_dir.mkdir(parents=True, exist_ok=True)
 
-    records: list[dict[str, Any]] = []
-    used: set[str] = set()
-    n_read = n_faces = 0
-    bar = tqdm(files, desc="align", unit="img", disable=len(files) < 10, file=sys.stderr)
-    for path, root in bar:
-        record: dict[str, Any] = {"image": str(path)}
-        try:
-            image = read_image(path)
-        except ImageReadError as exc:
-            tqdm.write(f"fer-train align: warning: {exc}", file=sys.stderr)
-            record["error"] = str(exc)
-            records.append(record)
-            continue
-        n_read += 1
-        record["width"], record["height"] = int(image.shape[1]), int(image.shape[0])
-        if args.pre_cropped:
-            one = pipeline.process_crop(image)
-            aligned = [one] if one is not None else []
-        else:
-            aligned = pipeline.process(image)
-        if args.max_faces > 0:
-            aligned = aligned[: args.max_faces]
+class _Writer:
+    """Writes each image's crops under the output folder, with unique names."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        self.used: set[str] = set()
+
+    def faces(self, path: Path, root: Path | None, aligned: list[Any]) -> list[dict[str, Any]]:
         stem = _output_stem(path, root)
         faces = []
         for i, a in enumerate(aligned):
-            name = _unique(f"{stem}_face{i}.png", used)
-            target = out_dir / name
+            name = _unique(f"{stem}_face{i}.png", self.used)
+            target = self.out_dir / name
             target.parent.mkdir(parents=True, exist_ok=True)
             _write_png(target, a.crop)
             entry = a.face.to_dict()
@@ -98,15 +81,50 @@ def run(args: argparse.Namespace) -> int:
             if getattr(a, "fallback", False):
                 entry["fallback"] = True
             faces.append(entry)
-        n_faces += len(faces)
-        record["faces"] = faces
-        records.append(record)
+        return faces
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from trainer.errors import per_item
+    from trainer.faces import AlignConfig, FaceAligner, FacePipeline, create_detector, read_image
+
+    if args.size < 8:
+        raise AlignError(f"--size must be at least 8, got {args.size}")
+    files = _input_files(args.inputs)
+    pipeline = FacePipeline(create_detector(args.detector), FaceAligner(AlignConfig(size=args.size)))
+    out_dir: Path = args.out
+    out_dir.mkdir(parents=True, exist_ok=True)
+    writer = _Writer(out_dir)
+
+    def one(path: Path, root: Path | None) -> dict[str, Any]:
+        image = read_image(path)
+        record: dict[str, Any] = {"width": int(image.shape[1]), "height": int(image.shape[0])}
+        if args.pre_cropped:
+            aligned = [a for a in [pipeline.process_crop(image)] if a is not None]
+        else:
+            aligned = pipeline.process(image)
+        if args.max_faces > 0:
+            aligned = aligned[: args.max_faces]
+        record["faces"] = writer.faces(path, root, aligned)
+        return record
+
+    records: list[dict[str, Any]] = []
+    bar = tqdm(files, desc="align", unit="img", disable=len(files) < 10, file=sys.stderr)
+    for path, root in bar:
+        result, error = per_item("fer-train align", str(path), lambda: one(path, root))
+        if error:
+            tqdm.write(f"fer-train align: warning: {path}: {error['error']}", file=sys.stderr)
+        records.append({"image": str(path), **(result or error)})
     bar.close()
 
     manifest = out_dir / "faces.json"
     tmp = manifest.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")  # ASCII: odd names are escaped
     os.replace(tmp, manifest)
+    n_read = sum("error" not in r for r in records)
+    n_faces = sum(len(r.get("faces", [])) for r in records)
     print(f"fer-train align: {n_faces} face(s) from {n_read} of {len(files)} image(s) "
           f"[{getattr(pipeline.detector, 'name', args.detector)}] -> {manifest}", file=sys.stderr)
     if n_read == 0:

@@ -17,9 +17,8 @@ from pathlib import Path
 
 from trainer.classes import BASIC_CLASSES, FERPLUS_CLASSES, UnknownClassError, canonical_class, is_class_name
 from trainer.data.samples import DataError
+from trainer.faces.io import IMAGE_EXTENSIONS, images_under
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".tif", ".tiff", ".bmp", ".dib",
-                            ".webp", ".pgm", ".ppm", ".pbm", ".pnm"})
 NO_SPLIT = ""
 
 
@@ -34,12 +33,6 @@ class FolderListing:
 
 def _subdirs(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
-def _images_under(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*")
-                  if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
 def _class_folders(folder: Path, where: str) -> dict[str, Path]:
@@ -132,10 +125,10 @@ def scan_folder_dataset(root: str | Path, splits: list[str] | None = None,
     for split, folders in layout.items():
         files, labels = [], []
         for name, folder in sorted(folders.items(), key=lambda kv: classes.index(kv[0])):
-            images = _images_under(folder)
+            images = images_under(folder)
             if not images:
                 raise DataError(f"{folder}: class folder without images "
-                                f"(looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+                                f"(looked for {', '.join(IMAGE_EXTENSIONS)})")
             files += [p.relative_to(root).as_posix() for p in images]
             labels += [classes.index(name)] * len(images)
         out.append(FolderListing(root, classes, files, labels, split))

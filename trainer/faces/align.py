@@ -18,6 +18,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from trainer.errors import UsageError
+
 from .types import Face, to_grey
 
 # Distance from an eye centre to its outer corner in units of e2e. Measured with dlib's
@@ -28,6 +30,7 @@ from .types import Face, to_grey
 DEFAULT_EYE_CORNER = 0.19
 
 BORDERS = {"replicate": cv2.BORDER_REPLICATE, "constant": cv2.BORDER_CONSTANT}
+MAX_CROP_SIZE = 2048  # pixels a side of an aligned crop
 
 
 @dataclass
@@ -47,18 +50,23 @@ class AlignConfig:
     border: str = "replicate"
 
     def __post_init__(self) -> None:
+        if isinstance(self.size, bool) or not isinstance(self.size, (int, float)) or self.size != int(self.size) \
+                or not 8 <= self.size <= MAX_CROP_SIZE:
+            raise UsageError(f"aligner size must be a whole number of pixels from 8 to {MAX_CROP_SIZE}, "
+                             f"got {self.size!r}")
         self.size = int(self.size)
-        if self.size < 8:
-            raise ValueError(f"aligner size must be at least 8 pixels, got {self.size}")
         for name in ("side", "top", "bottom", "eye_corner"):
-            value = float(getattr(self, name))
-            if not np.isfinite(value) or value < 0:
-                raise ValueError(f"aligner {name} must be a non-negative number, got {value}")
-            setattr(self, name, value)
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) \
+                    or not 0 <= value <= 10:
+                raise UsageError(f"aligner {name} must be a number from 0 to 10 (x eye distance), got {value!r}")
+            setattr(self, name, float(value))
         if self.top + self.bottom <= 0:
-            raise ValueError("aligner top + bottom must be positive")
+            raise UsageError("aligner top + bottom must be positive")
+        if not isinstance(self.stretch, bool) or not isinstance(self.use_landmark_corners, bool):
+            raise UsageError("aligner stretch and use_landmark_corners must be true or false")
         if self.border not in BORDERS:
-            raise ValueError(f"aligner border {self.border!r}; known: {', '.join(BORDERS)}")
+            raise UsageError(f"aligner border {self.border!r}; known: {', '.join(BORDERS)}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -67,6 +75,8 @@ class AlignConfig:
     def from_dict(cls, data: dict[str, Any] | None) -> "AlignConfig":
         """Like ``AlignConfig(**data)`` but ignores keys this version does not know."""
         known = {f.name for f in fields(cls)}
+        if data is not None and not isinstance(data, dict):
+            raise UsageError(f"aligner settings must be a table, got {data!r}")
         return cls(**{k: v for k, v in (data or {}).items() if k in known})
 
     @property

@@ -1,23 +1,36 @@
 """Reading images from disk, robustly: ``cv2.imread`` returns None on any failure and cannot
-open non-ASCII paths on Windows, so bytes are read with numpy and decoded with
-``cv2.imdecode``; every failure becomes an ``ImageReadError`` that says why."""
+open non-ASCII paths on Windows, so the bytes are read in Python (regular files only, of a
+bounded size), the header's pixel count is checked with Pillow, and ``cv2.imdecode``
+decodes; every failure becomes an ``ImageReadError`` that says why."""
 
 from __future__ import annotations
 
+import io
 import os
+import stat
+import struct
 from pathlib import Path
 from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
 
+from trainer.errors import UserError
+
 from .types import as_uint8
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+# The one list of image file types: folders are searched for these, file dialogs offer them.
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".dib", ".tif", ".tiff", ".webp",
+                    ".pgm", ".ppm", ".pbm", ".pnm")
+# Limits, checked before anything is decoded (a 19 kB JPEG can claim 30000x30000 pixels):
+# a 100-megapixel photo decodes to 300 MB, and reading it takes under 1.5 GB at its peak.
+MAX_FILE_BYTES = 512 << 20
+MAX_IMAGE_PIXELS = 100_000_000
+_MAX_DECODED_BYTES = 1 << 30  # the decoder's own buffer, 16-bit and alpha channels included
 _JPEG_MAGIC = b"\xff\xd8\xff"
 
 
-class ImageReadError(ValueError):
+class ImageReadError(UserError, ValueError):
     """A file that is missing, unreadable or not a decodable image."""
 
 
@@ -27,27 +40,79 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     Grey images are expanded to three channels, 16-bit ones scaled to 8 bits, float TIFFs
     taken as [0, 1] (or [0, 255] when brighter), and alpha is composited onto black (the
     colour of transparent pixels is undefined). JPEGs are decoded with EXIF orientation
-    applied; multi-page TIFFs give their first page.
+    applied; multi-page TIFFs give their first page. Only regular files are read (a FIFO or
+    a device would block or never end), of at most ``MAX_FILE_BYTES`` and
+    ``MAX_IMAGE_PIXELS``; anything else is an ``ImageReadError`` that says why.
     """
+    return decode_image(read_file_bytes(path, MAX_FILE_BYTES, "image"), name=str(path))
+
+
+def read_file_bytes(path: str | os.PathLike, limit: int, what: str = "file") -> bytes:
+    """A regular file's bytes, refusing what is not one (before blocking on it) or is
+    larger than ``limit``; ImageReadError otherwise."""
     path = Path(path)
-    if not path.exists():
-        raise ImageReadError(f"{path}: no such file")
     if path.is_dir():
-        raise ImageReadError(f"{path}: is a directory, not an image")
+        raise ImageReadError(f"{path}: is a directory, not an {what}")
     try:
-        data = np.fromfile(str(path), dtype=np.uint8)
+        # Non-blocking: opening a FIFO for reading would otherwise wait for a writer.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        raise ImageReadError(f"{path}: no such file") from None
     except OSError as exc:
-        raise ImageReadError(f"{path}: cannot read file: {exc.strerror or exc}") from None
-    if data.size == 0:
-        raise ImageReadError(f"{path}: empty file")
-    return decode_image(data, name=str(path))
+        raise ImageReadError(f"{path}: cannot open: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise ImageReadError(f"{path}: not a regular file (a pipe, device or socket), not an {what}")
+        if st.st_size == 0:
+            raise ImageReadError(f"{path}: empty file")
+        if st.st_size > limit:
+            raise ImageReadError(f"{path}: {st.st_size / 2 ** 20:.0f} MB is more than the {limit >> 20} MB "
+                                 f"fer-desktop reads as an {what}")
+        try:
+            data = fh.read(limit + 1)
+        except OSError as exc:
+            raise ImageReadError(f"{path}: cannot read file: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise ImageReadError(f"{path}: more than the {limit >> 20} MB fer-desktop reads as an {what}")
+    return data
+
+
+def image_header(data: bytes | np.ndarray, name: str = "<bytes>") -> tuple[str, int, int]:
+    """(format, width, height) from the header alone, refusing images too large to decode."""
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    raw = data if isinstance(data, (bytes, bytearray)) else np.ascontiguousarray(data).tobytes()
+    supported = ", ".join(e[1:] for e in IMAGE_EXTENSIONS)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(raw)) as im:  # reads the header only
+                fmt, (width, height), bands = im.format or "?", im.size, len(im.getbands())
+                sample = 4 if im.mode in ("I", "F") else 2 if fmt in ("PNG", "TIFF", "PPM") else 1
+    except Image.DecompressionBombError:
+        raise ImageReadError(f"{name}: more than {MAX_IMAGE_PIXELS // 1_000_000} megapixels; "
+                             "downscale it first") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, struct.error, EOFError) as exc:
+        detail = "" if isinstance(exc, UnidentifiedImageError) else f" ({' '.join(str(exc).split())})"
+        raise ImageReadError(f"{name}: not an image fer-desktop can read{detail} (supported: {supported})") from None
+    if width <= 0 or height <= 0:
+        raise ImageReadError(f"{name}: {fmt} header says {width}x{height} pixels")
+    if width * height > MAX_IMAGE_PIXELS or width * height * bands * sample > _MAX_DECODED_BYTES:
+        raise ImageReadError(f"{name}: {width}x{height} pixels is more than the {MAX_IMAGE_PIXELS // 1_000_000} "
+                             "megapixels fer-desktop reads; downscale it first")
+    return fmt, width, height
 
 
 def decode_image(data: bytes | np.ndarray, name: str = "<bytes>") -> np.ndarray:
-    """Decode encoded image bytes (PNG, JPEG, BMP, TIFF, WebP, ...) to BGR uint8."""
+    """Decode encoded image bytes (PNG, JPEG, BMP, TIFF, WebP, ...) to BGR uint8; the size the
+    header claims is checked first (``MAX_IMAGE_PIXELS``)."""
     buf = np.frombuffer(data, dtype=np.uint8) if isinstance(data, (bytes, bytearray, memoryview)) else data
     if buf.size == 0:
         raise ImageReadError(f"{name}: empty file")
+    image_header(data if not isinstance(data, memoryview) else bytes(data), name)
     image = None
     try:
         if bytes(buf[:3]) == _JPEG_MAGIC:
@@ -60,25 +125,24 @@ def decode_image(data: bytes | np.ndarray, name: str = "<bytes>") -> np.ndarray:
     if image is None or image.size == 0:
         raise ImageReadError(
             f"{name}: not an image OpenCV can decode (supported: {', '.join(e[1:] for e in IMAGE_EXTENSIONS)})")
-    return _to_bgr8(image)
+    return _to_bgr8(image, name)
 
 
-def _to_bgr8(image: np.ndarray) -> np.ndarray:
+def _to_bgr8(image: np.ndarray, name: str = "<image>") -> np.ndarray:
+    """Decoded pixels of any layout -> BGR uint8, with no float copy of the whole image."""
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
-    if image.ndim == 3 and image.shape[2] == 2:  # grey + alpha
-        image = np.dstack([image[:, :, 0]] * 3 + [image[:, :, 1]])
-    if image.ndim == 3 and image.shape[2] == 4:
-        colour = as_uint8(image[:, :, :3]).astype(np.float32)
-        alpha = as_uint8(image[:, :, 3]).astype(np.float32) / 255.0
-        image = (colour * alpha[:, :, None] + 0.5).astype(np.uint8)
-    else:
-        image = as_uint8(image)
+    image = as_uint8(image)
     if image.ndim == 2:
-        image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    elif image.ndim != 3 or image.shape[2] != 3:
-        raise ImageReadError(f"unsupported image layout {image.shape}")
-    return np.ascontiguousarray(image)
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.ndim != 3 or image.shape[2] not in (2, 3, 4):
+        raise ImageReadError(f"{name}: unsupported image layout {image.shape}")
+    if image.shape[2] == 3:
+        return np.ascontiguousarray(image)
+    # Alpha composited onto black: colour * alpha / 255, rounded.
+    colour = image[:, :, :3] if image.shape[2] == 4 else cv2.cvtColor(image[:, :, 0], cv2.COLOR_GRAY2BGR)
+    alpha = cv2.cvtColor(np.ascontiguousarray(image[:, :, -1]), cv2.COLOR_GRAY2BGR)
+    return cv2.multiply(np.ascontiguousarray(colour), alpha, scale=1 / 255.0)
 
 
 def find_images(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
@@ -87,7 +151,23 @@ def find_images(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            found = [f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS]
-            yield from sorted(found)
+            yield from images_under(p)
         else:
             yield p
+
+
+def is_image_name(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def images_under(folder: Path) -> list[Path]:
+    """The image files under ``folder``, recursively, sorted; hidden files and folders are
+    left out, and symlinked folders are not followed (a link to a parent would loop)."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for f in filenames:
+            p = Path(dirpath) / f
+            if not f.startswith(".") and is_image_name(f) and p.is_file():
+                found.append(p)
+    return sorted(found)

@@ -75,19 +75,9 @@ class FacePipeline:
                 best, best_d = cand, d
         if best is None:  # not found again: keep the first look
             return face
-        inv = cv2.invertAffineTransform(m)
-
-        def back(points) -> np.ndarray:
-            return np.asarray(points, dtype=float).reshape(-1, 2) @ inv[:, :2].T + inv[:, 2]
-
-        eyes = back([best.left_eye, best.right_eye])
-        corners = None
-        if best.eye_corners is not None:
-            c = back(best.eye_corners)
-            corners = ((float(c[0, 0]), float(c[0, 1])), (float(c[1, 0]), float(c[1, 1])))
-        landmarks = None if best.landmarks is None else back(best.landmarks)
-        return Face(face.box, face.score, (float(eyes[0, 0]), float(eyes[0, 1])), (float(eyes[1, 0]), float(eyes[1, 1])),
-                    landmarks, corners, best.eye_source)
+        back = best.transformed(cv2.invertAffineTransform(m))  # its points, in the image
+        return Face(face.box, face.score, back.left_eye, back.right_eye, back.landmarks, back.eye_corners,
+                    best.eye_source)
 
     def process(self, image: np.ndarray) -> list[AlignedFace]:
         """Every face in a full image (a photo, a video frame), largest first."""

@@ -8,6 +8,8 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
+from trainer.errors import UserError
+
 Point = tuple[float, float]
 Box = tuple[float, float, float, float]
 
@@ -16,7 +18,7 @@ Box = tuple[float, float, float, float]
 EYE_SOURCES = ("landmarks", "cascade", "prior")
 
 
-class DetectorUnavailable(RuntimeError):
+class DetectorUnavailable(UserError, RuntimeError):
     """A back-end cannot run here; the message says what is missing and how to get it."""
 
 
@@ -51,20 +53,39 @@ class Face:
         return float(np.degrees(np.arctan2(self.right_eye[1] - self.left_eye[1], self.right_eye[0] - self.left_eye[0])))
 
     def mapped(self, scale_x: float, scale_y: float, shift_x: float = 0.0, shift_y: float = 0.0) -> "Face":
-        """This face in another frame: ``p' = p * scale + shift`` (pixel-centre convention)."""
-
-        def pt(p: Point) -> Point:
-            return (float((p[0] + 0.5) * scale_x - 0.5 + shift_x), float((p[1] + 0.5) * scale_y - 0.5 + shift_y))
-
+        """This face in a resized and shifted frame: points ``p' = (p + 0.5) * scale - 0.5 +
+        shift`` (pixel centres), the box ``b' = b * scale + shift`` (pixel edges)."""
+        scale, shift = np.array([scale_x, scale_y]), np.array([shift_x, shift_y])
         x, y, w, h = self.box
         box = (float(x * scale_x + shift_x), float(y * scale_y + shift_y), float(w * scale_x), float(h * scale_y))
-        landmarks = None
-        if self.landmarks is not None:
-            lm = np.asarray(self.landmarks, dtype=np.float64)
-            landmarks = np.stack([(lm[:, 0] + 0.5) * scale_x - 0.5 + shift_x,
-                                  (lm[:, 1] + 0.5) * scale_y - 0.5 + shift_y], axis=1)
-        corners = None if self.eye_corners is None else (pt(self.eye_corners[0]), pt(self.eye_corners[1]))
-        return Face(box, self.score, pt(self.left_eye), pt(self.right_eye), landmarks, corners, self.eye_source)
+        return self._moved(lambda p: (p + 0.5) * scale - 0.5 + shift, box)
+
+    def transformed(self, m: np.ndarray) -> "Face":
+        """This face moved by the 2x3 similarity ``m`` (pixel coordinates in, pixel
+        coordinates out): points exactly, the box by its centre and scale (it stays
+        axis-aligned, as detectors give it)."""
+        m = np.asarray(m, dtype=np.float64)
+
+        def apply(p: np.ndarray) -> np.ndarray:
+            return p @ m[:, :2].T + m[:, 2]
+
+        x, y, w, h = self.box
+        scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
+        cx, cy = apply(np.array([[x + w / 2, y + h / 2]]))[0]
+        box = (float(cx - w * scale / 2), float(cy - h * scale / 2), float(w * scale), float(h * scale))
+        return self._moved(apply, box)
+
+    def _moved(self, fn, box: Box) -> "Face":
+        """A copy with ``box`` and every point (eyes, landmarks, eye corners) through ``fn``
+        ((N, 2) -> (N, 2)): the one place a face's points are mapped."""
+        eyes = fn(np.array([self.left_eye, self.right_eye], dtype=np.float64))
+        landmarks = None if self.landmarks is None else fn(np.asarray(self.landmarks, dtype=np.float64).reshape(-1, 2))
+        corners = None
+        if self.eye_corners is not None:
+            c = fn(np.asarray(self.eye_corners, dtype=np.float64).reshape(2, 2))
+            corners = ((float(c[0, 0]), float(c[0, 1])), (float(c[1, 0]), float(c[1, 1])))
+        return Face(box, self.score, (float(eyes[0, 0]), float(eyes[0, 1])), (float(eyes[1, 0]), float(eyes[1, 1])),
+                    landmarks, corners, self.eye_source)
 
     def to_dict(self) -> dict:
         """JSON-friendly form (the ``faces.json`` schema of ``fer-train align``)."""
@@ -90,8 +111,10 @@ def as_uint8(image: np.ndarray) -> np.ndarray:
     """Any numeric image -> uint8 with the same channels (16-bit scaled, float [0,1] or [0,255])."""
     if image.dtype == np.uint8:
         return image
+    if image.dtype == np.uint16 and (image.ndim == 2 or image.shape[2] <= 4):
+        # Full-range 16-bit: 65535 -> 255, rounded, with no float copy of a large photo.
+        return cv2.convertScaleAbs(image, alpha=1 / 257.0)
     if image.dtype == np.uint16:
-        # Full-range 16-bit: 65535 -> 255.
         return (image.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
     if image.dtype == np.bool_:
         return image.astype(np.uint8) * 255

@@ -17,7 +17,6 @@ Usage::
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,8 +26,8 @@ from typing import Any, Callable, Protocol, Sequence
 import cv2
 import numpy as np
 
-Box = tuple[float, float, float, float]
-Point = tuple[float, float]
+from trainer.faces.geometry import match_boxes
+from trainer.faces.types import check_image
 
 
 class Detector(Protocol):
@@ -88,102 +87,6 @@ class LiveTimings:
     @property
     def total_ms(self) -> float:
         return self.detect_ms + self.track_ms + self.align_ms + self.classify_ms
-
-
-# --- face geometry ---------------------------------------------------------------------------
-
-def _make_face(template: Any, box: Box, left_eye: Point, right_eye: Point, landmarks: Any,
-               eye_corners: Any = None) -> Any:
-    """A copy of ``template`` (a trainer.faces.Face) with new geometry; fields it does not
-    have (``eye_corners`` on older faces) are left out."""
-    changes: dict[str, Any] = dict(box=box, left_eye=left_eye, right_eye=right_eye, landmarks=landmarks)
-    if hasattr(template, "eye_corners"):
-        changes["eye_corners"] = eye_corners
-    if dataclasses.is_dataclass(template):
-        return dataclasses.replace(template, **changes)
-    return type(template)(score=getattr(template, "score", 1.0), **changes)
-
-
-def _landmarks_array(face: Any) -> np.ndarray | None:
-    lm = getattr(face, "landmarks", None)
-    return None if lm is None else np.asarray(lm, dtype=np.float64).reshape(-1, 2)
-
-
-def _restore_landmarks(original: Any, arr: np.ndarray | None) -> Any:
-    if arr is None or original is None:
-        return original
-    if isinstance(original, np.ndarray):
-        return arr.astype(original.dtype if original.dtype.kind == "f" else np.float64).reshape(original.shape)
-    return [tuple(map(float, p)) for p in arr]
-
-
-def _map_points(face: Any, fn: Callable[[np.ndarray], np.ndarray]) -> tuple[Point, Point, Any, Any]:
-    """The eyes, landmarks and outer eye corners of ``face`` through ``fn`` ((N, 2) -> (N, 2))."""
-    eyes = fn(np.array([face.left_eye, face.right_eye], dtype=np.float64))
-    lm = _landmarks_array(face)
-    landmarks = _restore_landmarks(getattr(face, "landmarks", None), None if lm is None else fn(lm))
-    corners = getattr(face, "eye_corners", None)
-    if corners is not None:
-        c = fn(np.asarray(corners, dtype=np.float64).reshape(2, 2))
-        corners = ((float(c[0, 0]), float(c[0, 1])), (float(c[1, 0]), float(c[1, 1])))
-    return (float(eyes[0, 0]), float(eyes[0, 1])), (float(eyes[1, 0]), float(eyes[1, 1])), landmarks, corners
-
-
-def scale_face(face: Any, factor: float) -> Any:
-    """``face`` found on an image resized by ``1/factor``, in the original image's coordinates."""
-    if hasattr(face, "mapped"):  # trainer.faces.Face knows its pixel-centre convention
-        return face.mapped(factor, factor)
-    x, y, w, h = face.box
-    left, right, landmarks, corners = _map_points(face, lambda p: p * factor)
-    return _make_face(face, (x * factor, y * factor, w * factor, h * factor), left, right, landmarks, corners)
-
-
-def transform_face(face: Any, m: np.ndarray) -> Any:
-    """Move ``face`` by the 2x3 similarity ``m``: points exactly, the box by its centre and
-    scale (it stays axis-aligned, as detectors give it)."""
-    def apply(p: np.ndarray) -> np.ndarray:
-        return p @ m[:, :2].T + m[:, 2]
-
-    x, y, w, h = face.box
-    scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
-    cx, cy = apply(np.array([[x + w / 2, y + h / 2]]))[0]
-    nw, nh = w * scale, h * scale
-    left, right, landmarks, corners = _map_points(face, apply)
-    return _make_face(face, (float(cx - nw / 2), float(cy - nh / 2), float(nw), float(nh)),
-                      left, right, landmarks, corners)
-
-
-def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    iw = min(ax + aw, bx + bw) - max(ax, bx)
-    ih = min(ay + ah, by + bh) - max(ay, by)
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    inter = iw * ih
-    return float(inter / (aw * ah + bw * bh - inter))
-
-
-def match_boxes(tracks: Sequence[Sequence[float]], detections: Sequence[Sequence[float]],
-                threshold: float) -> list[tuple[int, int]]:
-    """Greedy one-to-one (track, detection) pairs by decreasing IoU, each at least ``threshold``.
-    Greedy is optimal enough for the handful of faces in a frame."""
-    pairs = sorted(
-        ((box_iou(t, d), i, j) for i, t in enumerate(tracks) for j, d in enumerate(detections)),
-        reverse=True,
-    )
-    used_t: set[int] = set()
-    used_d: set[int] = set()
-    out = []
-    for iou, i, j in pairs:
-        if iou < threshold:
-            break
-        if i in used_t or j in used_d:
-            continue
-        used_t.add(i)
-        used_d.add(j)
-        out.append((i, j))
-    return out
 
 
 # --- tracking ---------------------------------------------------------------------------------
@@ -281,15 +184,17 @@ class LivePipeline:
         scale = min(1.0, self.config.detect_max_side / max(h, w)) if self.config.detect_max_side > 0 else 1.0
         if scale >= 0.999:
             return list(self.detector.detect(frame))
-        small = cv2.resize(frame, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
-        return [scale_face(f, 1.0 / scale) for f in self.detector.detect(small)]
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))  # a 1x10000 frame stays 1 px high
+        small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+        return [f.mapped(w / size[0], h / size[1]) for f in self.detector.detect(small)]
 
     # -- the per-frame step --
 
     def process(self, frame: np.ndarray, *, still: bool = False) -> list[LiveFace]:
         """Faces in ``frame``, largest first. ``still``: a lone image (detect, no smoothing,
-        no tracking state carried to the next call)."""
-        cfg = self.config
+        no tracking state carried to the next call). Any grey, BGR or BGRA array of any
+        numeric type is taken (as the detectors take it); others raise ValueError."""
+        frame = check_image(frame)
         timings = LiveTimings()
         if still:
             self.reset()
@@ -298,78 +203,92 @@ class LivePipeline:
         if self._prev_grey is not None and grey.shape != self._prev_grey.shape:
             self.reset()  # a new resolution is a new stream
 
+        lost = self._track(grey, timings)
+        self._since_detect += 1
+        due = still or lost or not self.tracks or self._since_detect >= self.config.detect_every
+        detected_ids: set[int] = set()
+        if self.config.async_detect and not still:
+            due, detected_ids = self._collect_background(frame, grey, due, timings)
+        if due:
+            detected_ids = self._detect_here(frame, grey, timings)
+        if not still:
+            self._prev_grey = grey
+        self.tracks.sort(key=lambda t: -t.face.box[2] * t.face.box[3])
+        # Lost tracks wait (async mode) for the detector to continue or drop them: not shown.
+        shown = [t for t in self.tracks if not t.lost]
+        crops, probs = self._classify(frame, shown, timings)
+        self.timings = timings
+        out = [self._smoothed(track, crop, p, track.track_id in detected_ids, still)
+               for track, crop, p in zip(shown, crops, probs)]
+        if still:
+            self.tracks = []
+        return out
+
+    def _track(self, grey: np.ndarray, timings: LiveTimings) -> bool:
+        """Follow the tracks into ``grey``; True when one was lost (detect at once)."""
         t0 = time.perf_counter()
         lost = False
         if self.tracks and self._prev_grey is not None:
             lost = self._follow(grey)
         elif self.tracks:  # no previous frame to flow from (cannot happen after reset): detect
             lost = True
-        t1 = time.perf_counter()
-        timings.track_ms = (t1 - t0) * 1000
+        timings.track_ms = (time.perf_counter() - t0) * 1000
+        return lost
 
-        self._since_detect += 1
-        due = still or lost or not self.tracks or self._since_detect >= cfg.detect_every
+    def _collect_background(self, frame: np.ndarray, grey: np.ndarray, due: bool,
+                            timings: LiveTimings) -> tuple[bool, set[int]]:
+        """Async mode: take a finished background detection, start the next one when due.
+        Returns (detect on this frame now, ids the detector confirmed)."""
         detected_ids: set[int] = set()
-        if cfg.async_detect and not still:
-            active = any(not t.lost for t in self.tracks)
-            # Collect a finished detection; with nothing left to follow, wait for it.
-            if self._pending is not None and (self._pending.done() or not active):
-                pending, old_grey = self._pending, self._pending_grey
-                self._pending = self._pending_grey = None
-                detections, timings.background_detect_ms = pending.result()  # re-raises the detector's error
-                t2 = time.perf_counter()
-                self._associate(self._carry(detections, old_grey, grey), grey)
-                timings.track_ms += (time.perf_counter() - t2) * 1000
-                timings.detected = True
-                detected_ids = {t.track_id for t in self.tracks if t.unconfirmed == 0}
-                active = any(not t.lost for t in self.tracks)
-            if not active:
-                # Nothing to track, so nothing to keep smooth: detect on this very frame, as
-                # the sync mode does (a paused video or a new stream shows its faces at once).
-                due = True
-            elif due and self._pending is None:
-                self._submit(frame.copy(), grey)  # a copy: the caller may reuse its buffer meanwhile
-                self._since_detect = 0
-                due = False
-            else:
-                due = False
-        if due:
-            t_detect = time.perf_counter()
-            detections = self._detect_now(frame)
+        active = any(not t.lost for t in self.tracks)
+        # Collect a finished detection; with nothing left to follow, wait for it.
+        if self._pending is not None and (self._pending.done() or not active):
+            pending, old_grey = self._pending, self._pending_grey
+            self._pending = self._pending_grey = None
+            detections, timings.background_detect_ms = pending.result()  # re-raises the detector's error
             t2 = time.perf_counter()
-            timings.detect_ms = (t2 - t_detect) * 1000
+            self._associate(self._carry(detections, old_grey, grey), grey)
+            timings.track_ms += (time.perf_counter() - t2) * 1000
             timings.detected = True
-            self._since_detect = 0
-            self._associate(detections, grey)
-            timings.track_ms += (time.perf_counter() - t2) * 1000  # seeding points is tracking work
             detected_ids = {t.track_id for t in self.tracks if t.unconfirmed == 0}
+            active = any(not t.lost for t in self.tracks)
+        if not active:
+            # Nothing to track, so nothing to keep smooth: detect on this very frame, as
+            # the sync mode does (a paused video or a new stream shows its faces at once).
+            return True, detected_ids
+        if due and self._pending is None:
+            self._submit(frame.copy(), grey)  # a copy: the caller may reuse its buffer meanwhile
+            self._since_detect = 0
+        return False, detected_ids
 
-        if not still:
-            self._prev_grey = grey
-        self.tracks.sort(key=lambda t: -t.face.box[2] * t.face.box[3])
-        # Lost tracks wait (async mode) for the detector to continue or drop them: not shown.
-        shown = [t for t in self.tracks if not t.lost]
+    def _detect_here(self, frame: np.ndarray, grey: np.ndarray, timings: LiveTimings) -> set[int]:
+        """Detect on this frame and update the tracks; the ids the detector confirmed."""
+        t_detect = time.perf_counter()
+        detections = self._detect_now(frame)
+        t2 = time.perf_counter()
+        timings.detect_ms = (t2 - t_detect) * 1000
+        timings.detected = True
+        self._since_detect = 0
+        self._associate(detections, grey)
+        timings.track_ms += (time.perf_counter() - t2) * 1000  # seeding points is tracking work
+        return {t.track_id for t in self.tracks if t.unconfirmed == 0}
 
+    def _classify(self, frame: np.ndarray, shown: list[Track], timings: LiveTimings) -> tuple[list, np.ndarray]:
         t2 = time.perf_counter()
         crops = [self.aligner.align(frame, t.face) for t in shown]
         t3 = time.perf_counter()
         probs = np.asarray(self.classify(crops), dtype=np.float32) if crops else np.zeros((0, 0), np.float32)
-        t4 = time.perf_counter()
         timings.align_ms = (t3 - t2) * 1000
-        timings.classify_ms = (t4 - t3) * 1000
-        self.timings = timings
+        timings.classify_ms = (time.perf_counter() - t3) * 1000
+        return crops, probs
 
-        out = []
-        for track, crop, p in zip(shown, crops, probs):
-            if track.smoothed is None or track.smoothed.shape != p.shape or still:
-                track.smoothed = p.copy()
-            else:
-                track.smoothed = cfg.ema_alpha * p + (1.0 - cfg.ema_alpha) * track.smoothed
-            out.append(LiveFace(track.track_id, track.face, crop, p, track.smoothed.copy(),
-                                detected=track.track_id in detected_ids))
-        if still:
-            self.tracks = []
-        return out
+    def _smoothed(self, track: Track, crop: np.ndarray, p: np.ndarray, detected: bool, still: bool) -> LiveFace:
+        """This frame's face, its running average updated (restarted for a still image)."""
+        if track.smoothed is None or track.smoothed.shape != p.shape or still:
+            track.smoothed = p.copy()
+        else:
+            track.smoothed = self.config.ema_alpha * p + (1.0 - self.config.ema_alpha) * track.smoothed
+        return LiveFace(track.track_id, track.face, crop, p, track.smoothed.copy(), detected=detected)
 
     # -- internals --
 
@@ -450,7 +369,7 @@ class LivePipeline:
         scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
         if not (1 / cfg.max_scale_step <= scale <= cfg.max_scale_step):
             return None
-        moved = transform_face(face, m)
+        moved = face.transformed(m)
         x, y, bw, bh = moved.box
         # Mostly off-frame: let the detector decide whether it is still there.
         vis_w = min(x + bw, w) - max(x, 0)

@@ -43,7 +43,7 @@ class Predictor:
         if self.half:
             self.model = self.model.half().to(memory_format=torch.channels_last)
         self.tta_flip = tta_flip
-        self._detector_name = detector or card.preprocessing.get("detector", "auto")
+        self._detector_name = detector or card.detector_name()
         self._pipeline = None  # built on first use: detectors are slow to load
         self._transform = eval_transform(card.input_size, float(np.mean(card.mean)), float(np.mean(card.std)))
 
@@ -68,10 +68,9 @@ class Predictor:
     @property
     def pipeline(self):
         if self._pipeline is None:
-            from trainer.faces import AlignConfig, FaceAligner, FacePipeline, create_detector
+            from trainer.faces import FaceAligner, FacePipeline, create_detector
 
-            aligner_cfg = AlignConfig.from_dict(self.card.preprocessing.get("aligner"))
-            self._pipeline = FacePipeline(create_detector(self._detector_name), FaceAligner(aligner_cfg))
+            self._pipeline = FacePipeline(create_detector(self._detector_name), FaceAligner(self.card.align_config()))
         return self._pipeline
 
     def set_pipeline(self, pipeline) -> None:

@@ -57,6 +57,8 @@ class MtcnnDetector:
         image, scale = working_image(image, self.max_side)
         rgb = to_rgb(image)
         self._mtcnn.min_face_size = min_face_pixels(rgb.shape, self.min_face, 20)
+        if min(rgb.shape[:2]) < self._mtcnn.min_face_size:
+            return []  # no face fits (and facenet-pytorch fails on an empty image pyramid)
         boxes, probs, points = self._mtcnn.detect(rgb, landmarks=True)
         faces: list[Face] = []
         if boxes is not None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from trainer.errors import UsageError
+
 from ..types import DetectorUnavailable, FaceDetector
 
 # ``auto`` tries these in order, chosen from docs/detectors.md (SFEW 2.0 Val, 431 crops with
@@ -22,7 +24,7 @@ def canonical_name(name: str) -> str:
     key = str(name).strip().lower().replace("_", "-")
     key = _ALIASES.get(key, key)
     if key not in NAMES:
-        raise ValueError(f"unknown face detector {name!r}; choose one of: {', '.join(NAMES)}")
+        raise UsageError(f"unknown face detector {name!r}; choose one of: {', '.join(NAMES)}")
     return key
 
 
@@ -67,7 +69,7 @@ def create_detector(name: str = "auto", **options: Any) -> FaceDetector:
     """A ready detector. ``options`` go to the back-end (see its class: HaarDetector,
     MtcnnDetector, DlibDetector, FanDetector); with ``auto`` only the options the chosen
     back-end accepts are passed (``device`` for mtcnn, say, is ignored by haar).
-    Raises DetectorUnavailable (what is missing, how to install it) or ValueError (bad name)."""
+    Raises DetectorUnavailable (what is missing, how to install it) or UsageError (bad name)."""
     key = canonical_name(name)
     if key != "auto":
         reason = _reason(key, **options)
