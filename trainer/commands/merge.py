@@ -26,11 +26,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from trainer.errors import UsageError
     from trainer.models.card import load_model, save_model
     from trainer.models.merge import average, interpolate
 
+    if len(args.models) < 2:
+        raise UsageError("merge needs two or more models (one model merged with itself is itself)")
     if args.alpha is not None and len(args.models) != 2:
-        raise ValueError("--alpha weighs two models; with more, merge takes the uniform average")
+        raise UsageError("--alpha weighs two models; with more, merge takes the uniform average")
     loaded = [load_model(m) for m in args.models]
     models, cards = [m for m, _ in loaded], [c for _, c in loaded]
     if args.alpha is not None:

@@ -8,45 +8,146 @@ weights, training data, metrics). Loading never unpickles anything.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import AfterValidator, ConfigDict, Field, Strict, StrictInt, StrictStr, TypeAdapter, ValidationError
 from torch import nn
 
+from trainer.errors import UserError
+
 CARD_FORMAT = "fer-desktop-model/1"
+MAX_CARD_BYTES = 16 << 20  # a card is a few kB; anything this large is not one
+MAX_INPUT_SIZE = 512  # pixels a side: larger inputs cost gigabytes per batch for no known gain
 
 
-class ModelLoadError(RuntimeError):
+class ModelLoadError(UserError, RuntimeError):
     """A model file that is missing, corrupt or does not match its card."""
+
+
+def _unique_classes(classes: list[str]) -> list[str]:
+    seen: dict[str, str] = {}
+    for c in classes:
+        key = c.strip().lower()
+        if not key:
+            raise ValueError("class names must not be blank")
+        if key in seen:
+            raise ValueError(f"duplicate class name {c!r} (and {seen[key]!r}): each output must be its own class")
+        seen[key] = c
+    return classes
+
+
+def _check_preprocessing(prep: dict[str, Any]) -> dict[str, Any]:
+    """The face preprocessing a card records, checked where it will be used (detector name,
+    aligner settings, crop size), so a bad card fails on load and not mid-way through work."""
+    from trainer.data.crops import FACE_MODES
+    from trainer.faces.align import AlignConfig
+    from trainer.faces.detectors.registry import canonical_name
+
+    faces = prep.get("faces")
+    if faces is not None and faces not in ("align", "crops"):
+        raise ValueError(f"faces {faces!r}: expected 'align' or 'crops'")
+    if "mode" in prep and prep["mode"] not in FACE_MODES:
+        raise ValueError(f"mode {prep['mode']!r}: expected one of {', '.join(FACE_MODES)}")
+    if "detector" in prep:
+        if not isinstance(prep["detector"], str):
+            raise ValueError(f"detector {prep['detector']!r} is not a name")
+        canonical_name(prep["detector"])
+    crop_size = prep.get("crop_size")
+    if crop_size is not None and (type(crop_size) is not int or not 8 <= crop_size <= 1024):
+        raise ValueError(f"crop_size {crop_size!r}: expected a whole number of pixels from 8 to 1024")
+    aligner = prep.get("aligner")
+    if aligner is not None:
+        if not isinstance(aligner, dict):
+            raise ValueError(f"aligner {aligner!r} is not a table of settings")
+        try:
+            AlignConfig.from_dict(aligner)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"aligner: {exc}") from None
+    return prep
+
+
+Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+Normalisation = Annotated[list[Number], Field(min_length=1, max_length=3)]
+
+
+def _positive(values: list[float]) -> list[float]:
+    if any(v <= 0 for v in values):
+        raise ValueError(f"{values}: a standard deviation must be positive")
+    return values
+
+
+def _known_format(fmt: str) -> str:
+    if fmt != CARD_FORMAT:
+        newer = fmt.startswith("fer-desktop-model/")
+        raise ValueError(f"{fmt!r}: " + ("written by a newer fer-desktop; " if newer else "") +
+                         f"this version reads {CARD_FORMAT!r}")
+    return fmt
 
 
 @dataclass
 class ModelCard:
-    name: str
-    backbone: str
-    classes: list[str]
-    input_size: int
-    mean: list[float]
-    std: list[float]
+    """A model's card. ``from_dict`` (every load) checks it against these types and limits;
+    a card built in code is trusted."""
+
+    __pydantic_config__ = ConfigDict(extra="ignore")
+
+    name: Annotated[StrictStr, Field(max_length=500)]
+    backbone: Annotated[StrictStr, Field(min_length=1, max_length=200)]
+    classes: Annotated[list[Annotated[StrictStr, Field(max_length=100)]], Field(min_length=2, max_length=1000),
+                       AfterValidator(_unique_classes)]
+    input_size: Annotated[StrictInt, Field(ge=8, le=MAX_INPUT_SIZE)]
+    mean: Normalisation
+    std: Annotated[Normalisation, AfterValidator(_positive)]
     # How a face becomes the model's input: {"faces": "align" | "crops", "aligner": {...}}.
-    preprocessing: dict[str, Any] = field(default_factory=dict)
+    preprocessing: Annotated[dict[str, Any], AfterValidator(_check_preprocessing)] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
-    format: str = CARD_FORMAT
+    format: Annotated[StrictStr, AfterValidator(_known_format)] = CARD_FORMAT
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=False)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ModelCard":
-        required = ("name", "backbone", "classes", "input_size", "mean", "std")
-        missing = [k for k in required if k not in data]
-        if missing:
-            raise ModelLoadError(f"model card lacks {', '.join(missing)}")
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
+    def from_dict(cls, data: dict[str, Any], source: str = "model card") -> "ModelCard":
+        """A checked card; ModelLoadError naming the first bad field otherwise."""
+        if not isinstance(data, dict):
+            raise ModelLoadError(f"{source}: not a valid model card (expected a JSON object)")
+        try:
+            return _CARD_SCHEMA.validate_python(data)
+        except ValidationError as exc:
+            raise ModelLoadError(f"{source}: {_first_error(exc)}") from None
+
+    # What the card says about faces, read in one place (the Predictor, the app, evaluate).
+    def detector_name(self) -> str:
+        return str(self.preprocessing.get("detector") or "auto")
+
+    def align_config(self) -> Any:
+        from trainer.faces.align import AlignConfig
+
+        return AlignConfig.from_dict(self.preprocessing.get("aligner"))
+
+
+_CARD_SCHEMA = TypeAdapter(ModelCard)
+
+
+def _first_error(exc: ValidationError) -> str:
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    loc = "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(first["loc"]))
+    msg = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "missing":
+        text = f"lacks {loc}"
+    else:
+        value = first.get("input")
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        text = f"field {loc!r}: {msg} (got {shown})" if first["type"] != "value_error" else f"field {loc!r}: {msg}"
+    more = len(errors) - 1
+    return " ".join(text.split()) + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
 
 
 def model_paths(path: str | Path) -> tuple[Path, Path]:
@@ -57,27 +158,59 @@ def model_paths(path: str | Path) -> tuple[Path, Path]:
 
 
 def save_model(model: nn.Module, card: ModelCard, path: str | Path) -> tuple[Path, Path]:
+    """Write weights and card beside each other, each to a temporary file first and renamed
+    into place, so a kill mid-way never leaves a torn file under the final name."""
     from safetensors.torch import save_file
 
     weights_path, card_path = model_paths(path)
     weights_path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(weights_path), metadata={"format": CARD_FORMAT, "backbone": card.backbone})
-    card_path.write_text(card.to_json() + "\n", encoding="utf-8")
+    tmp_weights = weights_path.with_name(weights_path.name + f".{os.getpid()}.tmp")
+    tmp_card = card_path.with_name(card_path.name + f".{os.getpid()}.tmp")
+    try:
+        save_file(state, str(tmp_weights), metadata={"format": CARD_FORMAT, "backbone": card.backbone})
+        tmp_card.write_text(card.to_json() + "\n", encoding="utf-8")
+        os.replace(tmp_weights, weights_path)
+        os.replace(tmp_card, card_path)
+    finally:
+        tmp_weights.unlink(missing_ok=True)
+        tmp_card.unlink(missing_ok=True)
     return weights_path, card_path
+
+
+def _regular_file(path: Path, what: str) -> None:
+    """A ModelLoadError unless ``path`` is a regular file (a FIFO would block the reader)."""
+    import stat
+
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise ModelLoadError(f"{what} not found: {path}" + (" (a model is NAME.safetensors + NAME.json)"
+                                                           if what == "model card" else "")) from None
+    except OSError as exc:
+        raise ModelLoadError(f"{path}: cannot read the {what}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise ModelLoadError(f"{path}: {kind}, not a {what}")
 
 
 def read_card(path: str | Path) -> ModelCard:
     _, card_path = model_paths(path)
-    if not card_path.is_file():
-        raise ModelLoadError(f"model card not found: {card_path} (a model is NAME.safetensors + NAME.json)")
+    _regular_file(card_path, "model card")
+    if card_path.stat().st_size > MAX_CARD_BYTES:
+        raise ModelLoadError(f"{card_path}: {card_path.stat().st_size >> 20} MB is too large for a model card")
     try:
-        data = json.loads(card_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelLoadError(f"{card_path}: not a valid model card: {exc}") from None
-    if not isinstance(data, dict):
-        raise ModelLoadError(f"{card_path}: not a valid model card (expected a JSON object)")
-    return ModelCard.from_dict(data)
+        text = card_path.read_bytes().decode("utf-8-sig")
+        data = json.loads(text)
+    except OSError as exc:
+        raise ModelLoadError(f"{card_path}: cannot read the model card: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ModelLoadError(f"{card_path}: not a valid model card (not UTF-8 text)") from None
+    except json.JSONDecodeError as exc:
+        raise ModelLoadError(f"{card_path}: not a valid model card (JSON error: {exc})") from None
+    except RecursionError:
+        raise ModelLoadError(f"{card_path}: not a valid model card (JSON nested too deeply)") from None
+    return ModelCard.from_dict(data, str(card_path))
 
 
 def record_metrics(path: str | Path, key: str, result: dict[str, Any], command: str | None = None) -> Path:
@@ -96,8 +229,50 @@ def record_metrics(path: str | Path, key: str, result: dict[str, Any], command: 
     return card_path
 
 
+def check_weights(state: dict[str, Any], model: nn.Module, where: str) -> None:
+    """Refuse weights that would load but give wrong answers: NaN or infinite values (NaN
+    probabilities), integer or boolean tensors for floating-point parameters (silently cast:
+    all-zero layers, uniform outputs), and names or shapes the network does not have."""
+    import torch
+
+    target = model.state_dict()
+    missing = [k for k in target if k not in state]
+    unexpected = [k for k in state if k not in target]
+    shapes = [f"{k} is {list(state[k].shape)}, expected {list(v.shape)}" for k, v in target.items()
+              if k in state and tuple(state[k].shape) != tuple(v.shape)]
+    if missing or unexpected or shapes:
+        parts = [f"missing {', '.join(missing[:3])}" + (" ..." if len(missing) > 3 else "") if missing else "",
+                 f"unexpected {', '.join(unexpected[:3])}" + (" ..." if len(unexpected) > 3 else "") if unexpected
+                 else "", "; ".join(shapes[:2]) + (" ..." if len(shapes) > 2 else "")]
+        raise ModelLoadError(f"{where}: " + "; ".join(p for p in parts if p))
+    for key, expected in target.items():
+        tensor = state[key]
+        if expected.is_floating_point() and not tensor.is_floating_point():
+            raise ModelLoadError(f"{where}: tensor {key} holds {str(tensor.dtype).removeprefix('torch.')} values; "
+                                 "weights must be floating point")
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ModelLoadError(f"{where}: tensor {key} holds NaN or infinite values (a diverged or corrupt model)")
+
+
+def _dry_run(model: nn.Module, card: ModelCard, where: str) -> None:
+    """One forward pass on a blank input: a card whose input size the network cannot take
+    fails here, on load, with a message, and not inside the first prediction."""
+    import torch
+
+    with torch.inference_mode():
+        try:
+            out = model(torch.zeros(1, 3, card.input_size, card.input_size))
+        except RuntimeError as exc:
+            raise ModelLoadError(f"{where}: backbone {card.backbone!r} cannot take the card's input_size "
+                                 f"{card.input_size} ({' '.join(str(exc).split())[:200]})") from None
+    if tuple(out.shape) != (1, len(card.classes)):
+        raise ModelLoadError(f"{where}: the network gives {tuple(out.shape)[1:]} outputs for "
+                             f"{len(card.classes)} classes")
+
+
 def load_model(path: str | Path) -> tuple[nn.Module, ModelCard]:
-    """Load weights + card into a module on the CPU, in eval mode; errors say what is wrong."""
+    """Load weights + card into a module on the CPU, in eval mode; errors say what is wrong.
+    Weights that cannot give right answers (NaN, integer tensors) are refused."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -105,20 +280,17 @@ def load_model(path: str | Path) -> tuple[nn.Module, ModelCard]:
 
     weights_path, card_path = model_paths(path)
     card = read_card(path)
-    if not weights_path.is_file():
-        raise ModelLoadError(f"model weights not found: {weights_path}")
+    _regular_file(weights_path, "model weights file")
     try:
         state = load_file(str(weights_path))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise ModelLoadError(f"{weights_path}: not a valid safetensors file: {exc}") from None
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise ModelLoadError(f"{weights_path}: not a valid safetensors file: {' '.join(str(exc).split())}") from None
     try:
         model = get_spec(card.backbone).build(len(card.classes))
     except UnknownModelError as exc:
         raise ModelLoadError(f"{card_path}: {exc}") from None
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        raise ModelLoadError(f"{weights_path}: weights do not match backbone {card.backbone!r} "
-                             f"with {len(card.classes)} classes: {str(exc)[:300]}") from None
+    check_weights(state, model, f"{weights_path} (backbone {card.backbone!r}, {len(card.classes)} classes)")
+    model.load_state_dict(state)
     model.eval()
+    _dry_run(model, card, str(card_path))
     return model, card

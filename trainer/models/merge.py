@@ -7,6 +7,7 @@ from typing import Sequence
 
 from torch import nn
 
+from trainer.errors import UsageError
 from trainer.models.card import ModelCard
 
 
@@ -14,7 +15,7 @@ def _check_compatible(cards: Sequence[ModelCard]) -> None:
     for card in cards[1:]:
         for field in ("backbone", "classes", "input_size", "mean", "std"):
             if getattr(cards[0], field) != getattr(card, field):
-                raise ValueError(f"cannot merge: the models differ in {field} "
+                raise UsageError(f"cannot merge: the models differ in {field} "
                                  f"({getattr(cards[0], field)!r} vs {getattr(card, field)!r})")
 
 
@@ -23,9 +24,9 @@ def average(models: Sequence[nn.Module], cards: Sequence[ModelCard], weights: Se
     classes and input preprocessing, else the average means nothing; weights are >= 0 and
     sum to 1."""
     if len(models) < 2 or len(models) != len(cards) or len(models) != len(weights):
-        raise ValueError("merge needs two or more models, each with a card and a weight")
+        raise UsageError("merge needs two or more models, each with a card and a weight")
     if any(w < 0 for w in weights) or abs(sum(weights) - 1.0) > 1e-6:
-        raise ValueError(f"merge weights must be >= 0 and sum to 1, got {list(weights)}")
+        raise UsageError(f"merge weights must be >= 0 and sum to 1, got {list(weights)}")
     _check_compatible(cards)
     states = [m.state_dict() for m in models]
     merged = {}
@@ -42,5 +43,5 @@ def interpolate(model_a: nn.Module, card_a: ModelCard, model_b: nn.Module, card_
                 alpha: float) -> nn.Module:
     """Return model_b holding (1 - alpha) * A + alpha * B."""
     if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+        raise UsageError(f"alpha must be in [0, 1], got {alpha}")
     return average([model_a, model_b], [card_a, card_b], [1.0 - alpha, alpha])

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import torch
 
+from trainer.errors import UserError
 
-class PretrainedNotFound(FileNotFoundError):
+
+class PretrainedNotFound(UserError, FileNotFoundError):
     """No weights were found for a backbone; the message lists the ways to provide them."""
 
 
@@ -20,23 +22,35 @@ class PretrainedWeights:
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Read tensors from .safetensors, or from a torch file without unpickling arbitrary objects."""
-    path = Path(path)
-    if not path.is_file():
-        raise PretrainedNotFound(f"weights file not found: {path}")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+    """Read tensors from .safetensors, or from a torch file without unpickling arbitrary
+    objects. Weights with NaN or infinite values are refused (training would only spread them)."""
+    import stat
 
-        return load_file(str(path))
+    path = Path(path)
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a bad file
-        raise PretrainedNotFound(f"{path}: not a readable weights file ({type(exc).__name__}: {exc})") from None
+        mode = path.stat().st_mode
+    except OSError:
+        raise PretrainedNotFound(f"weights file not found: {path}") from None
+    if not stat.S_ISREG(mode):
+        raise PretrainedNotFound(f"{path}: not a regular file, not a weights file")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            obj: object = load_file(str(path))
+        else:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch and safetensors raise many kinds for a bad file
+        detail = " ".join(str(exc).split())[:200]
+        raise PretrainedNotFound(f"{path}: not a readable weights file ({type(exc).__name__}: {detail})") from None
     for key in ("state_dict", "model", "model_state"):  # common checkpoint wrappers
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise PretrainedNotFound(f"{path}: holds no state dict of tensors")
+    for key, tensor in obj.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise PretrainedNotFound(f"{path}: tensor {key} holds NaN or infinite values")
     return obj
 
 
@@ -46,16 +60,24 @@ def match_state_dict(model: torch.nn.Module, weights: dict[str, torch.Tensor], s
     target = model.state_dict()
     stripped = {k.removeprefix("module."): v for k, v in weights.items()}
     if set(stripped) == set(target):
-        return stripped
-    if len(stripped) == len(target) and all(
-        a.shape == b.shape for a, b in zip(stripped.values(), target.values())
-    ):
-        return dict(zip(target.keys(), stripped.values()))
-    missing = sorted(set(target) - set(stripped))[:5]
-    raise PretrainedNotFound(
-        f"{source}: weights do not fit this architecture "
-        f"({len(stripped)} tensors vs {len(target)}; e.g. missing {missing})"
-    )
+        matched = stripped
+    elif len(stripped) == len(target) and all(a.shape == b.shape for a, b in zip(stripped.values(), target.values())):
+        matched = dict(zip(target.keys(), stripped.values()))
+    else:
+        missing = sorted(set(target) - set(stripped))[:5]
+        raise PretrainedNotFound(
+            f"{source}: weights do not fit this architecture "
+            f"({len(stripped)} tensors vs {len(target)}; e.g. missing {missing})"
+        )
+    shapes = [f"{k} is {list(v.shape)}, expected {list(target[k].shape)}" for k, v in matched.items()
+              if tuple(v.shape) != tuple(target[k].shape)]
+    if shapes:
+        raise PretrainedNotFound(f"{source}: weights do not fit this architecture ({'; '.join(shapes[:2])})")
+    for key, tensor in matched.items():
+        if target[key].is_floating_point() and not tensor.is_floating_point():
+            raise PretrainedNotFound(f"{source}: tensor {key} holds {str(tensor.dtype).removeprefix('torch.')} "
+                                     "values; weights must be floating point")
+    return matched
 
 
 def hub_cache_file(filename: str) -> Path:

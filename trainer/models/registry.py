@@ -11,6 +11,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from trainer.errors import UserError
+
 from trainer.models.pretrained import (
     PretrainedNotFound,
     PretrainedWeights,
@@ -23,8 +25,8 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-class UnknownModelError(ValueError):
-    pass
+class UnknownModelError(UserError, ValueError):
+    """A backbone name that names no model."""
 
 
 @dataclass(frozen=True)
