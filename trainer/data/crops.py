@@ -10,8 +10,10 @@ Modes (``FaceOptions.mode``):
   larger ones the detect path, falling back to the crop path when no face is found;
 * ``none``: no face processing: the image, grey, resized (already aligned data, tests).
 
-Whatever finds no face falls back to the whole image, so every file yields one crop (an
-evaluation counts every image; see ``methods`` for how each crop was made).
+Whatever finds no face falls back to the whole image, so every readable file yields one crop
+(an evaluation counts every image; see ``methods`` for how each crop was made). A file that
+cannot be read (corrupt, empty, too large) is marked ``unreadable`` with the reason in
+``errors``, and the loaders leave it out, saying so, instead of losing the whole dataset.
 
 Detection is slow, so results are cached: ``<cache>/<sha256>.npz`` where the hash covers the
 dataset root, every file's relative path, size and mtime, and the preprocessing settings
@@ -22,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,9 +32,8 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
+from trainer.data.cache import expect, load_entry, save_entry
 from trainer.data.samples import DataError
-
-log = logging.getLogger(__name__)
 
 FACE_MODES = ("detect", "crops", "auto", "none")
 CACHE_VERSION = 2  # bump when the crop-making code changes meaning
@@ -145,11 +145,15 @@ def crop_one(path: Path, options: FaceOptions, pipeline: Any) -> tuple[np.ndarra
     return _fit(aligned.crop if aligned is not None else image, options.crop_size), "asis"
 
 
+UNREADABLE = "unreadable"
+
+
 @dataclass
 class CropResult:
-    crops: np.ndarray  # (N, S, S) uint8
-    methods: list[str]  # per file: detect | crop | asis
+    crops: np.ndarray  # (N, S, S) uint8 (zeros for unreadable files)
+    methods: list[str]  # per file: detect | crop | asis | unreadable
     detector: str | None  # the back-end that ran (what "auto" resolved to); None for mode none
+    errors: dict[str, str] = field(default_factory=dict)  # unreadable file -> why
 
 
 def cache_key(root: Path, files: list[str], options: FaceOptions) -> str:
@@ -165,25 +169,22 @@ def cache_key(root: Path, files: list[str], options: FaceOptions) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
 
 
-def _load_cached(path: Path, files: list[str]) -> CropResult | None:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if list(data["files"]) != files:
-                return None
-            detector = str(data["detector"]) or None
-            return CropResult(data["crops"], [str(m) for m in data["methods"]], detector)
-    except (OSError, KeyError, ValueError, EOFError) as exc:
-        log.warning("crop cache %s unreadable (%s); remaking it", path, exc)
-        return None
+def _from_cache(files: list[str], size: int) -> Callable[[dict[str, np.ndarray]], CropResult]:
+    def read(data: dict[str, np.ndarray]) -> CropResult:
+        n = len(files)
+        expect([str(f) for f in data["files"]] == files, "other files")
+        crops, methods = data["crops"], [str(m) for m in data["methods"]]
+        expect(crops.dtype == np.uint8 and crops.shape == (n, size, size), f"crops of shape {crops.shape}")
+        expect(len(methods) == n, "methods")
+        errors = {str(f): str(e) for f, e in zip(data.get("error_files", []), data.get("error_texts", []))}
+        return CropResult(crops, methods, str(data["detector"]) or None, errors)
+    return read
 
 
-def _save_cached(path: Path, files: list[str], result: CropResult) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        np.savez(fh, files=np.array(files), crops=result.crops, methods=np.array(result.methods),
-                 detector=np.array(result.detector or ""))
-    tmp.replace(path)  # atomic: a crash never leaves half a cache file
+def _to_cache(files: list[str], result: CropResult) -> dict[str, np.ndarray]:
+    return {"files": np.array(files), "crops": result.crops, "methods": np.array(result.methods),
+            "detector": np.array(result.detector or ""), "error_files": np.array(list(result.errors), dtype=str),
+            "error_texts": np.array(list(result.errors.values()), dtype=str)}
 
 
 def prepare_crops(root: str | Path, files: list[str], options: FaceOptions, *,
@@ -195,18 +196,21 @@ def prepare_crops(root: str | Path, files: list[str], options: FaceOptions, *,
     cache_path = None
     if use_cache:
         cache_path = Path(cache_dir or default_cache_dir()) / f"{cache_key(root, files, options)}.npz"
-        if cache_path.is_file():
-            cached = _load_cached(cache_path, files)
-            if cached is not None:
-                report(f"{root}: {len(files)} crops from cache {cache_path}")
-                return cached
+        cached = load_entry(cache_path, _from_cache(files, options.crop_size))
+        if cached is not None:
+            report(f"{root}: {len(files)} crops from cache {cache_path}")
+            return cached
     if pipeline is None and options.mode != "none":
         pipeline = make_pipeline(options)
     crops = np.zeros((len(files), options.crop_size, options.crop_size), dtype=np.uint8)
-    methods = []
+    methods: list[str] = []
+    errors: dict[str, str] = {}
     step = max(1, len(files) // 10)
     for i, rel in enumerate(files):
-        crops[i], how = crop_one(root / rel, options, pipeline)
+        try:
+            crops[i], how = crop_one(root / rel, options, pipeline)
+        except DataError as exc:  # this file is unreadable; the others go on
+            how, errors[rel] = UNREADABLE, str(exc)
         methods.append(how)
         if options.mode != "none" and (i + 1) % step == 0:
             report(f"{root}: faces {i + 1}/{len(files)}")
@@ -215,7 +219,7 @@ def prepare_crops(root: str | Path, files: list[str], options: FaceOptions, *,
         counts = {m: methods.count(m) for m in sorted(set(methods))}
         report(f"{root}: {len(files)} images -> crops ({', '.join(f'{k} {v}' for k, v in counts.items())})")
         detector = getattr(getattr(pipeline, "detector", None), "name", None) or options.detector
-    result = CropResult(crops, methods, detector)
+    result = CropResult(crops, methods, detector, errors)
     if cache_path is not None:
-        _save_cached(cache_path, files, result)
+        save_entry(cache_path, _to_cache(files, result))
     return result

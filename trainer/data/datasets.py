@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -36,12 +37,14 @@ from typing import Callable
 import numpy as np
 
 from trainer.classes import BASIC_CLASSES
-from trainer.data.crops import FaceOptions, default_cache_dir, prepare_crops, ready_crops
+from trainer.data.cache import expect, load_entry, save_entry
+from trainer.data.crops import UNREADABLE, FaceOptions, default_cache_dir, prepare_crops, ready_crops
 from trainer.data.fer2013 import csv_header, read_fer2013
 from trainer.data.ferplus import VOTE_COLUMNS, read_ferplus
 from trainer.data.folders import scan_folder_dataset, split_names
 from trainer.data.samples import DataError, SampleSet
 
+log = logging.getLogger(__name__)
 DEFAULT_DATA_ROOT = Path("..") / "shared" / "data"
 _VAL_NAMES = ("val", "valid", "validation", "dev", "test")
 _TRAIN_NAMES = ("train", "training")
@@ -59,12 +62,22 @@ class DataSpec:
 
     @classmethod
     def parse(cls, text: str | Path, root: Path | None = None) -> "DataSpec":
+        """``PATH[#SPLIT[+SPLIT...]]``. A path that exists as written is taken whole, so a
+        folder named ``data#set`` is a dataset, not ``data`` split ``set``; otherwise the
+        splits follow the last ``#``."""
         text = str(text)
-        path, _, splits = text.partition("#")
-        p = Path(path).expanduser()
-        if root is not None and not p.is_absolute():
-            p = root / p
-        return cls(p, tuple(s for s in splits.split("+") if s))
+
+        def located(path: str) -> Path:
+            p = Path(path).expanduser()
+            return root / p if root is not None and not p.is_absolute() else p
+
+        if "#" not in text or located(text).exists():
+            path, splits = text, ""
+        else:
+            path, _, splits = text.rpartition("#")
+        if not path.strip():
+            raise DataError(f"data spec {text!r} names no dataset (expected PATH[#SPLIT])")
+        return cls(located(path), tuple(s for s in splits.split("+") if s))
 
     def __str__(self) -> str:
         return str(self.path) + ("#" + "+".join(self.splits) if self.splits else "")
@@ -115,32 +128,30 @@ def _fer_cached(path: str, stamp: tuple[int, int], limit: int | None, cache_dir:
         return read_fer2013(path, limit=limit)
     key = hashlib.sha256(json.dumps([path, stamp, limit, 1]).encode()).hexdigest()[:32]
     cached = Path(cache_dir) / f"fer2013-{key}.npz"
-    if cached.is_file():
-        try:
-            return _fer_from_npz(cached)
-        except (OSError, KeyError, ValueError, EOFError):
-            pass  # unreadable: parse again and rewrite it
-    sets = read_fer2013(path, limit=limit)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_name(cached.name + f".{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
+    sets = load_entry(cached, _fer_from_arrays)
+    if sets is None:
+        sets = read_fer2013(path, limit=limit)
         arrays = {"usages": np.array(list(sets))}
         for i, s in enumerate(sets.values()):
             arrays.update({f"images{i}": s.images, f"labels{i}": s.labels, f"rows{i}": s.meta["rows"]})
-        np.savez(fh, **arrays)
-    tmp.replace(cached)
+        save_entry(cached, arrays)
     return sets
 
 
-def _fer_from_npz(path: Path) -> dict[str, SampleSet]:
-    with np.load(path, allow_pickle=False) as data:
-        out = {}
-        for i, usage in enumerate(str(u) for u in data["usages"]):
-            rows = data[f"rows{i}"]
-            out[usage] = SampleSet(ids=[f"fer2013:{r}" for r in rows], images=data[f"images{i}"],
-                                   labels=data[f"labels{i}"], classes=BASIC_CLASSES, name=f"fer2013/{usage}",
-                                   meta={"rows": rows})
-        return out
+def _fer_from_arrays(data: dict[str, np.ndarray]) -> dict[str, SampleSet]:
+    """The parsed csv from its cache entry, every array checked against what was written."""
+    out = {}
+    for i, usage in enumerate(str(u) for u in data["usages"]):
+        rows, images, labels = data[f"rows{i}"], data[f"images{i}"], data[f"labels{i}"]
+        n = len(rows)
+        expect(images.dtype == np.uint8 and images.shape == (n, 48, 48), f"images{i} of shape {images.shape}")
+        expect(labels.shape == (n,) and labels.dtype.kind == "i" and (n == 0 or
+               (labels.min() >= 0 and labels.max() < len(BASIC_CLASSES))), f"labels{i}")
+        expect(rows.dtype.kind == "i", f"rows{i}")
+        out[usage] = SampleSet(ids=[f"fer2013:{r}" for r in rows], images=images, labels=labels,
+                               classes=BASIC_CLASSES, name=f"fer2013/{usage}", meta={"rows": rows})
+    expect(bool(out), "no splits")
+    return out
 
 
 def _read_fer(path: Path, limit: int | None, options: LoadOptions | None = None) -> dict[str, SampleSet]:
@@ -225,6 +236,10 @@ def load_samples(spec: DataSpec | str, options: LoadOptions | None = None, purpo
     else:
         prefix = sets[0].name.rsplit("/", 1)[0]
         joined = SampleSet.concatenate(sets, f"{prefix}/{'+'.join(s.name.rsplit('/', 1)[-1] for s in sets)}")
+    if len(joined) == 0:
+        dropped = joined.meta.get("dropped")
+        raise DataError(f"{spec}: no usable samples in {joined.name}"
+                        + (f" (left out: {', '.join(f'{k} {v}' for k, v in dropped.items())})" if dropped else ""))
     # A copy: the csv readers' sets are cached and shared between callers.
     return replace(joined, meta={**joined.meta, "dataset": key})
 
@@ -236,9 +251,22 @@ def _load_folder_split(listing, options: LoadOptions) -> SampleSet:
     preprocessing = options.faces.describe()
     if made.detector and preprocessing.get("faces") == "align":
         preprocessing["detector"] = made.detector  # what "auto" resolved to, so inference uses the same
-    return SampleSet(ids=list(listing.files), images=made.crops, labels=np.array(listing.labels, dtype=np.int64),
-                     classes=listing.classes, name=name,
-                     meta={"preprocessing": preprocessing, "face_methods": made.methods})
+    samples = SampleSet(ids=list(listing.files), images=made.crops, labels=np.array(listing.labels, dtype=np.int64),
+                        classes=listing.classes, name=name,
+                        meta={"preprocessing": preprocessing, "face_methods": made.methods})
+    if not made.errors:
+        return samples
+    # Unreadable images are left out and named; one bad file does not cost the dataset.
+    report = options.report or (lambda text: log.warning("%s", text))
+    for rel, why in made.errors.items():
+        report(f"{listing.root}: left out {rel}: {why}")
+    keep = [i for i, m in enumerate(made.methods) if m != UNREADABLE]
+    if not keep:
+        raise DataError(f"{listing.root}: none of the {len(listing.files)} images of {name} could be read "
+                        f"(e.g. {next(iter(made.errors.values()))})")
+    kept = samples.subset(keep)
+    kept.meta.update(face_methods=[made.methods[i] for i in keep], unreadable=dict(made.errors))
+    return kept
 
 
 # ---- variants -------------------------------------------------------------------------------

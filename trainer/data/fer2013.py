@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -18,22 +19,62 @@ _REQUIRED_COLUMNS = ("emotion", "pixels")
 
 
 def open_text(path: Path) -> io.TextIOBase:
-    """A csv file as text, gunzipped on the fly for ``.gz``."""
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+    """A csv file as text, gunzipped on the fly when it is gzip (by its first bytes, whatever
+    its name says); a UTF-8 byte-order mark is skipped."""
+    with open(path, "rb") as fh:
+        gzipped = fh.read(2) == b"\x1f\x8b"
+    if gzipped:
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
+
+
+# What reading a csv (or a broken gzip stream under it) can raise for a bad file.
+READ_ERRORS = (OSError, EOFError, UnicodeDecodeError, csv.Error, zlib.error)
+
+
+def check_regular_file(path: Path, what: str) -> None:
+    """A DataError unless ``path`` is a regular file (a FIFO or device would block or never end)."""
+    if not path.exists():
+        raise DataError(f"{what} not found: {path}")
+    if not path.is_file():
+        raise DataError(f"{path}: not a regular file, not a {what}")
+
+
+def read_header(reader: csv.DictReader) -> list[str]:
+    """The column names of a csv reader, stripped (``emotion, pixels`` is ``emotion,pixels``)."""
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    reader.fieldnames = header
+    return header
 
 
 def csv_header(path: str | Path) -> list[str]:
     """The column names of a (possibly gzipped) csv; a DataError when it cannot be read."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"csv file not found: {path}")
+    check_regular_file(path, "csv file")
     try:
         with open_text(path) as fh:
             return [c.strip() for c in next(csv.reader(fh), [])]
-    except (OSError, EOFError, UnicodeDecodeError, csv.Error, gzip.BadGzipFile) as exc:
+    except READ_ERRORS as exc:
         raise DataError(f"{path}: cannot read as csv: {exc}") from None
+
+
+def parse_row(row: dict[str, str], where: str) -> tuple[int, np.ndarray]:
+    """(label, 48x48 uint8 image) of one data row; a DataError naming the line otherwise."""
+    try:
+        label = int(row["emotion"])
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: emotion {row['emotion']!r} is not an integer") from None
+    if not 0 <= label < len(BASIC_CLASSES):
+        raise DataError(f"{where}: emotion {label} outside 0..{len(BASIC_CLASSES) - 1}")
+    try:
+        pixels = np.array((row["pixels"] or "").split(), dtype=np.int64)
+    except (ValueError, OverflowError):
+        raise DataError(f"{where}: pixels are not all integers from 0 to 255") from None
+    if pixels.size != FER_SIZE * FER_SIZE:
+        raise DataError(f"{where}: {pixels.size} pixels, expected {FER_SIZE * FER_SIZE} (48x48)")
+    if pixels.min() < 0 or pixels.max() > 255:
+        raise DataError(f"{where}: pixel values outside 0..255")
+    return label, pixels.astype(np.uint8).reshape(FER_SIZE, FER_SIZE)
 
 
 def read_fer2013(path: str | Path, usages: tuple[str, ...] | None = None,
@@ -45,13 +86,12 @@ def read_fer2013(path: str | Path, usages: tuple[str, ...] | None = None,
     ``limit`` reads only the file's first ``limit`` data rows (quick looks, tests).
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"FER-2013 csv not found: {path}")
+    check_regular_file(path, "FER-2013 csv")
     rows_by_usage: dict[str, tuple[list[int], list[int], list[np.ndarray]]] = {}
     try:
         with open_text(path) as fh:
             reader = csv.DictReader(fh)
-            header = reader.fieldnames or []
+            header = read_header(reader)
             missing = [c for c in _REQUIRED_COLUMNS if c not in header]
             if missing:
                 raise DataError(
@@ -61,30 +101,16 @@ def read_fer2013(path: str | Path, usages: tuple[str, ...] | None = None,
             for row_index, row in enumerate(reader):
                 if limit is not None and row_index >= limit:
                     break
-                line = row_index + 2
                 usage = (row.get("Usage") or "all").strip()
                 if usages is not None and usage not in usages:
                     continue
-                try:
-                    label = int(row["emotion"])
-                except (TypeError, ValueError):
-                    raise DataError(f"{path}:{line}: emotion {row['emotion']!r} is not an integer") from None
-                if not 0 <= label < len(BASIC_CLASSES):
-                    raise DataError(f"{path}:{line}: emotion {label} outside 0..{len(BASIC_CLASSES) - 1}")
-                try:
-                    pixels = np.array((row["pixels"] or "").split(), dtype=np.int32)
-                except ValueError:
-                    raise DataError(f"{path}:{line}: pixels are not all integers") from None
-                if pixels.size != FER_SIZE * FER_SIZE:
-                    raise DataError(f"{path}:{line}: {pixels.size} pixels, expected {FER_SIZE * FER_SIZE} (48x48)")
-                if pixels.min() < 0 or pixels.max() > 255:
-                    raise DataError(f"{path}:{line}: pixel values outside 0..255")
+                label, image = parse_row(row, f"{path}:{row_index + 2}")
                 ids, labels, images = rows_by_usage.setdefault(usage, ([], [], []))
                 ids.append(row_index)
                 labels.append(label)
-                images.append(pixels.astype(np.uint8).reshape(FER_SIZE, FER_SIZE))
-    except (OSError, EOFError, UnicodeDecodeError, csv.Error, gzip.BadGzipFile) as exc:
-        raise DataError(f"{path}: cannot read as csv: {exc}") from None
+                images.append(image)
+    except READ_ERRORS as exc:
+        raise DataError(f"{path}: cannot read as csv: {' '.join(str(exc).split())}") from None
     if not rows_by_usage:
         raise DataError(f"{path}: no data rows" + (f" with Usage in {usages}" if usages else ""))
     return {

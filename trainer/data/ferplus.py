@@ -25,14 +25,13 @@ whose top class is contempt (in ``votes`` mode the remaining contempt votes are 
 from __future__ import annotations
 
 import csv
-import gzip
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from trainer.classes import BASIC_CLASSES, FERPLUS_CLASSES, canonical_class
-from trainer.data.fer2013 import FER_SPLITS, open_text, read_fer2013
+from trainer.data.fer2013 import FER_SPLITS, READ_ERRORS, check_regular_file, open_text, read_fer2013, read_header
 from trainer.data.samples import DataError, SampleSet
 
 VOTE_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt",
@@ -50,17 +49,28 @@ class FerPlusVotes:
     votes: np.ndarray  # (N, 10) in VOTE_COLUMNS order
 
 
+MAX_VOTES = 1_000_000  # votes per image: FER+ has 10 taggers; anything near this is not a count
+
+
+def _vote_counts(row: dict[str, str], where: str) -> list[int]:
+    try:
+        counts = [int(row[c]) for c in VOTE_COLUMNS]
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: vote counts are not all integers") from None
+    if min(counts) < 0 or max(counts) > MAX_VOTES:
+        raise DataError(f"{where}: vote counts must be from 0 to {MAX_VOTES}")
+    return counts
+
+
 def read_votes(path: str | Path, limit: int | None = None) -> FerPlusVotes:
     """The votes file as arrays; malformed rows raise a DataError naming the line."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"FER+ csv not found: {path}")
+    check_regular_file(path, "FER+ csv")
     usage, names, votes = [], [], []
     try:
         with open_text(path) as fh:
             reader = csv.DictReader(fh)
-            header = [h.strip() for h in (reader.fieldnames or [])]
-            reader.fieldnames = header
+            header = read_header(reader)
             missing = [c for c in ("Usage", "Image name", *VOTE_COLUMNS) if c not in header]
             if missing:
                 raise DataError(f"{path}: not a FER+ csv: missing column(s) {', '.join(missing)} "
@@ -68,17 +78,11 @@ def read_votes(path: str | Path, limit: int | None = None) -> FerPlusVotes:
             for row_index, row in enumerate(reader):
                 if limit is not None and row_index >= limit:
                     break
-                try:
-                    counts = [int(row[c]) for c in VOTE_COLUMNS]
-                except (TypeError, ValueError):
-                    raise DataError(f"{path}:{row_index + 2}: vote counts are not all integers") from None
-                if min(counts) < 0:
-                    raise DataError(f"{path}:{row_index + 2}: negative vote count")
+                votes.append(_vote_counts(row, f"{path}:{row_index + 2}"))
                 usage.append((row["Usage"] or "").strip())
                 names.append((row["Image name"] or "").strip())
-                votes.append(counts)
-    except (OSError, EOFError, UnicodeDecodeError, csv.Error, gzip.BadGzipFile) as exc:
-        raise DataError(f"{path}: cannot read as csv: {exc}") from None
+    except READ_ERRORS as exc:
+        raise DataError(f"{path}: cannot read as csv: {' '.join(str(exc).split())}") from None
     if not votes:
         raise DataError(f"{path}: no data rows")
     return FerPlusVotes(usage, names, np.array(votes, dtype=np.int64))

@@ -66,6 +66,14 @@ class SampleSet:
             meta=meta,
         )
 
+    def random_subset(self, n: int, seed: int = 0, name: str | None = None) -> "SampleSet":
+        """``n`` samples drawn without replacement, kept in their order (all of them when there
+        are no more than ``n``): the one rule for smoke runs' and quick looks' subsets."""
+        if n <= 0 or len(self) <= n:
+            return self
+        pick = np.sort(np.random.default_rng(seed).permutation(len(self))[:n])
+        return self.subset(pick, name)
+
     @property
     def crop_size(self) -> int:
         return int(self.images.shape[1])
