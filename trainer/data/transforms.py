@@ -7,7 +7,9 @@ import takes seconds."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import Field, Strict
 
 if TYPE_CHECKING:
     from torchvision.transforms import v2
@@ -15,13 +17,14 @@ if TYPE_CHECKING:
 
 @dataclass
 class AugmentConfig:
-    flip: bool = True
-    rotate_degrees: float = 10.0
-    scale: float = 0.1  # random scale in [1 - scale, 1 + scale]
-    shift: float = 0.08  # fraction of the side
-    brightness: float = 0.3
-    contrast: float = 0.3
-    erasing: float = 0.25  # probability of random erasing (occlusion)
+    # Ranges are checked when a config is read (trainer.training.config.TrainConfig.from_dict).
+    flip: Annotated[bool, Strict()] = True
+    rotate_degrees: Annotated[float, Strict(), Field(ge=0, le=180, allow_inf_nan=False)] = 10.0
+    scale: Annotated[float, Strict(), Field(ge=0, lt=1, allow_inf_nan=False)] = 0.1  # random scale in [1 - scale, 1 + scale]
+    shift: Annotated[float, Strict(), Field(ge=0, lt=1, allow_inf_nan=False)] = 0.08  # fraction of the side
+    brightness: Annotated[float, Strict(), Field(ge=0, le=1, allow_inf_nan=False)] = 0.3
+    contrast: Annotated[float, Strict(), Field(ge=0, le=1, allow_inf_nan=False)] = 0.3
+    erasing: Annotated[float, Strict(), Field(ge=0, le=1, allow_inf_nan=False)] = 0.25  # probability of random erasing
 
 
 def normalise(mean: float, std: float) -> v2.Transform:

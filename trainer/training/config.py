@@ -14,74 +14,93 @@ Presets (``--preset`` / ``preset =`` in a cascade stage); explicit settings over
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, Field, Strict, StrictBool, StrictInt, StrictStr, TypeAdapter, ValidationError
 
 from trainer.data.transforms import AugmentConfig
+from trainer.errors import UsageError
+
+# Typed settings: a cascade file or a spec gives the wrong type or an impossible value, and the
+# message names the setting before any data is loaded.
+Real = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+
+
+def _range(low: float | None = None, high: float | None = None, *, strict_low: bool = False,
+           strict_high: bool = False) -> Any:
+    return Field(**{("gt" if strict_low else "ge"): low} if low is not None else {},
+                 **({("lt" if strict_high else "le"): high} if high is not None else {}))
+
+
+class ConfigError(UsageError):
+    """A training setting of the wrong type or out of range; the message names it."""
 
 
 @dataclass
 class TrainConfig:
-    model: str = "efficientnet-lite0"
-    pretrained: bool = True
-    weights: str | None = None  # a file with ImageNet (or earlier-stage) weights
-    init_from: str | None = None  # a fer-desktop model to start from (the cascade's stage 2)
-    allow_download: bool = False
-    input_size: int = 64
-    optimizer: str = "sgd"  # sgd | adamw
-    lr: float = 0.001
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    scheduler: str = "step"  # step | cosine | none
-    step_epochs: int = 10
-    gamma: float = 0.1
-    warmup_epochs: float = 0.0
-    epochs: int = 30
-    batch_size: int = 64
-    label_smoothing: float = 0.0
-    class_balance: str = "none"  # none | weights | sampler
-    soft_labels: bool = False  # train on vote distributions when the data has them
-    replay_ratio: float = 1.0  # with replay data: replay samples drawn per target sample each epoch
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
+    model: Annotated[StrictStr, Field(min_length=1)] = "efficientnet-lite0"
+    pretrained: StrictBool = True
+    weights: StrictStr | None = None  # a file with ImageNet (or earlier-stage) weights
+    init_from: StrictStr | None = None  # a fer-desktop model to start from (the cascade's stage 2)
+    allow_download: StrictBool = False
+    input_size: Annotated[StrictInt, _range(8, 512)] = 64
+    optimizer: Literal["sgd", "adamw"] = "sgd"
+    lr: Annotated[Real, _range(0, 10, strict_low=True)] = 0.001
+    momentum: Annotated[Real, _range(0, 1)] = 0.9
+    weight_decay: Annotated[Real, _range(0, 10)] = 5e-4
+    scheduler: Literal["step", "cosine", "none"] = "step"
+    step_epochs: Annotated[StrictInt, _range(1)] = 10
+    gamma: Annotated[Real, _range(0, 1, strict_low=True)] = 0.1
+    warmup_epochs: Annotated[Real, _range(0, 10_000)] = 0.0
+    epochs: Annotated[StrictInt, _range(1, 100_000)] = 30
+    batch_size: Annotated[StrictInt, _range(1, 65_536)] = 64
+    label_smoothing: Annotated[Real, _range(0, 1, strict_high=True)] = 0.0
+    class_balance: Literal["none", "weights", "sampler"] = "none"
+    soft_labels: StrictBool = False  # train on vote distributions when the data has them
+    replay_ratio: Annotated[Real, _range(0, 1000)] = 1.0  # replay samples drawn per target sample each epoch
     augment: AugmentConfig = field(default_factory=AugmentConfig)
-    mixup_alpha: float = 0.0  # > 0: mixup with lam ~ Beta(alpha, alpha) (e.g. 0.2)
-    ema_decay: float = 0.0  # > 0: keep an exponential moving average of the weights (e.g. 0.998)
-    select: str = "best"  # best (on validation) | last
-    early_stopping: int = 0  # epochs without improvement before stopping; 0 = off
-    seed: int = 0
-    device: str = "auto"
-    amp: bool = True  # only on CUDA
-    channels_last: bool = True  # only on CUDA
-    num_workers: int = 0
-    max_train_samples: int = 0  # 0 = all; for smoke runs
-    tta_flip: bool = True  # evaluation averages the crop and its mirror
+    mixup_alpha: Annotated[Real, _range(0, 100)] = 0.0  # > 0: mixup with lam ~ Beta(alpha, alpha) (e.g. 0.2)
+    ema_decay: Annotated[Real, _range(0, 1, strict_high=True)] = 0.0  # > 0: moving average of the weights
+    select: Literal["best", "last"] = "best"  # best (on validation) | last
+    early_stopping: Annotated[StrictInt, _range(0)] = 0  # epochs without improvement before stopping; 0 = off
+    seed: Annotated[StrictInt, _range(0, 2 ** 63 - 1)] = 0
+    device: StrictStr = "auto"
+    amp: StrictBool = True  # only on CUDA
+    channels_last: StrictBool = True  # only on CUDA
+    num_workers: Annotated[StrictInt, _range(0, 256)] = 0
+    max_train_samples: Annotated[StrictInt, _range(0)] = 0  # 0 = all; for smoke runs
+    tta_flip: StrictBool = True  # evaluation averages the crop and its mirror
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        """Checked settings; a ConfigError naming the first bad one otherwise."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"unknown training setting(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        data = dict(data)
-        for key, allowed in _CHOICES.items():
-            if key in data and data[key] not in allowed:
-                raise ValueError(f"{key} = {data[key]!r}; known: {', '.join(allowed)}")
-        if isinstance(data.get("augment"), dict):
-            aug_known = {f.name for f in fields(AugmentConfig)}
-            bad = sorted(set(data["augment"]) - aug_known)
+            raise ConfigError(f"unknown training setting(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        augment = data.get("augment")
+        if isinstance(augment, dict):
+            bad = sorted(set(augment) - {f.name for f in fields(AugmentConfig)})
             if bad:
-                raise ValueError(f"unknown augment setting(s): {', '.join(bad)}; known: {', '.join(sorted(aug_known))}")
-            data["augment"] = AugmentConfig(**data["augment"])
-        return cls(**data)
+                raise ConfigError(f"unknown augment setting(s): {', '.join(bad)}; known: "
+                                  f"{', '.join(sorted(f.name for f in fields(AugmentConfig)))}")
+        try:
+            return _SCHEMA.validate_python({k: asdict(v) if isinstance(v, AugmentConfig) else v
+                                            for k, v in data.items()})
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in first["loc"])
+            shown = repr(first.get("input"))[:60]
+            raise ConfigError(f"{where} = {shown}: {first['msg']}") from None
 
 
-_CHOICES: dict[str, tuple[str, ...]] = {
-    "optimizer": ("sgd", "adamw"),
-    "scheduler": ("step", "cosine", "none"),
-    "class_balance": ("none", "weights", "sampler"),
-    "select": ("best", "last"),
-}
+_SCHEMA = TypeAdapter(TrainConfig)
+
 
 # The paper's recipe (Ng et al. 2015) and the ones we measured to do better.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -98,8 +117,8 @@ def resolve_config(preset: str | None = None, **overrides: Any) -> TrainConfig:
     """Defaults <- preset <- explicit overrides (None values are ignored)."""
     data: dict[str, Any] = {}
     if preset is not None:
-        if preset not in PRESETS:
-            raise ValueError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
+        if not isinstance(preset, str) or preset not in PRESETS:
+            raise ConfigError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
         data.update(PRESETS[preset])
     data.update({k: v for k, v in overrides.items() if v is not None})
     return TrainConfig.from_dict(data)

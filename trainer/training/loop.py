@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -17,8 +17,9 @@ from timm.utils import ModelEmaV3
 from torch.utils.data import DataLoader, WeightedRandomSampler
 
 from trainer.data.crops import ready_crops
-from trainer.data.samples import SampleSet
+from trainer.data.samples import DataError, SampleSet
 from trainer.device import choose_device
+from trainer.errors import UsageError
 from trainer.data.torch_dataset import CropDataset
 from trainer.data.transforms import train_transform
 from trainer.evaluation.metrics import confusion_matrix, summarise
@@ -120,6 +121,265 @@ def evaluate_set(model: nn.Module, samples: SampleSet, input_size: int, mean: fl
     return summarise(conf, samples.classes)
 
 
+class CheckpointError(UsageError):
+    """A run folder whose checkpoint cannot be resumed; the message says what to do."""
+
+
+_CHECKPOINT_KEYS = ("config_json", "model", "optimizer", "scheduler", "scaler", "generator", "torch_rng", "epoch",
+                    "history_json", "best_score", "stale")
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """A checkpoint's contents, read without unpickling objects and checked for what resuming
+    needs; CheckpointError (start over, or choose another folder) otherwise."""
+    advice = "delete it to start the run again, or choose another --out"
+    if not path.is_file():
+        raise CheckpointError(f"{path}: not a regular file; {advice}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises a dozen kinds for a damaged file
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: "
+                              f"{' '.join(str(exc).split())[:160]}); {advice}") from None
+    missing = [k for k in _CHECKPOINT_KEYS if not isinstance(ckpt, dict) or k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path}: not a fer-train checkpoint (no {', '.join(missing[:4])}); {advice}")
+    for key, tensor in ckpt["model"].items() if isinstance(ckpt["model"], dict) else []:
+        if isinstance(tensor, torch.Tensor) and tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CheckpointError(f"{path}: weight {key} is NaN or infinite (the run diverged); {advice}")
+    return ckpt
+
+
+@dataclass
+class _Stage:
+    """One stage's moving parts, built once and passed between the loop's steps."""
+
+    cfg: TrainConfig
+    name: str
+    run_dir: Path
+    device: torch.device
+    model: nn.Module
+    ema: ModelEmaV3 | None
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    scaler: torch.amp.GradScaler
+    generator: torch.Generator
+    loader: DataLoader
+    criterion: nn.Module
+    classes: tuple[str, ...]
+    mean: float
+    std: float
+    progress: Progress
+    should_stop: Callable[[], bool]
+    config_record: dict[str, Any]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_score: float = -1.0
+    stale: int = 0
+
+    @property
+    def kept(self) -> nn.Module:
+        """What is evaluated and saved: the moving average of the weights, or the weights."""
+        return self.ema.module if self.ema is not None else self.model
+
+    @property
+    def cuda_tricks(self) -> bool:
+        return self.device.type == "cuda"
+
+    def restore_weights(self, ckpt: dict[str, Any]) -> None:
+        self.model.load_state_dict(ckpt["model"])
+        if self.ema is not None:
+            self.ema.module.load_state_dict(ckpt["ema"])
+
+    def resume_from(self, path: Path) -> int:
+        """Load a checkpoint of this very run; the epoch to continue with."""
+        ckpt = read_checkpoint(path)
+        try:
+            saved = _comparable(json.loads(ckpt["config_json"]))
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(f"{path}: its config record does not read ({exc}); delete it to start again") \
+                from None
+        if saved != _comparable(json.loads(json.dumps(self.config_record))):
+            raise UsageError(f"{self.run_dir} holds a run with another config or data; "
+                             "pick a new run folder or delete it")
+        try:
+            self.restore_weights(ckpt)
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+            self.scheduler.load_state_dict(ckpt["scheduler"])
+            self.scaler.load_state_dict(ckpt["scaler"])
+            self.generator.set_state(ckpt["generator"])
+            torch.set_rng_state(ckpt["torch_rng"])
+            start = int(ckpt["epoch"]) + 1
+            self.history = json.loads(ckpt["history_json"])
+            self.best_score, self.stale = float(ckpt["best_score"]), int(ckpt["stale"])
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+            raise CheckpointError(f"{path}: does not fit this run ({type(exc).__name__}: "
+                                  f"{' '.join(str(exc).split())[:160]}); delete it to start the run again") from None
+        if not isinstance(self.history, list) or len(self.history) != start:
+            raise CheckpointError(f"{path}: its history does not match its epoch; delete it to start the run again")
+        self.progress.message(f"{self.name}: resumed from {path} after epoch {start}")
+        return start
+
+    def save_checkpoint(self, epoch: int) -> None:
+        path = self.run_dir / CHECKPOINT
+        torch.save({
+            "config_json": json.dumps(self.config_record),
+            "model": self.model.state_dict(),
+            **({"ema": self.ema.module.state_dict()} if self.ema is not None else {}),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "epoch": epoch,
+            "history_json": json.dumps(self.history),
+            "best_score": self.best_score,
+            "stale": self.stale,
+        }, path.with_name(CHECKPOINT + ".tmp"))
+        path.with_name(CHECKPOINT + ".tmp").replace(path)  # atomic: a kill never leaves half a file
+
+    def train_epoch(self, epoch: int) -> dict[str, Any] | None:
+        """One pass over the loader; its record, or None when stopped mid-epoch (the weights
+        are then back at the last full epoch, as a resume will find them)."""
+        progress = self.progress
+        self.model.train()
+        progress.epoch_start(epoch, len(self.loader))
+        t0, total_loss, total_correct, seen = time.perf_counter(), 0.0, 0, 0
+        for i, (x, y) in enumerate(self.loader):
+            loss, correct = self._step(x, y)
+            total_loss += loss * len(x)
+            total_correct += correct
+            seen += len(x)
+            progress.batch(i, loss)
+            if self.should_stop():
+                break
+        if self.should_stop():
+            progress.message(f"{self.name}: stopped by request during epoch {epoch + 1}; the last full epoch is kept")
+            # The half-trained weights are not a state any run passes through: go back to the
+            # last full epoch, as a resume will.
+            if (self.run_dir / CHECKPOINT).is_file():
+                self.restore_weights(read_checkpoint(self.run_dir / CHECKPOINT))
+            return None
+        seconds = time.perf_counter() - t0
+        return {"epoch": epoch + 1, "lr": self.optimizer.param_groups[0]["lr"],
+                "train_loss": total_loss / max(seen, 1), "train_accuracy": total_correct / max(seen, 1),
+                "seconds": seconds, "images_per_second": seen / max(seconds, 1e-9)}
+
+    def _step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, int]:
+        """One optimisation step on a batch: (its loss, how many it got right)."""
+        cfg = self.cfg
+        x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+        x = grey_to_model_input(x)
+        if self.cuda_tricks and cfg.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        hard = y.argmax(1) if y.ndim == 2 else y
+        if cfg.mixup_alpha > 0:
+            x, y = mixup(x, y, len(self.classes), cfg.mixup_alpha)
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.cuda_tricks and cfg.amp):
+            logits = self.model(x)
+            loss = self.criterion(logits.float(), y)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        if self.ema is not None:
+            self.ema.update(self.model)
+        return loss.item(), int((logits.argmax(1) == hard).sum())
+
+    def end_epoch(self, epoch: int, record: dict[str, Any], val: SampleSet | None) -> bool:
+        """Validate, keep the best weights, checkpoint; True when early stopping says stop."""
+        cfg = self.cfg
+        score = None
+        if val is not None and len(val):
+            summary = evaluate_set(self.kept, val, cfg.input_size, self.mean, self.std, self.device, cfg.tta_flip)
+            record.update(val_accuracy=summary["accuracy"], val_macro_f1=summary["macro_f1"])
+            score = summary["accuracy"]
+        self.history.append(record)
+        if score is None or score > self.best_score:
+            self.best_score, self.stale = (score if score is not None else self.best_score), 0
+            from safetensors.torch import save_file
+
+            save_file({k: v.detach().cpu().contiguous() for k, v in self.kept.state_dict().items()},
+                      str(self.run_dir / BEST_WEIGHTS))
+        else:
+            self.stale += 1
+        self.progress.epoch_end(record)
+        self.save_checkpoint(epoch)
+        if cfg.early_stopping and self.stale >= cfg.early_stopping:
+            self.progress.message(f"{self.name}: early stop, no improvement for {self.stale} epochs")
+            return True
+        return False
+
+
+def _prepare_train(cfg: TrainConfig, train: SampleSet, name: str, progress: Progress) -> SampleSet:
+    """The training samples this run uses: a subset for smoke runs, labelled ones only."""
+    train = train.random_subset(cfg.max_train_samples, cfg.seed)
+    unlabelled = len(train) - len(train.labelled())
+    if unlabelled:
+        progress.message(f"{name}: leaving out {unlabelled} unlabelled training samples")
+        train = train.labelled()
+    if len(train) == 0:
+        raise DataError(f"{name}: no labelled training samples")
+    if cfg.soft_labels and train.soft_labels is None:
+        progress.message(f"{name}: soft_labels is set but {train.name} has no vote distributions; "
+                         "training on its hard labels")
+    return train
+
+
+def _check_replay(cfg: TrainConfig, replay: SampleSet | None, classes: tuple[str, ...], name: str) -> SampleSet | None:
+    if replay is None:
+        return None
+    replay = replay.labelled()
+    if replay.classes != classes:
+        raise DataError(f"{name}: replay data {replay.name} has classes {replay.classes}, expected {classes}")
+    if cfg.class_balance == "sampler":
+        raise UsageError(f"{name}: class_balance = sampler draws from the training set alone; "
+                         "with replay use class_balance = weights or none")
+    return replay
+
+
+def _optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+
+def _build_stage(cfg: TrainConfig, train: SampleSet, val: SampleSet | None, replay: SampleSet | None, run_dir: Path,
+                 name: str, progress: Progress, should_stop: Callable[[], bool]) -> tuple[_Stage, str, str, dict]:
+    """The model, optimizer, loader ... of a fresh run; (stage, backbone, weights source, init notes)."""
+    device = choose_device(cfg.device)
+    classes = train.classes
+    model, backbone, source, init_info = _build_model(cfg, classes)
+    spec = get_spec(backbone)
+    mean, std = float(np.mean(spec.mean)), float(np.mean(spec.std))
+    model.to(device)
+    if device.type == "cuda" and cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
+    progress.message(f"{name}: model {backbone}, pretrained weights: {source}, device {device}, "
+                     f"{len(train)} train / {len(val) if val is not None else 0} val samples"
+                     + (f", replaying {replay.name} ({len(replay)})" if replay is not None else ""))
+    generator = torch.Generator().manual_seed(cfg.seed)
+    replay = _check_replay(cfg, replay, classes, name)
+    loader = _train_loader(cfg, train, mean, std, generator, replay)
+    if len(loader) == 0:
+        raise DataError(f"{name}: {len(train)} training samples is fewer than one batch of {cfg.batch_size}")
+    optimizer = _optimizer(cfg, model)
+    config_record = {"name": name, "config": cfg.to_dict(), "train": train.name, "val": val.name if val else None}
+    if replay is not None:
+        config_record["replay"] = replay.name
+    # With ema_decay, the weights evaluated and kept are an exponential moving average of the
+    # trained ones: on a few hundred images (SFEW) validation accuracy swings by +-2 points
+    # from epoch to epoch, and the average sits in the middle of the swings.
+    stage = _Stage(cfg=cfg, name=name, run_dir=run_dir, device=device, model=model,
+                   ema=ModelEmaV3(model, decay=cfg.ema_decay) if cfg.ema_decay > 0 else None,
+                   optimizer=optimizer,
+                   scheduler=torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg, len(loader))),
+                   scaler=torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and cfg.amp),
+                   generator=generator, loader=loader, criterion=_loss_fn(cfg, train, device), classes=classes,
+                   mean=mean, std=std, progress=progress, should_stop=should_stop, config_record=config_record)
+    return stage, backbone, source, init_info
+
+
 def train_stage(
     cfg: TrainConfig,
     train: SampleSet,
@@ -147,89 +407,18 @@ def train_stage(
     progress = progress or Progress()
     run_dir = Path(run_dir)
     ckpt_path = run_dir / CHECKPOINT
-    if not resume and ckpt_path.is_file():
-        raise ValueError(f"{run_dir} already holds a run (checkpoint.pt); resume it or pick another folder")
+    if ckpt_path.exists() and not resume:
+        raise UsageError(f"{run_dir} already holds a run (checkpoint.pt); resume it or pick another folder")
+    if ckpt_path.exists() and not ckpt_path.is_file():
+        raise CheckpointError(f"{ckpt_path}: not a regular file; remove it to start the run again")
     run_dir.mkdir(parents=True, exist_ok=True)
-    device = choose_device(cfg.device)
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
-    if cfg.max_train_samples and len(train) > cfg.max_train_samples:
-        pick = np.random.default_rng(cfg.seed).permutation(len(train))[: cfg.max_train_samples]
-        train = train.subset(np.sort(pick))
-    unlabelled = len(train) - len(train.labelled())
-    if unlabelled:
-        progress.message(f"{name}: leaving out {unlabelled} unlabelled training samples")
-        train = train.labelled()
-    if cfg.soft_labels and train.soft_labels is None:
-        progress.message(f"{name}: soft_labels is set but {train.name} has no vote distributions; "
-                         "training on its hard labels")
-    classes = train.classes
-
-    model, backbone, source, init_info = _build_model(cfg, classes)
-    spec = get_spec(backbone)
-    mean, std = float(np.mean(spec.mean)), float(np.mean(spec.std))
-    model.to(device)
-    use_cuda_tricks = device.type == "cuda"
-    if use_cuda_tricks and cfg.channels_last:
-        model.to(memory_format=torch.channels_last)
-    progress.message(f"{name}: model {backbone}, pretrained weights: {source}, device {device}, "
-                     f"{len(train)} train / {len(val) if val is not None else 0} val samples"
-                     + (f", replaying {replay.name} ({len(replay)})" if replay is not None else ""))
-
-    generator = torch.Generator().manual_seed(cfg.seed)
-    if replay is not None:
-        replay = replay.labelled()
-        if replay.classes != classes:
-            raise ValueError(f"{name}: replay data {replay.name} has classes {replay.classes}, expected {classes}")
-        if cfg.class_balance == "sampler":
-            raise ValueError(f"{name}: class_balance = sampler draws from the training set alone; "
-                             "with replay use class_balance = weights or none")
-    loader = _train_loader(cfg, train, mean, std, generator, replay)
-    if len(loader) == 0:
-        raise ValueError(f"{name}: {len(train)} training samples is fewer than one batch of {cfg.batch_size}")
-    params = [p for p in model.parameters() if p.requires_grad]
-    if cfg.optimizer == "sgd":
-        optimizer: torch.optim.Optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
-                                                           weight_decay=cfg.weight_decay)
-    elif cfg.optimizer == "adamw":
-        optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    else:
-        raise ValueError(f"unknown optimizer {cfg.optimizer!r}; known: sgd, adamw")
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg, len(loader)))
-    scaler = torch.amp.GradScaler("cuda", enabled=use_cuda_tricks and cfg.amp)
-    # With ema_decay, the weights evaluated and kept are an exponential moving average of the
-    # trained ones: on a few hundred images (SFEW) validation accuracy swings by +-2 points
-    # from epoch to epoch, and the average sits in the middle of the swings.
-    ema = ModelEmaV3(model, decay=cfg.ema_decay) if cfg.ema_decay > 0 else None
-    kept = ema.module if ema is not None else model  # what is evaluated and saved
-
-    def restore_weights(ckpt: dict[str, Any]) -> None:
-        model.load_state_dict(ckpt["model"])
-        if ema is not None:
-            ema.module.load_state_dict(ckpt["ema"])
-    criterion = _loss_fn(cfg, train, device)
-
-    config_record = {"name": name, "config": cfg.to_dict(), "train": train.name, "val": val.name if val else None}
-    if replay is not None:
-        config_record["replay"] = replay.name
-    start_epoch, history, best_score, stale = 0, [], -1.0, 0
-    if ckpt_path.is_file():
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        saved = _comparable(json.loads(ckpt["config_json"]))
-        if saved != _comparable(json.loads(json.dumps(config_record))):
-            raise ValueError(f"{run_dir} holds a run with another config or data; pick a new run folder or delete it")
-        restore_weights(ckpt)
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        scaler.load_state_dict(ckpt["scaler"])
-        generator.set_state(ckpt["generator"])
-        torch.set_rng_state(ckpt["torch_rng"])
-        start_epoch = int(ckpt["epoch"]) + 1
-        history = json.loads(ckpt["history_json"])
-        best_score, stale = float(ckpt["best_score"]), int(ckpt["stale"])
-        progress.message(f"{name}: resumed from {ckpt_path} after epoch {start_epoch}")
+    train = _prepare_train(cfg, train, name, progress)
+    stage, backbone, source, init_info = _build_stage(cfg, train, val, replay, run_dir, name, progress, should_stop)
+    start_epoch = stage.resume_from(ckpt_path) if ckpt_path.is_file() else 0
     (run_dir / "config.json").write_text(json.dumps({
-        **config_record, "pretrained_source": source, "backbone": backbone,
+        **stage.config_record, "pretrained_source": source, "backbone": backbone,
         "data": data_description or {}, "preprocessing": preprocessing or {},
         "train_samples": len(train), "val_samples": len(val) if val is not None else 0,
     }, indent=2))
@@ -241,122 +430,51 @@ def train_stage(
             progress.message(f"{name}: stopped by request before epoch {epoch + 1}")
             interrupted = True
             break
-        model.train()
-        progress.epoch_start(epoch, len(loader))
-        t0, total_loss, total_correct, seen = time.perf_counter(), 0.0, 0, 0
-        for i, (x, y) in enumerate(loader):
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            x = grey_to_model_input(x)
-            if use_cuda_tricks and cfg.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            hard = y.argmax(1) if y.ndim == 2 else y
-            if cfg.mixup_alpha > 0:
-                x, y = mixup(x, y, len(classes), cfg.mixup_alpha)
-            with torch.autocast(device.type, dtype=torch.float16, enabled=use_cuda_tricks and cfg.amp):
-                logits = model(x)
-                loss = criterion(logits.float(), y)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            if ema is not None:
-                ema.update(model)
-            total_loss += loss.item() * len(x)
-            total_correct += int((logits.argmax(1) == hard).sum())
-            seen += len(x)
-            progress.batch(i, loss.item())
-            if should_stop():
-                break
-        record: dict[str, Any] = {
-            "epoch": epoch + 1,
-            "lr": optimizer.param_groups[0]["lr"],
-            "train_loss": total_loss / max(seen, 1),
-            "train_accuracy": total_correct / max(seen, 1),
-            "seconds": time.perf_counter() - t0,
-            "images_per_second": seen / max(time.perf_counter() - t0, 1e-9),
-        }
-        if should_stop():
-            progress.message(f"{name}: stopped by request during epoch {epoch + 1}; the last full epoch is kept")
+        record = stage.train_epoch(epoch)
+        if record is None:
             interrupted = True
-            # The half-trained weights are not a state any run passes through: go back to the
-            # last full epoch, as a resume will.
-            if ckpt_path.is_file():
-                restore_weights(torch.load(ckpt_path, map_location="cpu", weights_only=True))
             break
-        score = None
-        if val is not None and len(val):
-            summary = evaluate_set(kept, val, cfg.input_size, mean, std, device, cfg.tta_flip)
-            record.update(val_accuracy=summary["accuracy"], val_macro_f1=summary["macro_f1"])
-            score = summary["accuracy"]
-        history.append(record)
-        if score is None or score > best_score:
-            best_score, stale = (score if score is not None else best_score), 0
-            from safetensors.torch import save_file
-
-            save_file({k: v.detach().cpu().contiguous() for k, v in kept.state_dict().items()},
-                      str(run_dir / BEST_WEIGHTS))
-        else:
-            stale += 1
-        progress.epoch_end(record)
-        torch.save({
-            "config_json": json.dumps(config_record),
-            "model": model.state_dict(),
-            **({"ema": ema.module.state_dict()} if ema is not None else {}),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "scaler": scaler.state_dict(),
-            "generator": generator.get_state(),
-            "torch_rng": torch.get_rng_state(),
-            "epoch": epoch,
-            "history_json": json.dumps(history),
-            "best_score": best_score,
-            "stale": stale,
-        }, run_dir / (CHECKPOINT + ".tmp"))
-        (run_dir / (CHECKPOINT + ".tmp")).replace(ckpt_path)  # atomic: a kill never leaves half a file
-        if cfg.early_stopping and stale >= cfg.early_stopping:
-            progress.message(f"{name}: early stop, no improvement for {stale} epochs")
+        if stage.end_epoch(epoch, record, val):
             stopped_early = True
             break
 
-    if not history:
+    card = ModelCard(name=name, backbone=backbone, classes=list(train.classes), input_size=cfg.input_size,
+                     mean=[stage.mean], std=[stage.std], preprocessing=preprocessing or ready_crops())
+    if not stage.history:
         # Stopped before the first epoch ended: there is no model worth writing.
         progress.done({"run_dir": str(run_dir), "interrupted": True, "epochs_run": 0})
-        card = ModelCard(name=name, backbone=backbone, classes=list(classes), input_size=cfg.input_size,
-                         mean=[mean], std=[std], preprocessing=preprocessing or ready_crops())
-        return StageResult(kept.to("cpu"), card, {"history": [], "interrupted": True}, run_dir, interrupted=True)
+        return StageResult(stage.kept.to("cpu"), card, {"history": [], "interrupted": True}, run_dir,
+                           interrupted=True)
+    return _finish(stage, card, train, val, data_description, init_info, source,
+                   {"stopped_early": stopped_early, "interrupted": interrupted})
+
+
+def _finish(stage: _Stage, card: ModelCard, train: SampleSet, val: SampleSet | None,
+            data_description: dict[str, Any] | None, init_info: dict[str, Any], source: str,
+            flags: dict[str, bool]) -> StageResult:
+    """Keep the selected weights, measure them, write the model, metrics and plots."""
+    cfg, run_dir, kept = stage.cfg, stage.run_dir, stage.kept
     if cfg.select == "best" and (run_dir / BEST_WEIGHTS).is_file() and val is not None:
         from safetensors.torch import load_file
 
         kept.load_state_dict(load_file(str(run_dir / BEST_WEIGHTS)))
-    metrics: dict[str, Any] = {"history": history, "stopped_early": stopped_early, "interrupted": interrupted,
+    metrics: dict[str, Any] = {"history": stage.history, **flags,
                                "selected": cfg.select if val is not None else "last",
-                               "classes": list(classes), "train": train.name, "train_samples": len(train)}
+                               "classes": list(stage.classes), "train": train.name, "train_samples": len(train)}
     if val is not None and len(val):
-        metrics["val"] = evaluate_set(kept, val, cfg.input_size, mean, std, device, cfg.tta_flip)
+        metrics["val"] = evaluate_set(kept, val, cfg.input_size, stage.mean, stage.std, stage.device, cfg.tta_flip)
         metrics["val"]["name"] = val.name
+        card.metrics = {val.name: {k: metrics["val"][k] for k in ("accuracy", "macro_f1", "per_class_recall")}}
     model = kept.to("cpu")
-    card = ModelCard(
-        name=name,
-        backbone=backbone,
-        classes=list(classes),
-        input_size=cfg.input_size,
-        mean=[mean],
-        std=[std],
-        preprocessing=preprocessing or ready_crops(),
-        training={"config": cfg.to_dict(), "data": data_description or {"train": train.name,
-                  "val": val.name if val else None}, "epochs_run": len(history), **init_info},
-        metrics={f"{val.name}": {k: metrics["val"][k] for k in ("accuracy", "macro_f1", "per_class_recall")}}
-        if val is not None and len(val) else {},
-        provenance={"pretrained": source, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
-    )
+    card.training = {"config": cfg.to_dict(), "data": data_description or {"train": train.name,
+                     "val": val.name if val else None}, "epochs_run": len(stage.history), **init_info}
+    card.provenance = {"pretrained": source, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     save_model(model, card, run_dir / "model")
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    _write_plots(run_dir, name, metrics, progress)
-    progress.done({"run_dir": str(run_dir), "val_accuracy": metrics.get("val", {}).get("accuracy"),
-                   "interrupted": interrupted, "epochs_run": len(history),
-                   "model": str(run_dir / "model.safetensors")})
-    return StageResult(model, card, metrics, run_dir, interrupted=interrupted)
+    _write_plots(run_dir, stage.name, metrics, stage.progress)
+    stage.progress.done({"run_dir": str(run_dir), "val_accuracy": metrics.get("val", {}).get("accuracy"),
+                         "interrupted": flags["interrupted"]})
+    return StageResult(model, card, metrics, run_dir, interrupted=flags["interrupted"])
 
 
 def _write_plots(run_dir: Path, name: str, metrics: dict[str, Any], progress: Progress) -> None:

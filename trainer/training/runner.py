@@ -92,8 +92,8 @@ def load_stage_data(spec: StageSpec, report: Callable[[str], None] | None = None
                                         "train": data.train.meta.get("relabelled", 0),
                                         "val": data.val.meta.get("relabelled", 0) if data.val is not None else 0}
     if spec.max_val_samples and data.val is not None and len(data.val) > spec.max_val_samples:
-        pick = np.random.default_rng(spec.config.seed).permutation(len(data.val))[: spec.max_val_samples]
-        data.val = data.val.subset(np.sort(pick), name=f"{data.val.name}[{spec.max_val_samples}]")
+        data.val = data.val.random_subset(spec.max_val_samples, spec.config.seed,
+                                          name=f"{data.val.name}[{spec.max_val_samples}]")
         data.description["val_samples"] = len(data.val)
     if data.val is not None and data.val.classes != data.train.classes:
         data.val = _align_classes(data.val, data.train.classes)
