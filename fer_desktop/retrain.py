@@ -63,6 +63,7 @@ class RunInfo:
     val: str | None  # the set compare uses, with the journal applied
     test: str | None  # a set the journal did not touch, its own labels
     name: str = ""
+    base_name: str = ""  # the base model's card name
     pid: int | None = None
     started: float = 0.0
     starts: int = 0  # 1 + resumes

@@ -41,9 +41,9 @@ def _old_model(path: Path, epochs: int) -> Path:
     from trainer.models.registry import create_model
     from trainer.training.config import resolve_config
 
-    model, _ = create_model(TINY, 4, pretrained=False)
+    model, _ = create_model(TINY, len(BASIC_CLASSES), pretrained=False)
     cfg = resolve_config("small-target", model=TINY, pretrained=False, input_size=32, batch_size=16, epochs=epochs)
-    card = ModelCard(name="tiny-old", backbone=TINY, classes=list(BASIC_CLASSES[:4]), input_size=32, mean=[0.5],
+    card = ModelCard(name="tiny-old", backbone=TINY, classes=list(BASIC_CLASSES), input_size=32, mean=[0.5],
                      std=[0.5], preprocessing={"faces": "crops", "grey": True, "crop_size": 40, "mode": "none"},
                      training={"config": cfg.to_dict(), "data": {"train": ["synthetic"]}})
     return save_model(model, card, path)[0]
@@ -128,6 +128,7 @@ def test_retrain_from_the_dialog(qtbot, env, astronaut_bgr):
     assert view.headline.item(0, 0).text() == f"{100 * val['old']['accuracy']:.1f}%"
     assert view.headline.item(0, 1).text() == f"{100 * val['new']['accuracy']:.1f}%"
     assert view.fixed.count() == len(val["fixed"]) and run.comparison() == result
+    assert val["confusion_diff"] is not None and view.conf_diff.rowCount() == 7
 
     tool.fill_history_menu()
     titles = [a.text() for a in tool.history_menu.actions()]

@@ -189,7 +189,7 @@ class SetComparison(QWidget):
         self.conf_old.show_matrix(old["confusion"], old["classes"])
         self.conf_new.show_matrix(new["confusion"], new["classes"])
         for col, table in enumerate((self.conf_old, self.conf_new, self.conf_diff)):
-            grid.addWidget(self._titled(table.title.capitalize(), table), 0, col)
+            grid.addWidget(self._titled(table.title.capitalize(), table), 0, col, Qt.AlignmentFlag.AlignTop)
         if result.get("confusion_diff") is not None:
             self.conf_diff.show_matrix(result["confusion_diff"], new["classes"], signed=True)
         else:

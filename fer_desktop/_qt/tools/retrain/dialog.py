@@ -48,7 +48,6 @@ def _path_row(edit: QLineEdit, *buttons: QPushButton) -> QWidget:
 def _note(text: str = "") -> QLabel:
     label = QLabel(text)
     label.setWordWrap(True)
-    label.setStyleSheet("color: palette(mid);")
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     return label
 
@@ -67,7 +66,8 @@ class RetrainDialog(QDialog):
         self._estimate_inputs: tuple | None = None
         self._recipe_job: ThreadJob | None = None
         self._estimate_job: ProcessJob | None = None
-        self._out_edited = False
+        # Fields the dialog fills from the data until the user types into them.
+        self._edited: set[str] = set()
 
         # -- start from --
         self.model_edit = QLineEdit()
@@ -79,7 +79,7 @@ class RetrainDialog(QDialog):
         model_box = QGroupBox("Start from")
         f = QFormLayout(model_box)
         f.addRow("Model:", _path_row(self.model_edit, browse_model))
-        f.addRow("", self.card_note)
+        f.addRow(self.card_note)
 
         # -- data --
         self.data_edit = QLineEdit()
@@ -93,6 +93,7 @@ class RetrainDialog(QDialog):
         browse_journal = QPushButton("Browse…")
         browse_journal.clicked.connect(self._browse_journal)
         self.journal_edit.editingFinished.connect(self._update_journal_note)
+        self.journal_edit.textEdited.connect(lambda _t: self._edited.add("journal"))
         self.journal_note = _note()
         self.replay_check = QCheckBox("Replay")
         self.replay_check.setToolTip("Mix an earlier dataset into every epoch so the model does not forget it "
@@ -110,7 +111,7 @@ class RetrainDialog(QDialog):
         f = QFormLayout(data_box)
         f.addRow("Dataset:", _path_row(self.data_edit, folder, file))
         f.addRow("Corrections:", _path_row(self.journal_edit, browse_journal))
-        f.addRow("", self.journal_note)
+        f.addRow(self.journal_note)
         f.addRow(self.replay_check, _path_row(self.replay_edit, self.ratio_spin))
 
         # -- recipe --
@@ -146,8 +147,9 @@ class RetrainDialog(QDialog):
         self.test_edit = QLineEdit()
         self.test_edit.setPlaceholderText("optional: a set the corrections did not touch, PATH[#SPLIT]")
         self.test_edit.setToolTip("Compared with its own labels, so that 'better' is not just 'agrees with my edits'")
+        self.test_edit.textEdited.connect(lambda _t: self._edited.add("test"))
         self.out_edit = QLineEdit()
-        self.out_edit.textEdited.connect(lambda _t: setattr(self, "_out_edited", True))
+        self.out_edit.textEdited.connect(lambda _t: self._edited.add("out"))
         browse_out = QPushButton("Browse…")
         browse_out.clicked.connect(self._browse_out)
         out_box = QGroupBox("Compare and save")
@@ -193,6 +195,7 @@ class RetrainDialog(QDialog):
         if review is not None:
             self.data_edit.setText(str(review.source))
             self.journal_edit.setText(str(review.journal.path))
+            self._edited.add("journal")  # the review's own journal, whatever its name
         self._set_enabled(False)
         self.load_recipe()
 
@@ -206,8 +209,9 @@ class RetrainDialog(QDialog):
             return
         self.card_note.setText("Reading the model's card…")
         job = ThreadJob(card_recipe, path, title="Reading the model card", parent=self)
-        job.returned.connect(self._recipe_ready)
-        job.errored.connect(lambda exc: self._recipe_failed(exc))
+        # Only the newest request counts: a slower, older one must not overwrite its answer.
+        job.returned.connect(lambda recipe: self._recipe_ready(recipe) if job is self._recipe_job else None)
+        job.errored.connect(lambda exc: self._recipe_failed(exc) if job is self._recipe_job else None)
         self._recipe_job = job
         job.start()
 
@@ -252,13 +256,14 @@ class RetrainDialog(QDialog):
         self.estimate_button.setEnabled(on)
 
     def _data_changed(self) -> None:
+        """New data: the fields that follow from it (journal, comparison sets, run folder) are
+        filled again, except those the user typed into."""
         data = self.data_edit.text().strip()
-        if data and not self.journal_edit.text().strip():
+        if data and "journal" not in self._edited:
             from trainer.data.relabel import default_journal_path
 
             journal = default_journal_path(data)
-            if journal.is_file():
-                self.journal_edit.setText(str(journal))
+            self.journal_edit.setText(str(journal) if journal.is_file() else "")
         self._update_journal_note()
         if data:
             try:
@@ -266,11 +271,11 @@ class RetrainDialog(QDialog):
                 self.val_note.setText(f"{val}, with the corrections applied" if val else
                                       "none found: the run keeps its last epoch and compares on nothing")
                 replay = self.replay_edit.text().split() if self.replay_check.isChecked() else []
-                if not self.test_edit.text().strip():
+                if "test" not in self._edited:
                     self.test_edit.setText(default_test_spec([data], replay, val) or "")
             except (OSError, ValueError) as exc:
                 self.val_note.setText(str(exc))
-        if not self._out_edited and self.recipe is not None:
+        if "out" not in self._edited and self.recipe is not None:
             from trainer.training.spec import default_run_dir
 
             name = f"{Path(data.partition('#')[0]).name.split('.')[0] or 'data'}-retrain"
@@ -313,8 +318,7 @@ class RetrainDialog(QDialog):
             QFileDialog.getOpenFileName(self, "Dataset file", start, "csv (*.csv *.csv.gz);;All files (*)")[0]
         if path:
             self.data_edit.setText(path)
-            self.journal_edit.clear()
-            self.test_edit.clear()
+            self._edited -= {"journal", "test"}
             self._data_changed()
 
     def _browse_journal(self) -> None:
@@ -322,13 +326,14 @@ class RetrainDialog(QDialog):
                                               "Journals (*.jsonl);;All files (*)")
         if path:
             self.journal_edit.setText(path)
+            self._edited.add("journal")
             self._update_journal_note()
 
     def _browse_out(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Run folder", str(Path(self.out_edit.text()).parent))
         if path:
             self.out_edit.setText(path)
-            self._out_edited = True
+            self._edited.add("out")
 
     # ---- the run ----
 
@@ -352,7 +357,7 @@ class RetrainDialog(QDialog):
                               else None)
         spec = spec_from_card(self.recipe.model, [data], relabels=relabels, overrides=overrides, recipe=self.recipe)
         val = val_spec_of(spec.train, spec.val)
-        info = RunInfo(base_model=str(self.recipe.model), data=list(spec.train),
+        info = RunInfo(base_model=str(self.recipe.model), base_name=self.recipe.card_name, data=list(spec.train),
                        journal=str(relabels) if relabels else None, val=val,
                        test=self.test_edit.text().strip() or None, name=spec.name)
         return spec, info
