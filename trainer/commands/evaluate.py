@@ -101,16 +101,13 @@ def _root_of(samples) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from trainer.data.crops import ready_crops
     from trainer.evaluation.evaluate import class_mapping, format_report, summarise_predictions
     from trainer.evaluation.predictions import predict_samples
 
     model_path, model, card = load_model_arg(args)
     samples = load_data_arg(args, card)
-    if args.max_samples and len(samples) > args.max_samples:
-        samples = samples.subset(np.sort(np.random.default_rng(0).permutation(len(samples))[: args.max_samples]))
+    samples = samples.random_subset(args.max_samples or 0, seed=0)
     class_mapping(list(card.classes), samples.classes)  # refuse disjoint classes before the work
     pred = predict_samples(model, card, samples, device=args.device, tta_flip=not args.no_tta,
                            batch_size=args.batch_size, embeddings=args.predictions is not None)

@@ -66,7 +66,10 @@ def summarise_predictions(pred: Predictions, model_classes: list[str]) -> dict[s
     to_common = np.array([common.index(c) if c in common else -1 for c in pred.classes])
     labels = np.where(pred.labels >= 0, to_common[np.maximum(pred.labels, 0)], -1)
     keep = np.flatnonzero(labels >= 0)
-    predictions = pred.probs[keep][:, columns].argmax(axis=1) if len(keep) else np.zeros(0, dtype=np.int64)
+    if not len(keep):  # an accuracy of nothing is no accuracy: refuse rather than print 0.0
+        raise DataError(f"no labelled samples of the model's classes ({', '.join(common)}) to evaluate on "
+                        f"({len(pred)} samples, none usable)")
+    predictions = pred.probs[keep][:, columns].argmax(axis=1)
     summary = summarise(confusion_matrix(labels[keep], predictions, len(common)), common)
     summary["class_mapping"] = notes or None
     summary["left_out"] = len(pred) - len(keep)
