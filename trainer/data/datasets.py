@@ -210,6 +210,8 @@ def load_samples(spec: DataSpec | str, options: LoadOptions | None = None, purpo
     kind = dataset_kind(path)
     if kind == "fer2013":
         parts = _read_fer(path, options.limit, options)
+        if not spec.splits and list(parts) == ["all"]:
+            splits = ()  # no Usage column: its one set is the default for any purpose
         chosen = [_match(s, list(parts), path) for s in splits] if splits else list(parts)
         sets = [parts[s] for s in chosen]
     elif kind == "ferplus":

@@ -10,6 +10,8 @@ import numpy as np
 from .align import FaceAligner
 from .types import Face, FaceDetector, check_image, to_grey
 
+MAX_DETECT_SIDE = 2048  # process_crop never enlarges an image past this many pixels a side
+
 
 @dataclass
 class AlignedFace:
@@ -110,9 +112,10 @@ class FacePipeline:
         h, w = image.shape[:2]
         px, py = int(round(self.crop_padding * w)), int(round(self.crop_padding * h))
         padded = cv2.copyMakeBorder(image, py, py, px, px, cv2.BORDER_CONSTANT, value=0)
-        scale = 1.0
-        if min(padded.shape[:2]) < self.min_detect_side:
-            scale = self.min_detect_side / min(padded.shape[:2])
+        # Enlarged so the shorter side reaches min_detect_side, but never past MAX_DETECT_SIDE
+        # on the longer one (a 1x100000 strip would otherwise become gigabytes).
+        scale = min(self.min_detect_side / min(padded.shape[:2]), MAX_DETECT_SIDE / max(padded.shape[:2]))
+        if scale > 1.0:
             padded = cv2.resize(padded, (int(round(padded.shape[1] * scale)), int(round(padded.shape[0] * scale))),
                                 interpolation=cv2.INTER_CUBIC)
         sx, sy = padded.shape[1] / (w + 2 * px), padded.shape[0] / (h + 2 * py)

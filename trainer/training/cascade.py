@@ -37,9 +37,14 @@ import shutil
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Annotated, Any, Callable, Literal, Union
 
+from pydantic import AfterValidator, Field, StrictBool, StrictInt, StrictStr, TypeAdapter, ValidationError
+from typing_extensions import TypedDict
+
+from trainer.data.crops import FACE_MODES
 from trainer.data.datasets import VARIANTS, LoadOptions, default_data_root
+from trainer.data.ferplus import CONTEMPT_RULES, MODES, TIE_RULES
 from trainer.data.samples import DataError
 from trainer.training.config import TrainConfig, resolve_config
 from trainer.training.loop import StageResult
@@ -89,9 +94,7 @@ def parse_override(text: str) -> tuple[str | None, str, Any]:
     return stage or None, key, value
 
 
-def load_cascade(path: str | Path, *, data_root: str | Path | None = None,
-                 overrides: list[str] | None = None) -> CascadePlan:
-    path = Path(path)
+def _read_toml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         bundled = Path(__file__).resolve().parents[1] / "configs" / path.name
         bundled = bundled if bundled.suffix else bundled.with_suffix(".toml")
@@ -99,37 +102,91 @@ def load_cascade(path: str | Path, *, data_root: str | Path | None = None,
             raise CascadeError(f"cascade config not found: {path} (bundled ones: {', '.join(bundled_configs())})")
         path = bundled
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        return {**tomllib.loads(path.read_text(encoding="utf-8")), "__path__": path}
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise CascadeError(f"{path}: not a valid TOML file: {exc}") from None
-    unknown = sorted(set(doc) - TOP_KEYS)
+        raise CascadeError(f"{path}: not a valid TOML file: {' '.join(str(exc).split())}") from None
+
+
+# The types of a cascade file's own keys (TrainConfig checks the training settings).
+Specs = Union[StrictStr, list[StrictStr]]
+# Names become folder names (runs/<name>, OUT/<n>-<stage>): no separators, no "..".
+def _folder_name(name: str) -> str:
+    if name in (".", "..") or any(c in name for c in "/\\\x00"):
+        raise ValueError("must be a plain name: it becomes a folder's name")
+    return name
+
+
+FolderName = Annotated[StrictStr, Field(min_length=1, max_length=100), AfterValidator(_folder_name)]
+_TOP = TypeAdapter(TypedDict("CascadeFile", {
+    "name": FolderName, "description": StrictStr, "data_root": StrictStr,
+    "defaults": dict[str, Any], "stages": Annotated[list[dict[str, Any]], Field(min_length=1)]}, total=False))
+_STAGE_DATA = TypeAdapter(TypedDict("StageData", {
+    "name": FolderName, "variant": StrictStr, "train": Specs, "val": StrictStr, "no_val": StrictBool,
+    "target": StrictStr, "preset": StrictStr, "faces": Literal[FACE_MODES],
+    "crop_size": Annotated[StrictInt, Field(ge=8, le=1024)], "detector": StrictStr, "aligner": dict[str, Any],
+    "relabels": StrictStr, "max_val_samples": Annotated[StrictInt, Field(ge=0)],
+    "ferplus_mode": Literal[MODES], "contempt": Literal[CONTEMPT_RULES], "ties": Literal[TIE_RULES],
+    "fer_csv": StrictStr, "init_from": Union[StrictStr, StrictBool], "replay": Specs}, total=False))
+
+
+def _checked(schema: TypeAdapter, data: dict[str, Any], where: str) -> None:
+    try:
+        schema.validate_python(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        key = ".".join(str(p) for p in first["loc"])
+        raise CascadeError(f"{where}: {key} = {repr(first.get('input'))[:60]}: "
+                            f"{first['msg'].removeprefix('Value error, ')}") from None
+
+
+def _merged_stages(doc: dict[str, Any], path: Path) -> list[dict[str, Any]]:
+    """Each stage's settings over the defaults, with unknown keys refused."""
+    unknown = sorted(set(doc) - TOP_KEYS - {"__path__"})
     if unknown:
         raise CascadeError(f"{path}: unknown top-level key(s) {', '.join(unknown)}; "
                            f"known: {', '.join(sorted(TOP_KEYS))}")
-    stages = doc.get("stages")
-    if not isinstance(stages, list) or not stages:
+    if not isinstance(doc.get("stages"), list) or not doc["stages"]:
         raise CascadeError(f"{path}: no [[stages]]")
+    _checked(_TOP, {k: v for k, v in doc.items() if k != "__path__"}, str(path))
     defaults = doc.get("defaults", {})
-    merged = []
     train_keys = {f.name for f in fields(TrainConfig)}
-    for i, stage in enumerate(stages, start=1):
+    merged = []
+    for i, stage in enumerate(doc["stages"], start=1):
         settings = {**defaults, **stage}
-        if "augment" in defaults and "augment" in stage:
+        if isinstance(defaults.get("augment"), dict) and isinstance(stage.get("augment"), dict):
             settings["augment"] = {**defaults["augment"], **stage["augment"]}
         settings.setdefault("name", f"stage{i}")
         bad = sorted(set(settings) - train_keys - DATA_KEYS)
         if bad:
             raise CascadeError(f"{path}: stage {i} ({settings['name']}): unknown key(s) {', '.join(bad)}")
         merged.append(settings)
-    for text in overrides or []:
+    return merged
+
+
+def _apply_overrides(merged: list[dict[str, Any]], overrides: list[str]) -> None:
+    train_keys = {f.name for f in fields(TrainConfig)}
+    for text in overrides:
         target, key, value = parse_override(text)
         if key not in train_keys | DATA_KEYS:
             raise CascadeError(f"--set {text!r}: unknown key {key!r}")
         hits = [s for i, s in enumerate(merged, start=1) if target in (None, s["name"], str(i))]
         if not hits:
-            raise CascadeError(f"--set {text!r}: no stage {target!r}; stages: {', '.join(s['name'] for s in merged)}")
+            raise CascadeError(f"--set {text!r}: no stage {target!r}; stages: {', '.join(str(s['name']) for s in merged)}")
         for s in hits:
             s[key] = value
+
+
+def load_cascade(path: str | Path, *, data_root: str | Path | None = None,
+                 overrides: list[str] | None = None) -> CascadePlan:
+    """A cascade file (or a bundled one by name) read and checked: its keys, their types, the
+    overrides applied; each stage's training settings are checked when it is resolved."""
+    doc = _read_toml(Path(path))
+    path = doc["__path__"]
+    merged = _merged_stages(doc, path)
+    _apply_overrides(merged, overrides or [])
+    for i, settings in enumerate(merged, start=1):
+        _checked(_STAGE_DATA, {k: v for k, v in settings.items() if k in DATA_KEYS},
+                 f"{path}: stage {i} ({settings['name']})")
     root = Path(data_root) if data_root is not None else Path(doc["data_root"]) if "data_root" in doc \
         else default_data_root()
     return CascadePlan(name=str(doc.get("name", path.stem)), description=str(doc.get("description", "")),
