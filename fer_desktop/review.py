@@ -83,7 +83,7 @@ class ReviewSession:
                  predictions: Predictions | None = None, issues: IssueScores | None = None,
                  paths: list[str | None] | None = None, votes: np.ndarray | None = None,
                  vote_names: tuple[str, ...] = (), source: str = "", kind: str = "folder",
-                 model_name: str = "", model_path: str = "") -> None:
+                 model_name: str = "", model_path: str = "", splits: np.ndarray | None = None) -> None:
         n = len(samples)
         self.samples = samples
         self.ids = list(samples.ids)
@@ -94,7 +94,8 @@ class ReviewSession:
         self.source = source  # the dataset path as opened
         self.kind = kind  # folder | fer2013 | ferplus
         self.dataset = dataset or samples.meta.get("dataset") or Path(source).name
-        splits = samples.meta.get("split_per_sample")
+        # Each sample's split ("" for data without splits).
+        splits = splits if splits is not None else samples.meta.get("split_per_sample")
         self.splits = np.asarray(splits, dtype=str) if splits is not None else np.full(n, "", dtype=str)
         self.paths = paths if paths is not None else [None] * n
         self.votes = votes  # (N, K) raw votes (FER+), NaN-free; None without

@@ -81,9 +81,11 @@ def open_session(request: DatasetRequest, *, progress: Progress | None = None,
     paths = [str(path / i) for i in samples.ids] if kind == "folder" else [None] * len(samples)
     votes, vote_names = _ferplus_votes(path, kind, samples)
     journal = Path(request.journal) if request.journal else default_journal_path(path)
+    # A folder without split folders has one nameless split (load_samples names it after the folder).
+    no_splits = np.full(len(samples), "", dtype=str) if not splits else None
     return ReviewSession(samples, journal, dataset=dataset_key(path), predictions=preds, issues=issues,
                          paths=paths, votes=votes, vote_names=vote_names, source=str(path), kind=kind,
-                         model_name=card.name, model_path=str(model_path))
+                         model_name=card.name, model_path=str(model_path), splits=no_splits)
 
 
 def _stop_if(cancelled: Callable[[], bool] | None, text: str) -> None:
@@ -408,12 +410,3 @@ def _write_crops(session: ReviewSession, out: Path, state: dict[str, str], progr
             raise OSError(f"could not write {dest}")
     progress(n, n)
     return out
-
-
-def reopen(session: ReviewSession) -> ReviewSession:
-    """The same data and predictions with the journal read again from disk."""
-    return ReviewSession(session.samples, session.journal.path, dataset=session.dataset,
-                         predictions=session.predictions, issues=session.issues, paths=session.paths,
-                         votes=session.votes, vote_names=session.vote_names, source=session.source,
-                         kind=session.kind, model_name=session.model_name, model_path=session.model_path)
-

@@ -184,6 +184,16 @@ def test_fer_csv_export(tmp_path, review_model, home, one_torch_thread):
     assert len(load_samples(f"{out}#PublicTest")) == 6  # the splits not reviewed are copied as they were
 
 
+def test_folder_without_splits(tmp_path, review_model, home, one_torch_thread):
+    from fer_desktop.review_io import open_session
+    from trainer.data.synthetic import write_class_folders
+
+    root = write_class_folders(tmp_path / "flat", 3, class_names=["Happy", "Sad"], size=48)
+    s = open_session(DatasetRequest(str(root), model=str(review_model)), cache_dir=tmp_path / "predictions")
+    assert len(s) == 6 and s.splits_present() == [] and s.ids[0] == "Happy/000.png"
+    assert not s.out_of_sample.any()  # the card names faces#Train, not this folder
+
+
 def test_trained_splits_reads_the_bundled_card():
     from fer_desktop.review_io import trained_splits
 

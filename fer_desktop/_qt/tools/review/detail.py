@@ -241,7 +241,9 @@ class DetailView(QWidget):
             lines.append(f"<b>split</b> {s.splits[i]}")
         if not np.isnan(s.scores[i]):
             flag = " — <b>flagged</b> as a likely label error" if s.flagged[i] else ""
-            lines.append(f"<b>label-issue score</b> {s.scores[i]:.3f} (0 = surely wrong, 1 = surely right){flag}")
+            how = "out of fold: the model trained on it" if s.out_of_sample[i] else "the model's own probabilities"
+            lines.append(f"<b>label-issue score</b> {s.scores[i]:.3f} (0 = surely wrong, 1 = surely right; "
+                         f"{how}){flag}")
         if not np.isnan(s.ambiguity[i]):
             lines.append(f"<b>ambiguity</b> {s.ambiguity[i]:.2f} (entropy of the prediction, 0–1)")
         self.info.setText("<br>".join(lines))

@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QToolButton, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from fer_desktop.review import SORT_TITLES, SORTS, Filter, ReviewSession
 
-_RESULT = (("all results", None), ("wrong only", False), ("right only", True))
-_CHANGES = (("any edits", None), ("relabelled / excluded", True), ("untouched", False))
+_RESULT = (("right and wrong", None), ("wrong only", False), ("right only", True))
+_CHANGES = (("edited or not", None), ("edited only", True), ("not edited", False))
 
 
 class FilterBar(QWidget):
@@ -35,7 +35,7 @@ class FilterBar(QWidget):
         self.reverse_box = QCheckBox("reversed", self)
         self.reverse_box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.clear_button = QToolButton(self)
-        self.clear_button.setText("Show all")
+        self.clear_button.setText("Show all (Esc)")
         self.clear_button.setToolTip("Clear every filter")
         self.clear_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.count = QLabel(self)
@@ -45,18 +45,22 @@ class FilterBar(QWidget):
             self.result_box.addItem(text, value)
         for text, value in _CHANGES:
             self.changes_box.addItem(text, value)
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(4, 2, 4, 2)
+        # Two rows: a grid beside two docks leaves ~700 px on a 1600-px screen.
+        top, bottom = QHBoxLayout(), QHBoxLayout()
         for w in (QLabel("Label", self), self.label_box, QLabel("predicted", self), self.pred_box, self.result_box,
-                  self.changes_box, self.split_box, self.flagged_box, self.clear_button):
-            lay.addWidget(w)
-        lay.addSpacing(12)
-        lay.addWidget(QLabel("Order", self))
-        lay.addWidget(self.sort_box)
-        lay.addWidget(self.reverse_box)
-        lay.addStretch(1)
-        lay.addWidget(self.title)
-        lay.addWidget(self.count)
+                  self.changes_box, self.split_box, self.flagged_box):
+            top.addWidget(w)
+        top.addStretch(1)
+        for w in (QLabel("Order", self), self.sort_box, self.reverse_box, self.clear_button):
+            bottom.addWidget(w)
+        bottom.addStretch(1)
+        bottom.addWidget(self.title)
+        bottom.addWidget(self.count)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 2, 4, 2)
+        lay.setSpacing(2)
+        lay.addLayout(top)
+        lay.addLayout(bottom)
         for box in (self.label_box, self.pred_box, self.result_box, self.changes_box, self.split_box):
             box.currentIndexChanged.connect(self._from_widgets)
         self.flagged_box.toggled.connect(self._from_widgets)

@@ -77,7 +77,8 @@ class TileCache:
         predicted = int(s.predicted[i])
         excluded = bool(s.excluded[i])
         if predicted != NONE and not excluded and label_now >= 0:
-            painter.fillRect(QRect(r.left(), r.top(), 3, THUMB + 4), RIGHT if predicted == label_now else WRONG)
+            # Inside the selection frame, so a selected tile still shows it.
+            painter.fillRect(QRect(r.left() + 2, r.top() + 2, 3, THUMB), RIGHT if predicted == label_now else WRONG)
         thumb = QRect(r.left() + (r.width() - THUMB) // 2, r.top() + 2, THUMB, THUMB)
         image = self._thumbnail(s.samples.images[i])
         target = QRect(QPoint(0, 0), image.size() / self.ratio)
@@ -133,14 +134,18 @@ class TileCache:
         painter.setBrush(QColor(class_color(shown)))
         painter.drawEllipse(QRect(rect.left(), rect.center().y() - 4, 8, 8))
         painter.setPen(self.text_color)
-        painter.setFont(self.bold)
         text = s.given_name(i)
         if s.excluded[i]:
-            text = f"{text} ▸ not a face"
+            text = f"{text} ✕"
         elif state is not None:
-            text = f"{text} ▸ {state}"
+            text = f"{text}→{state}"
+        width = rect.width() - 11
+        # Bold when it fits; "surprise→happy" in the regular face rather than cut.
+        font, metrics = (self.bold, self.bold_metrics) if self.bold_metrics.horizontalAdvance(text) <= width \
+            else (self.font, self.metrics)
+        painter.setFont(font)
         painter.drawText(rect.adjusted(11, 0, 0, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                         self.bold_metrics.elidedText(text, Qt.TextElideMode.ElideRight, rect.width() - 11))
+                         metrics.elidedText(text, Qt.TextElideMode.ElideRight, width))
 
 
 class SampleGridModel(QAbstractListModel):

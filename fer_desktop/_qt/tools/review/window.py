@@ -43,6 +43,32 @@ def _home(path: str | Path) -> str:
     return "~" + p[len(home):] if p.startswith(home + "/") else p
 
 
+def scores_note(s: ReviewSession) -> str:
+    """How the ranking was made and what the tile marks mean (below the matrix)."""
+    if s.issues is None:
+        return ""
+    n_oos = int(s.out_of_sample.sum())
+    if n_oos == len(s):
+        how = ("out-of-fold probabilities of a light head on the model's features (the model was trained "
+               "on these samples, so its own probabilities would call its training labels right)")
+    elif n_oos == 0:
+        how = "the model's own probabilities (its card says it never trained on these samples)"
+    else:
+        how = (f"out-of-fold probabilities for the {n_oos:,} samples of splits the model trained on, "
+               "its own probabilities for the rest")
+    method = s.issues.method.replace("_", " ")
+    flagged = int(s.flagged.sum())
+    return (f"<p><b>Likely label errors</b>: {flagged:,} of {len(s):,} flagged by cleanlab. Scores ({method}, "
+            f"0–1, low = likely wrong) from {how}.</p>"
+            "<p><b>Tiles</b>: <span style='color:#30a46c'>▌</span> prediction agrees with the label, "
+            "<span style='color:#e5484d'>▌</span> it does not; "
+            "<span style='background:#ffc53d'>&nbsp;!&nbsp;</span> flagged; "
+            "<span style='color:#f76b15'>◥</span> relabelled; <span style='color:#e5484d'>✕</span> excluded.</p>"
+            "<p><b>Keys</b>: 1–{k} label, 0 back to the given label, X not a face, Space / arrows next and "
+            "previous, Ctrl+Z / Ctrl+Shift+Z undo and redo. Every change is in the journal at once.</p>"
+            ).replace("{k}", str(len(s.classes)))
+
+
 class ReviewWindow(QMainWindow):
     sessionChanged = Signal(object)  # ReviewSession
     loadFailed = Signal(str)
@@ -74,8 +100,13 @@ class ReviewWindow(QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         state = ctx.settings.value("review/state")
-        if state is not None:
-            self.restoreState(state)
+        self._layout_restored = state is not None and self.restoreState(state)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._layout_restored:  # first run: room for the matrix and the sample
+            self._layout_restored = True
+            self.resizeDocks(list(self.docks.values()), [440, 460], Qt.Orientation.Horizontal)
 
     # ------------------------------------------------------------------ construction
 
@@ -114,11 +145,21 @@ class ReviewWindow(QMainWindow):
     def _build_docks(self) -> None:
         self.matrix = ConfusionMatrix(self)
         self.detail = DetailView(self)
+        self.about_scores = QLabel(self)
+        self.about_scores.setWordWrap(True)
+        self.about_scores.setTextFormat(Qt.TextFormat.RichText)
+        self.about_scores.setContentsMargins(6, 0, 6, 6)
+        left = QWidget(self)
+        left_lay = QVBoxLayout(left)
+        left_lay.setContentsMargins(0, 0, 0, 0)
+        left_lay.addWidget(self.matrix)
+        left_lay.addWidget(self.about_scores)
+        left_lay.addStretch(1)
         self.matrix.cellClicked.connect(self._cell_clicked)
         self.detail.stateRequested.connect(self.set_state)
         self.docks: dict[str, QDockWidget] = {}
         for key, title, widget, area in (
-                ("reviewMatrix", "Confusion matrix", self.matrix, Qt.DockWidgetArea.LeftDockWidgetArea),
+                ("reviewMatrix", "Confusion matrix", left, Qt.DockWidgetArea.LeftDockWidgetArea),
                 ("reviewDetail", "Sample", self.detail, Qt.DockWidgetArea.RightDockWidgetArea)):
             dock = QDockWidget(title, self)
             dock.setObjectName(key)
@@ -127,7 +168,6 @@ class ReviewWindow(QMainWindow):
                              | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
             self.addDockWidget(area, dock)
             self.docks[key] = dock
-        self.resizeDocks(list(self.docks.values()), [430, 470], Qt.Orientation.Horizontal)
 
     def _action(self, text: str, slot, keys: list | None = None, tip: str = "", checkable: bool = False) -> QAction:
         act = QAction(text, self)
@@ -282,6 +322,7 @@ class ReviewWindow(QMainWindow):
         self.filter_bar.setEnabled(True)
         self.detail.set_session(session)
         self.matrix.show_session(session)
+        self.about_scores.setText(scores_note(session))
         for k, act in enumerate(self.label_actions):
             act.setVisible(k < len(session.classes))
             if k < len(session.classes):
