@@ -4,7 +4,7 @@ Examples::
 
     fer-train train --variant fer32 --preset modern --epochs 12 --out runs/fer32
     fer-train train --data ../shared/data/sfew2 --init-from runs/fer32/model --preset small-target --faces crops
-    fer-train train --data ../shared/data/sfew2 --init-from runs/fer32/model --preset small-target \
+    fer-train train --data ../shared/data/sfew2 --init-from runs/fer32/model --preset small-target \\
         --replay ../shared/data/fer2013/fer2013.csv#Training+PublicTest --replay-ratio 3   # keep FER
     fer-train train --variant fer28 --data-root ../shared/data --max-train-samples 300 \\
         --max-val-samples 300 --epochs 1 --out runs/smoke          # a smoke run
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from trainer.data.crops import FACE_MODES
+from trainer.errors import UsageError
 from trainer.data.datasets import VARIANTS, LoadOptions
 from trainer.data.ferplus import CONTEMPT_RULES, MODES, TIE_RULES
 from trainer.training.config import PRESETS
@@ -182,12 +183,12 @@ def build_stage(args: argparse.Namespace):
     if args.spec:
         given = _settings_given(args)
         if given:
-            raise ValueError(f"--spec holds every setting; drop {', '.join(given)} (or edit the spec)")
+            raise UsageError(f"--spec holds every setting; drop {', '.join(given)} (or edit the spec)")
         return load_spec(args.spec)
     overrides = {k: v for k, v in config_overrides(args).items() if v is not None}
     if args.from_model:
         if args.variant or args.init_from:
-            raise ValueError("--from-model fine-tunes that model on --data: drop --variant / --init-from")
+            raise UsageError("--from-model fine-tunes that model on --data: drop --variant / --init-from")
         named = {k: overrides.pop(k, None) for k in ("epochs", "input_size", "seed", "batch_size", "lr", "device",
                                                       "replay_ratio", "max_train_samples")}
         for k in ("model", "weights", "pretrained", "allow_download"):
@@ -240,7 +241,7 @@ def run(args: argparse.Namespace) -> int:
             print(describe(estimate))
         return 0
     if (spec.out / CHECKPOINT).is_file() and not args.resume:
-        raise ValueError(f"{spec.out} already holds a run: pass --resume to continue it, or choose another --out")
+        raise UsageError(f"{spec.out} already holds a run: pass --resume to continue it, or choose another --out")
     if args.resume and not (spec.out / CHECKPOINT).is_file():
         progress.message(f"nothing to resume in {spec.out}; starting a new run")
     stop_file = args.stop_file

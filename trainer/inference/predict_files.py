@@ -1,0 +1,119 @@
+"""Faces and expression probabilities for image files and folders: the one implementation
+behind ``fer-desktop predict`` and ``fer-train predict``, and the one JSON schema both print
+(docs/predict-json.md). Light to import: torch loads with the model, after the arguments
+are parsed."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+SCHEMA = "fer-desktop/predict/1"
+
+
+def add_predict_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="+", type=Path, metavar="IMAGE_OR_FOLDER",
+                   help="image files, and folders searched recursively for images")
+    p.add_argument("--json", action="store_true", help="print one JSON object (schema: docs/predict-json.md)")
+    p.add_argument("--model", type=Path,
+                   help="NAME.safetensors (+ NAME.json); default: the bundled model, or $FER_DESKTOP_MODEL")
+    p.add_argument("--crops", action="store_true",
+                   help="the images are face crops: pad and re-detect, else use the whole image (aligned: false)")
+    p.add_argument("--detector", help="face detector: auto, mtcnn, haar, dlib (default: the model card's)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when there is a GPU), cpu or cuda")
+    p.add_argument("--no-tta", action="store_true", help="do not average with the mirrored face (faster)")
+
+
+def face_entry(face: Any, probs: Any, classes: Sequence[str], aligned: bool = True) -> dict[str, Any]:
+    """One face: where it is (``fer-train align``'s face fields), its label and probabilities."""
+    import numpy as np
+
+    top = int(np.argmax(probs))
+    entry = face.to_dict() if face is not None else {"box": None, "score": None, "left_eye": None, "right_eye": None}
+    entry.update(aligned=aligned, label=classes[top], confidence=round(float(probs[top]), 6),
+                 probs={c: round(float(v), 6) for c, v in zip(classes, probs)})
+    return entry
+
+
+def predict_image(predictor: Any, path: Path, crops: bool) -> list[dict[str, Any]]:
+    from trainer.faces import read_image
+
+    image = read_image(path)
+    classes = predictor.classes
+    if crops:
+        aligned = predictor.pipeline.process_crop(image)
+        found = aligned is not None and not getattr(aligned, "fallback", False)
+        crop = aligned.crop if aligned is not None else image
+        probs = predictor.predict_crops([crop])[0]
+        return [face_entry(aligned.face if aligned is not None else None, probs, classes, aligned=found)]
+    return [face_entry(p.face, p.probs, classes) for p in predictor.predict_image(image)]
+
+
+def predict_files(predictor: Any, paths: Sequence[Path], *, crops: bool = False,
+                  prog: str = "fer-desktop predict") -> dict[str, Any]:
+    """The whole JSON document. A file that cannot be read (or a face the detector chokes on)
+    is recorded with its error and the batch goes on."""
+    from tqdm import tqdm
+
+    from trainer.errors import per_item
+
+    images = []
+    # A bar on a terminal for more than a few files; silent in pipes and scripts.
+    bar = tqdm(paths, desc="images", unit="img", disable=len(paths) < 4 or not sys.stderr.isatty(), leave=False)
+    for path in bar:
+        faces, error = per_item(prog, str(path), lambda: predict_image(predictor, path, crops))
+        entry: dict[str, Any] = {"path": str(path), "error": None, "faces": faces or []}
+        if error is not None:
+            entry.update(error)
+        images.append(entry)
+    return {"schema": SCHEMA, "model": predictor.name, "model_path": str(predictor.path) if predictor.path else None,
+            "device": predictor.device.type, "tta_flip": bool(predictor.tta_flip), "classes": predictor.classes,
+            "images": images}
+
+
+def format_text(doc: dict[str, Any]) -> str:
+    """The human-readable form: one line per image, one per face with its top three classes."""
+    lines = []
+    for image in doc["images"]:
+        if image["error"]:
+            lines.append(f"{image['path']}: error: {image['error']}")
+            continue
+        if not image["faces"]:
+            lines.append(f"{image['path']}: no face found")
+        for i, face in enumerate(image["faces"], 1):
+            top = sorted(face["probs"].items(), key=lambda kv: -kv[1])[:3]
+            where = f" at {[round(v) for v in face['box']]}" if face.get("box") else ""
+            note = "" if face["aligned"] else " (no face found: the whole image)"
+            lines.append(f"{image['path']} face {i}{where}: {face['label']} {face['confidence']:.0%}{note}  ("
+                         + ", ".join(f"{c} {v:.0%}" for c, v in top) + ")")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace, prog: str) -> int:
+    """0: every image read; 1: some could not be (each recorded in the output); user errors
+    (no model, no input) raise for the caller to print as one line."""
+    import json
+
+    from trainer.faces.io import find_images
+    from trainer.inference.bundled import default_model_path
+    from trainer.models.card import ModelLoadError
+
+    paths: list[Path] = []
+    for given in args.inputs:
+        found = list(find_images([given]))
+        if given.is_dir() and not found:
+            print(f"{prog}: no images in {given}", file=sys.stderr)
+        paths += found
+    if not paths:
+        raise FileNotFoundError(f"no images in {', '.join(map(str, args.inputs))}")
+    if args.model is None and not default_model_path().with_suffix(".json").is_file():
+        raise ModelLoadError(f"no --model given and the bundled model is missing ({default_model_path()})")
+    from trainer.inference.predictor import Predictor
+
+    predictor = Predictor.from_path(args.model, device=args.device, detector=args.detector,
+                                    tta_flip=not args.no_tta)
+    doc = predict_files(predictor, paths, crops=args.crops, prog=prog)
+    print(json.dumps(doc, indent=2) if args.json else format_text(doc))
+    return 1 if any(image["error"] for image in doc["images"]) else 0
