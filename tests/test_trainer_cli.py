@@ -107,7 +107,7 @@ def test_user_errors(tmp_path, capsys, fer_csv):
     assert_user_error(code, err, "not found")
 
     (tmp_path / "broken.safetensors").write_bytes(b"\x00garbage")
-    (tmp_path / "broken.json").write_text(json.dumps({"name": "b", "backbone": "timm:test_resnet", "classes": ["a"],
+    (tmp_path / "broken.json").write_text(json.dumps({"name": "b", "backbone": "timm:test_resnet", "classes": ["a", "b"],
                                                       "input_size": 32, "mean": [0.5], "std": [0.5]}))
     code, _, err = cli(capsys, "evaluate", "--model", tmp_path / "broken", "--data", fer_csv)
     assert_user_error(code, err, "not a valid safetensors file")

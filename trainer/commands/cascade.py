@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from trainer.commands.train import make_progress
+from trainer.errors import UsageError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
             print(name)
         return 0
     if not args.config:
-        raise ValueError("name a cascade config (a TOML file or a bundled name; --list shows them)")
+        raise UsageError("name a cascade config (a TOML file or a bundled name; --list shows them)")
     plan = load_cascade(args.config, data_root=args.data_root, overrides=args.overrides)
     plan.cache_dir, plan.use_cache = args.cache, not args.no_cache
     out = args.out or Path("runs") / plan.name
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     started = any((d / CHECKPOINT).is_file() for d in out.glob("*-*")) if out.is_dir() else False
     if started and not args.resume:
-        raise ValueError(f"{out} already holds a cascade run: pass --resume to continue it, or choose another --out")
+        raise UsageError(f"{out} already holds a cascade run: pass --resume to continue it, or choose another --out")
     progress = make_progress(args.progress)
     with StopOnSignal() as stop:
         results = run_cascade(plan, out, progress=progress, should_stop=stop, resume=True)

@@ -20,6 +20,7 @@ import json
 from pathlib import Path
 
 from trainer.commands.train import add_face_args, add_ferplus_args
+from trainer.errors import UsageError
 
 COLUMNS = ("rank", "id", "path", "split", "given", "predicted", "confidence", "score", "ambiguity", "flagged")
 
@@ -56,14 +57,14 @@ def run(args: argparse.Namespace) -> int:
 
     method = args.method or DEFAULT_METHOD
     if method not in METHODS:
-        raise ValueError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
+        raise UsageError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
     if args.folds < 2:
-        raise ValueError(f"--folds must be at least 2, got {args.folds}")
+        raise UsageError(f"--folds must be at least 2, got {args.folds}")
     model_path, model, card = load_model_arg(args)
     args.data = str(args.data)
     samples = load_data_arg(args, card)
     if len(samples) == 0:
-        raise ValueError(f"{args.data}: no labelled samples to rank")
+        raise UsageError(f"{args.data}: no labelled samples to rank")
     pred, _ = cached_predict(model_path, model, card, samples, samples.meta["spec"], device=args.device,
                              tta_flip=not args.no_tta, batch_size=args.batch_size, embeddings=not args.in_sample)
     found = find_issues(pred, out_of_sample=not args.in_sample, method=method, folds=args.folds, seed=args.seed)

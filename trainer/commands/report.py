@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from trainer.errors import UsageError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -30,7 +31,7 @@ def _metrics_file(run: Path) -> Path:
         return run / "metrics.json"
     stages = sorted(p for p in run.glob("*/metrics.json"))
     if not stages:
-        raise FileNotFoundError(f"{run}: no metrics.json (is the run finished?)")
+        raise UsageError(f"{run}: no metrics.json (is the run finished?)")
     return stages[-1]
 
 
@@ -40,7 +41,7 @@ def summarise_runs(runs: list[Path]) -> dict[str, Any]:
         metrics = json.loads(_metrics_file(run).read_text())
         val = metrics.get("val")
         if not val:
-            raise ValueError(f"{run}: the run has no validation results")
+            raise UsageError(f"{run}: the run has no validation results")
         rows.append({"run": str(run), "accuracy": val["accuracy"], "macro_f1": val["macro_f1"],
                      "per_class_recall": val["per_class_recall"], "val": val.get("name")})
     acc = np.array([r["accuracy"] for r in rows])

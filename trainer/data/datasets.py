@@ -201,20 +201,13 @@ def default_split(path: str | Path, purpose: str, options: LoadOptions | None = 
     raise DataError(f"{path}: has splits {', '.join(splits)}; name one with {path}#SPLIT")
 
 
-def load_samples(spec: DataSpec | str, options: LoadOptions | None = None, purpose: str = "eval") -> SampleSet:
-    """One SampleSet for a spec (its splits concatenated; the default split when none named)."""
-    options = options or LoadOptions()
-    spec = DataSpec.parse(spec) if isinstance(spec, str) else spec
-    path = _existing(spec.path)
-    splits = spec.splits or default_split(path, purpose, options)
-    kind = dataset_kind(path)
+def _csv_sets(path: Path, kind: str, spec: DataSpec, splits: tuple[str, ...], options: LoadOptions) -> list[SampleSet]:
+    """The requested splits of a FER-2013 or FER+ csv."""
     if kind == "fer2013":
         parts = _read_fer(path, options.limit, options)
         if not spec.splits and list(parts) == ["all"]:
             splits = ()  # no Usage column: its one set is the default for any purpose
-        chosen = [_match(s, list(parts), path) for s in splits] if splits else list(parts)
-        sets = [parts[s] for s in chosen]
-    elif kind == "ferplus":
+    else:
         fer_path = options.fer_csv
         if fer_path is None:
             from trainer.data.ferplus import find_fer2013_csv
@@ -222,14 +215,12 @@ def load_samples(spec: DataSpec | str, options: LoadOptions | None = None, purpo
             fer_path = find_fer2013_csv(path)
         parts = read_ferplus(path, mode=options.ferplus_mode, contempt=options.contempt, ties=options.ties,
                              limit=options.limit, fer_splits=_read_fer(Path(fer_path), options.limit, options))
-        chosen = [_match(s, list(parts), path) for s in splits] if splits else list(parts)
-        sets = [parts[s] for s in chosen]
-    else:
-        sets = [_load_folder_split(listing, options) for listing in
-                scan_folder_dataset(path, list(splits) or None)]
-    from trainer.data.relabel import dataset_key
+    chosen = [_match(s, list(parts), path) for s in splits] if splits else list(parts)
+    return [parts[s] for s in chosen]
 
-    key = dataset_key(path)
+
+def _joined(sets: list[SampleSet], spec: DataSpec) -> SampleSet:
+    """The sets as one, each sample knowing its split; a DataError when nothing is left."""
     # Each sample's split, for the review workspace's split filter and per-split reports.
     sets = [replace(s, meta={**s.meta, "split_per_sample": np.full(len(s), s.name.rsplit("/", 1)[-1])})
             for s in sets]
@@ -239,11 +230,29 @@ def load_samples(spec: DataSpec | str, options: LoadOptions | None = None, purpo
         prefix = sets[0].name.rsplit("/", 1)[0]
         joined = SampleSet.concatenate(sets, f"{prefix}/{'+'.join(s.name.rsplit('/', 1)[-1] for s in sets)}")
     if len(joined) == 0:
-        dropped = joined.meta.get("dropped")
+        dropped = joined.meta.get("dropped") or {}
         raise DataError(f"{spec}: no usable samples in {joined.name}"
                         + (f" (left out: {', '.join(f'{k} {v}' for k, v in dropped.items())})" if dropped else ""))
+    return joined
+
+
+def load_samples(spec: DataSpec | str, options: LoadOptions | None = None, purpose: str = "eval") -> SampleSet:
+    """One SampleSet for a spec (its splits concatenated; the default split when none named)."""
+    from trainer.data.relabel import dataset_key
+
+    options = options or LoadOptions()
+    spec = DataSpec.parse(spec) if isinstance(spec, str) else spec
+    path = _existing(spec.path)
+    splits = spec.splits or default_split(path, purpose, options)
+    kind = dataset_kind(path)
+    if kind in ("fer2013", "ferplus"):
+        sets = _csv_sets(path, kind, spec, splits, options)
+    else:
+        sets = [_load_folder_split(listing, options) for listing in
+                scan_folder_dataset(path, list(splits) or None)]
+    joined = _joined(sets, spec)
     # A copy: the csv readers' sets are cached and shared between callers.
-    return replace(joined, meta={**joined.meta, "dataset": key})
+    return replace(joined, meta={**joined.meta, "dataset": dataset_key(path)})
 
 
 def _load_folder_split(listing, options: LoadOptions) -> SampleSet:

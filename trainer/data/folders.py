@@ -75,6 +75,39 @@ def split_names(root: str | Path) -> list[str]:
     return [d.name for d in subdirs] if subdirs and _has_split_level(root, subdirs) else []
 
 
+def _split_layout(root: Path, subdirs: list[Path], splits: list[str] | None) -> dict[str, dict[str, Path]]:
+    """split name -> its class folders, for the requested splits of a dataset with a split level."""
+    by_lower = {d.name.lower(): d for d in subdirs}
+    layout: dict[str, dict[str, Path]] = {}
+    for split in splits or [d.name for d in subdirs]:
+        folder = by_lower.get(split.lower())
+        if folder is None:
+            raise DataError(f"{root}: no split folder {split!r}; splits: {', '.join(d.name for d in subdirs)}")
+        layout[folder.name] = _class_folders(folder, f"split {folder.name!r}")
+    # Classes must agree across *all* splits, not only the requested ones: a train split
+    # that lacks a class the val split has is a broken dataset.
+    all_layout = {d.name: _class_folders(d, f"split {d.name!r}") for d in subdirs}
+    union = set().union(*(set(v) for v in all_layout.values()))
+    for split, folders in all_layout.items():
+        missing = sorted(union - set(folders))
+        if missing:
+            raise DataError(f"{root / split}: missing class folder(s) {', '.join(missing)} "
+                            f"(present in other splits)")
+    return layout
+
+
+def _checked_classes(root: Path, names: set[str], classes: tuple[str, ...] | None) -> tuple[str, ...]:
+    if classes is None:
+        return dataset_classes(names)
+    extra = sorted(names - set(classes))
+    if extra:
+        raise DataError(f"{root}: class folder(s) {', '.join(extra)} are not among the classes {', '.join(classes)}")
+    missing = sorted(set(classes) - names)
+    if missing:
+        raise DataError(f"{root}: missing class folder(s) {', '.join(missing)}")
+    return classes
+
+
 def scan_folder_dataset(root: str | Path, splits: list[str] | None = None,
                         classes: tuple[str, ...] | None = None) -> list[FolderListing]:
     """List the images of the requested splits (all when None; case-insensitive names).
@@ -88,39 +121,14 @@ def scan_folder_dataset(root: str | Path, splits: list[str] | None = None,
     subdirs = _subdirs(root)
     if not subdirs:
         raise DataError(f"{root}: no sub-folders; expected one folder per class, optionally under split folders")
-    layout: dict[str, dict[str, Path]] = {}
-    if not _has_split_level(root, subdirs):
-        if splits:
-            raise DataError(f"{root}: has no split folders (its sub-folders are classes), so split "
-                            f"{'+'.join(splits)} does not exist")
-        layout[NO_SPLIT] = _class_folders(root, "the dataset root")
+    if _has_split_level(root, subdirs):
+        layout = _split_layout(root, subdirs, splits)
+    elif splits:
+        raise DataError(f"{root}: has no split folders (its sub-folders are classes), so split "
+                        f"{'+'.join(splits)} does not exist")
     else:
-        by_lower = {d.name.lower(): d for d in subdirs}
-        for split in splits or [d.name for d in subdirs]:
-            folder = by_lower.get(split.lower())
-            if folder is None:
-                raise DataError(f"{root}: no split folder {split!r}; splits: {', '.join(d.name for d in subdirs)}")
-            layout[folder.name] = _class_folders(folder, f"split {folder.name!r}")
-        # Classes must agree across *all* splits, not only the requested ones: a train split
-        # that lacks a class the val split has is a broken dataset.
-        all_layout = {d.name: _class_folders(d, f"split {d.name!r}") for d in subdirs}
-        union = set().union(*(set(v) for v in all_layout.values()))
-        for split, folders in all_layout.items():
-            missing = sorted(union - set(folders))
-            if missing:
-                raise DataError(f"{root / split}: missing class folder(s) {', '.join(missing)} "
-                                f"(present in other splits)")
-    names = set().union(*(set(v) for v in layout.values()))
-    if classes is None:
-        classes = dataset_classes(names)
-    else:
-        missing = sorted(set(classes) - names)
-        extra = sorted(names - set(classes))
-        if extra:
-            raise DataError(f"{root}: class folder(s) {', '.join(extra)} are not among the classes "
-                            f"{', '.join(classes)}")
-        if missing:
-            raise DataError(f"{root}: missing class folder(s) {', '.join(missing)}")
+        layout = {NO_SPLIT: _class_folders(root, "the dataset root")}
+    classes = _checked_classes(root, set().union(*(set(v) for v in layout.values())), classes)
     out = []
     for split, folders in layout.items():
         files, labels = [], []

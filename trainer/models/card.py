@@ -229,6 +229,20 @@ def record_metrics(path: str | Path, key: str, result: dict[str, Any], command: 
     return card_path
 
 
+def _mismatch(state: dict[str, Any], target: dict[str, Any]) -> str:
+    """What keeps ``state`` from loading into a network with ``target``'s tensors ("" if nothing)."""
+    def some(keys: list[str]) -> str:
+        return ", ".join(keys[:3]) + (" ..." if len(keys) > 3 else "")
+
+    missing = [k for k in target if k not in state]
+    unexpected = [k for k in state if k not in target]
+    shapes = [f"{k} is {list(state[k].shape)}, expected {list(v.shape)}" for k, v in target.items()
+              if k in state and tuple(state[k].shape) != tuple(v.shape)]
+    parts = ([f"missing {some(missing)}"] if missing else []) + ([f"unexpected {some(unexpected)}"] if unexpected
+                                                                 else []) + shapes[:2]
+    return "; ".join(parts)
+
+
 def check_weights(state: dict[str, Any], model: nn.Module, where: str) -> None:
     """Refuse weights that would load but give wrong answers: NaN or infinite values (NaN
     probabilities), integer or boolean tensors for floating-point parameters (silently cast:
@@ -236,15 +250,9 @@ def check_weights(state: dict[str, Any], model: nn.Module, where: str) -> None:
     import torch
 
     target = model.state_dict()
-    missing = [k for k in target if k not in state]
-    unexpected = [k for k in state if k not in target]
-    shapes = [f"{k} is {list(state[k].shape)}, expected {list(v.shape)}" for k, v in target.items()
-              if k in state and tuple(state[k].shape) != tuple(v.shape)]
-    if missing or unexpected or shapes:
-        parts = [f"missing {', '.join(missing[:3])}" + (" ..." if len(missing) > 3 else "") if missing else "",
-                 f"unexpected {', '.join(unexpected[:3])}" + (" ..." if len(unexpected) > 3 else "") if unexpected
-                 else "", "; ".join(shapes[:2]) + (" ..." if len(shapes) > 2 else "")]
-        raise ModelLoadError(f"{where}: " + "; ".join(p for p in parts if p))
+    mismatch = _mismatch(state, target)
+    if mismatch:
+        raise ModelLoadError(f"{where}: {mismatch}")
     for key, expected in target.items():
         tensor = state[key]
         if expected.is_floating_point() and not tensor.is_floating_point():

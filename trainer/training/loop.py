@@ -473,7 +473,8 @@ def _finish(stage: _Stage, card: ModelCard, train: SampleSet, val: SampleSet | N
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     _write_plots(run_dir, stage.name, metrics, stage.progress)
     stage.progress.done({"run_dir": str(run_dir), "val_accuracy": metrics.get("val", {}).get("accuracy"),
-                         "interrupted": flags["interrupted"]})
+                         "interrupted": flags["interrupted"], "epochs_run": len(stage.history),
+                         "model": str(run_dir / "model.safetensors")})
     return StageResult(model, card, metrics, run_dir, interrupted=flags["interrupted"])
 
 

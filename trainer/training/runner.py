@@ -59,8 +59,8 @@ class StageSpec:
                 "max_val_samples": self.max_val_samples, "replay": self.replay, "config": self.config.to_dict()}
 
 
-def load_stage_data(spec: StageSpec, report: Callable[[str], None] | None = None) -> TrainValData:
-    load = replace(spec.load, report=report or spec.load.report)
+def _load_train_val(spec: StageSpec, load: LoadOptions, report: Callable[[str], None] | None) -> TrainValData:
+    """The stage's train and val sets, from its variant or its data specs."""
     # Folder crops are cached at crop_size; FER's 48x48 crops joined with them are resized
     # to the training input size (the transform would resize them to it anyway).
     if spec.variant:
@@ -68,29 +68,36 @@ def load_stage_data(spec: StageSpec, report: Callable[[str], None] | None = None
                             common_size=spec.config.input_size)
         if spec.no_val:
             data.val = None
-    elif spec.train:
-        val = spec.val
-        specs = [DataSpec.parse(t, spec.data_root) for t in spec.train]
-        if val is None and not spec.no_val and len(specs) == 1 and not specs[0].splits:
-            val = default_val_spec(specs[0], load)
-            if val is not None and report:
-                report(f"{spec.name}: validating on {val} (pass --val or --no-val to change)")
-        if spec.no_val:
-            val = None
-        data = load_train_val([str(s) for s in specs], str(DataSpec.parse(val, spec.data_root)) if val else None,
-                              options=load, common_size=spec.config.input_size,
-                              description={"variant": None})
-    else:
+        return data
+    if not spec.train:
         raise DataError(f"{spec.name}: no training data: name a variant or data specs")
+    val = spec.val
+    specs = [DataSpec.parse(t, spec.data_root) for t in spec.train]
+    if val is None and not spec.no_val and len(specs) == 1 and not specs[0].splits:
+        val = default_val_spec(specs[0], load)
+        if val is not None and report:
+            report(f"{spec.name}: validating on {val} (pass --val or --no-val to change)")
+    if spec.no_val:
+        val = None
+    return load_train_val([str(s) for s in specs], str(DataSpec.parse(val, spec.data_root)) if val else None,
+                          options=load, common_size=spec.config.input_size, description={"variant": None})
+
+
+def _apply_journal(data: TrainValData, journal: Path) -> None:
+    if not journal.is_file():
+        raise DataError(f"relabel journal not found: {journal}")
+    data.train = apply_relabels(data.train, journal)
+    if data.val is not None:
+        data.val = apply_relabels(data.val, journal)
+    data.description["relabels"] = {"journal": str(journal), "train": data.train.meta.get("relabelled", 0),
+                                    "val": data.val.meta.get("relabelled", 0) if data.val is not None else 0}
+
+
+def load_stage_data(spec: StageSpec, report: Callable[[str], None] | None = None) -> TrainValData:
+    load = replace(spec.load, report=report or spec.load.report)
+    data = _load_train_val(spec, load, report)
     if spec.relabels is not None:
-        if not spec.relabels.is_file():
-            raise DataError(f"relabel journal not found: {spec.relabels}")
-        data.train = apply_relabels(data.train, spec.relabels)
-        if data.val is not None:
-            data.val = apply_relabels(data.val, spec.relabels)
-        data.description["relabels"] = {"journal": str(spec.relabels),
-                                        "train": data.train.meta.get("relabelled", 0),
-                                        "val": data.val.meta.get("relabelled", 0) if data.val is not None else 0}
+        _apply_journal(data, spec.relabels)
     if spec.max_val_samples and data.val is not None and len(data.val) > spec.max_val_samples:
         data.val = data.val.random_subset(spec.max_val_samples, spec.config.seed,
                                           name=f"{data.val.name}[{spec.max_val_samples}]")
