@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -55,6 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
 
+    if not args.verbose:
+        # OpenCV prints its own "[ WARN:0] can't open camera by index" lines; the window says it.
+        os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     from fer_desktop.display_check import display_problem
 
     problem = display_problem()  # before Qt, whose own answer is an abort with a misleading message

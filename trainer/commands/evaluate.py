@@ -31,7 +31,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", help="split name(s), '+'-joined (default: the test / val split)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--relabels", type=Path, metavar="JOURNAL", help="apply a relabel journal to the labels")
-    p.add_argument("--max-samples", type=int, default=0, help="evaluate a random subset (quick looks)")
+    p.add_argument("--max-samples", type=int, default=0,
+                   help="evaluate a random subset (quick looks; --record refuses it unless --record-subset)")
     p.add_argument("--plot", type=Path, metavar="PNG", help="also write the confusion matrix as a PNG")
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=int, default=256)
@@ -39,7 +40,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--predictions", type=Path, metavar="NPZ",
                    help="also write the per-sample predictions (ids, labels, probabilities, embeddings)")
     p.add_argument("--record", action="store_true",
-                   help="write the result into the model's card (metrics, under the split's name)")
+                   help="write the result into the model's card (metrics, under the split's name); the "
+                        "bundled model's card only when --model names it")
+    p.add_argument("--record-subset", action="store_true",
+                   help="with --max-samples: record anyway, under 'SPLIT (N random samples)'")
     add_face_args(p)
     add_ferplus_args(p)
 
@@ -85,7 +89,10 @@ def load_data_arg(args: argparse.Namespace, card):
     spec = DataSpec.parse(args.data)
     if args.split:
         spec = DataSpec(spec.path, tuple(s for s in args.split.split("+") if s))
-    samples = load_samples(spec, load_options(args, faces), purpose="eval")
+    from trainer.console import status
+
+    options = replace(load_options(args, faces), report=status(f"fer-train {getattr(args, 'command', 'evaluate')}"))
+    samples = load_samples(spec, options, purpose="eval")
     samples.meta["spec"] = str(spec)
     if args.relabels is not None:
         if not args.relabels.is_file():
@@ -100,17 +107,48 @@ def _root_of(samples) -> str | None:
     return str(path.resolve()) if path.is_dir() else None
 
 
+BUNDLED_RECORD = ("--record writes into the model's card: name the model with --model (the bundled model's "
+                  "card is written only when --model names it)")
+
+
+def record_key(args: argparse.Namespace, samples, full_size: int) -> str:
+    """Where ``--record`` writes in the card, or a UsageError before any work when it must
+    not: a subset would overwrite the split's accuracy with a noisier one, and the bundled
+    model's card is part of the installation (it is written only when --model names it)."""
+    from trainer.errors import UsageError
+
+    if args.model is None:  # checked again here for callers that skipped run()'s early check
+        raise UsageError(BUNDLED_RECORD)
+    key = samples.name
+    if len(samples) < full_size:
+        if not args.record_subset:
+            raise UsageError(f"--record with --max-samples {args.max_samples} would record {len(samples)} of "
+                             f"{full_size} samples as the accuracy on {samples.name}; add --record-subset to "
+                             "record it under its own name")
+        key += f" ({len(samples)} random samples)"
+    return key + (" (no flip)" if args.no_tta else "")
+
+
 def run(args: argparse.Namespace) -> int:
+    from trainer.console import progress_bar
     from trainer.data.crops import ready_crops
     from trainer.evaluation.evaluate import class_mapping, format_report, summarise_predictions
     from trainer.evaluation.predictions import predict_samples
 
+    if args.record and args.model is None:
+        from trainer.errors import UsageError
+
+        raise UsageError(BUNDLED_RECORD)  # before seconds of loading
     model_path, model, card = load_model_arg(args)
     samples = load_data_arg(args, card)
+    full_size = len(samples)
     samples = samples.random_subset(args.max_samples or 0, seed=0)
+    key = record_key(args, samples, full_size) if args.record else None
     class_mapping(list(card.classes), samples.classes)  # refuse disjoint classes before the work
-    pred = predict_samples(model, card, samples, device=args.device, tta_flip=not args.no_tta,
-                           batch_size=args.batch_size, embeddings=args.predictions is not None)
+    with progress_bar(len(samples), f"evaluate {samples.name}") as progress:
+        pred = predict_samples(model, card, samples, device=args.device, tta_flip=not args.no_tta,
+                               batch_size=args.batch_size, embeddings=args.predictions is not None,
+                               progress=progress)
     if args.predictions is not None:
         pred.meta.update(model_path=str(model_path), data=samples.meta["spec"], root=_root_of(samples))
         pred.save(args.predictions)
@@ -125,10 +163,9 @@ def run(args: argparse.Namespace) -> int:
         from trainer.evaluation.plots import plot_confusion
 
         plot_confusion(result["confusion"], result["classes"], args.plot, title=f"{card.name} on {samples.name}")
-    if args.record:
+    if key is not None:
         from trainer.models.card import record_metrics
 
-        key = samples.name + (" (no flip)" if args.no_tta else "")
         record_metrics(model_path, key, result, _command(args))
     if args.json:
         print(json.dumps(result))
