@@ -157,7 +157,9 @@ class RunFolder:
 
         run = cls(spec.out)
         if (run.path / CHECKPOINT_FILE).exists() or run.spec_path.exists():
-            raise FileExistsError(f"{run.path} already holds a run; choose another output folder")
+            from trainer.errors import UsageError
+
+            raise UsageError(f"{run.path} already holds a run; choose another output folder")
         save_spec(spec, run.spec_path)
         info.name = info.name or spec.name
         run.save_info(info)

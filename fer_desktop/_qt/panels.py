@@ -42,9 +42,10 @@ class ToolSpec:
 
 
 def default_tools() -> list[ToolSpec]:
+    from fer_desktop._qt.tools.retrain import retrain_tool
     from fer_desktop._qt.tools.review import review_tool
 
-    return [review_tool()]
+    return [review_tool(), retrain_tool()]
 
 
 def default_panels() -> list[PanelSpec]:

@@ -364,14 +364,16 @@ class RetrainDialog(QDialog):
 
     def _accept(self) -> None:
         from trainer.data.samples import DataError
-        from trainer.models.card import ModelLoadError
+        from trainer.errors import is_user_error, one_line
 
         try:
             spec, info = self.build()
             if Path(spec.out).exists() and any(Path(spec.out).iterdir()):
                 raise DataError(f"{spec.out} is not empty: choose a new run folder")
-        except (DataError, ModelLoadError, OSError, ValueError) as exc:
-            self.error_label.setText(str(exc))
+        except Exception as exc:  # noqa: BLE001 - the user's mistakes are shown here; bugs go on up
+            if not is_user_error(exc):
+                raise
+            self.error_label.setText(one_line(exc))
             return
         self.spec, self.info = spec, info
         self._cancel_estimate()
@@ -382,16 +384,17 @@ class RetrainDialog(QDialog):
     def start_estimate(self) -> None:
         """Time a few real batches out of process (``fer-train train --spec ... --estimate``)."""
         from trainer.data.relabel import user_data_dir
-        from trainer.data.samples import DataError
-        from trainer.models.card import ModelLoadError
+        from trainer.errors import is_user_error, one_line
         from trainer.training.spec import save_spec
 
         self._cancel_estimate()
         scratch = user_data_dir() / "runs" / ".estimate"
         try:
             spec, _ = self.build(out=str(scratch / "run"))
-        except (DataError, ModelLoadError, OSError, ValueError) as exc:
-            self.estimate_label.setText(f"Time on this machine: cannot estimate yet ({exc})")
+        except Exception as exc:  # noqa: BLE001 - the user's mistakes are shown here; bugs go on up
+            if not is_user_error(exc):
+                raise
+            self.estimate_label.setText(f"Time on this machine: cannot estimate yet ({one_line(exc)})")
             return
         path = save_spec(spec, scratch / "spec.json")
         command = trainer_command("train", "--spec", str(path), "--estimate", "--progress", "json")
