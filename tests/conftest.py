@@ -21,6 +21,13 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+# Eileen Collins's eye centres in scikit-image's 512x512 astronaut (image-left eye first),
+# measured by hand, not by any detector: the centre of each dark iris disc, read off the image
+# magnified 24 times with a pixel grid and checked against its grey levels (left iris: columns
+# 200-205, rows 98-102; right iris: columns 243-249, rows 100-105), each within about a pixel.
+ASTRONAUT_EYES = ((202.7, 100.3), (246.5, 102.5))
+
+
 @pytest.fixture(scope="session")
 def astronaut_bgr():
     """scikit-image's astronaut (Eileen Collins): a real face, shipped with the package."""

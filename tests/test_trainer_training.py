@@ -124,11 +124,36 @@ def test_resume_rules(tmp_path):
 
 
 def test_soft_labels_and_class_weights(tmp_path):
+    from trainer.training.loop import _loss_fn
+
     train, val = _sets(64, 16)
+    # Imbalanced (16, 8, 16, 4 of the four classes present), so class weights change the loss.
+    keep = np.concatenate([np.flatnonzero(train.labels == c)[:n] for c, n in enumerate((16, 8, 16, 4))])
+    train = train.subset(np.sort(keep))
     votes = np.eye(7, dtype=np.float32)[train.labels] * 0.7 + 0.3 / 7  # noisy votes, same majority
     train = SampleSet(train.ids, train.images, train.labels, train.classes, soft_labels=votes, name="soft")
-    result = train_stage(_cfg(epochs=1, soft_labels=True, class_balance="weights"), train, val, tmp_path / "r")
-    assert np.isfinite(result.metrics["history"][0]["train_loss"])
+    # The loss the loop builds for this set, against the formula written out independently:
+    # class weights w_c = N / (C * n_c) (absent classes count 1), sample weights s_i = sum_c w_c y_ic,
+    # loss = sum_i s_i H(q_i, softmax(z_i)) / sum_i s_i with q = (1 - eps) y + eps / C.
+    cfg = _cfg(epochs=1, soft_labels=True, class_balance="weights", label_smoothing=0.1)
+    criterion = _loss_fn(cfg, train, torch.device("cpu"))
+    logits = np.random.default_rng(0).normal(size=(8, 7))
+    y = votes[:8] / votes[:8].sum(axis=1, keepdims=True)
+    counts = np.maximum(np.bincount(train.labels, minlength=7), 1).astype(float)
+    w = counts.sum() / (7 * counts)
+    q = 0.9 * y + 0.1 / 7
+    log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    s = y @ w
+    expected = (s * -(q * log_p).sum(axis=1)).sum() / s.sum()
+    got = criterion(torch.tensor(logits, dtype=torch.float32), torch.tensor(votes[:8]))
+    assert float(got) == pytest.approx(expected, rel=1e-5)
+    assert float(got) != pytest.approx(-(q * log_p).sum(axis=1).mean(), rel=1e-3)  # the weights matter here
+    # ... and the loop trains on the votes when asked to: the same run on hard labels has
+    # another loss (same seed, same batches, other targets).
+    soft = train_stage(_cfg(epochs=1, soft_labels=True), train, val, tmp_path / "soft")
+    hard = train_stage(_cfg(epochs=1, soft_labels=False), train, val, tmp_path / "hard")
+    assert soft.metrics["history"][0]["train_loss"] != pytest.approx(hard.metrics["history"][0]["train_loss"],
+                                                                     rel=1e-3)
 
 
 def test_init_from_a_previous_model_keeps_its_backbone(tmp_path):
