@@ -287,8 +287,9 @@ def test_dropping_a_file_opens_it(qtbot, window, astronaut_png):
     assert wait_for_faces(qtbot, window).packet.path == astronaut_png
 
 
-def test_a_tool_panel_plugs_in(qtbot, settings, tiny_model):
-    """Later features (confusion browser, relabeling, retraining) are PanelSpecs."""
+def test_a_tool_panel_plugs_in(qtbot, settings, tiny_model, astronaut_png):
+    """Later features (confusion browser, relabeling, retraining) are PanelSpecs: a panel gets
+    the app's context and, through it, every result the window shows."""
     from PySide6.QtWidgets import QLabel
 
     from fer_desktop._qt.panels import PanelSpec, default_panels
@@ -306,6 +307,9 @@ def test_a_tool_panel_plugs_in(qtbot, settings, tiny_model):
     assert win.menus["Tools"].menuAction().isVisible()
     assert [a.text() for a in win.menus["Tools"].actions()] == ["Confusion examples"]
     assert win.docks["confusion"].widget().text() == "confusion examples"
+    win.open_image(astronaut_png)
+    qtbot.waitUntil(lambda: any(r.faces for r in seen), timeout=WAIT_MS)
+    assert [len(r.faces) for r in seen if r.faces][-1] == 1  # the astronaut, as the window shows her
     win.close()
 
 
