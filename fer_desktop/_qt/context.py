@@ -4,14 +4,9 @@ the window knowing it (Spyder's plugin / napari's viewer model)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from PySide6.QtCore import QObject, QSettings, Signal
 
 from fer_desktop.results import FrameResult, ModelInfo
-
-if TYPE_CHECKING:
-    from trainer.inference.live import LiveFace
 
 
 class AppContext(QObject):
@@ -105,9 +100,6 @@ class AppContext(QObject):
         self.labelsChanged.emit(dataset, list(ids))
 
     # -- queries --
-
-    def selected_face(self) -> LiveFace | None:
-        return self.result.face(self.selected_id) if self.result is not None else None
 
     def classes(self) -> list[str]:
         if self.result is not None and self.result.classes:

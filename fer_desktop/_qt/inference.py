@@ -23,7 +23,6 @@ DEFAULT_LIVE_OPTIONS: dict[str, Any] = {"async_detect": True}
 
 class InferenceWorker(QObject):
     resultReady = Signal()  # the result mailbox went from empty to full
-    modelLoading = Signal(str)
     modelLoaded = Signal(object)  # ModelInfo
     modelFailed = Signal(str)
     failed = Signal(str)
@@ -59,7 +58,6 @@ class InferenceWorker(QObject):
         frames are shown unprocessed) serves until then, and stays if the load fails."""
         self._load_request += 1
         self.loading = True
-        self.modelLoading.emit(path)
         self._loaders = [t for t in self._loaders if t.is_alive()]
         loader = threading.Thread(target=self._load, args=(path, self._load_request), name="model-load",
                                   daemon=True)
@@ -125,17 +123,6 @@ class InferenceWorker(QObject):
             loader.join(wait_s)
         if self.engine is not None:
             self.engine.live.close()
-
-    @Slot()
-    def reset_tracking(self) -> None:
-        if self.engine is not None:
-            self.engine.live.reset()
-
-    @Slot(int)
-    def set_detect_every(self, n: int) -> None:
-        self.live_options["detect_every"] = max(1, n)
-        if self.engine is not None:
-            self.engine.live.config.detect_every = max(1, n)
 
     @Slot()
     def drain(self) -> None:

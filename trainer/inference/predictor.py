@@ -25,9 +25,6 @@ class FacePrediction:
     crop: np.ndarray  # the aligned grey crop the model saw (before resizing to its input)
     probs: np.ndarray  # (C,) sums to 1
 
-    def label_index(self) -> int:
-        return int(np.argmax(self.probs))
-
 
 class Predictor:
     """Thread-compatible: one instance per worker thread (torch modules are not re-entrant
@@ -72,10 +69,6 @@ class Predictor:
 
             self._pipeline = FacePipeline(create_detector(self._detector_name), FaceAligner(self.card.align_config()))
         return self._pipeline
-
-    def set_pipeline(self, pipeline) -> None:
-        """Use another detector/aligner (e.g. the GUI's tracker-backed one)."""
-        self._pipeline = pipeline
 
     def _to_batch(self, crops: Sequence[np.ndarray]) -> torch.Tensor:
         # The same resize + normalisation as training's evaluation, so a crop is fed exactly
