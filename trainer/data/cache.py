@@ -1,12 +1,14 @@
 """On-disk caches of arrays (aligned crops, parsed FER-2013): a ``.npz`` per entry.
 
 A cache only saves time, so it never costs a run: an entry that does not load (truncated
-by a crash, overwritten with garbage, written by another version, of the wrong shapes) is
-discarded and rebuilt, and a cache that cannot be written leaves the data in memory.
+by a crash, overwritten with garbage, written by another version, of the wrong shapes, or
+not matching the digest of the arrays written) is discarded and rebuilt, and a cache that
+cannot be written leaves the data in memory.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from pathlib import Path
@@ -31,7 +33,10 @@ def load_entry(path: Path, read: Callable[[dict[str, np.ndarray]], T]) -> T | No
         if not path.is_file():
             raise BadEntry("not a regular file")
         with np.load(path, allow_pickle=False) as data:
-            return read({k: data[k] for k in data.files})
+            arrays = {k: data[k] for k in data.files}
+        stored = str(arrays.pop(_DIGEST, ""))
+        expect(stored == _digest(arrays), "its arrays are not the ones written")
+        return read(arrays)
     except Exception as exc:  # noqa: BLE001 - whatever is wrong with it, rebuilding is right
         log.warning("cache entry %s does not load (%s: %s); rebuilding it", path, type(exc).__name__, exc)
         try:
@@ -49,13 +54,27 @@ def save_entry(path: Path, arrays: dict[str, np.ndarray]) -> bool:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+            np.savez(fh, **arrays, **{_DIGEST: np.array(_digest(arrays))})
         tmp.replace(path)
         return True
     except OSError as exc:
         log.warning("cannot write cache entry %s (%s); going on without it", path, exc)
         tmp.unlink(missing_ok=True)
         return False
+
+
+_DIGEST = "digest"
+
+
+def _digest(arrays: dict[str, np.ndarray]) -> str:
+    """A hash of every array's name, type, shape and bytes: an entry rewritten with other
+    arrays, however consistent they look, is not the one that was written."""
+    h = hashlib.blake2b(digest_size=16)
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}:{a.dtype.str}:{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
 
 
 def expect(condition: bool, what: str) -> None:

@@ -236,12 +236,12 @@ def _joined(sets: list[SampleSet], spec: DataSpec) -> SampleSet:
     return joined
 
 
-def load_samples(spec: DataSpec | str, options: LoadOptions | None = None, purpose: str = "eval") -> SampleSet:
+def load_samples(spec: DataSpec | str | Path, options: LoadOptions | None = None, purpose: str = "eval") -> SampleSet:
     """One SampleSet for a spec (its splits concatenated; the default split when none named)."""
     from trainer.data.relabel import dataset_key
 
     options = options or LoadOptions()
-    spec = DataSpec.parse(spec) if isinstance(spec, str) else spec
+    spec = spec if isinstance(spec, DataSpec) else DataSpec.parse(spec)
     path = _existing(spec.path)
     splits = spec.splits or default_split(path, purpose, options)
     kind = dataset_kind(path)
