@@ -54,9 +54,6 @@ class Filter:
     ids: frozenset[int] | None = None  # an explicit set of sample indices (show_ids)
     title: str = ""  # what an explicit set is, for the window
 
-    def cleared(self) -> "Filter":
-        return Filter()
-
     def with_cell(self, label: int | None, predicted: int | None) -> "Filter":
         return replace(self, label=label, predicted=predicted, correct=None, ids=None, title="")
 
@@ -265,10 +262,8 @@ class ReviewSession:
 
     def find(self, sample_ids: list[str]) -> tuple[list[int], list[str]]:
         """(indices of the ids this session has, the ids it does not)."""
-        found, missing = [], []
-        for sample_id in sample_ids:
-            i = self.index.get(sample_id)
-            (missing.append(sample_id) if i is None else found.append(i))
+        found = [self.index[i] for i in sample_ids if i in self.index]
+        missing = [i for i in sample_ids if i not in self.index]
         return found, missing
 
     # ------------------------------------------------------------------ numbers

@@ -213,16 +213,16 @@ def _score(preds, seen: np.ndarray) -> IssueScores:
     outside = None
     if seen.any() and preds.embeddings is not None:
         try:
-            outside = find_issues(preds, out_of_sample=True)
+            outside = find_issues(preds, out_of_sample="auto")  # out of fold only where memorised
         except DataError as exc:  # too few samples to cross-validate
             log.warning("label scores: %s; using the model's own probabilities", exc)
     if outside is None:
         inside = inside or find_issues(preds, out_of_sample=False)
         return IssueScores(inside.scores, inside.is_issue, np.zeros(len(seen), bool), inside.method)
     if inside is None:
-        return IssueScores(outside.scores, outside.is_issue, np.ones(len(seen), bool), outside.method)
+        return IssueScores(outside.scores, outside.is_issue, np.full(len(seen), outside.out_of_sample), outside.method)
     return IssueScores(np.where(seen, outside.scores, inside.scores), np.where(seen, outside.is_issue, inside.is_issue),
-                       seen.copy(), inside.method)
+                       seen & outside.out_of_sample, inside.method)
 
 
 def find_votes_file(path: Path, kind: str) -> Path | None:
@@ -343,6 +343,10 @@ def _copy_folders(root: Path, out: Path, state: dict[str, str], progress: Progre
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / rel, dest)
     progress(len(jobs), len(jobs))
+    try:
+        scan_folder_dataset(out)
+    except DataError as exc:  # e.g. every Disgust face of Val relabelled: Val lacks a class folder
+        raise DataError(f"{out} is written, but the trainer cannot read it as it is: {exc}") from None
     return out
 
 

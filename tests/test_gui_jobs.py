@@ -116,3 +116,20 @@ def test_indicator_follows_jobs(qtbot):
     with qtbot.waitSignal(job.finished, timeout=10000):
         indicator.cancel_button.click()
     qtbot.waitUntil(lambda: not indicator.isVisible(), timeout=2000)
+
+
+def test_a_cancelled_job_drops_its_result(qtbot):
+    gate = threading.Event()
+
+    def stubborn():  # cannot be interrupted: it only looks at the gate
+        gate.wait(5)
+        return "stale"
+
+    job = ThreadJob(stubborn)
+    got = []
+    job.returned.connect(got.append)
+    with qtbot.waitSignal(job.aborted, timeout=10000):
+        job.start()
+        job.cancel()
+        gate.set()
+    assert got == []

@@ -138,7 +138,9 @@ def _parameters(fn: Callable[..., Any]) -> set[str]:
 class ThreadJob(Job):
     """``fn(*args, **kwargs)`` in a new QThread. A function that raises :class:`JobCancelled`
     (or any exception after :meth:`cancel`, e.g. the engine's ``Cancelled``) ends with
-    ``aborted``; any other exception with ``errored``."""
+    ``aborted``; any other exception with ``errored``. A job cancelled after its function
+    could no longer stop ends with ``aborted`` too: the result is dropped (a newer request
+    replaced it)."""
 
     def __init__(self, fn: Callable[..., Any], *args: Any, title: str = "", parent: QObject | None = None,
                  **kwargs: Any) -> None:
@@ -178,7 +180,10 @@ class ThreadJob(Job):
     @Slot(object)
     def _on_succeeded(self, result: Any) -> None:
         self._end()
-        self.returned.emit(result)
+        if self.is_cancelled:  # finished after all, but its caller no longer wants the result
+            self.aborted.emit("cancelled")
+        else:
+            self.returned.emit(result)
         self.finished.emit()
 
     @Slot(object)
