@@ -166,3 +166,35 @@ def test_a_run_left_going_is_followed_again(qtbot, env):
     assert ended.args == ["stopped"] and not run.running() and run.can_resume()
     tool2.close_policy = "stop"
     win2.close()
+
+
+def test_a_run_that_ended_while_the_app_was_closed(qtbot, env):
+    from fer_desktop._qt.tools.retrain import LAST_RUN_KEY
+    from fer_desktop.retrain import RunInfo
+    from trainer.training.spec import Overrides, spec_from_card
+
+    root = write_class_folders(env / "target", 8, splits=["Train", "Val"], size=40)
+    old = _old_model(env / "old" / "tiny", epochs=1)
+    spec = spec_from_card(old, [str(root)], overrides=Overrides(out=env / "run"))
+    run = RunFolder.create(spec, RunInfo(base_model=str(old), data=[str(root)], journal=None, val=f"{root}#Val",
+                                         test=None))
+    run.start()
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while run.running() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert run.finished(), run.log_tail()
+    settings = QSettings(str(env / "settings.ini"), QSettings.Format.IniFormat)
+    settings.setValue(LAST_RUN_KEY, str(run.path))
+    settings.sync()
+
+    win = _window(qtbot, env, old)
+    tool = win.tools["Training"]
+    assert tool.run is not None and tool.run.path == run.path and tool.job is None
+    assert [Path(e.path) for e in tool.history.entries()] == [run.model_path]
+    panel = tool.panel()
+    assert panel.state == "finished" and panel.compare_button.isEnabled() and panel.curves.points("train_loss") == 1
+    with qtbot.waitSignal(tool.comparisonReady, timeout=WAIT_MS) as compared:
+        qtbot.mouseClick(panel.compare_button, Qt.MouseButton.LeftButton)
+    assert compared.args[0]["sets"][0]["name"] == "target/Val" and run.comparison() is not None
+    assert tool.history.entries()[0].comparison["target/Val"]["new"] == compared.args[0]["sets"][0]["new"]["accuracy"]
+    win.close()

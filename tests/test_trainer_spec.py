@@ -134,6 +134,8 @@ def test_from_model_flag_equals_the_card_builder(tmp_path, capsys):
                                 "--out", tmp_path / "run"))
     direct = spec_from_card(model, [data], overrides=Overrides(epochs=2, lr=0.01, out=tmp_path / "run"))
     assert spec_to_dict(via_cli) == spec_to_dict(direct)
+    # without --out: runs/NAME, as every fer-train train, so that --resume finds the run again
+    assert build_stage(_args("--from-model", model, "--data", data)).out == Path("runs") / "target-retrain"
 
     code = main(["train", "--from-model", str(model), "--variant", "fer28"])
     assert code == 2 and "drop --variant" in capsys.readouterr().err

@@ -196,8 +196,16 @@ def build_stage(args: argparse.Namespace):
         o = Overrides(preset=args.preset, replay=args.replay, name=args.name, out=args.out,
                       max_val_samples=args.max_val_samples or None, faces_mode=args.faces, config=overrides,
                       **named)
-        return spec_from_card(args.from_model, list(args.data), val=args.val, relabels=args.relabels, overrides=o,
+        spec = spec_from_card(args.from_model, list(args.data), val=args.val, relabels=args.relabels, overrides=o,
                               load=load_options(args, None))
+        if args.out is None:  # the command line's usual runs/NAME, so that --resume finds it again
+            from dataclasses import replace
+
+            from trainer.training.spec import check_out
+
+            spec = replace(spec, out=Path("runs") / spec.name)
+            check_out(spec.out)
+        return spec
     return build_spec(
         config=overrides, preset=args.preset, variant=args.variant, train=list(args.data or []), val=args.val,
         no_val=args.no_val, target=args.target, data_root=args.data_root, load=load_options(args, None),

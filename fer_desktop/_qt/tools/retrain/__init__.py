@@ -127,7 +127,7 @@ class RetrainTool(QObject):
             return
         self._show_existing(run)
 
-    def _show_existing(self, run: RunFolder) -> None:
+    def _show_existing(self, run: RunFolder, show: bool = True) -> None:
         from fer_desktop._qt.tools.retrain.job import TrainingJob
 
         if run.running():
@@ -137,7 +137,7 @@ class RetrainTool(QObject):
         job = TrainingJob(run, parent=self)  # not started: only to read what the run wrote
         for event in job.reader.read():
             job.progress_state.add(event)
-        panel = self.show_panel()
+        panel = self.show_panel() if show else self.panel()
         panel.show_run(run, job.progress_state, self._about(run))
         if run.finished():
             result = run.comparison()
@@ -189,16 +189,19 @@ class RetrainTool(QObject):
         self._follow(self.run, resume=True)
 
     def _finished(self, run: RunFolder) -> None:
+        self._add_to_history(run)
+        self.panel().set_state("finished", f"Finished: {run.model_path}. Comparing the old and the new model…")
+        self.runEnded.emit("finished")
+        self.ctx.report(f"Training finished: {run.model_path.name} in {run.path}", "info")
+        self.compare()
+
+    def _add_to_history(self, run: RunFolder) -> None:
         info = run.info()
         try:
             self.history.add(entry_from_card(run.model_path, base_model=info.base_model,
                                              data=", ".join(info.data) + (f" + {info.journal}" if info.journal else "")))
         except (OSError, ValueError) as exc:
             self.ctx.report(f"Could not add the new model to the history: {exc}", "warning")
-        self.panel().set_state("finished", f"Finished: {run.model_path}. Comparing the old and the new model…")
-        self.runEnded.emit("finished")
-        self.ctx.report(f"Training finished: {run.model_path.name} in {run.path}", "info")
-        self.compare()
 
     def _stopped(self, text: str) -> None:
         if text.startswith("left running"):
@@ -306,6 +309,14 @@ class RetrainTool(QObject):
             self._follow(run, attach=True)
             self.ctx.report(f"Training {run.path.name} goes on in the background: Training ▸ Show Training Window.",
                             "info")
+        elif run.finished() and run.comparison() is None:  # it ended while the app was closed
+            known = {Path(e.path).resolve() for e in self.history.entries()}
+            if run.model_path.resolve() not in known:
+                self._add_to_history(run)
+            self._show_existing(run, show=False)
+            self.ctx.settings.remove(LAST_RUN_KEY)  # said once
+            self.ctx.report(f"Training {run.path.name} finished while the app was closed: Training ▸ Show "
+                            "Training Window compares it with the model it started from.", "info")
 
     def confirm_close(self) -> bool:
         """Before the app closes: keep a running run going in the background, or stop it.
