@@ -20,9 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from trainer.data.datasets import LoadOptions, load_samples
-from trainer.data.relabel import EXCLUDED  # noqa: F401  (the journal's vocabulary, for readers)
-from trainer.evaluation.label_quality import (METHODS, disagreement_scores, label_quality_scores,
-                                              out_of_fold_probs, rank)
+from trainer.evaluation.label_quality import (METHODS, disagreement_scores, find_issues, label_quality_scores,
+                                              memorisation_gap, out_of_fold_probs, rank)
 from trainer.evaluation.predictions import cached_predict
 from trainer.inference import default_model_path
 from trainer.models.card import load_model
@@ -100,6 +99,15 @@ def main() -> None:
             "precision": {k: float(np.mean([p[k] for p in per_seed])) for k in KS},
             "sd": {k: float(np.std([p[k] for p in per_seed], ddof=1)) if len(per_seed) > 1 else 0.0 for k in KS}}
 
+    t0 = time.perf_counter()
+    chosen = find_issues(pred)  # what `fer-train issues` and the review window use
+    t_chosen = time.perf_counter() - t0
+    rows["chosen: auto (fer-train issues default)"] = {
+        "precision": precision_at(chosen.order, truth), "out_of_sample": chosen.out_of_sample,
+        "memorisation_gap": chosen.memorisation_gap}
+    gaps = [memorisation_gap(pred.labels, pred.probs, oof) for oof in oof_by_seed]
+    print(f"memorisation gap (model accuracy - out-of-fold accuracy): {np.mean(gaps):+.3f}; auto chose "
+          f"{'out-of-fold' if chosen.out_of_sample else 'the model'}'s probabilities ({t_chosen:.1f} s)")
     print(f"\n| score | top {' | top '.join(f'{k:,}' for k in KS)} |")
     print("|---|" + "---|" * len(KS))
     for name, row in rows.items():
@@ -109,7 +117,9 @@ def main() -> None:
     result = {"model": str(model_path), "model_name": card.name, "data": spec, "n": len(pred),
               "with_ferplus_verdict": int(known.sum()), "base_rate": base, "folds": args.folds,
               "seeds": args.seeds, "seconds": {"load": t_load, "predict": t_predict, "predict_cached": cached,
-                                               "out_of_fold_mean": float(np.mean(t_oof))},
+                                               "out_of_fold_mean": float(np.mean(t_oof)),
+                                               "chosen_scoring": t_chosen},
+              "memorisation_gap": float(np.mean(gaps)),
               "rows": rows}
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))

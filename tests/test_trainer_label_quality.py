@@ -11,7 +11,7 @@ import pytest
 
 from trainer.classes import BASIC_CLASSES
 from trainer.data.samples import DataError, SampleSet
-from trainer.evaluation.label_quality import (ambiguity, disagreement_scores, label_quality_scores,
+from trainer.evaluation.label_quality import (ambiguity, disagreement_scores, find_issues, label_quality_scores,
                                               out_of_fold_probs, rank, vote_entropy)
 from trainer.evaluation.predictions import Cancelled, Predictions, cached_predict, predict_samples
 
@@ -182,3 +182,17 @@ def test_issues_cli_ranks_corrupted_labels_first(tmp_path, capsys, monkeypatch, 
     assert len(pred) == result["n"] == 120 and pred.embeddings is not None
     assert pred.meta["root"] and (tmp_path / "toyset").resolve().as_posix() in pred.meta["root"].replace("\\", "/")
     assert np.mean(pred.predicted == pred.labels) == pytest.approx(result["accuracy"])
+
+
+def test_auto_scores_out_of_fold_only_where_the_model_memorised():
+    x, given, flipped = _blobs(seed=2)
+    memorised = Predictions(ids=[str(i) for i in range(len(given))], labels=given,
+                            probs=np.eye(4)[given] * 0.9 + 0.025, classes=tuple(BASIC_CLASSES[:4]), embeddings=x)
+    found = find_issues(memorised)  # 100% on its labels vs ~90% for the head: memorised
+    assert found.out_of_sample and found.memorisation_gap > 0.05
+    assert len(set(found.order[: len(flipped)].tolist()) & set(flipped.tolist())) >= 0.9 * len(flipped)
+    honest_probs = out_of_fold_probs(x, given, seed=5)  # as accurate as the head: its own are used
+    honest = Predictions(ids=memorised.ids, labels=given, probs=honest_probs, classes=memorised.classes, embeddings=x)
+    found = find_issues(honest)
+    assert not found.out_of_sample and abs(found.memorisation_gap) <= 0.05
+    assert np.allclose(found.probs, honest_probs.astype(np.float32))

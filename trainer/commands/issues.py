@@ -1,10 +1,12 @@
 """``fer-train issues DATA``: rank a labelled dataset's samples by how likely their label is
 wrong, likeliest first, as a CSV (the review workspace's ranking, without a window).
 
-The model's embeddings feed a K-fold logistic-regression head, so every sample is scored by a
-model that never saw its label (a model rates the labels it was trained on as right); the score
-is cleanlab's label-quality score of those out-of-fold probabilities (low = likely wrong).
-``--in-sample`` scores the model's own probabilities instead (fine for data it never saw).
+The score is cleanlab's label-quality score (self-confidence; low = likely wrong) of either the
+model's own probabilities or out-of-fold ones: the model's embeddings feed a K-fold
+logistic-regression head, so every sample is scored by a model that never saw its label. With
+``--probs auto`` (the default) the model's own are used while its accuracy on these labels is
+within 5 points of the K-fold head's, the out-of-fold ones otherwise: a model rates the labels
+it learnt by heart as right. docs/label-issues.md has the measurements.
 
 Examples::
 
@@ -35,7 +37,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--relabels", type=Path, metavar="JOURNAL", help="rank the labels as corrected by a journal")
     p.add_argument("--method", default=None,
                    help="cleanlab score: self_confidence (default), normalized_margin, confidence_weighted_entropy")
-    p.add_argument("--in-sample", action="store_true", help="score the model's own probabilities (no K-fold head)")
+    p.add_argument("--probs", choices=("auto", "out-of-fold", "model"), default="auto",
+                   help="which probabilities to score: the model's own, out-of-fold ones from a K-fold head on "
+                        "its embeddings, or auto (out-of-fold unless the model is as accurate as the head)")
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--top", type=int, default=0, help="write only the first N rows")
@@ -66,8 +70,9 @@ def run(args: argparse.Namespace) -> int:
     if len(samples) == 0:
         raise UsageError(f"{args.data}: no labelled samples to rank")
     pred, _ = cached_predict(model_path, model, card, samples, samples.meta["spec"], device=args.device,
-                             tta_flip=not args.no_tta, batch_size=args.batch_size, embeddings=not args.in_sample)
-    found = find_issues(pred, out_of_sample=not args.in_sample, method=method, folds=args.folds, seed=args.seed)
+                             tta_flip=not args.no_tta, batch_size=args.batch_size, embeddings=args.probs != "model")
+    found = find_issues(pred, out_of_sample={"auto": "auto", "out-of-fold": True, "model": False}[args.probs],
+                        method=method, folds=args.folds, seed=args.seed)
     root = Path(samples.meta["spec"].partition("#")[0])
     root = root if root.is_dir() else None
     order = found.order[: args.top] if args.top else found.order
@@ -83,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
                              f"{found.scores[i]:.4f}", f"{amb[i]:.4f}", int(found.is_issue[i])])
     summary = {"data": samples.meta["spec"], "split": samples.name, "model": str(model_path), "n": len(pred),
                "ranked": len(found.order), "written": len(order), "flagged": int(found.is_issue.sum()),
-               "method": method, "out_of_sample": not args.in_sample, "out": str(args.out),
+               "method": method, "out_of_sample": found.out_of_sample, "memorisation_gap": found.memorisation_gap,
+               "out": str(args.out),
                "top": [{"id": pred.ids[i], "given": pred.classes[pred.labels[i]],
                         "predicted": pred.classes[pred.predicted[i]], "score": round(float(found.scores[i]), 4)}
                        for i in found.order[:10]]}
@@ -91,7 +97,9 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(summary))
     else:
         print(f"{summary['ranked']} samples of {samples.name} ranked ({method}, "
-              f"{'out-of-fold' if not args.in_sample else 'in-sample'}); cleanlab flags {summary['flagged']} "
+              f"{'out-of-fold' if found.out_of_sample else 'the model'}'s probabilities"
+              + ("" if found.memorisation_gap is None else f", memorisation gap {100 * found.memorisation_gap:+.1f} points")
+              + f"); cleanlab flags {summary['flagged']} "
               f"({100 * summary['flagged'] / max(1, summary['ranked']):.1f}%) as likely label errors; "
               f"wrote {len(order)} rows to {args.out}")
         for row in summary["top"]:
