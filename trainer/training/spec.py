@@ -147,32 +147,40 @@ def card_recipe(model: str | Path) -> CardRecipe:
     weights, _ = model_paths(model)
     training = card.training or {}
     notes: list[str] = []
-    known = {f.name for f in fields(TrainConfig)}
-    recorded = training.get("config") if isinstance(training.get("config"), dict) else None
-    if recorded:
-        config = {k: v for k, v in recorded.items() if k in known}
-        dropped = sorted(set(recorded) - known)
-        if dropped:
-            notes.append(f"settings this version does not know were left out: {', '.join(dropped)}")
-    else:
-        config = resolve_config(FALLBACK_PRESET).to_dict()
-        notes.append(f"the card records no training recipe: using the {FALLBACK_PRESET!r} preset")
+    config, recorded = _recorded_config(training, notes)
     config.update(_RUN_ONLY, model=card.backbone, input_size=card.input_size, init_from=str(weights.resolve()))
-    stage = (training.get("data") or {}).get("stage") or {}
-    anchors = _anchors(weights)
-    replay = []
-    for text in stage.get("replay") or []:
-        found = locate(text, anchors)
-        if found is None:
-            notes.append(f"the recorded replay data {text} is not on this machine: no replay unless you choose it")
-        else:
-            replay.append(found)
     data = training.get("data") or {}
+    replay = _recorded_replay((data.get("stage") or {}).get("replay") or [], _anchors(weights), notes)
     train_data = [str(t) for t in (data.get("train") if isinstance(data.get("train"), list)
                                    else [data.get("train_name") or data.get("train") or "?"])]
     return CardRecipe(model=weights, card_name=card.name, config=config, replay=replay,
                       replay_ratio=float(config.get("replay_ratio", 1.0)), faces=face_options_for_card(card),
-                      recorded=bool(recorded), train_data=train_data, notes=notes)
+                      recorded=recorded, train_data=train_data, notes=notes)
+
+
+def _recorded_config(training: dict[str, Any], notes: list[str]) -> tuple[dict[str, Any], bool]:
+    """The card's TrainConfig settings (those this version knows), else the fallback preset's."""
+    recorded = training.get("config") if isinstance(training.get("config"), dict) else None
+    if not recorded:
+        notes.append(f"the card records no training recipe: using the {FALLBACK_PRESET!r} preset")
+        return resolve_config(FALLBACK_PRESET).to_dict(), False
+    known = {f.name for f in fields(TrainConfig)}
+    dropped = sorted(set(recorded) - known)
+    if dropped:
+        notes.append(f"settings this version does not know were left out: {', '.join(dropped)}")
+    return {k: v for k, v in recorded.items() if k in known}, True
+
+
+def _recorded_replay(specs: list[str], anchors: list[Path], notes: list[str]) -> list[str]:
+    """The card's replay data specs that are on this machine (located from ``anchors``)."""
+    found = []
+    for text in specs:
+        where = locate(text, anchors)
+        if where is None:
+            notes.append(f"the recorded replay data {text} is not on this machine: no replay unless you choose it")
+        else:
+            found.append(where)
+    return found
 
 
 def _anchors(model: Path) -> list[Path]:
