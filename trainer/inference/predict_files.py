@@ -91,6 +91,22 @@ def format_text(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def write_out(text: str) -> None:
+    """Print ``text``; file names that are not UTF-8 (possible on Linux) go out as the bytes
+    they are, so a strict console encoding does not fail after all the work is done."""
+    try:
+        print(text)
+    except UnicodeEncodeError:
+        encoding = sys.stdout.encoding or "utf-8"
+        try:
+            data = text.encode(encoding, "surrogateescape")
+        except UnicodeEncodeError:
+            data = text.encode(encoding, "backslashreplace")
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data + b"\n")
+        sys.stdout.flush()
+
+
 def run(args: argparse.Namespace, prog: str) -> int:
     """0: every image read; 1: some could not be (each recorded in the output); user errors
     (no model, no input) raise for the caller to print as one line."""
@@ -115,5 +131,5 @@ def run(args: argparse.Namespace, prog: str) -> int:
     predictor = Predictor.from_path(args.model, device=args.device, detector=args.detector,
                                     tta_flip=not args.no_tta)
     doc = predict_files(predictor, paths, crops=args.crops, prog=prog)
-    print(json.dumps(doc, indent=2) if args.json else format_text(doc))
+    write_out(json.dumps(doc, indent=2) if args.json else format_text(doc))
     return 1 if any(image["error"] for image in doc["images"]) else 0
