@@ -123,9 +123,10 @@ def test_redetected_face_keeps_its_id_and_a_new_face_gets_another(scene):
     live = LivePipeline(det, FakeAligner(), classify_alternating, LiveConfig(detect_every=3))
     run(scene, live, det, 7)
     assert [t.track_id for t in live.tracks] == [1]
-    live.reset()
+    live.reset()  # a new stream (another image, a seek): face numbers start at 1 again
     det.current = 7
-    assert live.process(scene.frame(7))[0].track_id == 2
+    assert live.process(scene.frame(7))[0].track_id == 1
+    assert next(live._ids) == 2  # ... and the next new face would be face 2
 
 
 def test_smoothing_damps_flicker_and_still_mode_does_not_smooth(scene):
