@@ -171,10 +171,17 @@ def test_fer_csv_export(tmp_path, review_model, home, one_torch_thread):
     from trainer.data.datasets import load_samples
     from trainer.data.synthetic import write_fer_csv
 
+    from trainer.data.synthetic import write_ferplus_csv
+
     fer = write_fer_csv(tmp_path / "fer2013.csv", {"Training": 12, "PublicTest": 6}, num_classes=4)
+    # FER+ votes beside it: row r gets r votes for neutral (and 10 - r for happiness).
+    write_ferplus_csv(tmp_path / "fer2013new.csv", [("Training" if r < 12 else "PublicTest", f"fer{r:07d}.png",
+                                                     [r % 11, 10 - r % 11, 0, 0, 0, 0, 0, 0, 0, 0]) for r in range(18)])
     s = open_session(DatasetRequest(str(fer), split="Training", model=str(review_model)),
                      cache_dir=tmp_path / "predictions")
     assert len(s) == 12 and s.dataset == "fer2013" and s.kind == "fer2013" and s.paths[0] is None
+    rows = [int(i.split(":")[1]) for i in s.ids]
+    assert s.votes[:, 0].tolist() == [r % 11 for r in rows] and s.vote_names[:2] == ("neutral", "happiness")
     first = s.ids[0]
     s.relabel(first, "surprise")
     s.exclude(s.ids[1])
