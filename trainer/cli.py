@@ -10,7 +10,7 @@ import sys
 
 from trainer.errors import is_user_error, one_line, report_bug
 
-COMMANDS = ("align", "train", "cascade", "evaluate", "predict", "report", "merge", "compare", "issues")
+COMMANDS = ("align", "train", "cascade", "evaluate", "predict", "report", "merge", "compare", "issues", "export")
 # What ``fer-train --help`` lists, without importing every command's module (their imports
 # cost seconds together); each must equal the help its module gives (tests/test_startup.py).
 # A command missing here is imported to build its help.
@@ -24,6 +24,7 @@ SUMMARIES = {
     "merge": "average the weights of models of the same architecture",
     "compare": "compare two models on the same data (fixed / broken samples)",
     "issues": "rank a dataset's samples by how likely their label is wrong",
+    "export": "export a model to ONNX, checked against torch on real faces",
 }
 
 
