@@ -67,12 +67,11 @@ def _renormalised(probs: np.ndarray) -> np.ndarray:
 
 
 def disagreement_scores(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:
-    """The plain baseline: 0 where the model's top class differs from the label, else 1 (ties in
-    ranking broken by the given label's probability)."""
+    """The plain baseline: 0 where the model's top class differs from the label, else 1; NaN
+    for unlabelled. No confidence breaks the ties: it says which, not how likely."""
     labels, probs = _check(labels, probs)
-    safe = np.maximum(labels, 0)
-    agree = (probs.argmax(axis=1) == safe).astype(np.float64)
-    return np.where(labels >= 0, 0.5 * agree + 0.5 * probs[np.arange(len(labels)), safe], np.nan)
+    agree = (probs.argmax(axis=1) == np.maximum(labels, 0)).astype(np.float64)
+    return np.where(labels >= 0, agree, np.nan)
 
 
 def ambiguity(probs: np.ndarray) -> np.ndarray:
