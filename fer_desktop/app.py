@@ -7,6 +7,7 @@ import argparse
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -18,6 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "'fer-desktop predict IMAGE... --json' predicts without a window; "
                     "'fer-desktop review DATA' reviews a labelled dataset (see 'fer-desktop review --help').",
     )
+    # A bare PATH is what a file manager passes (packaging/fer-desktop.desktop: Exec=fer-desktop %f).
+    p.add_argument("path", nargs="?", metavar="PATH", help="an image, a folder of images or a video to open")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--open", metavar="PATH", help="an image, a folder of images or a video to open")
     src.add_argument("--video", metavar="FILE", help="a video file to open (paused on its first frame)")
@@ -52,6 +55,7 @@ def _size(text: str | None) -> tuple[int, int] | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    started = time.perf_counter()
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
@@ -94,6 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         window.resize(*size)
     window.show()  # at once: the model and detector load in the inference thread
 
+    if args.path and (args.open or args.video or args.camera is not None):
+        raise SystemExit("fer-desktop: give PATH or --open/--video/--camera, not both")
+    args.open = args.open or args.path
     if args.open:
         window.open_path(args.open)
     elif args.video:
@@ -107,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.screenshot:
         out = Path(args.screenshot)
         done = {"taken": False}
+        # Seconds from main() to the window, to the first frame on it, to the first result with faces.
+        moments: dict[str, float] = {"window": time.perf_counter() - started}
 
         def take(timed_out: bool) -> None:
             if done["taken"]:
@@ -115,7 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             out.parent.mkdir(parents=True, exist_ok=True)
             ok = window.grab().save(str(out), "PNG")
             print(f"fer-desktop: screenshot {'saved to ' + str(out) if ok else 'FAILED: ' + str(out)}"
-                  + (" (timed out before a result was shown)" if timed_out else ""), file=sys.stderr)
+                  + (" (timed out before a result was shown)" if timed_out else "")
+                  + " (" + ", ".join(f"{k} after {v:.1f} s" for k, v in moments.items()) + ")", file=sys.stderr)
             exit_code["code"] = 0 if ok and not timed_out else 1
             window.close()
             app.quit()
@@ -123,6 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         def on_result(result) -> None:
             # Wait for a result with a model (or for the model to fail), then let the panels
             # and layout settle for a moment before grabbing.
+            moments.setdefault("first frame", time.perf_counter() - started)
+            if result.model_name is not None:
+                moments.setdefault("result", time.perf_counter() - started)
             if result.model_name is not None or window.inference.engine is None and not window.inference.loading:
                 QTimer.singleShot(300, lambda: take(False))
 

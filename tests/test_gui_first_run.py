@@ -160,3 +160,19 @@ def test_smoothing_is_one_control_not_two(qtbot, settings, tiny_model):  # noqa:
     assert win.act_smooth not in win.toolbar.actions()
     assert win.panels["probabilities"].smooth_box.isVisible()
     win.close()
+
+
+@pytest.mark.slow
+def test_a_bare_path_opens_it_and_the_screenshot_says_when(tiny_model, astronaut_png, tmp_path):  # noqa: F811
+    """What a file manager runs (Exec=fer-desktop %f): the path alone opens it."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "shot.png"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", FER_DESKTOP_SETTINGS=str(tmp_path / "s.ini"))
+    proc = subprocess.run([sys.executable, "-m", "fer_desktop", str(astronaut_png), "--model", str(tiny_model),
+                           "--screenshot", str(out)], capture_output=True, text=True, timeout=180, env=env)
+    assert proc.returncode == 0, proc.stderr
+    line = next(x for x in proc.stderr.splitlines() if "screenshot saved" in x)
+    assert "window after" in line and "first frame after" in line and "result after" in line
+    assert cv2.imread(str(out)) is not None

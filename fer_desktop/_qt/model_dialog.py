@@ -7,7 +7,7 @@ import html
 import json
 from dataclasses import asdict
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRect, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -47,12 +47,33 @@ def _heading(text: str, parent: QWidget) -> QLabel:
     return label
 
 
+class _MetricsTable(QTableWidget):
+    """Rows as tall as their wrapped name at the first column's current width (Qt's own
+    resizeRowsToContents runs before the stretched column has its width), the table as tall
+    as its rows: the dialog scrolls, never the table."""
+
+    def fit_rows(self) -> None:
+        metrics = self.fontMetrics()
+        width = max(40, self.columnWidth(0) - 12)
+        for r in range(self.rowCount()):
+            item = self.item(r, 0)
+            wrapped = metrics.boundingRect(QRect(0, 0, width, 10_000), int(Qt.TextFlag.TextWordWrap),
+                                           item.text() if item else "")
+            self.setRowHeight(r, max(metrics.height(), wrapped.height()) + 10)
+        height = self.horizontalHeader().height() + sum(self.rowHeight(r) for r in range(self.rowCount()))
+        self.setFixedHeight(height + 2 * self.frameWidth())
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.fit_rows()
+
+
 class ModelCardDialog(QDialog):
     def __init__(self, info: ModelInfo, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         card = info.card
         self.setWindowTitle(f"Model card: {info.name}")
-        self.resize(860, 640)
+        self.resize(900, 720)
 
         title = QLabel(f"<h2 style='margin:0'>{html.escape(card.name)}</h2>", self)
         title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -99,7 +120,7 @@ class ModelCardDialog(QDialog):
         if not data.rows:
             return QLabel("No accuracy recorded: measure one with <tt>fer-train evaluate --model FILE "
                           "--data DATA --record</tt>.", parent)
-        table = QTableWidget(len(data.rows), len(data.headers), parent)
+        table = _MetricsTable(len(data.rows), len(data.headers), parent)
         table.setObjectName("metricsTable")
         table.setHorizontalHeaderLabels([h.replace(" recall", "\nrecall") for h in data.headers])
         table.verticalHeader().hide()
@@ -118,8 +139,6 @@ class ModelCardDialog(QDialog):
         for c in range(1, len(data.headers)):
             header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
         table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
-        table.resizeRowsToContents()
-        height = table.horizontalHeader().sizeHint().height() + sum(table.rowHeight(r) for r in range(table.rowCount()))
-        table.setMinimumHeight(height + 2 * table.frameWidth() + 2)
-        table.setMaximumHeight(height + 2 * table.frameWidth() + 2)
+        table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        table.fit_rows()
         return table
