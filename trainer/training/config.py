@@ -13,6 +13,7 @@ Presets (``--preset`` / ``preset =`` in a cascade stage); explicit settings over
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, field, fields
 from typing import Annotated, Any, Literal
 
@@ -90,8 +91,8 @@ class TrainConfig:
                 raise ConfigError(f"unknown augment setting(s): {', '.join(bad)}; known: "
                                   f"{', '.join(sorted(f.name for f in fields(AugmentConfig)))}")
         try:
-            return _SCHEMA.validate_python({k: asdict(v) if isinstance(v, AugmentConfig) else v
-                                            for k, v in data.items()})
+            return _schema().validate_python({k: asdict(v) if isinstance(v, AugmentConfig) else v
+                                              for k, v in data.items()})
         except ValidationError as exc:
             first = exc.errors(include_url=False)[0]
             where = ".".join(str(p) for p in first["loc"])
@@ -99,7 +100,11 @@ class TrainConfig:
             raise ConfigError(f"{where} = {shown}: {first['msg']}") from None
 
 
-_SCHEMA = TypeAdapter(TrainConfig)
+@functools.cache
+def _schema() -> TypeAdapter:
+    """Built on first use: building it takes a tenth of a second that every command's parser
+    (and ``fer-train CMD --help``) would pay at import."""
+    return TypeAdapter(TrainConfig)
 
 
 # The paper's recipe (Ng et al. 2015) and the ones we measured to do better.
