@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         return record
 
     records: list[dict[str, Any]] = []
-    bar = tqdm(files, desc="align", unit="img", disable=len(files) < 10, file=sys.stderr)
+    bar = tqdm(files, desc="align", unit="img", disable=len(files) < 10 or not sys.stderr.isatty(), file=sys.stderr)
     for path, root in bar:
         result, error = per_item("fer-train align", str(path), lambda: one(path, root))
         if error:
