@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from fer_desktop._qt.annotate import to_qimage
-from fer_desktop.colors import class_color
+from fer_desktop.colors import class_color, text_color_on
 from fer_desktop.review import NONE, ReviewSession
 from trainer.data.relabel import EXCLUDED
 
@@ -188,7 +188,9 @@ class DetailView(QWidget):
         self.title.setText(text)
         now = state if state not in (None, EXCLUDED) else given
         color = QColor(class_color(now))
-        self.title.setStyleSheet(f"color: {color.darker(140).name()};")
+        # A light class colour (happy's yellow, neutral's grey) is darkened to read on the panel.
+        color = color.darker(180 if text_color_on(color.name()) == "#000000" else 120)
+        self.title.setStyleSheet(f"color: {color.name()};")
 
     def _show_original(self, path: str | None) -> None:
         visible = path is not None

@@ -6,10 +6,11 @@ so 35,887 FER-2013 faces scroll as smoothly as 40 (bench/review_grid.py measures
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 
 import numpy as np
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QPoint, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QPoint, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
@@ -23,6 +24,7 @@ SAMPLE_ROLE = Qt.ItemDataRole.UserRole + 1
 WRONG = QColor("#e5484d")
 RIGHT = QColor("#30a46c")
 EDITED = QColor("#f76b15")
+PAINT_BUDGET_S = 0.008  # new tiles drawn per paint: half a 60-Hz frame
 
 
 class TileCache:
@@ -52,10 +54,15 @@ class TileCache:
     def invalidate(self, i: int) -> None:
         self._items.pop(i, None)
 
-    def get(self, i: int) -> QPixmap:
+    def cached(self, i: int) -> QPixmap | None:
         pixmap = self._items.get(i)
         if pixmap is not None:
             self._items.move_to_end(i)
+        return pixmap
+
+    def get(self, i: int) -> QPixmap:
+        pixmap = self.cached(i)
+        if pixmap is not None:
             return pixmap
         pixmap = self._render(i)
         self._items[i] = pixmap
@@ -222,6 +229,9 @@ class TileDelegate(QStyledItemDelegate):
     def __init__(self, cache: TileCache, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.cache = cache
+        self.deadline = float("inf")  # new tiles are drawn until then in this paint, later ones next time
+        self.deferred = 0  # tiles left as placeholders in this paint
+        self.placeholder = QColor("#d9dce0")
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         return TILE
@@ -231,7 +241,16 @@ class TileDelegate(QStyledItemDelegate):
         if self.cache.session is None:
             return
         rect = option.rect
-        painter.drawPixmap(rect.topLeft(), self.cache.get(index.data(SAMPLE_ROLE)))
+        i = index.data(SAMPLE_ROLE)
+        pixmap = self.cache.cached(i)
+        if pixmap is None and time.perf_counter() > self.deadline:
+            # A screenful of new tiles (a jump, a dragged scroll bar): show the frame now, a grey
+            # square where the face goes, and draw the rest in the next paints.
+            self.deferred += 1
+            painter.fillRect(QRect(rect.left() + (rect.width() - THUMB) // 2, rect.top() + 4, THUMB, THUMB),
+                             self.placeholder)
+        else:
+            painter.drawPixmap(rect.topLeft(), pixmap if pixmap is not None else self.cache.get(i))
         if option.state & QStyle.StateFlag.State_Selected:
             painter.setPen(QPen(option.palette.highlight().color(), 3))
             painter.setBrush(Qt.BrushStyle.NoBrush)
@@ -243,6 +262,8 @@ class SampleGrid(QListView):
     Left/Up previous), as a reviewer reads a ranked list."""
 
     currentSampleChanged = Signal(int)  # sample index, -1 for none
+    deferred_paints = 0  # paints that left placeholders (the benchmark counts them)
+    last_deferred = 0  # placeholders the last paint left
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -302,6 +323,17 @@ class SampleGrid(QListView):
     def step(self, delta: int) -> None:
         index = self.currentIndex()
         self.go_to_row((index.row() if index.isValid() else -1) + delta)
+
+    def paintEvent(self, event) -> None:
+        delegate = self.itemDelegate()
+        delegate.deadline = time.perf_counter() + PAINT_BUDGET_S
+        delegate.deferred = 0
+        super().paintEvent(event)
+        delegate.deadline = float("inf")
+        self.last_deferred = delegate.deferred
+        if delegate.deferred:
+            self.deferred_paints += 1
+            QTimer.singleShot(0, self.viewport().update)
 
     def moveCursor(self, action: QAbstractItemView.CursorAction, modifiers: Qt.KeyboardModifier) -> QModelIndex:
         A = QAbstractItemView.CursorAction

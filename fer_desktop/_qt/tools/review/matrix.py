@@ -151,6 +151,12 @@ class ConfusionMatrix(QWidget):
         self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the keys belong to the grid
         self.table.setShowGrid(True)
         self.table.setCornerButtonEnabled(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideNone)  # "3221", not "32…" (FER-2013's diagonal)
+        small = QFont(self.table.font())
+        small.setPointSizeF(small.pointSizeF() * 0.9)
+        self.table.setFont(small)
+        self.model.bold = QFont(small)
+        self.model.bold.setBold(True)
         for header in (self.table.horizontalHeader(), self.table.verticalHeader()):
             header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
             header.setSectionsClickable(True)
