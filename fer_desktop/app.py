@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--settings", metavar="FILE.ini", help="settings file (default: the user's)")
     p.add_argument("--size", metavar="WxH", default=None, help="window size, e.g. 1400x860")
     p.add_argument("-v", "--verbose", action="store_true")
+    from trainer.version import VersionAction
+
+    p.add_argument("--version", action=VersionAction)
     return p
 
 

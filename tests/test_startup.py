@@ -48,3 +48,13 @@ def test_help_text_has_no_rest_markup():
         text = command.format_help()
         assert "``" not in text and "::\n" not in text, name
     assert cli.plain_help("``fer-train x``: y.\n\nExamples::\n\n    a\n") == "fer-train x: y.\n\nexamples:\n\n    a\n"
+
+
+def test_version_is_the_package_version(capsys):
+    import pytest
+
+    from trainer.version import package_version
+
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.strip() == f"fer-train {package_version()}"

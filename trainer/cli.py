@@ -9,6 +9,7 @@ import re
 import sys
 
 from trainer.errors import is_user_error, one_line, report_bug
+from trainer.version import VersionAction
 
 COMMANDS = ("align", "train", "cascade", "evaluate", "predict", "report", "merge", "compare", "issues", "export")
 # What ``fer-train --help`` lists, without importing every command's module (their imports
@@ -32,6 +33,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The full parser; with ``command``, only that command's module is imported and the
     others are listed by their summaries."""
     parser = argparse.ArgumentParser(prog="fer-train", description="fer-desktop's trainer: faces, training, evaluation")
+    parser.add_argument("--version", action=VersionAction)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         if command is None or name == command or name not in SUMMARIES:

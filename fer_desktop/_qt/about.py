@@ -17,15 +17,9 @@ PAPER = ("H.-W. Ng, V. D. Nguyen, V. Vonikakis, S. Winkler: <i>Deep learning for
 
 
 def app_version() -> str:
-    """The installed distribution's version (a wheel, an editable install), else the package's."""
-    from importlib.metadata import PackageNotFoundError, version
+    from trainer.version import package_version
 
-    try:
-        return version("fer-desktop")
-    except PackageNotFoundError:
-        from fer_desktop import __version__
-
-        return __version__
+    return package_version()
 
 
 def about_html(model: ModelInfo | None) -> str:
