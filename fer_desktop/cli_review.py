@@ -49,6 +49,10 @@ def _cell(text: str | None, classes: tuple[str, ...]) -> tuple[int | None, int |
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    data = Path(args.data).expanduser()
+    if not data.exists() and not Path(str(data) + ".gz").exists():
+        print(f"fer-desktop review: dataset not found: {data}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     from fer_desktop.display_check import display_problem
@@ -110,8 +114,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             window.close()
             app.quit()
 
+        def failed(text: str) -> None:
+            print(f"fer-desktop review: {text}", file=sys.stderr)
+            QTimer.singleShot(300, lambda: take(True))
+
         window.sessionChanged.connect(lambda _s: QTimer.singleShot(500, lambda: take(False)))
-        window.loadFailed.connect(lambda _t: QTimer.singleShot(300, lambda: take(True)))
+        window.loadFailed.connect(failed)
         QTimer.singleShot(args.quit_after_ms or 600000, lambda: take(True))
     elif args.quit_after_ms is not None:
         QTimer.singleShot(args.quit_after_ms, window.close)

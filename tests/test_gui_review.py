@@ -189,3 +189,23 @@ def test_main_window_review_menu(qtbot, tmp_path, faces_root, review_model, home
     key(win, getattr(Qt.Key, f"Key_{(win.session.given[i] + 1) % 4 + 1}"))
     assert heard == [("faces", [win.session.ids[i]])]
     main.close()
+
+
+def test_review_command(tmp_path, faces_root, review_model, home):  # noqa: F811
+    """``fer-desktop review DATA --screenshot``: the window alone, saved once the predictions show."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", FER_DESKTOP_SETTINGS=str(tmp_path / "s.ini"))
+    out = tmp_path / "review.png"
+    proc = subprocess.run([sys.executable, "-m", "fer_desktop", "review", str(faces_root), "--split", "Val",
+                           "--model", str(review_model), "--cell", "angry:", "--screenshot", str(out), "--parts",
+                           "--size", "1200x800"], capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    from PySide6.QtGui import QImage
+
+    assert QImage(str(out)).width() >= 1000 and not QImage(str(tmp_path / "review-grid.png")).isNull()
+    missing = subprocess.run([sys.executable, "-m", "fer_desktop", "review", str(tmp_path / "nope")],
+                             capture_output=True, text=True, timeout=60, env=env)
+    assert missing.returncode == 2 and missing.stderr.strip() == f"fer-desktop review: dataset not found: {tmp_path / 'nope'}"
