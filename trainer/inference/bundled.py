@@ -13,7 +13,8 @@ DEFAULT_MODEL_NAME = "default"
 def resources_dir() -> Path:
     """The bundled resources: the package ``trainer.resources`` (the repository's top-level
     ``resources/``, which setup.py maps there in wheels and editable installs), else that
-    folder beside the packages (a source checkout run without installing)."""
+    folder beside the packages (a source checkout run without installing, and the PyInstaller
+    bundle, whose spec puts it there)."""
     try:
         root = files("trainer.resources")
     except ModuleNotFoundError:
