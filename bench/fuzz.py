@@ -568,7 +568,7 @@ def build_cli_runs(inputs: list, root: Path, good_images: list[str], models: Pat
     rng = random.Random(1)
     out = root / "cli-out"
     runs: list[CliRun] = []
-    good_model = str(models / "good.safetensors")
+    good_model = str(models / "good.safetensors")  # models: the folder of model files
     tiny = ["--model", TINY_BACKBONE, "--no-pretrained", "--input-size", "32", "--batch-size", "4",
             "--epochs", "1", "--faces", "none", "--num-workers", "0", "--device", "cpu", "--progress", "json"]
     # Images: bad files in batches with two good ones, through every image command.
@@ -628,7 +628,7 @@ def build_cli_runs(inputs: list, root: Path, good_images: list[str], models: Pat
         elif choice == 3:
             argv = ["fer-train", "merge", p, good_model, "--out", str(out / name / "merged")]
         else:
-            argv = ["fer-train", "train", "--data", str(datasets["fer"]), "--init-from", p, *tiny[6:],
+            argv = ["fer-train", "train", "--data", str(datasets["fer"]), "--init-from", p, *tiny[5:],
                     "--out", str(out / name), "--cache", str(root / "cache" / "cli")]
         runs.append(CliRun(name, argv, "model", expect=item.expect, out_json="--json" in argv))
     runs.append(CliRun("merge-one", ["fer-train", "merge", good_model, "--out", str(out / "merge-one")], "model",
@@ -636,7 +636,7 @@ def build_cli_runs(inputs: list, root: Path, good_images: list[str], models: Pat
     runs.append(CliRun("merge-nan", ["fer-train", "merge", str(models / "w_all_nan.safetensors"), good_model,
                                      "--out", str(out / "merge-nan")], "model", expect="refuse"))
     runs.append(CliRun("init-nan", ["fer-train", "train", "--data", str(datasets["fer"]), "--init-from",
-                                    str(models / "w_all_nan.safetensors"), *tiny[6:], "--out", str(out / "init-nan")],
+                                    str(models / "w_all_nan.safetensors"), *tiny[5:], "--out", str(out / "init-nan")],
                        "model", expect="refuse"))
     runs.append(CliRun("predict-nan-json", ["fer-train", "predict", "--model", str(models / "w_one_nan.safetensors"),
                                             astro, "--json", "--device", "cpu"], "model", expect="refuse",
@@ -666,9 +666,10 @@ def build_cli_runs(inputs: list, root: Path, good_images: list[str], models: Pat
                                                                "--out", str(out / f"train-{name.replace('/', '_')}"),
                                                                "--cache", str(root / "cache" / "cli")],
                            "dataset", expect="process" if "gz_corrupt" not in name else "any"))
-    # Checkpoints: resume each poisoned run for a second epoch.
+    # Checkpoints: resume each poisoned copy of a finished run with its own settings (the
+    # checkpoint is read and checked before anything else; the good one finishes at once).
     for item in (i for i in inputs if i.kind == "checkpoint"):
-        argv = ["fer-train", "train", "--data", str(datasets["fer"]), *tiny, "--epochs", "2", "--out", item.path,
+        argv = ["fer-train", "train", "--data", str(datasets["fer"]), *tiny, "--out", item.path,
                 "--resume", "--name", "base", "--cache", str(root / "cache" / "cli"), "--seed", "0"]
         runs.append(CliRun(f"resume-{item.name}", argv, "checkpoint", expect=item.expect, timeout=240))
     # ImageNet weights files.
@@ -743,7 +744,7 @@ def main() -> int:
     print(f"fuzz: generating inputs in {root}", file=sys.stderr)
     m = fc.Maker(root, seed=args.seed, scale=0.4 if args.quick else 1.0)
     good_images = fc.make_images(m)
-    models = fc.make_models(m)
+    models = fc.make_models(m).parent
     datasets = fc.make_datasets(m, good_images)
     for spoil in ("truncate", "garbage", "empty", "wrong_keys", "wrong_shapes", "object", "directory"):
         for label, spec in (("fer", datasets["fer"]), ("folder", datasets["folder"]), ("ferplus", datasets["ferplus"])):

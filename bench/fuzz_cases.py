@@ -221,7 +221,7 @@ def make_images(m: Maker) -> list[str]:
     write("jpeg_magic_garbage.jpg", b"\xff\xd8\xff" + m.rng.randbytes(500))
     write("svg.png", b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>')
     write("zip.png", b"PK\x03\x04" + m.rng.randbytes(100))
-    for i in range(m.n(15)):
+    for i in range(m.n(40)):
         write(f"random_{i}.{m.rng.choice(['png', 'jpg', 'bmp', 'tif', 'webp'])}", m.rng.randbytes(m.rng.randint(1, 5000)))
 
     # Truncations and bit flips of good files.
@@ -229,9 +229,9 @@ def make_images(m: Maker) -> list[str]:
     for ext, data in sources.items():
         for cut in sorted({1, 2, 8, 16, 33, 100, len(data) // 2, len(data) - 10, len(data) - 1}):
             write(f"trunc_{cut}{ext}", data[:cut])
-        for j in range(m.n(6)):
+        for j in range(m.n(12)):
             write(f"trunc_r{j}{ext}", data[:m.rng.randint(1, len(data) - 1)])
-    for j in range(m.n(150)):
+    for j in range(m.n(350)):
         ext = m.rng.choice(list(sources))
         data = bytearray(sources[ext])
         for _ in range(m.rng.choice([1, 2, 5, 20, 100])):
