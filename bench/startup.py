@@ -5,7 +5,7 @@
 
 Each command runs as a fresh process, the way a user starts it (the ``fer-train`` and
 ``fer-desktop`` scripts beside this Python, or ``--bin DIR``'s). Per command: wall time,
-CPU time (user + system) and peak memory (max RSS), from ``os.wait4``.
+CPU time (user + system, from ``os.wait4``) and peak memory (max RSS, from GNU time).
 
 *cold*: the first run after the page cache of the packages' files has been dropped
 (``posix_fadvise(DONTNEED)``; pages that another running process has mapped stay) and
@@ -66,10 +66,14 @@ def drop_page_cache(python: str) -> int:
     return count
 
 
-def _usage(usage) -> dict[str, float]:
-    if usage is None:
-        return {}
-    return {"cpu_s": usage.ru_utime + usage.ru_stime, "max_rss_mb": usage.ru_maxrss / 1024}
+def _gnu_time() -> str | None:
+    """GNU time, for the peak memory: a child's own ru_maxrss also counts the pages it had
+    before exec, copied from this (large) Python process at fork."""
+    path = shutil.which("time") or ("/usr/bin/time" if os.path.exists("/usr/bin/time") else None)
+    if path is None:
+        return None
+    probe = subprocess.run([path, "--version"], capture_output=True, text=True)
+    return path if "GNU" in probe.stdout + probe.stderr else None
 
 
 def measure(argv: list[str], runs: int, cold: bool, python: str, cwd: Path) -> dict:
@@ -91,16 +95,20 @@ def measure(argv: list[str], runs: int, cold: bool, python: str, cwd: Path) -> d
 def run_once(argv: list[str], env: dict[str, str], cwd: Path) -> dict[str, float]:
     """Wall seconds, CPU seconds and max RSS (MB) of one run (``os.wait4`` reaps the child
     itself, so its own resource usage comes back); fails loudly on a non-zero exit."""
-    start = time.perf_counter()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=out, stderr=err)
+    gnu_time = _gnu_time()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+        wrapped = [gnu_time, "-f", "%M", "-o", rss.name, *argv] if gnu_time else argv
+        start = time.perf_counter()
+        proc = subprocess.Popen(wrapped, env=env, cwd=cwd, stdout=out, stderr=err)
         _pid, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode:
             err.seek(0)
             raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}):\n{err.read().decode()[-2000:]}")
-    return {"wall_s": wall, **_usage(usage)}
+        peak = float(rss.read().strip().splitlines()[-1]) / 1024 if gnu_time else float("nan")
+    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "max_rss_mb": peak}
 
 
 def default_image(folder: Path) -> Path:
