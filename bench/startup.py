@@ -8,10 +8,10 @@ Each command runs as a fresh process, the way a user starts it (the ``fer-train`
 CPU time (user + system, from ``os.wait4``) and peak memory (max RSS, from GNU time).
 
 *cold*: the first run after the page cache of the packages' files has been dropped
-(``posix_fadvise(DONTNEED)``; pages that another running process has mapped stay) and
-with an empty bytecode cache (``PYTHONPYCACHEPREFIX`` in a new folder, so every module is
-compiled again): a first start after installing. *warm*: the median of ``--runs`` more.
-On a shared machine the wall times follow its load; the CPU times much less so.
+(``posix_fadvise(DONTNEED)``; pages that another running process has mapped stay), as after
+a reboot; ``--no-bytecode`` also starts with an empty bytecode cache (a first start after
+``pip install --no-compile``: every module is compiled). *warm*: the median of ``--runs``
+more. On a shared machine the wall times follow its load; the CPU times much less so.
 """
 
 from __future__ import annotations
@@ -76,14 +76,15 @@ def _gnu_time() -> str | None:
     return path if "GNU" in probe.stdout + probe.stderr else None
 
 
-def measure(argv: list[str], runs: int, cold: bool, python: str, cwd: Path) -> dict:
+def measure(argv: list[str], runs: int, cold: bool, python: str, cwd: Path, no_bytecode: bool = False) -> dict:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     result: dict = {"command": " ".join(Path(a).name if i == 0 else a for i, a in enumerate(argv))}
     if cold:
         prefix = Path(tempfile.mkdtemp(prefix="fer-pycache-"))
         try:
             drop_page_cache(python)
-            result["cold"] = run_once(argv, dict(env, PYTHONPYCACHEPREFIX=str(prefix)), cwd)
+            cold_env = dict(env, PYTHONPYCACHEPREFIX=str(prefix)) if no_bytecode else env
+            result["cold"] = run_once(argv, cold_env, cwd)
         finally:
             shutil.rmtree(prefix, ignore_errors=True)
     warm = [run_once(argv, env, cwd) for _ in range(runs)]
@@ -129,6 +130,7 @@ def main() -> int:
     ap.add_argument("--only", choices=("help", "predict"), help="only the --help commands, or only predict")
     ap.add_argument("--bin", type=Path, help="folder with the fer-train / fer-desktop scripts to time")
     ap.add_argument("--no-cold", action="store_true", help="skip the cold runs")
+    ap.add_argument("--no-bytecode", action="store_true", help="cold runs also compile every module anew")
     ap.add_argument("--json", type=Path, metavar="OUT", help="also write the results as JSON")
     args = ap.parse_args()
 
@@ -145,7 +147,7 @@ def main() -> int:
     results = []
     try:
         for argv in commands:
-            r = measure(argv, args.runs, not args.no_cold, python, work)
+            r = measure(argv, args.runs, not args.no_cold, python, work, args.no_bytecode)
             results.append(r)
             cold = r.get("cold", {})
             print(f"{r['command']:<40} " + (f"cold {cold['wall_s']:6.2f} s ({cold['cpu_s']:5.2f} s CPU)  " if cold else "")
