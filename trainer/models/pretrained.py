@@ -3,6 +3,7 @@ torch's hub cache, and a download only when the user allows it."""
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +41,9 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             obj: object = load_file(str(path))
         else:
             obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise PretrainedNotFound(f"{path}: holds pickled Python objects, which are never loaded "
+                                 "(give a .safetensors file or a torch file of tensors)") from None
     except Exception as exc:  # noqa: BLE001 - torch and safetensors raise many kinds for a bad file
         detail = " ".join(str(exc).split())[:200]
         raise PretrainedNotFound(f"{path}: not a readable weights file ({type(exc).__name__}: {detail})") from None

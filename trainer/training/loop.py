@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,6 +138,9 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: not a regular file; {advice}")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise CheckpointError(f"{path}: holds pickled Python objects, which are never loaded (a checkpoint "
+                              f"holds tensors only); {advice}") from None
     except Exception as exc:  # noqa: BLE001 - torch raises a dozen kinds for a damaged file
         raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: "
                               f"{' '.join(str(exc).split())[:160]}); {advice}") from None
