@@ -97,7 +97,7 @@ class TrainConfig:
             first = exc.errors(include_url=False)[0]
             where = ".".join(str(p) for p in first["loc"])
             shown = repr(first.get("input"))[:60]
-            raise ConfigError(f"{where} = {shown}: {first['msg']}") from None
+            raise ConfigError(f"{where} = {shown}: {first['msg'].removeprefix('Value error, ')}") from None
 
 
 @functools.cache
