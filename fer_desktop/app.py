@@ -143,6 +143,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 QTimer.singleShot(300, lambda: take(False))
 
         window.ctx.resultShown.connect(on_result)
+        if not (args.open or args.video or args.camera is not None):
+            # Nothing to show a result for: the empty window once the model is ready (or has
+            # failed), polled here in the GUI thread (the worker's signals arrive in its own).
+            ready = QTimer(window)
+            ready.setInterval(200)
+
+            def when_model_settles() -> None:
+                if window.ctx.model is not None or not window.inference.loading:
+                    ready.stop()
+                    QTimer.singleShot(300, lambda: take(False))
+
+            ready.timeout.connect(when_model_settles)
+            ready.start()
         QTimer.singleShot(args.quit_after_ms or 60000, lambda: take(True))
     elif args.quit_after_ms is not None:
         QTimer.singleShot(args.quit_after_ms, window.close)
