@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from trainer.faces import (AlignConfig, DetectorUnavailable, Face, FaceAligner, FaceDetector, FacePipeline,
+from trainer.faces import (DetectorUnavailable, Face, FaceAligner, FaceDetector, FacePipeline,
                            available_detectors, create_detector)
 from conftest import ASTRONAUT_EYES
 from trainer.faces.geometry import rotate_padded

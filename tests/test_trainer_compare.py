@@ -5,7 +5,6 @@ run on each model separately."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
