@@ -98,21 +98,13 @@ def _stop_if(cancelled: Callable[[], bool] | None, text: str) -> None:
 def _predictions(model_path: Path, samples: SampleSet, data: str, cache_dir, device: str, progress: Progress,
                  cancelled, status: Status):
     """From the cache when this model already ran over these crops (no model load), else run it."""
-    from trainer.data.samples import DataError as _DataError
-    from trainer.evaluation.predictions import Predictions, cache_path, cached_predict
+    from trainer.evaluation.predictions import cached_predict, load_cached
     from trainer.models.card import load_model
 
-    where = cache_path(model_path, data, samples.meta.get("preprocessing"), cache_dir, samples=samples,
-                       tta_flip=True, embeddings=True)
-    if where.is_file():
-        try:
-            found = Predictions.load(where)
-            if found.ids == list(samples.ids):
-                found.labels = np.asarray(samples.labels, dtype=np.int64)
-                log.info("review %s: predictions from the cache %s", samples.name, where)
-                return found
-        except _DataError:
-            pass
+    found = load_cached(model_path, samples, data, cache_dir=cache_dir, tta_flip=True, embeddings=True)
+    if found is not None:
+        log.info("review %s: predictions from the cache", samples.name)
+        return found
     status("loading the model")
     model, card = load_model(model_path)
     _stop_if(cancelled, "cancelled while loading the model")

@@ -53,8 +53,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from trainer.commands.evaluate import load_data_arg, load_model_arg
     from trainer.evaluation.label_quality import DEFAULT_METHOD, METHODS, ambiguity, find_issues
     from trainer.evaluation.predictions import cached_predict
@@ -104,4 +102,4 @@ def run(args: argparse.Namespace) -> int:
               f"wrote {len(order)} rows to {args.out}")
         for row in summary["top"]:
             print(f"  {row['id']}: given {row['given']}, model says {row['predicted']} (score {row['score']})")
-    return int(np.int64(0))
+    return 0

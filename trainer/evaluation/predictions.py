@@ -211,26 +211,38 @@ def cache_path(model_path: str | Path, data: str, preprocessing: dict | None, ca
     return Path(cache_dir or cache_dir_default()) / f"{digest.hexdigest()[:32]}.npz"
 
 
+def load_cached(model_path: str | Path, samples: SampleSet, data: str, *, cache_dir: str | Path | None = None,
+                tta_flip: bool = True, embeddings: bool = False) -> Predictions | None:
+    """A cached pass of ``model_path`` over exactly these crops, or None; a cache entry that does
+    not load is discarded. Given labels always come from ``samples`` (a relabelled set reuses
+    the model's pass). Needs no model: callers check here before loading one."""
+    path = cache_path(model_path, data, samples.meta.get("preprocessing"), cache_dir, samples=samples,
+                      tta_flip=tta_flip, embeddings=embeddings)
+    if not path.is_file():
+        return None
+    try:
+        found = Predictions.load(path)
+    except DataError:
+        found = None
+    if found is None or found.ids != list(samples.ids):
+        path.unlink(missing_ok=True)
+        return None
+    found.labels = np.asarray(samples.labels, dtype=np.int64)
+    return found
+
+
 def cached_predict(model_path: str | Path, model, card, samples: SampleSet, data: str, *,
                    cache_dir: str | Path | None = None, **kwargs) -> tuple[Predictions, bool]:
-    """:func:`predict_samples` through the on-disk cache; returns (predictions, came from cache).
-    An unreadable cache entry is discarded and recomputed. Given labels always come from
-    ``samples`` (a relabelled set reuses the model's pass)."""
-    path = cache_path(model_path, data, samples.meta.get("preprocessing"), cache_dir, samples=samples,
-                      tta_flip=kwargs.get("tta_flip", True), embeddings=kwargs.get("embeddings", False))
-    if path.is_file():
-        try:
-            found = Predictions.load(path)
-            if found.ids == list(samples.ids):
-                found.labels = np.asarray(samples.labels, dtype=np.int64)
-                return found, True
-        except DataError:
-            pass
-        path.unlink(missing_ok=True)
+    """:func:`predict_samples` through the on-disk cache; returns (predictions, came from cache)."""
+    key = {"tta_flip": kwargs.get("tta_flip", True), "embeddings": kwargs.get("embeddings", False)}
+    found = load_cached(model_path, samples, data, cache_dir=cache_dir, **key)
+    if found is not None:
+        return found, True
     result = predict_samples(model, card, samples, **kwargs)
     result.meta["model_path"] = str(model_path)
     try:
-        result.save(path)
+        result.save(cache_path(model_path, data, samples.meta.get("preprocessing"), cache_dir, samples=samples,
+                               **key))
     except OSError:
         pass  # a read-only cache only costs time
     return result, False
