@@ -57,37 +57,47 @@ def _size(text: str | None) -> tuple[int, int] | None:
         raise SystemExit(f"fer-desktop: expected WxH, got {text!r}") from None
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    started = time.perf_counter()
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+def qt_application(verbose: bool = False):
+    """Logging, the display check and the QApplication every window of the app starts with;
+    None (after printing what to install) when there is no usable display."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-
-    if not args.verbose:
-        # OpenCV prints its own "[ WARN:0] can't open camera by index" lines; the window says it.
-        os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     from fer_desktop.display_check import display_problem
 
     problem = display_problem()  # before Qt, whose own answer is an abort with a misleading message
     if problem:
         print(problem, file=sys.stderr)
-        return 2
-
-    from PySide6.QtCore import QTimer
+        return None
     from PySide6.QtWidgets import QApplication
 
-    from fer_desktop._qt.errors import install_excepthook, set_reporter
-    from fer_desktop._qt.main_window import MainWindow
-    from fer_desktop._qt.settings import APPLICATION, ORGANIZATION, open_settings
+    from fer_desktop._qt.errors import install_excepthook
+    from fer_desktop._qt.icon import app_icon
+    from fer_desktop._qt.settings import APPLICATION, ORGANIZATION
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setDesktopFileName("fer-desktop")  # Wayland/X11 match the window to packaging/fer-desktop.desktop
-    from fer_desktop._qt.icon import app_icon
-
     app.setWindowIcon(app_icon())
     install_excepthook()
+    return app
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    started = time.perf_counter()
+    args = build_parser().parse_args(argv)
+    if not args.verbose:
+        # OpenCV prints its own "[ WARN:0] can't open camera by index" lines; the window says it.
+        os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    app = qt_application(args.verbose)
+    if app is None:
+        return 2
+
+    from PySide6.QtCore import QTimer
+
+    from fer_desktop._qt.errors import set_reporter
+    from fer_desktop._qt.main_window import MainWindow
+    from fer_desktop._qt.settings import open_settings
 
     live_options = {"async_detect": not args.sync_detect}
     if args.detect_every:

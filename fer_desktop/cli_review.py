@@ -5,7 +5,6 @@ window once the predictions are shown, then quits."""
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -53,28 +52,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not data.exists() and not Path(str(data) + ".gz").exists():
         print(f"fer-desktop review: dataset not found: {data}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    from fer_desktop.display_check import display_problem
+    from fer_desktop.app import _size, qt_application
 
-    problem = display_problem()  # before Qt, whose own answer is an abort
-    if problem:
-        print(problem, file=sys.stderr)
+    app = qt_application(args.verbose)
+    if app is None:
         return 2
     from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
 
     from fer_desktop._qt.context import AppContext
-    from fer_desktop._qt.errors import install_excepthook, set_reporter
-    from fer_desktop._qt.settings import APPLICATION, ORGANIZATION, open_settings
+    from fer_desktop._qt.errors import set_reporter
+    from fer_desktop._qt.settings import open_settings
     from fer_desktop._qt.tools.review.window import ReviewWindow
-    from fer_desktop.app import _size
     from fer_desktop.review import DatasetRequest, Filter
 
-    app = QApplication.instance() or QApplication([sys.argv[0]])
-    app.setOrganizationName(ORGANIZATION)
-    app.setApplicationName(APPLICATION)
-    install_excepthook()
     ctx = AppContext(open_settings(args.settings))
     window = ReviewWindow(ctx, device=args.device)
     ctx.message.connect(lambda text, level: window.banner.show_message(text, level))
