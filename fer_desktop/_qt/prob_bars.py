@@ -14,6 +14,33 @@ from fer_desktop.colors import class_color, text_color_on
 from fer_desktop.results import FrameResult, face_label
 
 
+def add_class_bars(plot: pg.PlotWidget, classes: list[str] | tuple[str, ...], text_color, x_max: float):
+    """One horizontal bar per class (in its colour, zero width) with a text item after each,
+    class names on the left axis: the probability display of the live view and of review."""
+    n = len(classes)
+    bars = pg.BarGraphItem(x0=np.zeros(n), y=np.arange(n), height=0.72, width=np.zeros(n),
+                           brushes=[pg.mkBrush(class_color(c, i)) for i, c in enumerate(classes)],
+                           pens=[pg.mkPen(None)] * n)
+    plot.addItem(bars)
+    texts = []
+    for i in range(n):
+        t = pg.TextItem("", color=text_color, anchor=(0, 0.5))
+        t.setPos(0, i)
+        plot.addItem(t)
+        texts.append(t)
+    plot.getAxis("left").setTicks([[(i, c) for i, c in enumerate(classes)]])
+    plot.setXRange(-0.005, x_max, padding=0)
+    plot.setYRange(-0.6, n - 0.4, padding=0)
+    return bars, texts
+
+
+def remove_class_bars(plot: pg.PlotWidget, bars, texts: list) -> None:
+    if bars is not None:
+        plot.removeItem(bars)
+    for t in texts:
+        plot.removeItem(t)
+
+
 class ProbabilityBars(QWidget):
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -74,24 +101,10 @@ class ProbabilityBars(QWidget):
             return
         self.classes = list(classes)
         n = len(classes)
-        if self.bars is not None:
-            self.plot.removeItem(self.bars)
-        for t in self.texts:
-            self.plot.removeItem(t)
-        brushes = [pg.mkBrush(class_color(c, i)) for i, c in enumerate(classes)]
-        self.bars = pg.BarGraphItem(x0=np.zeros(n), y=np.arange(n), height=0.72, width=np.zeros(n),
-                                    brushes=brushes, pens=[pg.mkPen(None)] * n)
-        self.plot.addItem(self.bars)
-        fg = self.palette().color(self.foregroundRole())
-        self.texts = []
-        for i in range(n):
-            t = pg.TextItem("", color=fg, anchor=(0, 0.5))
-            t.setPos(0, i)
-            self.plot.addItem(t)
-            self.texts.append(t)
-        self.plot.getAxis("left").setTicks([[(i, c) for i, c in enumerate(classes)]])
-        self.plot.setXRange(-0.005, 1.14, padding=0)  # room for "100%" after a full bar; 0% tick visible
-        self.plot.setYRange(-0.6, n - 0.4, padding=0)
+        remove_class_bars(self.plot, self.bars, self.texts)
+        # Room for "100%" after a full bar; 0% tick visible.
+        self.bars, self.texts = add_class_bars(self.plot, self.classes, self.palette().color(self.foregroundRole()),
+                                               x_max=1.14)
         self.values = np.zeros(n, np.float32)
         self.plot.setVisible(n > 0)
         self.placeholder.setVisible(n == 0)

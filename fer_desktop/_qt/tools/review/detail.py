@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from fer_desktop._qt.annotate import to_qimage
+from fer_desktop._qt.prob_bars import add_class_bars, remove_class_bars
 from fer_desktop.colors import class_color, text_color_on
 from fer_desktop.review import NONE, ReviewSession
 from trainer.data.relabel import EXCLUDED
@@ -124,28 +125,13 @@ class DetailView(QWidget):
             self.buttons[state] = button
 
     def _build_bars(self) -> None:
-        if self.bars is not None:
-            self.plot.removeItem(self.bars)
-        for t in self.texts:
-            self.plot.removeItem(t)
+        remove_class_bars(self.plot, self.bars, self.texts)
         self.bars, self.texts = None, []
         if self.session is None:
             return
-        classes = self.session.classes
-        n = len(classes)
-        self.bars = pg.BarGraphItem(x0=np.zeros(n), y=np.arange(n), height=0.72, width=np.zeros(n),
-                                    brushes=[pg.mkBrush(class_color(c, i)) for i, c in enumerate(classes)],
-                                    pens=[pg.mkPen(None)] * n)
-        self.plot.addItem(self.bars)
-        fg = self.palette().color(self.foregroundRole())
-        for i in range(n):
-            t = pg.TextItem("", color=fg, anchor=(0, 0.5))
-            t.setPos(0, i)
-            self.plot.addItem(t)
-            self.texts.append(t)
-        self.plot.getAxis("left").setTicks([[(i, c) for i, c in enumerate(classes)]])
-        self.plot.setXRange(-0.005, 1.45, padding=0)  # room for "87%  ◀ given"
-        self.plot.setYRange(-0.6, n - 0.4, padding=0)
+        # Room for "87%  ◀ given".
+        self.bars, self.texts = add_class_bars(self.plot, self.session.classes,
+                                               self.palette().color(self.foregroundRole()), x_max=1.45)
 
     # ------------------------------------------------------------------ one sample
 
