@@ -18,15 +18,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-
-def wait(app, condition, timeout_s: float) -> bool:
-    end = time.monotonic() + timeout_s
-    while not condition() and time.monotonic() < end:
-        app.processEvents()
-        time.sleep(0.02)
-    app.processEvents()
-    return condition()
+from screenshots_retrain import wait  # noqa: E402  (bench scripts share its event-loop wait)
 
 
 def two_faces(folder: Path) -> Path:
