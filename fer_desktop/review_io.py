@@ -159,10 +159,11 @@ def _spec_splits(spec: str, data_spec) -> set[tuple[str, str]]:
 
 
 def _issues(preds, cache_dir, model_path, spec, samples: SampleSet, seen_pairs: set) -> IssueScores:
-    """Label-issue scores. A sample from data the model was trained on is scored with
-    out-of-fold probabilities (a model rates the labels it learnt as right); one it never saw
-    with the model's own, better, probabilities. Cached beside the predictions (the K-fold head
-    takes a while on FER-2013)."""
+    """Label-issue scores. A sample the model never saw is scored with the model's own
+    probabilities; one from data it was trained on by the ``auto`` rule (out of fold where the
+    model memorised the labels: it would rate them right). Cached beside the predictions, under
+    the scoring version (the K-fold head takes a while on FER-2013)."""
+    from trainer.evaluation.label_quality import SCORING_VERSION
     from trainer.evaluation.predictions import cache_path
 
     splits = samples.meta.get("split_per_sample")
@@ -170,7 +171,7 @@ def _issues(preds, cache_dir, model_path, spec, samples: SampleSet, seen_pairs: 
     key = samples.meta.get("dataset")
     seen = np.array([(key, s.lower()) in seen_pairs or (key, "*") in seen_pairs for s in splits], dtype=bool)
     where = cache_path(model_path, str(spec), samples.meta.get("preprocessing"), cache_dir, samples=samples,
-                       tta_flip=True, embeddings=True).with_suffix(".issues.npz")
+                       tta_flip=True, embeddings=True).with_suffix(f".issues{SCORING_VERSION}.npz")
     cached = _load_scores(where, seen)
     if cached is not None:
         return cached

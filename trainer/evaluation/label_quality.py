@@ -33,6 +33,9 @@ DEFAULT_METHOD = "self_confidence"
 # A model whose accuracy on the given labels is further than this from a K-fold head's on its
 # own embeddings either memorised them (above) or fits them worse than the head (below).
 MEMORISED_GAP = 0.05
+# Bumped when the scores a given (labels, probabilities, embeddings) get change: saved scores
+# of an older rule must not be shown as this one's.
+SCORING_VERSION = 2
 
 
 def _check(labels: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
