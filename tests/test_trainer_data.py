@@ -260,21 +260,32 @@ class FakePipeline:
         self.calls: list[str] = []
         self.fail = fail
         self.detector = SimpleNamespace(name="fake")
+        self.aligner = SimpleNamespace(whole_image=lambda image: np.full((50, 50), 7, np.uint8))
+
+    @staticmethod
+    def _face(image):
+        from trainer.faces import Face
+
+        h, w = image.shape[:2]
+        return Face((0.0, 0.0, float(w), float(h)), 1.0, (w / 3, h / 3), (2 * w / 3, h / 3))
 
     def process(self, image):
         assert not self.fail, "the cache should have answered"
         self.calls.append("process")
         if image.shape[1] > 100:
-            return [SimpleNamespace(crop=np.full((50, 50), 200, np.uint8))]
+            return [SimpleNamespace(face=self._face(image), crop=np.full((50, 50), 200, np.uint8), matrix=None)]
         return []
 
     def process_crop(self, image):
         assert not self.fail, "the cache should have answered"
         self.calls.append("process_crop")
-        return SimpleNamespace(crop=np.full((50, 50), 100, np.uint8), fallback=image.mean() < 1)
+        return SimpleNamespace(face=self._face(image), crop=np.full((50, 50), 100, np.uint8), matrix=None,
+                               fallback=image.mean() < 1)
 
 
 def test_prepare_crops_dispatch_and_cache(tmp_path):
+    """Every image goes the app's way (trainer.faces.prepare): auto detects first, takes a small
+    face-shaped image without a face as a crop, and a large one without a face stands in whole."""
     import cv2
 
     root = tmp_path / "photos"
@@ -282,31 +293,36 @@ def test_prepare_crops_dispatch_and_cache(tmp_path):
     cv2.imwrite(str(root / "Happy" / "big.png"), np.full((400, 500), 90, np.uint8))  # photo-sized
     cv2.imwrite(str(root / "Happy" / "small.png"), np.full((60, 60), 90, np.uint8))  # crop-sized
     cv2.imwrite(str(root / "Happy" / "dark.png"), np.zeros((60, 60), np.uint8))  # no face in it
-    files = ["Happy/big.png", "Happy/small.png", "Happy/dark.png"]
+    cv2.imwrite(str(root / "Happy" / "tall.png"), np.full((400, 90), 90, np.uint8))  # no face, no crop
+    files = ["Happy/big.png", "Happy/small.png", "Happy/dark.png", "Happy/tall.png"]
     options = FaceOptions(mode="auto", crop_size=24, auto_max_side=320)
     cache = tmp_path / "cache"
 
     pipe = FakePipeline()
     made = prepare_crops(root, files, options, cache_dir=cache, pipeline=pipe)
-    assert pipe.calls == ["process", "process_crop", "process_crop"]
-    assert made.methods == ["detect", "crop", "asis"]
-    assert made.crops.shape == (3, 24, 24) and made.crops[0, 0, 0] == 200 and made.crops[1, 0, 0] == 100
+    assert pipe.calls == ["process", "process", "process_crop", "process", "process_crop", "process"]
+    assert made.methods == ["detect", "crop", "asis", "noface"]
+    assert made.crops.shape == (4, 24, 24) and made.crops[0, 0, 0] == 200 and made.crops[1, 0, 0] == 100
+    assert made.crops[3, 0, 0] == 7  # the whole image, as the aligner makes it
     assert made.detector == "fake"
 
     again = prepare_crops(root, files, options, cache_dir=cache, pipeline=FakePipeline(fail=True))
     np.testing.assert_array_equal(again.crops, made.crops)
     assert again.methods == made.methods and again.detector == "fake"
 
-    detect = prepare_crops(root, files, FaceOptions(mode="detect", crop_size=24), cache_dir=cache,
+    detect = prepare_crops(root, files, FaceOptions(mode="photo", crop_size=24), cache_dir=cache,
                            pipeline=FakePipeline())
-    assert detect.methods == ["detect", "asis", "asis"]  # other settings: a new cache entry
+    assert detect.methods == ["detect", "noface", "noface", "noface"]  # other settings: a new cache entry
+    crops = prepare_crops(root, files, FaceOptions(mode="crop", crop_size=24), cache_dir=cache,
+                          pipeline=FakePipeline())
+    assert crops.methods == ["crop", "crop", "asis", "crop"]
 
     st = (root / "Happy" / "small.png").stat()
     os.utime(root / "Happy" / "small.png", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # a changed file
     pipe = FakePipeline()
     prepare_crops(root, files, options, cache_dir=cache, pipeline=pipe)
-    assert len(pipe.calls) == 3
-    assert len(list(cache.glob("*.npz"))) == 3
+    assert len(pipe.calls) == 6
+    assert len(list(cache.glob("*.npz"))) == 4
 
 
 def test_real_pipeline_detects_the_largest_face(tmp_path, astronaut_bgr):

@@ -38,7 +38,14 @@ import numpy as np
 
 from trainer.classes import BASIC_CLASSES
 from trainer.data.cache import expect, load_entry, save_entry
-from trainer.data.crops import UNREADABLE, FaceOptions, default_cache_dir, prepare_crops, ready_crops
+from trainer.data.crops import (
+    UNREADABLE,
+    FaceOptions,
+    default_cache_dir,
+    prepare_array_crops,
+    prepare_crops,
+    ready_crops,
+)
 from trainer.data.fer2013 import csv_header, read_fer2013
 from trainer.data.ferplus import VOTE_COLUMNS, read_ferplus
 from trainer.data.folders import scan_folder_dataset, split_names
@@ -94,6 +101,9 @@ class LoadOptions:
     fer_csv: Path | None = None  # FER-2013 pixels for FER+; found automatically when None
     limit: int | None = None  # read only the first rows of csv files
     report: Callable[[str], None] | None = None
+    # FER-2013 / FER+ crops through ``faces`` too (evaluation and review: the app's path for a
+    # face crop); training reads them as they are.
+    faces_on_csv: bool = False
 
 
 def _existing(path: Path) -> Path:
@@ -229,6 +239,9 @@ def _joined(sets: list[SampleSet], spec: DataSpec) -> SampleSet:
     else:
         prefix = sets[0].name.rsplit("/", 1)[0]
         joined = SampleSet.concatenate(sets, f"{prefix}/{'+'.join(s.name.rsplit('/', 1)[-1] for s in sets)}")
+        preps = [s.meta.get("preprocessing") for s in sets]
+        if preps[0] is not None and all(p == preps[0] for p in preps):  # splits made alike: say how
+            joined.meta["preprocessing"] = preps[0]
     if len(joined) == 0:
         dropped = joined.meta.get("dropped") or {}
         raise DataError(f"{spec}: no usable samples in {joined.name}"
@@ -247,6 +260,8 @@ def load_samples(spec: DataSpec | str | Path, options: LoadOptions | None = None
     kind = dataset_kind(path)
     if kind in ("fer2013", "ferplus"):
         sets = _csv_sets(path, kind, spec, splits, options)
+        if options.faces_on_csv and options.faces.mode != "none":
+            sets = [_csv_faces(s, options) for s in sets]
     else:
         sets = [_load_folder_split(listing, options) for listing in
                 scan_folder_dataset(path, list(splits) or None)]
@@ -255,16 +270,31 @@ def load_samples(spec: DataSpec | str | Path, options: LoadOptions | None = None
     return replace(joined, meta={**joined.meta, "dataset": dataset_key(path)})
 
 
+def _made_preprocessing(faces: FaceOptions, detector: str | None) -> dict:
+    """How crops were made, for cards and caches: the options, with the detector that ran."""
+    preprocessing = faces.describe()
+    if detector and preprocessing.get("faces") == "align":
+        preprocessing["detector"] = detector  # what "auto" resolved to, so inference uses the same
+    return preprocessing
+
+
+def _csv_faces(samples: SampleSet, options: LoadOptions) -> SampleSet:
+    """A csv split's 48x48 crops made into the model's crops the way the app makes them."""
+    made = prepare_array_crops(samples.images, samples.ids, options.faces, name=samples.name,
+                               cache_dir=options.cache_dir, use_cache=options.use_cache, report=options.report)
+    return replace(samples, images=made.crops,
+                   meta={**samples.meta, "preprocessing": _made_preprocessing(options.faces, made.detector),
+                         "face_methods": np.array(made.methods)})
+
+
 def _load_folder_split(listing, options: LoadOptions) -> SampleSet:
     made = prepare_crops(listing.root, listing.files, options.faces, cache_dir=options.cache_dir,
                          use_cache=options.use_cache, report=options.report)
     name = listing.root.resolve().name + (f"/{listing.split}" if listing.split else "")
-    preprocessing = options.faces.describe()
-    if made.detector and preprocessing.get("faces") == "align":
-        preprocessing["detector"] = made.detector  # what "auto" resolved to, so inference uses the same
+    preprocessing = _made_preprocessing(options.faces, made.detector)
     samples = SampleSet(ids=list(listing.files), images=made.crops, labels=np.array(listing.labels, dtype=np.int64),
                         classes=listing.classes, name=name,
-                        meta={"preprocessing": preprocessing, "face_methods": made.methods})
+                        meta={"preprocessing": preprocessing, "face_methods": np.array(made.methods)})
     if not made.errors:
         return samples
     # Unreadable images are left out and named; one bad file does not cost the dataset.
@@ -275,8 +305,8 @@ def _load_folder_split(listing, options: LoadOptions) -> SampleSet:
     if not keep:
         raise DataError(f"{listing.root}: none of the {len(listing.files)} images of {name} could be read "
                         f"(e.g. {next(iter(made.errors.values()))})")
-    kept = samples.subset(keep)
-    kept.meta.update(face_methods=[made.methods[i] for i in keep], unreadable=dict(made.errors))
+    kept = samples.subset(keep)  # face_methods follow (a per-sample meta entry)
+    kept.meta.update(unreadable=dict(made.errors))
     return kept
 
 

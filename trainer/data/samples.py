@@ -10,7 +10,7 @@ from trainer.errors import UserError
 
 
 # meta entries with one value per sample (arrays): subsets and joins carry them along.
-PER_SAMPLE_META = ("dataset_per_sample", "split_per_sample")
+PER_SAMPLE_META = ("dataset_per_sample", "split_per_sample", "face_methods")
 
 
 class DataError(UserError, ValueError):
@@ -128,7 +128,7 @@ class SampleSet:
             classes=classes,
             soft_labels=soft,
             name=name,
-            meta={"parts": [p.name for p in parts], **_joined_datasets(parts), **_joined_splits(parts)},
+            meta={"parts": [p.name for p in parts], **_joined_datasets(parts), **_joined_per_sample(parts)},
         )
 
 
@@ -143,10 +143,13 @@ def _joined_datasets(parts: list[SampleSet]) -> dict:
     return {"dataset_per_sample": np.concatenate(per_sample).astype(str)}
 
 
-def _joined_splits(parts: list[SampleSet]) -> dict:
-    if any(p.meta.get("split_per_sample") is None for p in parts):
-        return {}
-    return {"split_per_sample": np.concatenate([np.asarray(p.meta["split_per_sample"]) for p in parts]).astype(str)}
+def _joined_per_sample(parts: list[SampleSet]) -> dict:
+    """Each sample's split and how its face was made, where every part has them."""
+    out = {}
+    for key in ("split_per_sample", "face_methods"):
+        if all(p.meta.get(key) is not None for p in parts):
+            out[key] = np.concatenate([np.asarray(p.meta[key]) for p in parts]).astype(str)
+    return out
 
 
 def resize_crops(images: np.ndarray, size: int) -> np.ndarray:

@@ -21,16 +21,21 @@ from trainer.models.card import ModelCard
 
 def face_options_for_card(card: ModelCard, mode: str | None = None, detector: str | None = None) -> FaceOptions:
     """The face crops a model was trained on, for folder data: its aligner settings and crop
-    size; ``mode``/``detector`` override. Models trained on ready-made crops (FER-2013) get
-    the default aligner, as the Predictor gives them at inference."""
+    size, and the mode its training folders went through (a retraining recipe repeats it);
+    ``mode``/``detector`` override. Evaluation and the app use :func:`face_options_for_input`."""
     prep = card.preprocessing or {}
     aligner = dict(prep.get("aligner") or {})
-    size = int(prep.get("crop_size") or aligner.get("size") or max(96, card.input_size))
     aligner.pop("size", None)
-    # "mode" is what the model's folder data went through (none: the crops as they were).
     default_mode = prep.get("mode", "auto")
-    return FaceOptions(mode=mode or default_mode, crop_size=size,
+    return FaceOptions(mode=mode or default_mode, crop_size=card.crop_size(),
                        detector=detector or prep.get("detector", "auto"), aligner=aligner)
+
+
+def face_options_for_input(card: ModelCard, kind: str, detector: str | None = None) -> FaceOptions:
+    """The crops the app makes for images of input ``kind`` (auto | photo | crop; ``none``:
+    used as they are, the old protocol for ready-made crops) with ``card``'s aligner, crop size
+    and detector: what evaluation and the review feed a model, whatever its training data was."""
+    return face_options_for_card(card, kind, detector)
 
 
 def class_mapping(model_classes: list[str], data_classes: tuple[str, ...]) -> tuple[list[str], list[str]]:

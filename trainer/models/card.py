@@ -101,7 +101,11 @@ class ModelCard:
     input_size: Annotated[StrictInt, Field(ge=8, le=MAX_INPUT_SIZE)]
     mean: Normalisation
     std: Annotated[Normalisation, AfterValidator(_positive)]
-    # How a face becomes the model's input: {"faces": "align" | "crops", "aligner": {...}}.
+    # The model's input: the aligned grey face crop it was trained on, {"faces": "align" |
+    # "crops", "grey": true, "crop_size": N, "aligner": {...}, "detector": NAME}, resized to
+    # input_size and normalised with mean/std. "mode" (detect | crops | auto | none) records
+    # what the training folders went through; it never decides how an image is prepared at
+    # inference: what the image is does (trainer.faces.prepare, trainer.data.input_kinds).
     preprocessing: Annotated[dict[str, Any], AfterValidator(_check_preprocessing)] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -125,10 +129,18 @@ class ModelCard:
     def detector_name(self) -> str:
         return str(self.preprocessing.get("detector") or "auto")
 
+    def crop_size(self) -> int:
+        """The side of the aligned crop the model is fed (then resized to input_size): the
+        card's crop_size, else its aligner's size, else max(96, input_size)."""
+        aligner = self.preprocessing.get("aligner") or {}
+        return int(self.preprocessing.get("crop_size") or aligner.get("size") or max(96, self.input_size))
+
     def align_config(self) -> Any:
+        """The aligner that makes the model's crops, at ``crop_size()``: the same crops for
+        the app, predict and evaluate."""
         from trainer.faces.align import AlignConfig
 
-        return AlignConfig.from_dict(self.preprocessing.get("aligner"))
+        return AlignConfig.from_dict({**(self.preprocessing.get("aligner") or {}), "size": self.crop_size()})
 
 
 _CARD_SCHEMA = TypeAdapter(ModelCard)

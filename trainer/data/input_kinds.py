@@ -1,0 +1,83 @@
+"""What a dataset says it holds: photos or face crops (the input kind of
+:mod:`trainer.faces.prepare`), so every command and the app take the same path for its images.
+
+* FER-2013 and FER+ csv files hold 48x48 face crops: ``crop``.
+* Known crop datasets, recognised by their folder name (SFEW 2.0: the organisers' aligned
+  crops, ``sfew*``): ``crop``.
+* Any dataset folder can say it itself with a ``fer-dataset.json`` file in its root:
+  ``{"input": "crop"}`` (or ``"photo"``, ``"auto"``); the review's corrected copies get one.
+* Anything else declares nothing: ``auto``.
+
+A file or folder inside a dataset (``sfew2/Val/Happy/x.png``) has its dataset's kind: the
+lookup walks up a few levels (class folder, split folder, dataset root). Light to import:
+the predict commands and the window call it per opened path.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+INPUT_KINDS = ("auto", "photo", "crop")  # trainer.faces.prepare.INPUT_KINDS, without importing it
+DATASET_FILE = "fer-dataset.json"
+KNOWN_CROP_DATASETS = ("sfew",)  # folder-name prefixes (lower case) of face-crop datasets
+CSV_SUFFIXES = (".csv", ".gz")
+# image -> class folder -> split folder -> dataset root: how far up a path may name its dataset
+MAX_LEVELS = 4
+
+
+def declared_input(path: str | Path) -> str | None:
+    """The input kind the dataset at or around ``path`` declares, or None when none does."""
+    path = Path(path).expanduser()
+    try:
+        path = path.resolve()
+    except OSError:
+        return None
+    return _declared(str(path))
+
+
+@functools.lru_cache(maxsize=256)
+def _declared(path_text: str) -> str | None:
+    path = Path(path_text)
+    if path.suffix.lower() in CSV_SUFFIXES and path.name.lower().removesuffix(".gz").endswith(".csv"):
+        return "crop"  # a FER-2013 / FER+ csv: 48x48 crops
+    for level, folder in enumerate([path, *path.parents]):
+        if level >= MAX_LEVELS:
+            break
+        declared = _dataset_file(folder)
+        if declared is not None:
+            return declared
+        if folder.name.lower().startswith(KNOWN_CROP_DATASETS):
+            return "crop"
+    return None
+
+
+def _dataset_file(folder: Path) -> str | None:
+    """The kind a ``fer-dataset.json`` in ``folder`` names; None when there is none or it
+    names no valid kind (a broken note must not stop anyone opening their images)."""
+    note = folder / DATASET_FILE
+    try:
+        if not note.is_file() or note.stat().st_size > 1 << 16:
+            return None
+        data = json.loads(note.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    kind = data.get("input") if isinstance(data, dict) else None
+    return kind if kind in INPUT_KINDS else None
+
+
+def input_for(path: str | Path, given: str | None = None) -> str:
+    """The input kind for an image or dataset: ``given`` when set, else what its dataset
+    declares, else ``auto``."""
+    return given or declared_input(path) or "auto"
+
+
+def write_declaration(root: str | Path, kind: str) -> Path:
+    """Write ``fer-dataset.json`` declaring ``kind`` into a dataset folder."""
+    if kind not in INPUT_KINDS:
+        raise ValueError(f"input kind {kind!r}: expected one of {', '.join(INPUT_KINDS)}")
+    note = Path(root) / DATASET_FILE
+    note.write_text(json.dumps({"input": kind}) + "\n", encoding="utf-8")
+    _declared.cache_clear()
+    return note
