@@ -15,7 +15,7 @@ from trainer.inference.predict_files import SCHEMA
 
 from test_gui_window import astronaut_png, tiny_model  # noqa: F401 - shared fixtures
 
-FACE_KEYS = {"box", "score", "left_eye", "right_eye", "aligned", "label", "confidence", "probs"}
+FACE_KEYS = {"box", "score", "left_eye", "right_eye", "aligned", "method", "label", "confidence", "probs"}
 
 
 @pytest.fixture

@@ -21,7 +21,8 @@ import json
 import sys
 from pathlib import Path
 
-from trainer.commands.train import add_face_args, add_ferplus_args
+from trainer.commands.evaluate import add_input_args
+from trainer.commands.train import add_ferplus_args
 
 BUNDLED = "bundled"
 
@@ -41,7 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--no-tta", action="store_true", help="do not average with the mirrored face")
-    add_face_args(p)
+    add_input_args(p)
     add_ferplus_args(p)
 
 

@@ -9,6 +9,14 @@ Examples::
 
     fer-train evaluate --data ../shared/data/sfew2 --split Val
     fer-train evaluate --model runs/fer32/model --data ../shared/data/fer2013/fer2013.csv.gz --json
+    fer-train evaluate --data ../shared/data/sfew2 --split Val --input none   # the old protocol
+
+Faces are made the way the app makes them (trainer.faces.prepare), for the input kind the
+dataset declares: FER-2013 / FER+ csv files and SFEW hold face crops (``crop``: pad, find the
+face again, re-align, else use the crop as is); other folders are ``auto`` (find the face;
+a small face-shaped image where none is found is taken as a crop). ``--input`` overrides it;
+``--input none`` feeds the images as they are (grey, resized), the protocol of the paper's
+ready-made crops.
 """
 
 from __future__ import annotations
@@ -44,14 +52,43 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "bundled model's card only when --model names it")
     p.add_argument("--record-subset", action="store_true",
                    help="with --max-samples: record anyway, under 'SPLIT (N random samples)'")
-    add_face_args(p)
+    add_input_args(p)
     add_ferplus_args(p)
+
+
+INPUT_CHOICES = ("auto", "photo", "crop", "none")
+
+
+def add_input_args(p: argparse.ArgumentParser) -> None:
+    """``--input`` (what the images are) and the face options, for commands that score a
+    dataset (evaluate, issues, compare); ``--faces`` stays as the old spelling of ``--input``."""
+    p.add_argument("--input", choices=INPUT_CHOICES,
+                   help="what the images are: photo (detect, align), crop (face crops: pad, re-align, else "
+                        "as is), auto (find a face; a small face-shaped image without one is a crop), none "
+                        "(as they are: no face step; the old protocol); default: what the dataset declares "
+                        "(FER-2013, FER+, SFEW: crop; other folders: auto)")
+    add_face_args(p)
+
+
+def input_kind_arg(args: argparse.Namespace, data_path: Path) -> str:
+    """--input, else --faces in the input-kind spelling, else what the dataset declares."""
+    from trainer.data.crops import INPUT_OF_MODE
+    from trainer.data.input_kinds import input_for
+    from trainer.errors import UsageError
+
+    given = getattr(args, "input", None)
+    legacy = getattr(args, "faces", None)
+    legacy = INPUT_OF_MODE.get(legacy, legacy) if legacy else None
+    if given and legacy and given != legacy:
+        raise UsageError(f"--input {given} and --faces {args.faces} disagree; give one of them")
+    return given or legacy or input_for(data_path)
 
 
 def _command(args: argparse.Namespace) -> str:
     """The command line that reproduces an evaluation, for the card."""
     parts = ["fer-train", "evaluate", "--data", str(args.data)]
-    for flag, value in (("--model", args.model), ("--split", args.split), ("--faces", args.faces),
+    for flag, value in (("--model", args.model), ("--split", args.split), ("--input", args.input),
+                        ("--faces", args.faces),
                         ("--detector", args.detector), ("--crop-size", args.crop_size),
                         ("--align-border", args.align_border), ("--relabels", args.relabels),
                         ("--max-samples", args.max_samples or None)):
@@ -79,21 +116,23 @@ def load_data_arg(args: argparse.Namespace, card):
     options overridable), with ``--relabels`` applied: evaluate, issues and compare share it."""
     from trainer.data.datasets import DataSpec, load_samples
     from trainer.data.relabel import apply_relabels
-    from trainer.evaluation.evaluate import face_options_for_card
+    from trainer.evaluation.evaluate import face_options_for_input
 
-    faces = face_options_for_card(card, args.faces, args.detector)
+    spec = DataSpec.parse(args.data)
+    kind = input_kind_arg(args, spec.path)
+    faces = face_options_for_input(card, kind, args.detector)
     if args.crop_size:
         faces = replace(faces, crop_size=args.crop_size)
     if aligner_overrides(args):
         faces = replace(faces, aligner={**faces.aligner, **aligner_overrides(args)})
-    spec = DataSpec.parse(args.data)
     if args.split:
         spec = DataSpec(spec.path, tuple(s for s in args.split.split("+") if s))
     from trainer.console import status
 
-    options = replace(load_options(args, faces), report=status(f"fer-train {getattr(args, 'command', 'evaluate')}"))
+    options = replace(load_options(args, faces), faces_on_csv=True,
+                      report=status(f"fer-train {getattr(args, 'command', 'evaluate')}"))
     samples = load_samples(spec, options, purpose="eval")
-    samples.meta["spec"] = str(spec)
+    samples.meta.update(spec=str(spec), input=kind)
     if args.relabels is not None:
         if not args.relabels.is_file():
             raise FileNotFoundError(f"relabel journal not found: {args.relabels}")
@@ -154,11 +193,14 @@ def run(args: argparse.Namespace) -> int:
         pred.save(args.predictions)
     result = summarise_predictions(pred, list(card.classes))
     result.update(model=str(model_path), model_name=card.name, data=samples.meta["spec"].partition("#")[0],
-                  split=samples.name,
+                  split=samples.name, input=samples.meta.get("input"),
                   preprocessing=samples.meta.get("preprocessing", ready_crops()))
     methods = samples.meta.get("face_methods")
-    if methods:
-        result["face_methods"] = dict(Counter(methods))
+    if methods is not None and len(methods):
+        counts = Counter(str(m) for m in methods)
+        result["face_methods"] = dict(counts)
+        # A face found and aligned (detect) or found again in a crop (crop); asis / noface: none found.
+        result["faces_found"] = round((counts["detect"] + counts["crop"]) / len(methods), 4)
     if args.plot:
         from trainer.evaluation.plots import plot_confusion
 

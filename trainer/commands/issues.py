@@ -21,7 +21,8 @@ import csv
 import json
 from pathlib import Path
 
-from trainer.commands.train import add_face_args, add_ferplus_args
+from trainer.commands.evaluate import add_input_args
+from trainer.commands.train import add_ferplus_args
 from trainer.errors import UsageError
 
 COLUMNS = ("rank", "id", "path", "split", "given", "predicted", "confidence", "score", "ambiguity", "flagged")
@@ -48,7 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--no-tta", action="store_true", help="do not average with the mirrored face")
     p.add_argument("--max-samples", type=int, default=0, help=argparse.SUPPRESS)
-    add_face_args(p)
+    add_input_args(p)
     add_ferplus_args(p)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 SCHEMA = "fer-desktop/predict/1"
+INPUT_KINDS = ("auto", "photo", "crop")  # trainer.faces.prepare.INPUT_KINDS (not imported: it loads OpenCV)
 
 
 def add_predict_args(p: argparse.ArgumentParser) -> None:
@@ -19,8 +20,12 @@ def add_predict_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object (schema: docs/predict-json.md)")
     p.add_argument("--model", type=Path,
                    help="NAME.safetensors (+ NAME.json); default: the bundled model, or $FER_DESKTOP_MODEL")
-    p.add_argument("--crops", action="store_true",
-                   help="the images are face crops: pad and re-detect, else use the whole image (aligned: false)")
+    p.add_argument("--input", choices=INPUT_KINDS,
+                   help="what the images are: photo (find every face), crop (face crops: pad, find the face "
+                        "again and re-align, else use the crop as is: aligned false), auto (find faces; a small "
+                        "face-shaped image without one is taken as a crop). Default: what the image's dataset "
+                        "declares (FER-2013, FER+, SFEW, a fer-dataset.json: crop), else auto")
+    p.add_argument("--crops", dest="input", action="store_const", const="crop", help="the same as --input crop")
     p.add_argument("--detector", help="face detector: auto, mtcnn, haar, dlib (default: the model card's)")
     p.add_argument("--device", default="auto", help="auto (CUDA when there is a GPU), cpu or cuda")
     p.add_argument("--no-tta", action="store_true", help="do not average with the mirrored face (faster)")
@@ -29,45 +34,49 @@ def add_predict_args(p: argparse.ArgumentParser) -> None:
                         "and more threads only wait on each other on a busy machine)")
 
 
-def face_entry(face: Any, probs: Any, classes: Sequence[str], aligned: bool = True) -> dict[str, Any]:
-    """One face: where it is (``fer-train align``'s face fields), its label and probabilities."""
+def face_entry(face: Any, probs: Any, classes: Sequence[str], aligned: bool = True,
+               method: str = "detect") -> dict[str, Any]:
+    """One face: where it is (``fer-train align``'s face fields), how its crop was made
+    (detect: aligned; crop: re-aligned crop; asis: the crop used as is), its label and
+    probabilities."""
     import numpy as np
 
     top = int(np.argmax(probs))
     entry = face.to_dict() if face is not None else {"box": None, "score": None, "left_eye": None, "right_eye": None}
-    entry.update(aligned=aligned, label=classes[top], confidence=round(float(probs[top]), 6),
+    entry.update(aligned=aligned, method=method, label=classes[top], confidence=round(float(probs[top]), 6),
                  probs={c: round(float(v), 6) for c, v in zip(classes, probs)})
     return entry
 
 
-def predict_image(predictor: Any, path: Path, crops: bool) -> list[dict[str, Any]]:
+def predict_image(predictor: Any, path: Path, kind: str) -> list[dict[str, Any]]:
+    """The faces of one image file, made the way ``kind`` (auto | photo | crop) says."""
     from trainer.faces import read_image
+    from trainer.inference.prepared import predict_input
 
-    image = read_image(path)
-    classes = predictor.classes
-    if crops:
-        aligned = predictor.pipeline.process_crop(image)
-        found = aligned is not None and not getattr(aligned, "fallback", False)
-        crop = aligned.crop if aligned is not None else image
-        probs = predictor.predict_crops([crop])[0]
-        return [face_entry(aligned.face if aligned is not None else None, probs, classes, aligned=found)]
-    return [face_entry(p.face, p.probs, classes) for p in predictor.predict_image(image)]
+    found = predict_input(predictor, read_image(path), kind)
+    return [face_entry(p.face.face, p.probs, predictor.classes, aligned=p.face.aligned, method=p.face.method)
+            for p in found]
 
 
-def predict_files(predictor: Any, paths: Sequence[Path], *, crops: bool = False,
+def predict_files(predictor: Any, paths: Sequence[Path], *, input: str | None = None, crops: bool = False,
                   prog: str = "fer-desktop predict") -> dict[str, Any]:
-    """The whole JSON document. A file that cannot be read (or a face the detector chokes on)
-    is recorded with its error and the batch goes on."""
+    """The whole JSON document. ``input``: what the images are (auto | photo | crop; None: what
+    each image's dataset declares, else auto; ``crops`` is the old spelling of ``crop``). A
+    file that cannot be read (or a face the detector chokes on) is recorded with its error
+    and the batch goes on."""
     from tqdm import tqdm
 
+    from trainer.data.input_kinds import input_for
     from trainer.errors import per_item
 
+    given = input or ("crop" if crops else None)
     images = []
     # A bar on a terminal for more than a few files; silent in pipes and scripts.
     bar = tqdm(paths, desc="images", unit="img", disable=len(paths) < 4 or not sys.stderr.isatty(), leave=False)
     for path in bar:
-        faces, error = per_item(prog, str(path), lambda: predict_image(predictor, path, crops))
-        entry: dict[str, Any] = {"path": str(path), "error": None, "faces": faces or []}
+        kind = input_for(path, given)
+        faces, error = per_item(prog, str(path), lambda: predict_image(predictor, path, kind))
+        entry: dict[str, Any] = {"path": str(path), "input": kind, "error": None, "faces": faces or []}
         if error is not None:
             entry.update(error)
         images.append(entry)
@@ -88,7 +97,7 @@ def format_text(doc: dict[str, Any]) -> str:
         for i, face in enumerate(image["faces"], 1):
             top = sorted(face["probs"].items(), key=lambda kv: -kv[1])[:3]
             where = f" at {[round(v) for v in face['box']]}" if face.get("box") else ""
-            note = "" if face["aligned"] else " (no face found: the whole image)"
+            note = "" if face["aligned"] else " (no face found: the whole crop, as it is)"
             lines.append(f"{image['path']} face {i}{where}: {face['label']} {face['confidence']:.0%}{note}  ("
                          + ", ".join(f"{c} {v:.0%}" for c, v in top) + ")")
     return "\n".join(lines)
@@ -138,6 +147,6 @@ def run(args: argparse.Namespace, prog: str) -> int:
     torch.set_num_threads(max(1, args.threads))
     predictor = Predictor.from_path(args.model, device=args.device, detector=args.detector,
                                     tta_flip=not args.no_tta)
-    doc = predict_files(predictor, paths, crops=args.crops, prog=prog)
+    doc = predict_files(predictor, paths, input=args.input, prog=prog)
     write_out(json.dumps(doc, indent=2) if args.json else format_text(doc))
     return 1 if any(image["error"] for image in doc["images"]) else 0
