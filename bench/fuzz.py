@@ -111,7 +111,7 @@ class Api:
         from trainer.models.card import load_model
 
         model, card = load_model(path)
-        pred = Predictor(model, card, device="cpu")
+        pred = Predictor.from_model(model, card, device="cpu")
         probs = pred.predict_crops([np.full((48, 48), 128, np.uint8), astronaut(64)[:, :, 0]])
         faces = pred.predict_image(astronaut(256))  # builds the detector and aligner the card names
         wrong = self.check_probs(probs, len(card.classes))

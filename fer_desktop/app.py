@@ -29,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--play", action="store_true", help="start playing the --video/--open video")
     p.add_argument("--model", metavar="PATH", help="model file (.safetensors/.json); default: the bundled one")
     p.add_argument("--detector", default=None, help="face detector: auto, mtcnn, haar, dlib (default: the card's)")
+    p.add_argument("--backend", default="auto", choices=("auto", "onnx", "torch"),
+                   help="where the classifier runs: auto (PyTorch on a GPU, else ONNX Runtime), onnx, torch; "
+                        "the status bar shows which")
     p.add_argument("--detect-every", type=int, default=None, metavar="N",
                    help="live view: run the detector every N frames, track in between (default 8)")
     p.add_argument("--sync-detect", action="store_true",
@@ -103,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.detect_every:
         live_options["detect_every"] = max(1, args.detect_every)
     window = MainWindow(open_settings(args.settings), model_path=args.model, live_options=live_options,
-                        detector=args.detector)
+                        detector=args.detector, backend=args.backend)
     # Through a signal: the hook may run in any thread, the message box only in the GUI one.
     set_reporter(window.ctx.report)
     size = _size(args.size)

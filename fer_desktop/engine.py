@@ -22,30 +22,20 @@ class Engine:
     info: ModelInfo
 
 
-def device_label(predictor: Predictor) -> str:
-    if predictor.device.type == "cuda":
-        import torch
-
-        return f"CUDA ({torch.cuda.get_device_name(predictor.device)}, fp16)"
-    return "CPU"
-
-
 def load_engine(path: str | Path | None = None, config: LiveConfig | None = None, *,
-                device: str = "auto", detector: str | None = None, warm_up: bool = True) -> Engine:
-    """Load the model at ``path`` (None: the bundled default), its detector and aligner.
+                device: str = "auto", detector: str | None = None, backend: str = "auto",
+                warm_up: bool = True) -> Engine:
+    """Load the model at ``path`` (None: the bundled default) on ``backend`` (auto, onnx,
+    torch), its detector and aligner.
 
-    Raises trainer.models.card.ModelLoadError (and the detector's errors) with a message for
-    the user. ``warm_up`` runs one dummy batch: the first call into torch is slow."""
+    Raises trainer.models.card.ModelLoadError (and the detector's and back-end's errors) with a
+    message for the user. ``warm_up`` runs one dummy batch: the first call is slow."""
     from trainer.inference.predictor import Predictor
 
-    predictor = Predictor.from_path(path, device=device, detector=detector)
-    if predictor.device.type == "cpu":
-        import torch
-
-        # The detector runs in a background thread beside classification: one intra-op
-        # thread each keeps the cores busy without oversubscribing them
-        # (bench/live_fps.py on 2 cores: 58 fps with one thread, 25 with two).
-        torch.set_num_threads(1)
+    # The detector runs in a background thread beside classification: one classifier
+    # thread keeps the cores busy without oversubscribing them
+    # (bench/live_fps.py on 2 cores: 58 fps with one thread, 25 with two).
+    predictor = Predictor.from_path(path, backend=backend, device=device, detector=detector, threads=1)
     # The card's detector and aligner, built once: the live view shares them with the
     # predictor's own predict_image instead of loading a second detector.
     face_detector, aligner = predictor.pipeline.detector, predictor.pipeline.aligner
@@ -53,5 +43,5 @@ def load_engine(path: str | Path | None = None, config: LiveConfig | None = None
         size = predictor.card.input_size
         predictor.predict_crops([np.zeros((size, size), np.uint8)])
     live = LivePipeline(face_detector, aligner, predictor.predict_crops, config)
-    info = ModelInfo(predictor.name, predictor.path, device_label(predictor), predictor.classes, predictor.card)
+    info = ModelInfo(predictor.name, predictor.path, predictor.classifier.label, predictor.classes, predictor.card)
     return Engine(predictor, live, info)

@@ -29,7 +29,7 @@ class FramePacket:
 class ModelInfo:
     name: str
     path: Path | None
-    device: str  # "CUDA (NVIDIA ...)" or "CPU"
+    device: str  # where the classifier runs, for people: "ONNX Runtime 1.x (CPU)", "PyTorch CUDA (...)"
     classes: list[str]
     card: Any  # trainer.models.card.ModelCard
 

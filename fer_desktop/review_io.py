@@ -99,14 +99,17 @@ def _predictions(model_path: Path, samples: SampleSet, data: str, cache_dir, dev
                  cancelled, status: Status):
     """From the cache when this model already ran over these crops (no model load), else run it."""
     from trainer.evaluation.predictions import cached_predict, load_cached
-    from trainer.models.card import load_model
+    from trainer.inference.backends import create_classifier
+    from trainer.models.card import read_card
 
     found = load_cached(model_path, samples, data, cache_dir=cache_dir, tta_flip=True, embeddings=True)
     if found is not None:
         log.info("review %s: predictions from the cache", samples.name)
         return found
     status("loading the model")
-    model, card = load_model(model_path)
+    card = read_card(model_path)
+    # Every core: this is the one job the user is waiting on (ONNX Runtime on a CPU).
+    model = create_classifier(model_path, card, "auto", device, threads=None)
     _stop_if(cancelled, "cancelled while loading the model")
     status("running the model")
     preds, _ = cached_predict(model_path, model, card, samples, data, cache_dir=cache_dir, embeddings=True,

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The ONNX files made from the many tiny test models go to a folder of this run, not the
+# user's cache (subprocesses inherit it, so the bundled model is exported once per run).
+os.environ.setdefault("FER_DESKTOP_ONNX_CACHE", tempfile.mkdtemp(prefix="fer-desktop-test-onnx-"))
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("FER_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))

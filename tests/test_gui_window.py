@@ -95,7 +95,7 @@ def test_opening_a_face_photo_fills_the_bars(qtbot, window, astronaut_png):
     assert crops.tiles[0].isVisible() and label in crops.tiles[0].caption.text()
     assert window.frame_view.has_image()
     assert window.model_label.text() == "model: tiny-test"
-    assert window.device_label.text() in ("CPU",) or window.device_label.text().startswith("CUDA")
+    assert window.device_label.text().startswith(("ONNX Runtime", "PyTorch"))
 
 
 def test_click_selects_a_face(qtbot, window, astronaut_png):

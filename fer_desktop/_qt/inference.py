@@ -31,7 +31,8 @@ class InferenceWorker(QObject):
     _engineFailed = Signal(str, int)
 
     def __init__(self, frames: LatestSlot[FramePacket], results: LatestSlot[FrameResult],
-                 live_options: dict[str, Any] | None = None, detector: str | None = None) -> None:
+                 live_options: dict[str, Any] | None = None, detector: str | None = None, *,
+                 backend: str = "auto") -> None:
         super().__init__()
         self.frames = frames
         self.results = results
@@ -39,6 +40,7 @@ class InferenceWorker(QObject):
         # importing the engine pulls in torch, which must not delay the window.
         self.live_options = dict(DEFAULT_LIVE_OPTIONS if live_options is None else live_options)
         self.detector = detector
+        self.backend = backend
         # Mirror-image averaging doubles the classifier's cost; the live view's temporal
         # smoothing already averages over frames, so it is kept for still images only.
         self.flip_live = False
@@ -70,7 +72,8 @@ class InferenceWorker(QObject):
             from fer_desktop.engine import load_engine
             from trainer.inference.live import LiveConfig
 
-            engine = load_engine(path or None, LiveConfig(**self.live_options), detector=self.detector)
+            engine = load_engine(path or None, LiveConfig(**self.live_options), detector=self.detector,
+                                 backend=self.backend)
         except Exception as exc:  # ModelLoadError, DetectorUnavailable, a torch error: all for the user
             self._emit_from_loader(self._engineFailed, str(exc) or type(exc).__name__, request)
             return

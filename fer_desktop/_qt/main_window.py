@@ -62,9 +62,10 @@ class MainWindow(QMainWindow):
 
     def __init__(self, settings: QSettings, *, model_path: str | Path | None = None,
                  panels: list[PanelSpec] | None = None, live_options: dict[str, Any] | None = None,
-                 detector: str | None = None, tools: list[ToolSpec] | None = None) -> None:
+                 detector: str | None = None, tools: list[ToolSpec] | None = None, backend: str = "auto") -> None:
         """``live_options``: fields of trainer.inference.live.LiveConfig (default: detection
-        in a background thread); a dict, so this module need not import the engine (torch)."""
+        in a background thread); a dict, so this module need not import the engine (torch).
+        ``backend``: where the classifier runs (trainer.inference.backends: auto, onnx, torch)."""
         super().__init__()
         self.setWindowTitle("fer-desktop: facial expressions")
         self.setObjectName("mainWindow")
@@ -73,6 +74,7 @@ class MainWindow(QMainWindow):
         self.ctx = AppContext(settings, self)
         self.ctx.smoothing = value(settings, "view/smoothing", True, bool)
         self.detector = detector
+        self.backend = backend
         self.source_kind = "none"
         self.source_name = ""
         self.fps = FpsMeter()
@@ -289,7 +291,7 @@ class MainWindow(QMainWindow):
         self.capture.moveToThread(self.capture_thread)
         self.inference_thread = QThread(self)
         self.inference_thread.setObjectName("inference")
-        self.inference = InferenceWorker(self.frames, self.results, live_options, detector)
+        self.inference = InferenceWorker(self.frames, self.results, live_options, detector, backend=self.backend)
         self.inference.moveToThread(self.inference_thread)
 
         self._openCamera.connect(self.capture.open_camera)

@@ -40,19 +40,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--list", type=int, default=10, metavar="N", help="fixed / broken samples listed in the text")
     p.add_argument("--max-samples", type=int, default=0, help="compare on a random subset (quick looks)")
     p.add_argument("--device", default="auto")
+    p.add_argument("--backend", default="auto", choices=("auto", "onnx", "torch"),
+                   help="where the model runs: auto (PyTorch on a GPU, else ONNX Runtime), onnx, torch")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--no-tta", action="store_true", help="do not average with the mirrored face")
     add_input_args(p)
     add_ferplus_args(p)
 
 
-def _model(text: str):
+def _model(text: str, args: argparse.Namespace):
+    from trainer.commands.evaluate import load_model_arg
     from trainer.inference import default_model_path
-    from trainer.models.card import load_model
 
-    path = default_model_path() if text == BUNDLED else Path(text)
-    model, card = load_model(path)
-    return path, model, card
+    return load_model_arg(argparse.Namespace(**{**vars(args), "model": default_model_path() if text == BUNDLED
+                                                else Path(text)}))
 
 
 def _set(args: argparse.Namespace, role: str, models: list, relabels: Path | None) -> dict:
@@ -86,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.relabels is not None and not args.relabels.is_file():
         raise FileNotFoundError(f"relabel journal not found: {args.relabels}")
-    models = [_model(args.old), _model(args.new)]
+    models = [_model(args.old, args), _model(args.new, args)]
     sets = [_set(args, "validation", models, args.relabels)]
     if args.test:
         test_args = argparse.Namespace(**{**vars(args), "data": args.test, "split": None})

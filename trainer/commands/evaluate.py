@@ -43,6 +43,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="evaluate a random subset (quick looks; --record refuses it unless --record-subset)")
     p.add_argument("--plot", type=Path, metavar="PNG", help="also write the confusion matrix as a PNG")
     p.add_argument("--device", default="auto")
+    p.add_argument("--backend", default="auto", choices=("auto", "onnx", "torch"),
+                   help="where the model runs: auto (PyTorch on a GPU, else ONNX Runtime), onnx, torch")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--no-tta", action="store_true", help="do not average with the mirrored face")
     p.add_argument("--predictions", type=Path, metavar="NPZ",
@@ -100,15 +102,19 @@ def _command(args: argparse.Namespace) -> str:
 
 
 def load_model_arg(args: argparse.Namespace):
-    """(path, model, card) for ``--model`` (default: the bundled model)."""
+    """(path, classifier, card) for ``--model`` (default: the bundled model), the classifier on
+    ``--backend`` (trainer.inference.backends) using every CPU core."""
     from trainer.inference import default_model_path
-    from trainer.models.card import ModelLoadError, load_model
+    from trainer.inference.backends import create_classifier
+    from trainer.models.card import ModelLoadError, read_card
 
-    model_path = args.model or default_model_path()
+    model_path = Path(args.model or default_model_path())
     if args.model is None and not Path(model_path).with_suffix(".json").is_file():
         raise ModelLoadError(f"no --model given and the bundled default model is missing ({model_path})")
-    model, card = load_model(model_path)
-    return model_path, model, card
+    card = read_card(model_path)
+    classifier = create_classifier(model_path.with_suffix(".safetensors") if model_path.suffix == ".json"
+                                   else model_path, card, getattr(args, "backend", "auto"), args.device, threads=None)
+    return model_path, classifier, card
 
 
 def load_data_arg(args: argparse.Namespace, card):

@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         raise ExportError('exporting needs the onnx package: pip install "fer-desktop[onnx]"') from None
     source = default_model_path() if args.model == "bundled" else Path(args.model)
-    predictor = Predictor.from_path(source, device="cpu", detector=args.detector)
+    predictor = Predictor.from_path(source, backend="torch", device="cpu", detector=args.detector)
     card = predictor.card
     with tempfile.TemporaryDirectory() as tmp:
         images = args.check or default_check_images(Path(tmp))
@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     if len(inputs) == 0:
         raise UsageError(f"no face found in {', '.join(map(str, images))} to check the export on; give --check "
                          "images with faces (or --crops for face crops)")
-    head = export_onnx(predictor.model, card.input_size, args.onnx, opset=args.opset, tta_flip=args.tta_flip)
+    head = export_onnx(predictor.classifier.model, card.input_size, args.onnx, opset=args.opset, tta_flip=args.tta_flip)
     runtimes = ["opencv"]
     try:
         import onnxruntime  # noqa: F401

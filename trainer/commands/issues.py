@@ -46,6 +46,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top", type=int, default=0, help="write only the first N rows")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.add_argument("--device", default="auto")
+    p.add_argument("--backend", default="auto", choices=("auto", "onnx", "torch"),
+                   help="where the model runs: auto (PyTorch on a GPU, else ONNX Runtime), onnx, torch")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--no-tta", action="store_true", help="do not average with the mirrored face")
     p.add_argument("--max-samples", type=int, default=0, help=argparse.SUPPRESS)

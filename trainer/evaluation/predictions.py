@@ -96,69 +96,43 @@ class Predictions:
             raise DataError(f"{path}: not a predictions file ({exc})") from None
 
 
-def _last_linear(model) -> "object":
-    """The classifier layer: its input is the embedding (timm's pre-logits, AlexNet's fc7)."""
-    from torch import nn
-
-    if hasattr(model, "get_classifier"):
-        head = model.get_classifier()
-        if isinstance(head, nn.Linear):
-            return head
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    if not linears:
-        raise DataError(f"{type(model).__name__}: no linear classifier layer to take embeddings from")
-    return linears[-1]
-
-
 def predict_samples(model, card, samples: SampleSet, *, device: str = "auto", tta_flip: bool = True,
                     batch_size: int = 256, embeddings: bool = False,
                     progress: Callable[[int, int], None] | None = None,
                     cancelled: Callable[[], bool] | None = None) -> Predictions:
     """Class probabilities (and optionally embeddings) of every sample, fed as the model was
-    trained (its card's input size and normalisation). Columns follow the data's classes: a
-    class the model lacks gets 0, classes the data lacks are dropped and the rest renormalised."""
-    import torch
-    from torch.utils.data import DataLoader
+    trained (its card's input size and normalisation). ``model``: a back-end classifier
+    (trainer.inference.backends.create_classifier: ONNX Runtime on a CPU) or a torch module
+    (run on ``device``). Columns follow the data's classes: a class the model lacks gets 0,
+    classes the data lacks are dropped and the rest renormalised."""
+    from trainer.inference.backends import TorchClassifier, predict_probs
+    from trainer.inference.preprocess import crops_to_batch
 
-    from trainer.data.torch_dataset import CropDataset
-    from trainer.data.transforms import eval_transform
-    from trainer.device import choose_device
-    from trainer.evaluation.predict import predict_batch
+    if hasattr(model, "run"):
+        classifier = model
+    else:
+        from trainer.device import choose_device
 
-    dev = choose_device(device)
-    model = model.to(dev).eval()
-    loader = DataLoader(CropDataset(samples, eval_transform(card.input_size, float(np.mean(card.mean)),
-                                                            float(np.mean(card.std)))), batch_size=batch_size)
-    captured: list = []
-    hook = _last_linear(model).register_forward_hook(lambda _m, inputs, _o: captured.append(inputs[0])) \
-        if embeddings else None
-    probs_out, emb_out, done = [], [], 0
-    try:
-        for x, _ in loader:
-            if cancelled is not None and cancelled():
-                raise Cancelled(f"stopped after {done} of {len(samples)} samples")
-            x = x.to(dev)
-            captured.clear()
-            if dev.type == "cuda":
-                with torch.autocast("cuda", dtype=torch.float16):
-                    p = predict_batch(model, x.to(memory_format=torch.channels_last), tta_flip)
-            else:
-                p = predict_batch(model, x, tta_flip)
-            probs_out.append(p.float().cpu().numpy())
-            if embeddings:  # with flip TTA the hook saw both views: average them
-                emb_out.append(torch.stack(captured).float().mean(0).flatten(1).cpu().numpy())
-            done += len(x)
-            if progress is not None:
-                progress(done, len(samples))
-    finally:
-        if hook is not None:
-            hook.remove()
+        classifier = TorchClassifier(model, str(choose_device(device)))
+    mean, std = float(np.mean(card.mean)), float(np.mean(card.std))
+    probs_out, emb_out = [], []
+    for start in range(0, len(samples), batch_size):
+        if cancelled is not None and cancelled():
+            raise Cancelled(f"stopped after {start} of {len(samples)} samples")
+        batch = crops_to_batch(samples.images[start:start + batch_size], card.input_size, mean, std)
+        p, e = predict_probs(classifier, batch, tta_flip, embeddings)
+        probs_out.append(p.astype(np.float32, copy=False))
+        if embeddings:
+            emb_out.append(e.astype(np.float32, copy=False))
+        if progress is not None:
+            progress(min(start + batch_size, len(samples)), len(samples))
     model_probs = np.concatenate(probs_out) if probs_out else np.zeros((0, len(card.classes)), np.float32)
     probs = _to_data_classes(model_probs, list(card.classes), samples.classes)
     emb = (np.concatenate(emb_out) if emb_out else np.zeros((0, 0), np.float32)) if embeddings else None
     return Predictions(ids=list(samples.ids), labels=samples.labels, probs=probs, classes=samples.classes,
                        embeddings=emb, splits=samples.meta.get("split_per_sample"),
                        meta={"model": card.name, "data": samples.name, "tta_flip": tta_flip,
+                             "backend": classifier.name,
                              "preprocessing": samples.meta.get("preprocessing"), "time": time.time()})
 
 

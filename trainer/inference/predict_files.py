@@ -28,9 +28,11 @@ def add_predict_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--crops", dest="input", action="store_const", const="crop", help="the same as --input crop")
     p.add_argument("--detector", help="face detector: auto, mtcnn, haar, dlib (default: the model card's)")
     p.add_argument("--device", default="auto", help="auto (CUDA when there is a GPU), cpu or cuda")
+    p.add_argument("--backend", default="auto", choices=("auto", "onnx", "torch"),
+                   help="where the classifier runs: auto (PyTorch on a GPU, else ONNX Runtime), onnx, torch")
     p.add_argument("--no-tta", action="store_true", help="do not average with the mirrored face (faster)")
     p.add_argument("--threads", type=int, default=1, metavar="N",
-                   help="CPU threads for torch (default 1: a face or a photo is too small a job to share, "
+                   help="CPU threads for the classifier (default 1: a face or a photo is too small a job to share, "
                         "and more threads only wait on each other on a busy machine)")
 
 
@@ -81,7 +83,7 @@ def predict_files(predictor: Any, paths: Sequence[Path], *, input: str | None = 
             entry.update(error)
         images.append(entry)
     return {"schema": SCHEMA, "model": predictor.name, "model_path": str(predictor.path) if predictor.path else None,
-            "device": predictor.device.type, "tta_flip": bool(predictor.tta_flip), "classes": predictor.classes,
+            "backend": predictor.backend_name, "tta_flip": bool(predictor.tta_flip), "classes": predictor.classes,
             "images": images}
 
 
@@ -138,15 +140,12 @@ def run(args: argparse.Namespace, prog: str) -> int:
         raise FileNotFoundError(f"no images in {', '.join(map(str, args.inputs))}")
     if args.model is None and not default_model_path().with_suffix(".json").is_file():
         raise ModelLoadError(f"no --model given and the bundled model is missing ({default_model_path()})")
-    import torch
-
     from trainer.inference.predictor import Predictor
 
     # bench/startup.py on 2 cores: one photo in 5.8 s with one thread, 12.1 s with two (their
     # spin-waits double the CPU time when anything else runs).
-    torch.set_num_threads(max(1, args.threads))
-    predictor = Predictor.from_path(args.model, device=args.device, detector=args.detector,
-                                    tta_flip=not args.no_tta)
+    predictor = Predictor.from_path(args.model, backend=args.backend, device=args.device, detector=args.detector,
+                                    tta_flip=not args.no_tta, threads=max(1, args.threads))
     doc = predict_files(predictor, paths, input=args.input, prog=prog)
     write_out(json.dumps(doc, indent=2) if args.json else format_text(doc))
     return 1 if any(image["error"] for image in doc["images"]) else 0

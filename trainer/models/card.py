@@ -11,12 +11,14 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AfterValidator, ConfigDict, Field, Strict, StrictInt, StrictStr, TypeAdapter, ValidationError
-from torch import nn
 
 from trainer.errors import UserError
+
+if TYPE_CHECKING:  # reading a card needs no torch: the ONNX Runtime path never imports it
+    from torch import nn
 
 CARD_FORMAT = "fer-desktop-model/1"
 MAX_CARD_BYTES = 16 << 20  # a card is a few kB; anything this large is not one

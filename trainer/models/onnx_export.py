@@ -48,6 +48,26 @@ class ProbabilityHead(nn.Module):
         return probs
 
 
+class ProbabilitiesAndEmbedding(nn.Module):
+    """The app's inference graph: (N, 1, S, S) normalised grey -> class probabilities and the
+    embedding the classifier layer sees (for the review workspace's label-quality head). No
+    mirror inside: the caller puts mirror images in the same batch."""
+
+    def __init__(self, model: nn.Module, classifier: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.classifier = classifier
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        captured: list[torch.Tensor] = []
+        hook = self.classifier.register_forward_hook(lambda _m, inputs, _o: captured.append(inputs[0]))
+        try:
+            logits = self.model(torch.cat([x, x, x], dim=1))
+        finally:
+            hook.remove()
+        return logits.softmax(dim=1), captured[0].flatten(1)
+
+
 def _padded_conv(conv: nn.Conv2d, pad: Sequence[int]) -> nn.Sequential:
     """A TF-"same" convolution as a fixed zero padding and a plain convolution."""
     plain = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, 0, conv.dilation,
@@ -98,6 +118,25 @@ def export_onnx(model: nn.Module, input_size: int, out: Path, *, opset: int = DE
         warnings.simplefilter("ignore")
         torch.onnx.export(head, (example,), str(out), input_names=["input"], output_names=["probs"],
                           opset_version=opset, dynamic_axes={"input": {0: "batch"}, "probs": {0: "batch"}},
+                          do_constant_folding=True, dynamo=False)
+    return head
+
+
+def export_runtime_onnx(model: nn.Module, input_size: int, out: Path, *, opset: int = DEFAULT_OPSET) -> nn.Module:
+    """Write the graph the app runs in ONNX Runtime (outputs ``probs`` and ``embedding``);
+    returns the torch module that was exported, for the check."""
+    import warnings
+
+    from trainer.inference.backends import classifier_layer
+
+    fixed = fix_same_padding(model.eval(), input_size)
+    head = ProbabilitiesAndEmbedding(fixed, classifier_layer(fixed)).eval()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+        torch.onnx.export(head, (torch.zeros(2, 1, input_size, input_size),), str(out), input_names=["input"],
+                          output_names=["probs", "embedding"], opset_version=opset,
+                          dynamic_axes={"input": {0: "batch"}, "probs": {0: "batch"}, "embedding": {0: "batch"}},
                           do_constant_folding=True, dynamo=False)
     return head
 
