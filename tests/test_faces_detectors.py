@@ -16,7 +16,7 @@ from trainer.faces import (DetectorUnavailable, Face, FaceAligner, FaceDetector,
 from conftest import ASTRONAUT_EYES
 from trainer.faces.geometry import rotate_padded
 
-BACKENDS = ("haar", "mtcnn", "dlib")
+BACKENDS = ("haar", "mtcnn", "dlib", "blazeface")
 AVAILABLE = available_detectors()
 
 
@@ -39,11 +39,11 @@ HAND_EYES = np.array(ASTRONAUT_EYES)
 # much their line may tilt: MTCNN's 5 points are regressed from a 48x48 window, so its roll
 # is off by 1.6 degrees on average on SFEW faces turned 15-20 degrees (docs/detectors.md).
 EYE_TOLERANCE_PX = 4.0
-LEVEL_TOLERANCE_DEG = {"haar": 2.0, "dlib": 2.0, "mtcnn": 3.0}
+LEVEL_TOLERANCE_DEG = {"haar": 2.0, "dlib": 2.0, "mtcnn": 3.0, "blazeface": 3.0}
 
 
 def test_available_detectors_lists_every_name():
-    assert set(AVAILABLE) == {"auto", "haar", "mtcnn", "dlib", "face-alignment"}
+    assert set(AVAILABLE) == {"auto", "haar", "mtcnn", "dlib", "face-alignment", "blazeface"}
     assert AVAILABLE["haar"] is None  # OpenCV is a dependency
     assert AVAILABLE["auto"] is None
     for reason in AVAILABLE.values():

@@ -15,9 +15,10 @@ from ..types import DetectorUnavailable, FaceDetector
 #   haar   80% found but 4 false positives, 120 ms, eyes need dlib or the eye cascade.
 # face-alignment is opt-in only (an extra package and a one-time weight download).
 AUTO_ORDER = ("mtcnn", "dlib", "haar")
-NAMES = ("auto", "haar", "mtcnn", "dlib", "face-alignment")
+NAMES = ("auto", "haar", "mtcnn", "dlib", "face-alignment", "blazeface")
 _ALIASES = {"viola-jones": "haar", "opencv": "haar", "fan": "face-alignment", "face_alignment": "face-alignment",
-            "facealignment": "face-alignment", "dlib-hog": "dlib", "hog": "dlib"}
+            "facealignment": "face-alignment", "dlib-hog": "dlib", "hog": "dlib", "mediapipe": "blazeface",
+            "blaze": "blazeface"}
 
 
 def canonical_name(name: str) -> str:
@@ -35,6 +36,10 @@ def _reason(name: str, **options: Any) -> str | None:
         from .mtcnn import unavailable_reason
     elif name == "dlib":
         from .dlib_backend import unavailable_reason
+    elif name == "blazeface":
+        from .blazeface import unavailable_reason
+
+        return unavailable_reason(str(options.get("model", "both")))
     else:
         from .fan import unavailable_reason
 
@@ -49,6 +54,8 @@ def _factory(name: str) -> Callable[..., FaceDetector]:
         from .mtcnn import MtcnnDetector as cls
     elif name == "dlib":
         from .dlib_backend import DlibDetector as cls
+    elif name == "blazeface":
+        from .blazeface import BlazeFaceDetector as cls
     else:
         from .fan import FanDetector as cls
     return cls
@@ -67,7 +74,7 @@ def available_detectors() -> dict[str, str | None]:
 
 def create_detector(name: str = "auto", **options: Any) -> FaceDetector:
     """A ready detector. ``options`` go to the back-end (see its class: HaarDetector,
-    MtcnnDetector, DlibDetector, FanDetector); with ``auto`` only the options the chosen
+    MtcnnDetector, DlibDetector, FanDetector, BlazeFaceDetector); with ``auto`` only the options the chosen
     back-end accepts are passed (``device`` for mtcnn, say, is ignored by haar).
     Raises DetectorUnavailable (what is missing, how to install it) or UsageError (bad name)."""
     key = canonical_name(name)
