@@ -135,6 +135,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--select", choices=("best", "last"), help="keep the best epoch on val, or the last")
     t.add_argument("--early-stopping", type=int, metavar="EPOCHS")
     t.add_argument("--no-augment", action="store_true", help="switch augmentation off")
+    t.add_argument("--augment-webcam", action="store_true",
+                   help="add what webcams do to faces: blur, sensor noise, JPEG compression, a dim room "
+                        "(on top of the default flips, small rotations, shifts, scale, contrast and occlusion)")
     t.add_argument("--seed", type=int)
     t.add_argument("--device", help="auto | cpu | cuda | cuda:N")
     t.add_argument("--num-workers", type=int)
@@ -168,6 +171,10 @@ def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "replay_ratio": args.replay_ratio, "ema_decay": args.ema_decay,
         "mixup_alpha": args.mixup_alpha,
     }
+    if args.augment_webcam and not args.no_augment:
+        from trainer.data.transforms import WEBCAM_AUGMENT
+
+        overrides["augment"] = {**AugmentConfig().__dict__, **WEBCAM_AUGMENT}
     if args.no_augment:
         overrides["augment"] = AugmentConfig(flip=False, rotate_degrees=0.0, scale=0.0, shift=0.0,
                                              brightness=0.0, contrast=0.0, erasing=0.0).__dict__.copy()

@@ -25,6 +25,50 @@ class AugmentConfig:
     brightness: Annotated[float, Strict(), Field(ge=0, le=1, allow_inf_nan=False)] = 0.3
     contrast: Annotated[float, Strict(), Field(ge=0, le=1, allow_inf_nan=False)] = 0.3
     erasing: Annotated[float, Strict(), Field(ge=0, le=1, allow_inf_nan=False)] = 0.25  # probability of random erasing
+    # What webcams do to a face, each a probability per image (0: off, the default, so recipes
+    # written before these existed train exactly as they did): defocus and motion blur, sensor
+    # noise, JPEG/video compression, and a dim room (gamma darkening).
+    blur: Annotated[float, Strict(), Field(ge=0, le=1, allow_inf_nan=False)] = 0.0
+    noise: Annotated[float, Strict(), Field(ge=0, le=1, allow_inf_nan=False)] = 0.0
+    jpeg: Annotated[float, Strict(), Field(ge=0, le=1, allow_inf_nan=False)] = 0.0
+    low_light: Annotated[float, Strict(), Field(ge=0, le=1, allow_inf_nan=False)] = 0.0
+
+
+# ``--augment-webcam``: the webcam degradations on top of the usual geometric/colour ones.
+WEBCAM_AUGMENT = {"blur": 0.2, "noise": 0.2, "jpeg": 0.3, "low_light": 0.15}
+
+
+class LowLight:
+    """A dim room: a random gamma in [gamma_min, gamma_max] darkens the mid-tones (uint8 in,
+    uint8 out). A class, not a lambda, so DataLoader workers can pickle it."""
+
+    def __init__(self, gamma_min: float = 1.4, gamma_max: float = 2.5) -> None:
+        self.gamma_min, self.gamma_max = gamma_min, gamma_max
+
+    def __call__(self, image):
+        import random
+
+        from torchvision.transforms.v2 import functional as F
+
+        return F.adjust_gamma(image, random.uniform(self.gamma_min, self.gamma_max))
+
+
+class Jpeg:
+    """JPEG compression at a random quality in [quality_min, quality_max] ((1, H, W) uint8 in
+    and out), through OpenCV: torchvision's own JPEG codec is deprecated since 0.29."""
+
+    def __init__(self, quality_min: int = 25, quality_max: int = 85) -> None:
+        self.quality_min, self.quality_max = quality_min, quality_max
+
+    def __call__(self, image):
+        import random
+
+        import cv2
+        import torch
+
+        quality = random.randint(self.quality_min, self.quality_max)
+        ok, encoded = cv2.imencode(".jpg", image[0].numpy(), [cv2.IMWRITE_JPEG_QUALITY, quality])
+        return torch.from_numpy(cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE))[None] if ok else image
 
 
 def normalise(mean: float, std: float) -> v2.Transform:
@@ -60,7 +104,16 @@ def train_transform(input_size: int, mean: float, std: float, aug: AugmentConfig
         ))
     if aug.brightness or aug.contrast:
         steps.append(v2.ColorJitter(brightness=aug.brightness, contrast=aug.contrast))
-    steps += [v2.ToDtype(torch.float32, scale=True), normalise(mean, std)]
+    if aug.low_light:
+        steps.append(v2.RandomApply([v2.Lambda(LowLight())], p=aug.low_light))
+    if aug.blur:
+        steps.append(v2.RandomApply([v2.GaussianBlur(5, sigma=(0.3, 1.5))], p=aug.blur))
+    if aug.jpeg:
+        steps.append(v2.RandomApply([v2.Lambda(Jpeg())], p=aug.jpeg))
+    steps.append(v2.ToDtype(torch.float32, scale=True))
+    if aug.noise:
+        steps.append(v2.RandomApply([v2.GaussianNoise(sigma=0.04)], p=aug.noise))
+    steps.append(normalise(mean, std))
     if aug.erasing:
         steps.append(v2.RandomErasing(p=aug.erasing, scale=(0.02, 0.15)))
     return v2.Compose(steps)
