@@ -57,6 +57,8 @@ GOOD = "3," + " ".join(["7"] * 2304) + ",Training"
     ("3," + " ".join(["7"] * 2000) + ",Training", "2000 pixels, expected 2304"),
     ("3," + " ".join(["7"] * 2303) + " 300,Training", "outside 0..255"),
     ("3," + " ".join(["a"] * 2304) + ",Training", "not all integers"),
+    ("3," + " ".join(["7"] * 2304) + " 7x,Training", "not all integers"),  # after 2304 good ones
+    ("3," + " ".join(["7"] * 2303) + " 7.5,Training", "not all integers"),
 ])
 def test_fer2013_malformed_rows_name_the_line(tmp_path, row, message):
     path = _write_rows(tmp_path / "bad.csv", [GOOD, row])

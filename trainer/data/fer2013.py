@@ -58,6 +58,23 @@ def csv_header(path: str | Path) -> list[str]:
         raise DataError(f"{path}: cannot read as csv: {exc}") from None
 
 
+_DIGITS_AND_BLANKS = np.zeros(256, dtype=bool)
+_DIGITS_AND_BLANKS[[ord(c) for c in "0123456789 \t"]] = True
+
+
+def parse_pixels(text: str) -> np.ndarray | None:
+    """Blank-separated decimal integers -> int64, or None when anything else is there.
+
+    numpy's C text parser, three times faster than ``np.array(text.split(), int64)`` (FER-2013's
+    35,887 rows: 4.5 s instead of 14 s of a 24 s cold load; bench/trainer_overhead.py). It
+    stops at the first character it cannot read (with a warning, not an error), so the text
+    is checked to hold only digits and blanks first, which it then reads to the end."""
+    raw = np.frombuffer(text.encode("ascii", errors="replace"), dtype=np.uint8)
+    if not _DIGITS_AND_BLANKS[raw].all():
+        return None
+    return np.fromstring(text, dtype=np.int64, sep=" ")
+
+
 def parse_row(row: dict[str, str], where: str) -> tuple[int, np.ndarray]:
     """(label, 48x48 uint8 image) of one data row; a DataError naming the line otherwise."""
     try:
@@ -66,10 +83,9 @@ def parse_row(row: dict[str, str], where: str) -> tuple[int, np.ndarray]:
         raise DataError(f"{where}: emotion {row['emotion']!r} is not an integer") from None
     if not 0 <= label < len(BASIC_CLASSES):
         raise DataError(f"{where}: emotion {label} outside 0..{len(BASIC_CLASSES) - 1}")
-    try:
-        pixels = np.array((row["pixels"] or "").split(), dtype=np.int64)
-    except (ValueError, OverflowError):
-        raise DataError(f"{where}: pixels are not all integers from 0 to 255") from None
+    pixels = parse_pixels(row["pixels"] or "")
+    if pixels is None:
+        raise DataError(f"{where}: pixels are not all integers from 0 to 255")
     if pixels.size != FER_SIZE * FER_SIZE:
         raise DataError(f"{where}: {pixels.size} pixels, expected {FER_SIZE * FER_SIZE} (48x48)")
     if pixels.min() < 0 or pixels.max() > 255:
