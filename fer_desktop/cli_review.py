@@ -19,6 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", help="split(s) to review, '+'-joined (default: all)")
     p.add_argument("--model", help="model file (.safetensors/.json); default: the bundled one")
     p.add_argument("--journal", help="relabel journal (default: one per dataset in the user's data folder)")
+    p.add_argument("--input", choices=("auto", "photo", "crop"),
+                   help="what the images are: photo (find the face), crop (face crops: pad, re-align, else as "
+                        "they are), auto; default: what the dataset declares (FER-2013, FER+, SFEW: crop)")
     p.add_argument("--cell", metavar="LABEL:PREDICTED",
                    help="start on one confusion-matrix cell, e.g. angry:neutral (either side may be empty)")
     p.add_argument("--filter", choices=("wrong", "flagged", "relabelled"), help="start with this filter")
@@ -73,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if size:
         window.resize(*size)
     window.show()
-    window.open_dataset(DatasetRequest(args.data, args.split, args.model, args.journal))
+    window.open_dataset(DatasetRequest(args.data, args.split, args.model, args.journal, args.input))
 
     exit_code = {"code": 0}
 

@@ -31,13 +31,15 @@ NONE = -1  # no corrected class / no prediction
 @dataclass(frozen=True)
 class DatasetRequest:
     """What to open: a dataset path (FER-2013 csv, FER+ csv, class folders), the splits
-    ("+"-joined; None = all), the model (None = the bundled one) and the journal (None = the
-    dataset's default journal in the user's data dir)."""
+    ("+"-joined; None = all), the model (None = the bundled one), the journal (None = the
+    dataset's default journal in the user's data dir) and what its images are (auto | photo |
+    crop; None = what the dataset declares: trainer.data.input_kinds)."""
 
     path: str
     split: str | None = None
     model: str | None = None
     journal: str | None = None
+    input: str | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,12 @@ class ReviewSession:
 
     def given_name(self, i: int) -> str:
         return self.classes[self.given[i]] if self.given[i] >= 0 else "unlabelled"
+
+    def method_of(self, i: int) -> str | None:
+        """How sample ``i``'s face crop was made (trainer.faces.prepare.METHOD_TITLES' keys:
+        detect, crop, asis, noface); None when the images were used as they are."""
+        methods = self.samples.meta.get("face_methods")
+        return None if methods is None else str(methods[i])
 
     def _to_index(self, sample: int | str) -> int:
         if isinstance(sample, str):

@@ -51,11 +51,14 @@ def _existing(path: Path) -> Path:
 def open_session(request: DatasetRequest, *, progress: Progress | None = None,
                  cancelled: Callable[[], bool] | None = None, status: Status | None = None,
                  cache_dir: str | Path | None = None, device: str = "auto") -> ReviewSession:
-    """Load the model and the dataset's face crops the way the model's card says, run the
-    model over every sample (cached on disk: reopening is instant), score the labels, and
-    read the journal. Raises the engine's Cancelled when ``cancelled()`` turns true."""
+    """Load the model and the dataset's face crops (made the way the app and ``fer-train
+    evaluate`` make them, for what the images are: ``request.input``, else what the dataset
+    declares), run the model over every sample (cached on disk: reopening is instant), score
+    the labels, and read the journal. Raises the engine's Cancelled when ``cancelled()`` turns
+    true."""
     from trainer.data.datasets import DataSpec, LoadOptions, dataset_kind, load_samples
-    from trainer.evaluation.evaluate import face_options_for_card
+    from trainer.data.input_kinds import input_for
+    from trainer.evaluation.evaluate import face_options_for_input
     from trainer.inference.predictor import default_model_path
     from trainer.models.card import read_card
 
@@ -72,7 +75,8 @@ def open_session(request: DatasetRequest, *, progress: Progress | None = None,
     status("reading faces")
     splits = tuple(s for s in (request.split or "").split("+") if s) or all_splits(path)
     spec = DataSpec(path, splits)
-    samples = load_samples(spec, LoadOptions(faces=face_options_for_card(card), report=report), purpose="eval")
+    faces = face_options_for_input(card, input_for(path, request.input))
+    samples = load_samples(spec, LoadOptions(faces=faces, report=report, faces_on_csv=True), purpose="eval")
     kind = dataset_kind(path)
     _stop_if(cancelled, "cancelled while reading faces")
     preds = _predictions(model_path, samples, str(spec), cache_dir, device, progress, cancelled, status)
@@ -313,6 +317,7 @@ def _check_cancel(cancelled: Callable[[], bool] | None, what: str) -> None:
 def _copy_folders(root: Path, out: Path, state: dict[str, str], progress: Progress,
                   cancelled: Callable[[], bool] | None) -> Path:
     from trainer.data.folders import scan_folder_dataset
+    from trainer.data.input_kinds import declared_input, write_declaration
 
     listings = scan_folder_dataset(root)
     spelling: dict[str, str] = {}  # canonical class -> the dataset's folder name
@@ -339,6 +344,9 @@ def _copy_folders(root: Path, out: Path, state: dict[str, str], progress: Progre
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / rel, dest)
     progress(len(jobs), len(jobs))
+    declared = declared_input(root)
+    if declared is not None:  # a copy of SFEW is face crops too, whatever its new name
+        write_declaration(out, declared)
     try:
         scan_folder_dataset(out)
     except DataError as exc:  # e.g. every Disgust face of Val relabelled: Val lacks a class folder

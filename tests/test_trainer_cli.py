@@ -129,12 +129,20 @@ def test_folder_training_with_relabels_and_default_val(tmp_path, capsys):
     assert (config["train"], config["val"]) == ("target/Train", "target/Val")
     assert config["data"]["relabels"]["train"] == 1 and config["data"]["relabels"]["val"] == 1
     card = json.loads((tmp_path / "run" / "model.json").read_text())
-    # "mode": the crops went in as they were, so evaluate does the same by default
+    # "mode": the crops went in as they were; the card says so, but evaluation makes faces the
+    # way the app does for what the data is (these folders declare nothing: auto) ...
     assert card["preprocessing"] == {"faces": "crops", "mode": "none", "grey": True, "crop_size": 40}
     code, out, err = cli(capsys, "evaluate", "--model", tmp_path / "run" / "model", "--data", root,
                          "--split", "Val", "--json")
     assert code == 0, err
-    assert json.loads(out)["preprocessing"]["faces"] == "crops"  # not re-aligned: as in training
+    result = json.loads(out)
+    assert result["input"] == "auto" and result["preprocessing"]["faces"] == "align"
+    assert sum(result["face_methods"].values()) == result["n"]
+    # ... and --input none is the training protocol: the images as they are.
+    code, out, err = cli(capsys, "evaluate", "--model", tmp_path / "run" / "model", "--data", root,
+                         "--split", "Val", "--json", "--input", "none")
+    assert code == 0, err
+    assert json.loads(out)["preprocessing"]["faces"] == "crops" and "faces_found" not in json.loads(out)
 
 
 def test_cascade_end_to_end(tmp_path, capsys, fer_csv):

@@ -72,7 +72,7 @@ class FrameView(QWidget):
             if self._result is not None:
                 paint_faces(painter, self._result.faces, self._result.classes, scale=scale, offset=offset,
                             selected_id=self._selected, smoothed=self._smoothed,
-                            font_px=max(12.0, min(18.0, target.height() / 30)))
+                            font_px=max(12.0, min(18.0, target.height() / 30)), bounds=target)
         finally:
             painter.end()
 

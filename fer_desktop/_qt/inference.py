@@ -44,6 +44,8 @@ class InferenceWorker(QObject):
         # Mirror-image averaging doubles the classifier's cost; the live view's temporal
         # smoothing already averages over frames, so it is kept for still images only.
         self.flip_live = False
+        # What still images are (trainer.faces.prepare): auto, or crop ("These are face crops").
+        self.input_kind = "auto"
         self.engine = None  # fer_desktop.engine.Engine
         self.loading = False
         self._generation: int | None = None
@@ -118,6 +120,15 @@ class InferenceWorker(QObject):
         self.frames.put(dataclasses.replace(packet, timestamp=time.perf_counter()))
         self.drain()
 
+    @Slot(str)
+    def set_input_kind(self, kind: str) -> None:
+        """What still images are from now on; the one on screen is made again that way."""
+        if kind == self.input_kind:
+            return
+        self.input_kind = kind
+        if self._last_packet is not None and self._last_packet.still:
+            self._rerun_last()
+
     def close(self, wait_s: float = 60.0) -> None:
         """After the thread has stopped: let a model load that is under way end (a process
         that exits while torch loads in another thread dies in C++'s terminate), then end
@@ -155,7 +166,12 @@ class InferenceWorker(QObject):
             engine.live.reset()
             self._generation = packet.generation
         engine.predictor.tta_flip = packet.still or self.flip_live
-        faces = engine.live.process(packet.frame, still=packet.still)
+        if packet.still:  # the path predict and evaluate take: the same image, the same probabilities
+            from trainer.inference.prepared import still_faces
+
+            faces = still_faces(engine.predictor, engine.live, packet.frame, self.input_kind)
+        else:
+            faces = engine.live.process(packet.frame)
         now = time.perf_counter()
         return FrameResult(packet, faces, engine.info.classes, engine.info.name, (now - t0) * 1000,
                            (now - packet.timestamp) * 1000, engine.live.timings)

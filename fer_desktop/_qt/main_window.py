@@ -56,6 +56,7 @@ class MainWindow(QMainWindow):
     _step = Signal(int)
     _closeSource = Signal()
     _loadModel = Signal(str)
+    _setInputKind = Signal(str)
     # For scripts and tests.
     exportFinished = Signal(str, int)
     exportFailed = Signal(str)
@@ -162,6 +163,10 @@ class MainWindow(QMainWindow):
         self.act_open_video = a("Open &Video…", lambda: self.open_video(), ["Ctrl+Shift+V"])
         self.act_camera = a("&Webcam", lambda: self.open_camera(), ["Ctrl+Shift+C"], "Start the webcam chosen in the toolbar")
         self.act_stop = a("S&top Source", self.stop_source, ["Escape"])
+        self.act_face_crops = a("These Are Face &Crops", self.set_face_crops, [],
+                                "The opened images are face crops (like FER-2013's or SFEW's): pad each one, find "
+                                "the face again and re-align it, else use it as it is. Set by itself for known crop "
+                                "datasets", checkable=True)
         self.act_snapshot = a("Save &Snapshot…", lambda: self.save_snapshot(), [QKeySequence.StandardKey.Save],
                               "Save the annotated frame (PNG) and its probabilities (JSON)")
         self.act_export = a("&Export Video Probabilities (CSV)…", lambda: self.export_csv(), ["Ctrl+E"],
@@ -189,6 +194,8 @@ class MainWindow(QMainWindow):
         m = self.menus["File"]
         for act in (self.act_open_image, self.act_open_folder, self.act_open_video, self.act_camera, self.act_stop):
             m.addAction(act)
+        m.addSeparator()
+        m.addAction(self.act_face_crops)
         m.addSeparator()
         m.addAction(self.act_snapshot)
         m.addAction(self.act_export)
@@ -303,6 +310,7 @@ class MainWindow(QMainWindow):
         self._step.connect(self.capture.step)
         self._closeSource.connect(self.capture.close)
         self._loadModel.connect(self.inference.load_model)
+        self._setInputKind.connect(self.inference.set_input_kind)
         self.transport.seekRequested.connect(self._seek)
 
         self.capture.frameReady.connect(self.inference.drain)
@@ -376,6 +384,7 @@ class MainWindow(QMainWindow):
                 return
         self._remember_dir(path)
         self.statusBar().showMessage(f"Opening {Path(path).name}…", 3000)
+        self._follow_declared_input(path)
         self._openImages.emit(str(path))
 
     @guarded
@@ -385,7 +394,28 @@ class MainWindow(QMainWindow):
             if not path:
                 return
         self._remember_dir(path)
+        self._follow_declared_input(path)
         self._openImages.emit(str(path))
+
+    def _follow_declared_input(self, path: str | Path) -> None:
+        """Images of a known crop dataset (SFEW, a fer-dataset.json) are face crops at once;
+        other images are photos until the user says otherwise."""
+        from trainer.data.input_kinds import declared_input
+
+        kind = declared_input(path) or "auto"
+        self.act_face_crops.setChecked(kind == "crop")
+        self._setInputKind.emit(kind)
+
+    @guarded
+    def set_face_crops(self, crops: bool | None = None) -> None:
+        """File > These Are Face Crops: still images are face crops (pad, re-align, else as
+        they are) or photos (find the faces); the image on screen is made again. None: as the
+        action now stands (its trigger has toggled it)."""
+        crops = self.act_face_crops.isChecked() if crops is None else bool(crops)
+        self.act_face_crops.setChecked(crops)
+        self._setInputKind.emit("crop" if crops else "auto")
+        self.statusBar().showMessage("Images are face crops: each is re-aligned, or used as it is" if crops
+                                     else "Images are photos: faces are found in them", 4000)
 
     @guarded
     def open_video(self, path: str | Path | None = None) -> None:

@@ -202,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
                   split=samples.name, input=samples.meta.get("input"),
                   preprocessing=samples.meta.get("preprocessing", ready_crops()))
     methods = samples.meta.get("face_methods")
-    if methods is not None and len(methods):
+    if methods is not None and len(methods) and samples.meta.get("input") != "none":
         counts = Counter(str(m) for m in methods)
         result["face_methods"] = dict(counts)
         # A face found and aligned (detect) or found again in a crop (crop); asis / noface: none found.

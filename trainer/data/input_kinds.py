@@ -9,13 +9,12 @@
 * Anything else declares nothing: ``auto``.
 
 A file or folder inside a dataset (``sfew2/Val/Happy/x.png``) has its dataset's kind: the
-lookup walks up a few levels (class folder, split folder, dataset root). Light to import:
-the predict commands and the window call it per opened path.
+lookup walks up a few levels (class folder, split folder, dataset root). Light to import and
+to call (a few stat calls): the predict commands and the window call it per opened path.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 from pathlib import Path
 
@@ -34,12 +33,6 @@ def declared_input(path: str | Path) -> str | None:
         path = path.resolve()
     except OSError:
         return None
-    return _declared(str(path))
-
-
-@functools.lru_cache(maxsize=256)
-def _declared(path_text: str) -> str | None:
-    path = Path(path_text)
     if path.suffix.lower() in CSV_SUFFIXES and path.name.lower().removesuffix(".gz").endswith(".csv"):
         return "crop"  # a FER-2013 / FER+ csv: 48x48 crops
     for level, folder in enumerate([path, *path.parents]):
@@ -79,5 +72,4 @@ def write_declaration(root: str | Path, kind: str) -> Path:
         raise ValueError(f"input kind {kind!r}: expected one of {', '.join(INPUT_KINDS)}")
     note = Path(root) / DATASET_FILE
     note.write_text(json.dumps({"input": kind}) + "\n", encoding="utf-8")
-    _declared.cache_clear()
     return note

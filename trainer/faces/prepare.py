@@ -29,7 +29,9 @@ from .types import Face, check_image
 INPUT_KINDS = ("auto", "photo", "crop")
 DEFAULT_INPUT = "auto"
 METHODS = ("detect", "crop", "asis")
-METHOD_TITLES = {"detect": "aligned", "crop": "re-aligned crop", "asis": "used as is"}
+METHOD_TITLES = {"detect": "aligned", "crop": "re-aligned crop", "asis": "used as is",
+                 # datasets only (trainer.data.crops): a photo without a face stands in whole
+                 "noface": "no face found: the whole image"}
 
 # An image no larger than this (pixels, longer side) may be a tight face crop: FER-2013's
 # 48x48, SFEW's 143x181, most published crop sets. A photo this small with no face found is

@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from trainer.faces.geometry import match_boxes
+from trainer.faces.prepare import clip_face
 from trainer.faces.types import check_image
 
 
@@ -70,6 +71,7 @@ class LiveFace:
     probs: np.ndarray  # this frame's probabilities
     smoothed: np.ndarray  # exponential moving average over the track's frames
     detected: bool  # True when the box came from the detector this frame, False when tracked
+    method: str = "detect"  # how the crop was made (trainer.faces.prepare: detect | crop | asis)
 
     def probabilities(self, smoothed: bool) -> np.ndarray:
         return self.smoothed if smoothed else self.probs
@@ -158,6 +160,14 @@ class LivePipeline:
             self._executor.shutdown(wait=True)
             self._executor = None
 
+    def exclusive(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` where the detector is never used by two threads at once: on the
+        background detection worker in async mode, else here (a still image detects with the
+        same detector as the stream)."""
+        if self._executor is None:
+            return fn(*args)
+        return self._executor.submit(fn, *args).result()
+
     def _detect_now(self, frame: np.ndarray) -> list[Any]:
         """A synchronous detection; in async mode through the worker (never two at once)."""
         if self._executor is None:
@@ -220,6 +230,9 @@ class LivePipeline:
         self.timings = timings
         out = [self._smoothed(track, crop, p, track.track_id in detected_ids, still)
                for track, crop, p in zip(shown, crops, probs)]
+        h, w = frame.shape[:2]
+        for face in out:  # tracks keep their whole box (the flow checks how much is in view); shown, it is cut
+            face.face = clip_face(face.face, w, h)
         if still:
             self.tracks = []
         return out

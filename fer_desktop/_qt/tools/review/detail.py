@@ -157,6 +157,7 @@ class DetailView(QWidget):
         self.face.setPixmap(face.scaled(FACE - 4, FACE - 4, Qt.AspectRatioMode.KeepAspectRatio,
                                         Qt.TransformationMode.SmoothTransformation))
         self._show_original(s.paths[i])
+        self._show_method(s, i)
         self._show_bars(s, i, state)
         self._show_votes(s, i)
         self._show_info(s, i)
@@ -177,6 +178,15 @@ class DetailView(QWidget):
         # A light class colour (happy's yellow, neutral's grey) is darkened to read on the panel.
         color = color.darker(180 if text_color_on(color.name()) == "#000000" else 120)
         self.title.setStyleSheet(f"color: {color.name()};")
+
+    def _show_method(self, s: ReviewSession, i: int) -> None:
+        """Under the face: how the model's crop was made (aligned, re-aligned crop, used as is)."""
+        from trainer.faces.prepare import METHOD_TITLES
+
+        method = s.method_of(i)
+        title = METHOD_TITLES.get(method, method) if method else "the image as it is"
+        self.face_caption.setText(f"model input: {title}")
+        self.face.setToolTip(f"The face as the model gets it (grey): {title}")
 
     def _show_original(self, path: str | None) -> None:
         visible = path is not None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -65,11 +66,17 @@ class OpenDatasetDialog(QDialog):
         model_row.addWidget(model_button)
         self.journal = QLineEdit(self)
         self.journal.setPlaceholderText("default: one journal per dataset in your data folder")
+        self.face_crops = QCheckBox("These are face crops", self)
+        self.face_crops.setToolTip("Each image is a face crop (FER-2013's, SFEW's): pad it, find the face again and "
+                                   "re-align it, else use it as it is. Otherwise faces are found in the images. "
+                                   "Set by itself for known crop datasets")
+        self._declared: str | None = None  # what the typed dataset declares (trainer.data.input_kinds)
         form = QFormLayout(self)
         form.addRow("Dataset", row)
         form.addRow("Split", self.split)
         form.addRow("Model", model_row)
         form.addRow("Journal", self.journal)
+        form.addRow("Images", self.face_crops)
         note = QLabel("The model runs over every face once; the result is cached, so reopening is instant.", self)
         note.setWordWrap(True)
         form.addRow(note)
@@ -82,6 +89,7 @@ class OpenDatasetDialog(QDialog):
         self.resize(620, self.sizeHint().height())
 
     def _fill_splits(self, path: str) -> None:
+        self._follow_declared(path)
         current = self.split.currentText()
         self.split.clear()
         choices = split_choices(path)
@@ -89,6 +97,15 @@ class OpenDatasetDialog(QDialog):
         self.split.addItems(choices)
         if current and current != "all splits":
             self.split.setEditText(current)
+
+    def _follow_declared(self, path: str) -> None:
+        """A known crop dataset (FER-2013, FER+, SFEW, a fer-dataset.json) ticks the box."""
+        from trainer.data.input_kinds import declared_input
+
+        declared = declared_input(path) if path.strip() else None
+        if declared != self._declared:
+            self._declared = declared
+            self.face_crops.setChecked(declared == "crop")
 
     def _pick_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Dataset folder", self.start_dir)
@@ -112,5 +129,8 @@ class OpenDatasetDialog(QDialog):
             return None
         split = self.split.currentText().strip()  # an item's text is its split, or typed by hand
         split = "" if split == "all splits" else split
+        crops = self.face_crops.isChecked()
+        # As declared when the box says what the dataset says; the user's choice otherwise.
+        kind = None if crops == (self._declared == "crop") else ("crop" if crops else "auto")
         return DatasetRequest(path, split or None, self.model.text().strip() or None,
-                              self.journal.text().strip() or None)
+                              self.journal.text().strip() or None, kind)
