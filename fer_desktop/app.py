@@ -27,6 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--camera", metavar="N", type=int, help="start webcam N")
     p.add_argument("--resolution", metavar="WxH", default=None, help="webcam resolution, e.g. 1280x720")
     p.add_argument("--play", action="store_true", help="start playing the --video/--open video")
+    p.add_argument("--input", choices=("auto", "photo", "crop"),
+                   help="what opened images are: photo, crop (face crops: re-aligned, else used as they are) or "
+                        "auto; default: what their dataset declares (SFEW: crop), else auto; "
+                        "File > These Are Face Crops switches it")
     p.add_argument("--model", metavar="PATH", help="model file (.safetensors/.json); default: the bundled one")
     p.add_argument("--detector", default=None, help="face detector: auto, mtcnn, haar, dlib (default: the card's)")
     p.add_argument("--backend", default="auto", choices=("auto", "onnx", "torch"),
@@ -107,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         live_options["detect_every"] = max(1, args.detect_every)
     window = MainWindow(open_settings(args.settings), model_path=args.model, live_options=live_options,
                         detector=args.detector, backend=args.backend)
+    window.input_override = args.input
     # Through a signal: the hook may run in any thread, the message box only in the GUI one.
     set_reporter(window.ctx.report)
     size = _size(args.size)

@@ -87,3 +87,14 @@ def test_no_box_is_drawn_past_the_picture(qtbot):
     assert not outside, f"drawn past the picture at {outside[:5]}"
     inside = {image.pixel(x, y) for y in range(100, 300, 2) for x in range(0, 400, 2)}
     assert len(inside) > 3  # the boxes and their labels are drawn, inside
+
+
+def test_input_from_the_command_line_wins(qtbot, window, astronaut_png):  # noqa: F811
+    from fer_desktop.app import build_parser
+
+    assert build_parser().parse_args(["--input", "crop"]).input == "crop"
+    window.input_override = "crop"  # fer-desktop --input crop: every opened image is a face crop
+    window.open_image(astronaut_png)
+    assert window.act_face_crops.isChecked()
+    shown = wait_for_method(qtbot, window, astronaut_png, {"crop", "asis"})
+    assert len(shown.faces) == 1  # one crop, one face: the photo's largest, re-aligned

@@ -76,6 +76,7 @@ class MainWindow(QMainWindow):
         self.ctx.smoothing = value(settings, "view/smoothing", True, bool)
         self.detector = detector
         self.backend = backend
+        self.input_override: str | None = None  # what opened images are (--input), else their dataset's say
         self.source_kind = "none"
         self.source_name = ""
         self.fps = FpsMeter()
@@ -402,7 +403,7 @@ class MainWindow(QMainWindow):
         other images are photos until the user says otherwise."""
         from trainer.data.input_kinds import declared_input
 
-        kind = declared_input(path) or "auto"
+        kind = self.input_override or declared_input(path) or "auto"
         self.act_face_crops.setChecked(kind == "crop")
         self._setInputKind.emit(kind)
 

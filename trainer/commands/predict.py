@@ -7,7 +7,7 @@ reported in the output and the rest go on (exit status 1 when any failed).
 examples:
   fer-train predict photo.jpg
   fer-train predict photos/ --json > faces.json
-  fer-train predict --model runs/best/model --crops face1.png face2.png
+  fer-train predict --model runs/best/model --input crop face1.png face2.png   # face crops
 """
 
 from __future__ import annotations
