@@ -3,6 +3,7 @@
     python bench/detectors.py --data ../shared/data/sfew2            # rates + timing
     python bench/detectors.py --data ../shared/data/sfew2 --no-timing
     python bench/detectors.py --timing-only --runs 30
+    python bench/detectors.py --data ../shared/data/sfew2 --threads 1   # every back-end on one thread
     python bench/detectors.py --data ../shared/data/sfew2 --calibrate  # aligner/Haar constants
     python bench/detectors.py --data ../shared/data/sfew2 --rotation   # tilt refinement
 
@@ -40,6 +41,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from trainer.faces import FaceAligner, available_detectors, create_detector, read_image  # noqa: E402
+from trainer.faces.detectors import canonical_name  # noqa: E402
 from trainer.faces.geometry import rotate_padded  # noqa: E402
 
 CLASSES = ("Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise")
@@ -91,6 +93,16 @@ def frame_640x480() -> np.ndarray:
     canvas = np.full((480, 640, 3), 128, np.uint8)
     canvas[:, 80:560] = face
     return canvas
+
+
+def set_threads(n: int, specs: list[str]) -> None:
+    """One thread count for the libraries the back-ends run on (dlib's HOG is single-threaded;
+    LiteRT's count is the blazeface back-end's num_threads option)."""
+    cv2.setNumThreads(n)
+    if any(canonical_name(parse_spec(s)[0]) in ("mtcnn", "face-alignment") for s in specs):
+        import torch
+
+        torch.set_num_threads(n)
 
 
 def rates(detector, images, real: set[str], border_frac: float, free: list[np.ndarray]) -> dict:
@@ -238,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--border", type=float, default=0.4, help="black border per side, fraction of the crop size")
     ap.add_argument("--runs", type=int, default=30, help="timing runs per back-end")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N images (quick checks)")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="CPU threads for every back-end (OpenCV, torch, LiteRT); 0: each library's default")
     ap.add_argument("--no-timing", action="store_true")
     ap.add_argument("--timing-only", action="store_true")
     ap.add_argument("--calibrate", action="store_true", help="print the measured aligner/Haar constants and exit")
@@ -270,9 +284,13 @@ def main(argv: list[str] | None = None) -> int:
         real = {k for k, _ in images if k not in skip}
         free = face_free_images()
 
+    if args.threads:
+        set_threads(args.threads, specs)
     rows = []
     for spec in specs:
         name, options = parse_spec(spec)
+        if args.threads and canonical_name(name) == "blazeface":
+            options.setdefault("num_threads", args.threads)
         detector = create_detector(name, **options)
         row = {"name": spec}
         if not args.timing_only:
