@@ -45,11 +45,14 @@ def test_a_known_crop_dataset_is_face_crops_and_the_toggle_redoes_the_image(qtbo
     assert window.act_face_crops.isChecked()  # at once, before the image arrives
     first = wait_for_method(qtbot, window, crop, {"crop", "asis"})  # padded, found again, re-aligned
     assert first.faces[0].method == "crop"
+    tile = window.panels["crops"].tiles[0]
+    qtbot.waitUntil(lambda: "re-aligned crop" in tile.caption.text(), timeout=WAIT_MS)  # says how it was made
 
     window.act_face_crops.trigger()  # off: the same image as a photo, made again at once
     assert not window.act_face_crops.isChecked()
     again = wait_for_method(qtbot, window, crop, {"detect"})  # MTCNN finds this crop's face as it is
     assert again.packet.path == first.packet.path
+    qtbot.waitUntil(lambda: "re-aligned" not in tile.caption.text(), timeout=WAIT_MS)
 
     window.open_image(astronaut_png)  # a photo elsewhere: not crops
     assert not window.act_face_crops.isChecked()

@@ -114,6 +114,10 @@ class CropsPanel(QScrollArea):
             probs = face.probabilities(self.ctx.smoothing)
             label, conf = face_label(result.classes, probs)
             caption = f"#{face.track_id} {label} {conf:.0%}" if label else f"#{face.track_id}"
+            if getattr(face, "method", "detect") != "detect":  # a face crop: re-aligned, or used as it is
+                from trainer.faces.prepare import METHOD_TITLES
+
+                caption += f"\n{METHOD_TITLES.get(face.method, face.method)}"
             tile.show_face(face.track_id, face.crop, caption, class_color(label), face.track_id == self.ctx.selected_id)
             tile.show()
         self.empty.setVisible(not faces)
