@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "auto; default: what their dataset declares (SFEW: crop), else auto; "
                         "File > These Are Face Crops switches it")
     p.add_argument("--model", metavar="PATH", help="model file (.safetensors/.json); default: the bundled one")
-    p.add_argument("--detector", default=None, help="face detector: auto, mtcnn, haar, dlib (default: the card's)")
+    p.add_argument("--detector", default=None, help="face detector: auto, mtcnn, blazeface, haar, dlib (default: the card's)")
     p.add_argument("--backend", default="auto", choices=("auto", "onnx", "torch"),
                    help="where the classifier runs: auto (PyTorch on a GPU, else ONNX Runtime), onnx, torch; "
                         "the status bar shows which")

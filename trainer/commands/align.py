@@ -33,7 +33,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="image files or directories")
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory (created if needed)")
     p.add_argument("--detector", default="auto",
-                   help="auto, haar, mtcnn, dlib or face-alignment (default: auto, the best one installed)")
+                   help="auto, haar, mtcnn, blazeface, dlib or face-alignment (default: auto, the best one installed)")
     p.add_argument("--size", type=int, default=256, help="side of the square crops in pixels (default 256)")
     p.add_argument("--pre-cropped", action="store_true",
                    help="inputs are face crops (FER-2013, SFEW): pad them before detection and keep one face "

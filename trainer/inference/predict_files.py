@@ -26,7 +26,7 @@ def add_predict_args(p: argparse.ArgumentParser) -> None:
                         "face-shaped image without one is taken as a crop). Default: what the image's dataset "
                         "declares (FER-2013, FER+, SFEW, a fer-dataset.json: crop), else auto")
     p.add_argument("--crops", dest="input", action="store_const", const="crop", help="the same as --input crop")
-    p.add_argument("--detector", help="face detector: auto, mtcnn, haar, dlib (default: the model card's)")
+    p.add_argument("--detector", help="face detector: auto, mtcnn, blazeface, haar, dlib (default: the model card's)")
     p.add_argument("--device", default="auto", help="auto (CUDA when there is a GPU), cpu or cuda")
     p.add_argument("--backend", default="auto", choices=("auto", "onnx", "torch"),
                    help="where the classifier runs: auto (PyTorch on a GPU, else ONNX Runtime), onnx, torch")
