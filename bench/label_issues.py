@@ -8,6 +8,11 @@ in-sample self-confidence. Out-of-fold scores are repeated over fold seeds (mean
 Also times the scoring pass (model over the images + the K-fold head).
 
     python bench/label_issues.py [--data-root ../shared/data] [--split Training] [--seeds 3] [--json OUT]
+    python bench/label_issues.py --split PublicTest --view-study   # how the extra views were chosen
+
+``--view-study`` scores every image from the plain view and from each candidate view, and
+prints the precision of the plain score averaged with each view, with the shifts and
+scalings, with the turns, and with all of them (trainer.evaluation.views.VIEWS).
 """
 
 from __future__ import annotations
@@ -23,8 +28,11 @@ from trainer.data.datasets import LoadOptions, load_samples
 from trainer.evaluation.label_quality import (METHODS, disagreement_scores, find_issues, label_quality_scores,
                                               memorisation_gap, out_of_fold_probs, rank)
 from trainer.evaluation.predictions import cached_predict
+from trainer.evaluation.views import VIEWS, view_probs
 from trainer.inference import default_model_path
-from trainer.models.card import load_model
+from trainer.inference.backends import create_classifier, predict_probs
+from trainer.inference.preprocess import crops_to_batch
+from trainer.models.card import read_card
 
 KS = (100, 500, 2000)
 
@@ -47,6 +55,33 @@ def precision_at(order: np.ndarray, truth: np.ndarray, ks=KS) -> dict[int, float
     return {k: float(truth[ranked[:k]].mean()) for k in ks}
 
 
+def view_study(classifier, card, samples, pred, truth: np.ndarray) -> None:
+    """Every image from each candidate view; the precision of the plain probabilities averaged
+    with each view and with groups of them (the choice of trainer.evaluation.views.VIEWS)."""
+    mean, std = float(np.mean(card.mean)), float(np.mean(card.std))
+
+    def predict(crops: np.ndarray) -> np.ndarray:
+        return predict_probs(classifier, crops_to_batch(crops, card.input_size, mean, std), True)[0]
+
+    images = list(samples.images)
+    each = {}
+    for view in VIEWS:
+        each[view] = view_probs(predict, images, np.zeros_like(pred.probs), views=[view]) * 2  # (0 + view) / 2
+        print(f"view {view}: done", flush=True)
+    groups = {"plain + one view: " + str(v): [v] for v in VIEWS}
+    groups["plain + turns"] = [v for v in VIEWS if v.angle]
+    groups["plain + shifts and scalings"] = [v for v in VIEWS if not v.angle]
+    groups["plain + all (VIEWS)"] = list(VIEWS)
+    ks = (100, 500)
+    print(f"\n| views averaged | top {' | top '.join(map(str, ks))} |\n|---|" + "---|" * len(ks))
+    plain = precision_at(rank(label_quality_scores(pred.labels, pred.probs)), truth, ks)
+    print(f"| plain (mirror only) | {' | '.join(f'{100 * plain[k]:.1f}%' for k in ks)} |")
+    for name, views in groups.items():
+        probs = (pred.probs + sum(each[v] for v in views)) / (1 + len(views))
+        p = precision_at(rank(label_quality_scores(pred.labels, probs)), truth, ks)
+        print(f"| {name} | {' | '.join(f'{100 * p[k]:.1f}%' for k in ks)} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-root", type=Path, default=Path("../shared/data"))
@@ -55,19 +90,19 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3, help="fold seeds for the out-of-fold scores")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--view-study", action="store_true",
+                        help="compare sets of extra views on this split (choose on PublicTest, not Training)")
     args = parser.parse_args()
 
-    import torch
-
-    torch.set_num_threads(2)
     model_path = args.model or default_model_path()
-    model, card = load_model(model_path)
+    card = read_card(model_path)
+    model = create_classifier(model_path, card, "auto", "auto", threads=2)
     spec = f"{args.data_root}/fer2013/fer2013.csv.gz#{args.split}"
     t0 = time.perf_counter()
     samples = load_samples(spec)
     t_load = time.perf_counter() - t0
     t0 = time.perf_counter()
-    pred, cached = cached_predict(model_path, model, card, samples, spec, embeddings=True)
+    pred, cached = cached_predict(model_path, model, card, samples, spec, embeddings=True, views=True)
     t_predict = time.perf_counter() - t0
     truth = ferplus_differs(args.data_root, args.split, pred.ids, pred.classes, pred.labels)
     known = ~np.isnan(truth)
@@ -85,6 +120,12 @@ def main() -> None:
     for method in METHODS:
         rows[f"in-sample {method}"] = {
             "precision": precision_at(rank(label_quality_scores(pred.labels, pred.probs, method)), truth)}
+    again = np.isfinite(pred.view_probs).all(axis=1)
+    with_views = np.where(again[:, None], pred.view_probs, pred.probs)
+    rows[f"in-sample self_confidence, likeliest {again.sum()} re-scored over {len(VIEWS)} extra views"] = {
+        "precision": precision_at(rank(label_quality_scores(pred.labels, with_views)), truth)}
+    if args.view_study:
+        view_study(model, card, samples, pred, truth)
     oof_by_seed, t_oof = [], []
     for seed in range(args.seeds):
         t0 = time.perf_counter()

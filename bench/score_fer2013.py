@@ -1,5 +1,6 @@
 """Time to score all of FER-2013 (35,887 faces) the way the review window does: the model over
-every face (probabilities + embeddings, flip TTA) and the label-issue ranking (`auto` rule).
+every face (probabilities + embeddings, flip TTA), the extra views of the likeliest label
+errors (trainer.evaluation.views) and the label-issue ranking (`auto` rule).
 
     python bench/score_fer2013.py [--csv ../shared/data/fer2013/fer2013.csv.gz] [--threads 2]
                                   [--backend auto|onnx|torch] [--no-tta] [--baseline-faces 2000]
@@ -21,9 +22,9 @@ from trainer.inference.backends import create_classifier
 from trainer.models.card import read_card
 
 
-def _time_model(classifier, card, samples, tta: bool) -> tuple[object, float]:
+def _time_model(classifier, card, samples, tta: bool, views: bool = False) -> tuple[object, float]:
     t0 = time.perf_counter()
-    pred = predict_samples(classifier, card, samples, embeddings=True, tta_flip=tta)
+    pred = predict_samples(classifier, card, samples, embeddings=True, tta_flip=tta, views=views)
     return pred, time.perf_counter() - t0
 
 
@@ -33,6 +34,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--backend", default="auto", choices=("auto", "onnx", "torch"))
     p.add_argument("--no-tta", action="store_true")
+    p.add_argument("--no-views", action="store_true", help="skip the extra views of the likeliest label errors")
     p.add_argument("--baseline-faces", type=int, default=0, metavar="N",
                    help="also time eager PyTorch on N faces, for a ratio measured in the same run")
     args = p.parse_args()
@@ -45,11 +47,12 @@ def main() -> None:
     t0 = time.perf_counter()
     classifier = create_classifier(path, card, args.backend, "auto", threads=args.threads)
     t_open = time.perf_counter() - t0
-    pred, t_model = _time_model(classifier, card, samples, tta)
+    pred, t_model = _time_model(classifier, card, samples, tta, views=not args.no_views)
     t0 = time.perf_counter()
     found = find_issues(pred)
     t_rank = time.perf_counter() - t0
-    print(f"{len(pred)} faces on {classifier.label}, {args.threads} threads, flip TTA {'on' if tta else 'off'}: "
+    print(f"{len(pred)} faces on {classifier.label}, {args.threads} threads, flip TTA {'on' if tta else 'off'}, "
+          f"extra views {'off' if args.no_views else 'on'}: "
           f"read {t_load:.1f} s, model ready {t_open:.1f} s, model {t_model:.1f} s "
           f"({1000 * t_model / len(pred):.2f} ms a face), ranking {t_rank:.1f} s "
           f"({'out of fold' if found.out_of_sample else 'model probabilities'}, "

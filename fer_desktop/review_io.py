@@ -106,7 +106,8 @@ def _predictions(model_path: Path, samples: SampleSet, data: str, cache_dir, dev
     from trainer.inference.backends import create_classifier
     from trainer.models.card import read_card
 
-    found = load_cached(model_path, samples, data, cache_dir=cache_dir, tta_flip=True, embeddings=True)
+    # views: the likeliest label errors are scored over a few extra views (trainer.evaluation.views)
+    found = load_cached(model_path, samples, data, cache_dir=cache_dir, tta_flip=True, embeddings=True, views=True)
     if found is not None:
         log.info("review %s: predictions from the cache", samples.name)
         return found
@@ -116,7 +117,7 @@ def _predictions(model_path: Path, samples: SampleSet, data: str, cache_dir, dev
     model = create_classifier(model_path, card, "auto", device, threads=None)
     _stop_if(cancelled, "cancelled while loading the model")
     status("running the model")
-    preds, _ = cached_predict(model_path, model, card, samples, data, cache_dir=cache_dir, embeddings=True,
+    preds, _ = cached_predict(model_path, model, card, samples, data, cache_dir=cache_dir, embeddings=True, views=True,
                               device=device, progress=progress, cancelled=cancelled)
     return preds
 
@@ -178,7 +179,7 @@ def _issues(preds, cache_dir, model_path, spec, samples: SampleSet, seen_pairs: 
     key = samples.meta.get("dataset")
     seen = np.array([(key, s.lower()) in seen_pairs or (key, "*") in seen_pairs for s in splits], dtype=bool)
     where = cache_path(model_path, str(spec), samples.meta.get("preprocessing"), cache_dir, samples=samples,
-                       tta_flip=True, embeddings=True).with_suffix(f".issues{SCORING_VERSION}.npz")
+                       tta_flip=True, embeddings=True, views=True).with_suffix(f".issues{SCORING_VERSION}.npz")
     cached = _load_scores(where, seen)
     if cached is not None:
         return cached

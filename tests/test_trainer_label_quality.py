@@ -196,3 +196,42 @@ def test_auto_scores_out_of_fold_only_where_the_model_memorised():
     found = find_issues(honest)
     assert not found.out_of_sample and abs(found.memorisation_gap) <= 0.05
     assert np.allclose(found.probs, honest_probs.astype(np.float32))
+
+
+def test_extra_views_rescore_only_the_likeliest_errors_and_round_trip(tiny_model, tmp_path):
+    from trainer.evaluation.views import VIEWS, View
+
+    model, card = tiny_model
+    samples = _set(n=40)
+    pred = predict_samples(model, card, samples, batch_size=16, views=True)
+    again = np.isfinite(pred.view_probs).all(axis=1)
+    assert again.sum() == 40  # fewer labelled samples than MIN_CANDIDATES: all of them
+    own = pred.probs[np.arange(40), pred.labels]
+    assert np.allclose(pred.view_probs.sum(axis=1), 1, atol=1e-5)
+    assert not np.allclose(pred.view_probs, pred.probs)  # the views did change something
+    loaded = Predictions.load(pred.save(tmp_path / "p.npz"))
+    assert np.array_equal(loaded.view_probs, pred.view_probs, equal_nan=True)
+    # Only the lowest share is re-scored when there are more samples than the minimum.
+    from trainer.evaluation import views
+
+    picked = views.candidates(np.concatenate([own, np.full(5, np.nan)]), share=0.25, minimum=3)
+    assert len(picked) == 10 and set(picked) == set(np.argsort(own)[:10]) and picked.max() < 40
+    # An identity view reproduces the plain probabilities: the averaging itself adds nothing.
+    same = views.view_probs(lambda crops: predict_samples(model, card, SampleSet(
+        ids=[str(i) for i in range(len(crops))], images=crops, labels=np.zeros(len(crops), int),
+        classes=samples.classes, name="v"), views=False).probs, list(samples.images), pred.probs, views=[View()])
+    assert np.allclose(same, pred.probs, atol=1e-6)
+    assert len(VIEWS) == 8 and all(v != View() for v in VIEWS)
+
+
+def test_find_issues_scores_rescored_samples_from_their_views():
+    labels = np.array([0, 0, 1, 1])
+    probs = np.array([[0.45, 0.55], [0.4, 0.6], [0.1, 0.9], [0.2, 0.8]])
+    pred = Predictions(ids=list("abcd"), labels=labels, probs=probs, classes=("a", "b"))
+    assert list(find_issues(pred, out_of_sample=False).order[:2]) == [1, 0]
+    # Seen again from more views, sample 1 looks right after all and sample 0 more wrong.
+    view = np.full(probs.shape, np.nan)
+    view[0], view[1] = [0.2, 0.8], [0.95, 0.05]
+    pred.view_probs = view
+    found = find_issues(pred, out_of_sample=False)
+    assert list(found.order) == [0, 3, 2, 1]

@@ -50,6 +50,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="where the model runs: auto (PyTorch on a GPU, else ONNX Runtime), onnx, torch")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--no-tta", action="store_true", help="do not average with the mirrored face")
+    p.add_argument("--no-views", action="store_true",
+                   help="score the likeliest errors from one look only (default: also from a few moved and "
+                        "rescaled views of them; docs/label-issues.md)")
     p.add_argument("--max-samples", type=int, default=0, help=argparse.SUPPRESS)
     add_input_args(p)
     add_ferplus_args(p)
@@ -71,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
     if len(samples) == 0:
         raise UsageError(f"{args.data}: no labelled samples to rank")
     pred, _ = cached_predict(model_path, model, card, samples, samples.meta["spec"], device=args.device,
-                             tta_flip=not args.no_tta, batch_size=args.batch_size, embeddings=args.probs != "model")
+                             tta_flip=not args.no_tta, batch_size=args.batch_size, embeddings=args.probs != "model",
+                             views=not args.no_views and args.probs != "out-of-fold")
     found = find_issues(pred, out_of_sample={"auto": "auto", "out-of-fold": True, "model": False}[args.probs],
                         method=method, folds=args.folds, seed=args.seed)
     root = Path(samples.meta["spec"].partition("#")[0])

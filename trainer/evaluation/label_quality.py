@@ -35,7 +35,7 @@ DEFAULT_METHOD = "self_confidence"
 MEMORISED_GAP = 0.05
 # Bumped when the scores a given (labels, probabilities, embeddings) get change: saved scores
 # of an older rule must not be shown as this one's.
-SCORING_VERSION = 2
+SCORING_VERSION = 3  # 3: the model's own probabilities re-scored over extra views where computed
 
 
 def _check(labels: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -183,6 +183,11 @@ def find_issues(pred, out_of_sample: bool | str = "auto", method: str = DEFAULT_
         use_oof = out_of_sample is True or abs(gap) > MEMORISED_GAP
         if use_oof:
             probs = oof
+    if not use_oof and getattr(pred, "view_probs", None) is not None:
+        # The likeliest errors were looked at again from a few moved and rescaled views
+        # (trainer.evaluation.views): their averaged probabilities are the better estimate.
+        again = np.isfinite(pred.view_probs).all(axis=1)
+        probs = np.where(again[:, None], np.asarray(pred.view_probs, dtype=np.float64), probs)
     scores = label_quality_scores(pred.labels, np.nan_to_num(probs), method)
     is_issue = np.zeros(len(pred), dtype=bool)
     known = np.flatnonzero(pred.labels >= 0)

@@ -35,6 +35,9 @@ class Predictions:
     embeddings: np.ndarray | None = None  # (N, D) float32 penultimate features
     splits: np.ndarray | None = None  # (N,) split name per sample
     meta: dict = field(default_factory=dict)
+    # (N, C) probabilities averaged over extra views (trainer.evaluation.views) for the samples
+    # most likely mislabelled, NaN rows for the others; None when not computed.
+    view_probs: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.ids)
@@ -47,6 +50,8 @@ class Predictions:
             raise DataError(f"predictions: {n} ids but {len(self.embeddings)} embeddings")
         if self.splits is not None and len(self.splits) != n:
             raise DataError(f"predictions: {n} ids but {len(self.splits)} split names")
+        if self.view_probs is not None and np.shape(self.view_probs) != self.probs.shape:
+            raise DataError(f"predictions: view probabilities {np.shape(self.view_probs)}, expected {self.probs.shape}")
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -64,7 +69,8 @@ class Predictions:
         return Predictions(
             ids=[self.ids[i] for i in index], labels=self.labels[index], probs=self.probs[index],
             classes=self.classes, embeddings=None if self.embeddings is None else self.embeddings[index],
-            splits=None if self.splits is None else self.splits[index], meta=dict(self.meta))
+            splits=None if self.splits is None else self.splits[index], meta=dict(self.meta),
+            view_probs=None if self.view_probs is None else self.view_probs[index])
 
     def save(self, path: str | Path) -> Path:
         """Write atomically (a killed writer leaves no half file behind)."""
@@ -76,6 +82,8 @@ class Predictions:
             arrays["embeddings"] = self.embeddings
         if self.splits is not None:
             arrays["splits"] = np.asarray(self.splits, dtype=str)
+        if self.view_probs is not None:
+            arrays["view_probs"] = self.view_probs
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
@@ -91,13 +99,14 @@ class Predictions:
                            classes=tuple(str(c) for c in data["classes"]),
                            embeddings=data["embeddings"] if "embeddings" in data.files else None,
                            splits=data["splits"] if "splits" in data.files else None,
-                           meta=json.loads(str(data["meta"])))
+                           meta=json.loads(str(data["meta"])),
+                           view_probs=data["view_probs"] if "view_probs" in data.files else None)
         except (OSError, KeyError, ValueError, EOFError, json.JSONDecodeError) as exc:
             raise DataError(f"{path}: not a predictions file ({exc})") from None
 
 
 def predict_samples(model, card, samples: SampleSet, *, device: str = "auto", tta_flip: bool = True,
-                    batch_size: int = 256, embeddings: bool = False,
+                    batch_size: int = 256, embeddings: bool = False, views: bool = False,
                     progress: Callable[[int, int], None] | None = None,
                     cancelled: Callable[[], bool] | None = None) -> Predictions:
     """Class probabilities (and optionally embeddings) of every sample, fed as the model was
@@ -129,11 +138,35 @@ def predict_samples(model, card, samples: SampleSet, *, device: str = "auto", tt
     model_probs = np.concatenate(probs_out) if probs_out else np.zeros((0, len(card.classes)), np.float32)
     probs = _to_data_classes(model_probs, list(card.classes), samples.classes)
     emb = (np.concatenate(emb_out) if emb_out else np.zeros((0, 0), np.float32)) if embeddings else None
+    extra = None
+    if views and len(samples):
+        def predict(crops: np.ndarray) -> np.ndarray:
+            p, _ = predict_probs(classifier, crops_to_batch(crops, card.input_size, mean, std), tta_flip)
+            return _to_data_classes(p, list(card.classes), samples.classes)
+
+        extra = _view_probs(predict, samples, probs, batch_size, progress, cancelled)
     return Predictions(ids=list(samples.ids), labels=samples.labels, probs=probs, classes=samples.classes,
                        embeddings=emb, splits=samples.meta.get("split_per_sample"),
                        meta={"model": card.name, "data": samples.name, "tta_flip": tta_flip,
-                             "backend": classifier.name,
-                             "preprocessing": samples.meta.get("preprocessing"), "time": time.time()})
+                             "backend": classifier.name, "views": bool(views),
+                             "preprocessing": samples.meta.get("preprocessing"), "time": time.time()},
+                       view_probs=extra)
+
+
+def _view_probs(predict, samples: SampleSet, probs: np.ndarray, batch_size: int, progress, cancelled) -> np.ndarray:
+    """view_probs for the lowest self-confidence share of the labelled samples, NaN elsewhere."""
+    from trainer.evaluation.views import candidates, view_probs
+
+    labels = np.asarray(samples.labels)
+    own = np.full(len(labels), np.nan)
+    known = labels >= 0
+    own[known] = probs[known, labels[known]]  # self-confidence, cleanlab's default score
+    pick = candidates(own)
+    out = np.full(probs.shape, np.nan, dtype=np.float32)
+    images = [samples.images[i] for i in pick]
+    out[pick] = view_probs(predict, images, probs[pick], batch_size=batch_size, progress=progress,
+                           cancelled=cancelled)
+    return out
 
 
 def _to_data_classes(probs: np.ndarray, model_classes: list[str], data_classes: tuple[str, ...]) -> np.ndarray:
@@ -168,7 +201,8 @@ def cache_dir_default() -> Path:
 
 
 def cache_path(model_path: str | Path, data: str, preprocessing: dict | None, cache_dir: str | Path | None = None,
-               *, samples: SampleSet | None = None, tta_flip: bool = True, embeddings: bool = True) -> Path:
+               *, samples: SampleSet | None = None, tta_flip: bool = True, embeddings: bool = True,
+               views: bool = False) -> Path:
     """Where a pass of ``model_path`` over ``data`` is cached. Keyed by the model files, the data
     spec and its files' stamps, the preprocessing, and, when given, a hash of the crops
     themselves (exact: any change to how faces are made changes it)."""
@@ -178,6 +212,8 @@ def cache_path(model_path: str | Path, data: str, preprocessing: dict | None, ca
     data_path = Path(str(data).partition("#")[0])
     key = {"v": CACHE_VERSION, "model": [_stamp(weights), _stamp(card)], "data": str(data),
            "files": _stamp(data_path), "preprocessing": preprocessing, "tta": tta_flip, "emb": embeddings}
+    if views:  # keys of passes without views stay as they were
+        key["views"] = True
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode())
     if samples is not None:
         digest.update(np.ascontiguousarray(samples.images).data)
@@ -186,12 +222,12 @@ def cache_path(model_path: str | Path, data: str, preprocessing: dict | None, ca
 
 
 def load_cached(model_path: str | Path, samples: SampleSet, data: str, *, cache_dir: str | Path | None = None,
-                tta_flip: bool = True, embeddings: bool = False) -> Predictions | None:
+                tta_flip: bool = True, embeddings: bool = False, views: bool = False) -> Predictions | None:
     """A cached pass of ``model_path`` over exactly these crops, or None; a cache entry that does
     not load is discarded. Given labels always come from ``samples`` (a relabelled set reuses
     the model's pass). Needs no model: callers check here before loading one."""
     path = cache_path(model_path, data, samples.meta.get("preprocessing"), cache_dir, samples=samples,
-                      tta_flip=tta_flip, embeddings=embeddings)
+                      tta_flip=tta_flip, embeddings=embeddings, views=views)
     if not path.is_file():
         return None
     try:
@@ -208,7 +244,8 @@ def load_cached(model_path: str | Path, samples: SampleSet, data: str, *, cache_
 def cached_predict(model_path: str | Path, model, card, samples: SampleSet, data: str, *,
                    cache_dir: str | Path | None = None, **kwargs) -> tuple[Predictions, bool]:
     """:func:`predict_samples` through the on-disk cache; returns (predictions, came from cache)."""
-    key = {"tta_flip": kwargs.get("tta_flip", True), "embeddings": kwargs.get("embeddings", False)}
+    key = {"tta_flip": kwargs.get("tta_flip", True), "embeddings": kwargs.get("embeddings", False),
+           "views": kwargs.get("views", False)}
     found = load_cached(model_path, samples, data, cache_dir=cache_dir, **key)
     if found is not None:
         return found, True
