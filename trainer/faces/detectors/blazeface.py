@@ -1,7 +1,7 @@
 """MediaPipe's BlazeFace (Bazarevsky et al. 2019), run by LiteRT (``ai-edge-litert``): a
 single-shot detector that also gives 6 points (eyes, nose tip, mouth, ear tragions). No
 torch, no TensorFlow: the model files ship in resources/detectors/blazeface (Apache-2.0,
-see the LICENSE there) and the decoding below follows MediaPipe's graph
+see the README there) and the decoding below follows MediaPipe's graph
 (mediapipe/modules/face_detection/face_detection_{short,full}_range_common.pbtxt): SSD
 anchors, box and keypoint offsets scaled by the input size, a sigmoid score, and weighted
 non-maximum suppression (overlapping detections averaged, weighted by score)."""
