@@ -73,8 +73,9 @@ def test_process_crop_on_a_48x48_image(astronaut_bgr):
 
 
 def test_process_crop_without_a_face_falls_back_to_the_whole_image():
-    rng = np.random.default_rng(0)
-    image = cv2.GaussianBlur(rng.integers(0, 256, (48, 40), dtype=np.uint8), (0, 0), 2)
+    # A smooth ramp: nothing face-like. (Blurred noise is not safe with BlazeFace, the `auto`
+    # detector: padded and enlarged, 2 of 5 such blobs score as faces, docs/detectors.md.)
+    image = np.tile(np.linspace(0, 255, 40).astype(np.uint8), (48, 1))
     aligner = FaceAligner()
     out = FacePipeline(create_detector("auto"), aligner).process_crop(image)
     assert out is not None and out.fallback and out.matrix is None
@@ -173,7 +174,13 @@ def test_pipeline_accepts_grey_and_bgra(astronaut_bgr):
     pipeline = FacePipeline(create_detector("auto"))
     grey = cv2.cvtColor(astronaut_bgr, cv2.COLOR_BGR2GRAY)
     bgra = cv2.cvtColor(astronaut_bgr, cv2.COLOR_BGR2BGRA)
-    for image in (grey, bgra):
-        out = pipeline.process(image)
-        assert len(out) == 1
-        np.testing.assert_allclose(np.array([out[0].face.left_eye, out[0].face.right_eye]), EYES, atol=4)
+    colour = pipeline.process(astronaut_bgr)
+    np.testing.assert_allclose(np.array([colour[0].face.left_eye, colour[0].face.right_eye]), EYES, atol=6)
+    out = pipeline.process(bgra)  # alpha dropped: exactly the colour result
+    assert len(out) == 1
+    np.testing.assert_allclose(np.array([out[0].face.left_eye, out[0].face.right_eye]),
+                               [colour[0].face.left_eye, colour[0].face.right_eye], atol=0.5)
+    out = pipeline.process(grey)
+    # BlazeFace (auto) learnt on colour: on grey its eyes move by up to 5 px here (0.11 e2e).
+    assert len(out) == 1
+    np.testing.assert_allclose(np.array([out[0].face.left_eye, out[0].face.right_eye]), EYES, atol=6)
