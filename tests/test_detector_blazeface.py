@@ -87,6 +87,16 @@ def test_unavailable_says_what_to_install(monkeypatch):
     assert "face_detection_short_range.tflite" in blazeface.unavailable_reason("short")
 
 
+def test_auto_goes_on_without_litert(monkeypatch):
+    """Where ai-edge-litert has no wheel (macOS x86_64, 32-bit ARM ...), blazeface says what is
+    missing and ``auto`` takes the next back-end in its order."""
+    from trainer.faces.detectors import blazeface
+
+    monkeypatch.setattr(blazeface, "has_module", lambda name: False)
+    assert "pip install ai-edge-litert" in available_detectors()["blazeface"]
+    assert create_detector("auto").name != "blazeface"
+
+
 # -- the model ------------------------------------------------------------------------------
 
 @needs_blazeface
