@@ -1,6 +1,6 @@
 """The face pipeline (Qt-free): detect faces, find the eyes, align and crop them as in
-Ng et al., ICMI 2015. Back-ends: haar (OpenCV), mtcnn (facenet-pytorch), dlib,
-face-alignment (optional); see docs/detectors.md."""
+Ng et al., ICMI 2015. Back-ends: blazeface (MediaPipe's models on LiteRT), haar (OpenCV),
+mtcnn (facenet-pytorch), dlib, face-alignment (optional); see docs/detectors.md."""
 
 from .align import DEFAULT_EYE_CORNER, AlignConfig, FaceAligner
 from .detectors import available_detectors, create_detector
