@@ -11,9 +11,9 @@ from ..types import DetectorUnavailable, FaceDetector
 # ``auto`` tries these in order, chosen from docs/detectors.md (SFEW 2.0 Val, 431 crops with
 # the 40% black border FacePipeline.process_crop adds; 17 face-free images; 640x480 frames;
 # one thread, all measured in one run on a loaded machine):
-#   blazeface 94% found, 1 false positive (a colour wheel), 13 ms/frame (both models), eyes
+#   blazeface 94% found, 1 false positive (a colour wheel), 5.2 ms/frame (both models), eyes
 #          always measured, no torch import (fer-desktop predict starts in about a second);
-#   mtcnn  88% found, 0 false positives, 87 ms/frame, eyes always measured;
+#   mtcnn  88% found, 0 false positives, 91 ms/frame, eyes always measured;
 #   dlib   65% found (frontal-only HOG), 0 false positives, 34 ms, the most precise eyes;
 #   haar   80% found but 4 false positives, 120 ms, eyes need dlib or the eye cascade.
 # face-alignment is opt-in only (an extra package and a one-time weight download).
