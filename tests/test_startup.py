@@ -58,3 +58,31 @@ def test_version_is_the_package_version(capsys):
     with pytest.raises(SystemExit) as stop:
         cli.main(["--version"])
     assert stop.value.code == 0 and capsys.readouterr().out.strip() == f"fer-train {package_version()}"
+
+
+def test_predict_on_a_cpu_loads_no_torch(tmp_path, astronaut_bgr):
+    """``fer-desktop predict`` with the bundled model: BlazeFace + ONNX Runtime, no torch (the
+    1.5 s import and ~800 MB that kept it over 5 s). The first use of a model makes its ONNX
+    file, with torch; every later one does not."""
+    import cv2
+    import pytest
+
+    from trainer.faces.detectors.registry import available_detectors
+    from trainer.inference import default_model_path
+    from trainer.inference.backends import gpu_possible, onnxruntime_installed
+    from trainer.inference.onnx_cache import runtime_onnx
+    from trainer.models.card import read_card
+
+    if available_detectors()["blazeface"] or not onnxruntime_installed() or gpu_possible():
+        pytest.skip("the torch-free path needs BlazeFace, ONNX Runtime and no GPU")
+    runtime_onnx(default_model_path(), read_card(default_model_path()))  # once per model
+    image = tmp_path / "astronaut.png"
+    cv2.imwrite(str(image), astronaut_bgr)
+    out = tmp_path / "out.json"
+    loaded = _modules_after(
+        "import contextlib, io\nfrom fer_desktop.__main__ import main\n"
+        f"with open({str(out)!r}, 'w') as fh, contextlib.redirect_stdout(fh):\n"
+        f"    assert main(['predict', {str(image)!r}, '--json']) == 0")
+    doc = json.loads(out.read_text())
+    assert doc["backend"] == "onnxruntime-cpu" and doc["images"][0]["faces"][0]["label"] == "happy"
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
