@@ -50,7 +50,7 @@ def test_a_known_crop_dataset_is_face_crops_and_the_toggle_redoes_the_image(qtbo
 
     window.act_face_crops.trigger()  # off: the same image as a photo, made again at once
     assert not window.act_face_crops.isChecked()
-    again = wait_for_method(qtbot, window, crop, {"detect"})  # MTCNN finds this crop's face as it is
+    again = wait_for_method(qtbot, window, crop, {"detect"})  # the detector finds this crop's face as it is
     assert again.packet.path == first.packet.path
     qtbot.waitUntil(lambda: "re-aligned" not in tile.caption.text(), timeout=WAIT_MS)
 

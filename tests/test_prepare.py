@@ -17,7 +17,7 @@ from trainer.faces.prepare import clip_face, looks_like_crop, prepare_faces
 
 @pytest.fixture(scope="module")
 def pipeline():
-    """The default detector (MTCNN) with the crops a 96-px card asks for; skips where none runs."""
+    """The default (auto) detector with the crops a 96-px card asks for; skips where none runs."""
     from trainer.faces import AlignConfig, DetectorUnavailable, FaceAligner, FacePipeline, create_detector
 
     try:
@@ -94,7 +94,7 @@ def test_clip_face_keeps_a_face_inside_as_it_is():
 def test_a_face_at_the_edge_gets_a_box_inside_the_image(pipeline, astronaut_bgr):
     cut = np.ascontiguousarray(astronaut_bgr[75:, 150:])  # the forehead and the left cheek cut off
     faces = prepare_faces(pipeline, cut, "photo").faces
-    assert faces, "MTCNN finds a face cut at the edge"
+    assert faces, "the detector finds a face cut at the edge"
     h, w = cut.shape[:2]
     assert all(inside(f.face, w, h) for f in faces)
     assert faces[0].face.box[0] == 0 or faces[0].face.box[1] == 0  # it reached past the edge, so it was cut
