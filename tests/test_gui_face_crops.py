@@ -101,3 +101,19 @@ def test_input_from_the_command_line_wins(qtbot, window, astronaut_png):  # noqa
     assert window.act_face_crops.isChecked()
     shown = wait_for_method(qtbot, window, astronaut_png, {"crop", "asis"})
     assert len(shown.faces) == 1  # one crop, one face: the photo's largest, re-aligned
+
+
+def test_the_review_dialog_says_what_the_dataset_holds(qtbot, tmp_path):
+    from fer_desktop._qt.tools.review.open_dialog import OpenDatasetDialog
+
+    (tmp_path / "sfew2-copy" / "Happy").mkdir(parents=True)
+    (tmp_path / "mine" / "Happy").mkdir(parents=True)
+    dialog = OpenDatasetDialog(path=str(tmp_path / "sfew2-copy"))
+    qtbot.addWidget(dialog)
+    assert dialog.face_crops.isChecked() and dialog.request().input is None  # as declared: crop
+    dialog.face_crops.setChecked(False)
+    assert dialog.request().input == "auto"  # the user says otherwise
+    dialog.path.setText(str(tmp_path / "mine"))  # declares nothing: photos until ticked
+    assert not dialog.face_crops.isChecked() and dialog.request().input is None
+    dialog.face_crops.setChecked(True)
+    assert dialog.request().input == "crop"
