@@ -148,47 +148,44 @@ def bare_setup(argv: list[str]):
     return cfg, train, loader, load_s
 
 
-def bare_model(cfg, classes: int):
-    import torch
+class BareLoop:
+    """The same network and optimizer settings as the run, trained by forward / loss /
+    backward / step and nothing else. One model for all its epochs, as the run has: weights
+    that have trained a while cost more to compute with than fresh ones (see docs/speed.md)."""
 
-    from trainer.models.registry import create_model
+    def __init__(self, cfg, classes: int) -> None:
+        import torch
+        from torch import nn
 
-    model, _ = create_model(cfg.model, classes, pretrained=cfg.pretrained, weights=cfg.weights,
-                            allow_download=cfg.allow_download)
-    params = [p for p in model.parameters() if p.requires_grad]
-    if cfg.optimizer == "adamw":
-        optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    else:
-        optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    return model.train(), optimizer
+        from trainer.models.registry import create_model
 
+        model, _ = create_model(cfg.model, classes, pretrained=cfg.pretrained, weights=cfg.weights,
+                                allow_download=cfg.allow_download)
+        params = [p for p in model.parameters() if p.requires_grad]
+        if cfg.optimizer == "adamw":
+            self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        else:
+            self.optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        self.model = model.train()
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
 
-def bare_epoch(cfg, classes: int, batches) -> dict[str, float]:
-    """One pass of forward / loss / backward / step over ``batches`` (an iterable of (x, y));
-    images per second, after 3 untimed warm-up steps on the first batch."""
-    from torch import nn
+    def step(self, x, y) -> None:
+        from trainer.models.registry import grey_to_model_input
 
-    from trainer.models.registry import grey_to_model_input
-
-    model, optimizer = bare_model(cfg, classes)
-    criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
-
-    def step(x, y) -> None:
-        loss = criterion(model(grey_to_model_input(x)), y)
-        optimizer.zero_grad(set_to_none=True)
+        loss = self.criterion(self.model(grey_to_model_input(x)), y)
+        self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        optimizer.step()
+        self.optimizer.step()
 
-    first = next(iter(batches))
-    for _ in range(3):
-        step(*first)
-    seen, start, cpu = 0, time.perf_counter(), time.process_time()
-    for x, y in batches:
-        step(x, y)
-        seen += len(x)
-    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    return {"images": seen, "seconds": round(seconds, 2), "images_per_second": round(seen / seconds, 1),
-            "cpu_s": round(cpu, 2), "images_per_cpu_second": round(seen / cpu, 1)}
+    def epoch(self, batches) -> dict[str, float]:
+        """One pass over ``batches`` (an iterable of (x, y)): images per wall and CPU second."""
+        seen, start, cpu = 0, time.perf_counter(), time.process_time()
+        for x, y in batches:
+            self.step(x, y)
+            seen += len(x)
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+        return {"images": seen, "seconds": round(seconds, 2), "images_per_second": round(seen / seconds, 1),
+                "cpu_s": round(cpu, 2), "images_per_cpu_second": round(seen / cpu, 1)}
 
 
 def main() -> int:
@@ -232,7 +229,8 @@ def main() -> int:
         classes = len(train.classes)
         print(f"data: {data_name}, {len(train)} images loaded in {load_s:.1f} s; {cfg.model} at {cfg.input_size} px, "
               f"batch {cfg.batch_size}, {cfg.optimizer}, torch threads {torch.get_num_threads()}", flush=True)
-        bare_epoch(cfg, classes, loader)  # warm-up, as the trainer's first epoch
+        bare_loop = BareLoop(cfg, classes)
+        bare_loop.epoch(loader)  # warm-up, as the trainer's first epoch
         # A bare epoch after each of the trainer's: the two alternate, so that the machine's
         # load (other jobs come and go) hits both sides alike.
         bare: dict[int, dict] = {}
@@ -240,11 +238,11 @@ def main() -> int:
 
         def between(epoch: int) -> None:
             t0 = time.perf_counter()
-            bare[epoch] = bare_epoch(cfg, classes, loader)
+            bare[epoch] = bare_loop.epoch(loader)
             spent[0] += time.perf_counter() - t0
         trainer = run_trainer(argv, between)
         trainer["wall_s"] -= spent[0]  # the command's own time
-        bare_memory = bare_epoch(cfg, classes, list(loader))
+        bare_memory = bare_loop.epoch(list(loader))
     for e in trainer["epochs"]:
         _line(f"fer-train train, epoch {e['epoch']}", e)
         _line("  then bare, same DataLoader", bare[e["epoch"]])
@@ -269,13 +267,16 @@ def main() -> int:
         "bare_in_memory": bare_memory,
         "ratio_trainer_to_bare": round(wall_ratio, 3),
         "ratio_trainer_to_bare_cpu": round(cpu_ratio, 3),
+        "pair_ratios_wall": [round(t["images_per_second"] / b["images_per_second"], 3) for t, b in pairs],
+        "pair_ratios_cpu": [round(t["images_per_cpu_second"] / b["images_per_cpu_second"], 3) for t, b in pairs],
         "ratio_loader_to_in_memory_cpu": round(
             median([b["images_per_cpu_second"] for _, b in pairs]) / bare_memory["images_per_cpu_second"], 3),
         "machine": load.summary(),
     }
     print(f"ratio fer-train / bare loop (same DataLoader), median over epochs 2-{len(trainer['epochs'])}: "
           f"{result['ratio_trainer_to_bare']:.3f} by the wall clock, {result['ratio_trainer_to_bare_cpu']:.3f} "
-          f"by CPU time (target >= 0.9)\n"
+          f"by CPU time (target >= 0.9); epoch by epoch (wall): {result['pair_ratios_wall']}, "
+          f"(CPU): {result['pair_ratios_cpu']}\n"
           f"the DataLoader (augmentation on the fly) vs batches in memory, by CPU time: "
           f"{result['ratio_loader_to_in_memory_cpu']:.3f}\n"
           f"the whole command: {result['trainer_command_wall_s']} s for {images_trained} images, "
