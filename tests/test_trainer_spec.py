@@ -178,3 +178,23 @@ def test_stop_file_stops_a_spec_run_and_resume_finishes_it(tmp_path, capsys):
     done = [e for e in map(parse_event, out.splitlines()) if e is not None and e.kind == "done"]
     assert done and done[-1].epochs_run == 2 and not done[-1].interrupted
     assert Path(done[-1].model).is_file()
+
+
+def test_align_csv_reaches_the_loader_and_survives_the_spec(tmp_path):
+    """--align-csv: FER-2013 csv crops re-aligned the way the app makes them, in training too."""
+    from trainer.commands.train import build_stage
+    from trainer.training.runner import load_stage_data
+
+    csv = write_fer_csv(tmp_path / "fer.csv", {"Training": 16, "PublicTest": 8})
+    plain = build_stage(_args("--data", f"{csv}#Training", "--val", f"{csv}#PublicTest", *TINY_FLAGS,
+                              "--faces", "crops", "--out", tmp_path / "plain"))
+    aligned = build_stage(_args("--data", f"{csv}#Training", "--val", f"{csv}#PublicTest", *TINY_FLAGS,
+                                "--faces", "crops", "--align-csv", "--out", tmp_path / "aligned"))
+    assert not plain.load.faces_on_csv and aligned.load.faces_on_csv
+    assert load_spec(save_spec(aligned, tmp_path / "spec.json")).load.faces_on_csv
+    made = load_stage_data(aligned).train
+    assert made.meta["preprocessing"]["input"] == "crop"  # made by the face pipeline, not as they are
+    assert made.images.shape[1:] == (96, 96)  # the aligner's crops (default size: max(96, input size))
+    as_they_are = load_stage_data(plain).train
+    assert (as_they_are.meta.get("preprocessing") or {}).get("input") != "crop"
+    assert as_they_are.images.shape[1:] == (48, 48)  # FER's own crops

@@ -60,7 +60,7 @@ def aligner_overrides(args: argparse.Namespace) -> dict[str, Any]:
 def load_options(args: argparse.Namespace, faces: Any) -> LoadOptions:
     return LoadOptions(faces=faces, cache_dir=args.cache, use_cache=not args.no_cache,
                        ferplus_mode=args.ferplus_mode, contempt=args.contempt, ties=args.ties,
-                       fer_csv=args.fer_csv)
+                       fer_csv=args.fer_csv, faces_on_csv=bool(getattr(args, "align_csv", False)))
 
 
 def make_progress(kind: str | None):
@@ -100,6 +100,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--max-train-samples", type=int, help="train on a random subset (smoke runs)")
     d.add_argument("--max-val-samples", type=int, default=0, help="validate on a random subset (smoke runs)")
     add_face_args(p)
+    p.add_argument("--align-csv", action="store_true",
+                   help="FER-2013 / FER+ csv crops through the face pipeline too (--faces crop): as the app and "
+                        "fer-train evaluate make them; default: their 48x48 crops as they are")
     add_ferplus_args(p)
 
     m = p.add_argument_group("model")

@@ -251,7 +251,8 @@ def spec_to_dict(spec: StageSpec) -> dict[str, Any]:
         "replay": list(spec.replay), "config": spec.config.to_dict(),
         "load": {"faces": asdict(load.faces), "cache_dir": str(load.cache_dir) if load.cache_dir else None,
                  "use_cache": load.use_cache, "ferplus_mode": load.ferplus_mode, "contempt": load.contempt,
-                 "ties": load.ties, "fer_csv": str(load.fer_csv) if load.fer_csv else None, "limit": load.limit},
+                 "ties": load.ties, "fer_csv": str(load.fer_csv) if load.fer_csv else None, "limit": load.limit,
+                 "faces_on_csv": load.faces_on_csv},
     }
 
 
