@@ -245,12 +245,13 @@ def classifier_rows(engine, crops: list[np.ndarray], threads: int) -> dict[str, 
     """ms per face at batch 1, ms per frame (and per face) at batch 8, with and without flip
     TTA, on every back-end of trainer.inference.backends that runs here (torch-cpu is eager
     PyTorch, float32), fed the same numpy batch of real aligned faces."""
-    from trainer.inference.backends import BackendUnavailable, _cuda_usable, create_classifier, predict_probs
+    from trainer.inference.backends import BackendUnavailable, create_classifier, predict_probs, resolve
 
     predictor = engine.predictor
     batch8 = np.ascontiguousarray(predictor.to_batch((crops * 8)[:8]), dtype=np.float32)
     batch1 = batch8[:1]
-    wanted = [("onnx", "cpu"), ("torch", "cpu")] + ([("torch", "cuda")] if _cuda_usable() else [])
+    gpu = resolve("torch", "auto")[1] != "cpu"
+    wanted = [("onnx", "cpu"), ("torch", "cpu")] + ([("torch", "cuda")] if gpu else [])
     rows: dict[str, dict[str, float]] = {}
     for backend, device in wanted:
         try:
