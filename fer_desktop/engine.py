@@ -33,8 +33,7 @@ def load_engine(path: str | Path | None = None, config: LiveConfig | None = None
     from trainer.inference.predictor import Predictor
 
     # The detector runs in a background thread beside classification: one classifier
-    # thread keeps the cores busy without oversubscribing them
-    # (bench/live_fps.py on 2 cores: 58 fps with one thread, 25 with two).
+    # thread keeps the cores busy without oversubscribing them (docs/speed.md).
     predictor = Predictor.from_path(path, backend=backend, device=device, detector=detector, threads=1)
     # The card's detector and aligner, built once: the live view shares them with the
     # predictor's own predict_image instead of loading a second detector.

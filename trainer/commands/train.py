@@ -88,7 +88,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      help="training data PATH[#SPLIT[+SPLIT]] (csv, csv.gz, FER+ csv or class folders); repeatable")
     src.add_argument("--spec", type=Path, metavar="SPEC.json",
                      help="every setting from a training spec (the app writes one into each run folder); "
-                          "only --resume, --progress, --stop-file and --estimate go with it")
+                          "only --resume, --progress, --stop-file, --threads and --estimate go with it")
     d.add_argument("--val", metavar="SPEC", help="validation data (default: the --data set's val split)")
     d.add_argument("--no-val", action="store_true", help="train without validation (keeps the last epoch)")
     d.add_argument("--target", metavar="SPEC", help="the target dataset of *+target variants (default sfew2)")
@@ -144,6 +144,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--seed", type=int)
     t.add_argument("--device", help="auto | cpu | cuda | cuda:N")
     t.add_argument("--num-workers", type=int)
+
+    t.add_argument("--threads", type=int, default=1, metavar="N",
+                   help="CPU threads for torch (default 1: on 2 shared cores the same loop ran at 86 images/s "
+                        "with one thread and 11 with two, bench/trainer_overhead.py; more pays on idle many-core CPUs)")
 
     o = p.add_argument_group("output")
     o.add_argument("--out", type=Path, metavar="RUN_DIR", help="run folder (default runs/<name>)")
@@ -226,7 +230,7 @@ def build_stage(args: argparse.Namespace):
 
 
 # Flags that --spec replaces (all but these: how to run it, not what to run).
-_SPEC_ONLY = {"spec", "resume", "progress", "estimate", "stop_file", "command", "func"}
+_SPEC_ONLY = {"spec", "resume", "progress", "estimate", "stop_file", "threads", "command", "func"}
 
 
 def _settings_given(args: argparse.Namespace) -> list[str]:
@@ -248,6 +252,9 @@ def run(args: argparse.Namespace) -> int:
     from trainer.training.signals import StopOnSignal
 
     spec = build_stage(args)
+    import torch
+
+    torch.set_num_threads(max(1, args.threads))  # a run option, not a setting: it changes no result
     progress = make_progress(args.progress)
     if args.estimate:
         from trainer.training.estimate import describe, estimate_stage
