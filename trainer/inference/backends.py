@@ -183,11 +183,10 @@ def create_classifier(model_path: Path, card: ModelCard, backend: str = "auto", 
     for by name, it raises."""
     kind, torch_device = resolve(backend, device)
     if kind == "onnx":
-        from trainer.inference.onnx_cache import runtime_onnx
         from trainer.models.card import ModelLoadError
 
         try:
-            return OnnxClassifier(runtime_onnx(model_path, card), threads)
+            return _onnx_classifier(model_path, card, threads)
         except ModelLoadError:
             raise
         except (UserError, ImportError) as exc:  # onnx_export.ExportError, without importing torch to name it
@@ -198,6 +197,22 @@ def create_classifier(model_path: Path, card: ModelCard, backend: str = "auto", 
             fallback.label += " (ONNX export failed)"
             return fallback
     return _torch_classifier(model_path, torch_device, threads)
+
+
+def _onnx_classifier(model_path: Path, card: ModelCard, threads: int | None) -> OnnxClassifier:
+    """A session on the cached ONNX file; a cache file ONNX Runtime cannot read (truncated by a
+    full disk, say) is made again, once."""
+    from trainer.inference.onnx_cache import runtime_onnx
+
+    path = runtime_onnx(model_path, card)
+    try:
+        return OnnxClassifier(path, threads)
+    except Exception as exc:  # ONNX Runtime's own error types (InvalidProtobuf, Fail, ...)
+        if not type(exc).__module__.startswith("onnxruntime"):
+            raise
+        log.warning("the cached ONNX file %s is unreadable (%s); making it again", path, exc)
+        path.unlink(missing_ok=True)
+        return OnnxClassifier(runtime_onnx(model_path, card), threads)
 
 
 def _torch_classifier(model_path: Path, device: str, threads: int | None) -> TorchClassifier:
