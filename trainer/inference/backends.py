@@ -115,7 +115,7 @@ class TorchClassifier:
         else:
             self.name = f"torch-{self.device.type}"
             self.label = f"PyTorch ({self.device.type.upper()})"
-        self._classifier_layer = classifier_layer(self.model)
+        self._classifier_layer: nn.Linear | None = None  # found when embeddings are first asked for
 
     def run(self, batch: np.ndarray, embeddings: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         import torch
@@ -123,6 +123,8 @@ class TorchClassifier:
         from trainer.models.registry import grey_to_model_input
 
         captured: list = []
+        if embeddings and self._classifier_layer is None:
+            self._classifier_layer = classifier_layer(self.model)
         hook = (self._classifier_layer.register_forward_hook(lambda _m, inputs, _o: captured.append(inputs[0]))
                 if embeddings else None)
         try:
