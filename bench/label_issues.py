@@ -87,6 +87,9 @@ def main() -> None:
     parser.add_argument("--data-root", type=Path, default=Path("../shared/data"))
     parser.add_argument("--split", default="Training")
     parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--input", choices=("none", "crop"), default="none",
+                        help="none: FER-2013's 48x48 crops as they are (how the bundled model was trained); "
+                             "crop: re-aligned, as the review window makes them")
     parser.add_argument("--seeds", type=int, default=3, help="fold seeds for the out-of-fold scores")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--json", type=Path)
@@ -99,7 +102,13 @@ def main() -> None:
     model = create_classifier(model_path, card, "auto", "auto", threads=2)
     spec = f"{args.data_root}/fer2013/fer2013.csv.gz#{args.split}"
     t0 = time.perf_counter()
-    samples = load_samples(spec)
+    if args.input == "crop":
+        from trainer.evaluation.evaluate import face_options_for_input
+
+        samples = load_samples(spec, LoadOptions(faces=face_options_for_input(card, "crop"), faces_on_csv=True),
+                               purpose="eval")
+    else:
+        samples = load_samples(spec)
     t_load = time.perf_counter() - t0
     t0 = time.perf_counter()
     pred, cached = cached_predict(model_path, model, card, samples, spec, embeddings=True, views=True)
@@ -157,7 +166,7 @@ def main() -> None:
         cells = [f"{100 * row['precision'][k]:.1f}%" + (f" ± {100 * row['sd'][k]:.1f}" if "sd" in row else "")
                  for k in KS]
         print(f"| {name} | {' | '.join(cells)} |")
-    result = {"model": str(model_path), "model_name": card.name, "data": spec, "n": len(pred),
+    result = {"model": str(model_path), "model_name": card.name, "data": spec, "input": args.input, "n": len(pred),
               "with_ferplus_verdict": int(known.sum()), "base_rate": base, "folds": args.folds,
               "seeds": args.seeds, "seconds": {"load": t_load, "predict": t_predict, "predict_cached": cached,
                                                "out_of_fold_mean": float(np.mean(t_oof)),
