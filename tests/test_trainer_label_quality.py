@@ -235,3 +235,14 @@ def test_find_issues_scores_rescored_samples_from_their_views():
     pred.view_probs = view
     found = find_issues(pred, out_of_sample=False)
     assert list(found.order) == [0, 3, 2, 1]
+
+
+def test_progress_counts_both_passes_under_one_total(tiny_model):
+    from trainer.evaluation.views import VIEWS
+
+    model, card = tiny_model
+    seen = []
+    predict_samples(model, card, _set(n=40), batch_size=16, views=True, progress=lambda d, t: seen.append((d, t)))
+    total = 40 + len(VIEWS) * 40  # 40 labelled, fewer than the minimum: all re-scored
+    assert {t for _, t in seen} == {total}
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen) and seen[-1][0] == total

@@ -113,7 +113,9 @@ def predict_samples(model, card, samples: SampleSet, *, device: str = "auto", tt
     trained (its card's input size and normalisation). ``model``: a back-end classifier
     (trainer.inference.backends.create_classifier: ONNX Runtime on a CPU) or a torch module
     (run on ``device``). Columns follow the data's classes: a class the model lacks gets 0,
-    classes the data lacks are dropped and the rest renormalised."""
+    classes the data lacks are dropped and the rest renormalised. ``views``: also average extra
+    views of the likeliest label errors into ``view_probs`` (trainer.evaluation.views) for the
+    label-quality ranking; ``progress`` counts both passes under one total (faces looked at)."""
     from trainer.inference.backends import TorchClassifier, predict_probs
     from trainer.inference.preprocess import crops_to_batch
 
@@ -124,6 +126,11 @@ def predict_samples(model, card, samples: SampleSet, *, device: str = "auto", tt
 
         classifier = TorchClassifier(model, str(choose_device(device)))
     mean, std = float(np.mean(card.mean)), float(np.mean(card.std))
+    total = len(samples)
+    if views:
+        from trainer.evaluation.views import VIEWS, candidate_count
+
+        total += len(VIEWS) * candidate_count(int(np.sum(np.asarray(samples.labels) >= 0)))
     probs_out, emb_out = [], []
     for start in range(0, len(samples), batch_size):
         if cancelled is not None and cancelled():
@@ -134,7 +141,7 @@ def predict_samples(model, card, samples: SampleSet, *, device: str = "auto", tt
         if embeddings:
             emb_out.append(e.astype(np.float32, copy=False))
         if progress is not None:
-            progress(min(start + batch_size, len(samples)), len(samples))
+            progress(min(start + batch_size, len(samples)), total)
     model_probs = np.concatenate(probs_out) if probs_out else np.zeros((0, len(card.classes)), np.float32)
     probs = _to_data_classes(model_probs, list(card.classes), samples.classes)
     emb = (np.concatenate(emb_out) if emb_out else np.zeros((0, 0), np.float32)) if embeddings else None
@@ -144,7 +151,10 @@ def predict_samples(model, card, samples: SampleSet, *, device: str = "auto", tt
             p, _ = predict_probs(classifier, crops_to_batch(crops, card.input_size, mean, std), tta_flip)
             return _to_data_classes(p, list(card.classes), samples.classes)
 
-        extra = _view_probs(predict, samples, probs, batch_size, progress, cancelled)
+        first = len(samples)
+        extra = _view_probs(predict, samples, probs, batch_size,
+                            None if progress is None else (lambda done, _work: progress(first + done, total)),
+                            cancelled)
     return Predictions(ids=list(samples.ids), labels=samples.labels, probs=probs, classes=samples.classes,
                        embeddings=emb, splits=samples.meta.get("split_per_sample"),
                        meta={"model": card.name, "data": samples.name, "tta_flip": tta_flip,

@@ -46,11 +46,16 @@ CANDIDATE_SHARE = 0.15  # re-scored share of the labelled samples, lowest plain 
 MIN_CANDIDATES = 500
 
 
+def candidate_count(labelled: int, share: float = CANDIDATE_SHARE, minimum: int = MIN_CANDIDATES) -> int:
+    """How many of ``labelled`` samples are re-scored (known before the first pass: progress)."""
+    return min(labelled, max(minimum, int(np.ceil(share * labelled))))
+
+
 def candidates(self_confidence: np.ndarray, share: float = CANDIDATE_SHARE,
                minimum: int = MIN_CANDIDATES) -> np.ndarray:
     """Indices of the lowest-scored labelled samples (NaN = unlabelled, never a candidate)."""
     known = np.flatnonzero(~np.isnan(self_confidence))
-    k = min(len(known), max(minimum, int(np.ceil(share * len(known)))))
+    k = candidate_count(len(known), share, minimum)
     return known[np.argsort(self_confidence[known], kind="stable")[:k]]
 
 
