@@ -96,6 +96,8 @@ def test_sfew_val_agrees_with_the_default_options(shared_data, tmp_path, capsys)
     """SFEW's crops: evaluate (the dataset declares crop) and predict on its files (which lie in
     a dataset that declares crop) take the crop path without being told; the bundled model."""
     source = shared_data / "sfew2" / "Val"
+    if not source.is_dir():  # the fixture checks FER-2013 only
+        pytest.skip(f"SFEW 2.0 Val not found at {source}")
     data = tmp_path / "sfew2-sample"  # named like SFEW: it declares crop as SFEW does
     picked = []
     for cls in ("Angry", "Fear", "Happy", "Neutral", "Sad", "Surprise"):
