@@ -60,14 +60,11 @@ def check_inputs(predictor, images: list[Path], crops: bool, max_faces: int):
     """(N, 1, S, S) float32 model inputs from the faces in ``images``, each face also mirrored,
     darker and brighter, made exactly as the app makes them."""
     import numpy as np
-    import torch
 
-    from trainer.data.transforms import eval_transform
     from trainer.faces import read_image
     from trainer.faces.io import find_images
 
     card = predictor.card
-    transform = eval_transform(card.input_size, float(np.mean(card.mean)), float(np.mean(card.std)))
     faces = []
     for path in find_images(images):
         image = read_image(path)
@@ -84,7 +81,7 @@ def check_inputs(predictor, images: list[Path], crops: bool, max_faces: int):
     variants = variants[:max_faces]
     if not variants:
         return np.zeros((0, 1, card.input_size, card.input_size), np.float32)
-    return torch.stack([transform(torch.from_numpy(np.ascontiguousarray(v))[None]) for v in variants]).numpy()
+    return predictor.to_batch(variants)
 
 
 def run(args: argparse.Namespace) -> int:
