@@ -103,41 +103,38 @@ def fix_same_padding(model: nn.Module, input_size: int) -> nn.Module:
     return model
 
 
-def export_onnx(model: nn.Module, input_size: int, out: Path, *, opset: int = DEFAULT_OPSET,
-                tta_flip: bool = False) -> ProbabilityHead:
-    """Write ``out`` (one self-contained file, a dynamic batch axis); returns the torch module
-    that was exported, for the check."""
+def _write(head: nn.Module, input_size: int, out: Path, outputs: Sequence[str], opset: int) -> None:
+    """One self-contained file with a dynamic batch axis on the input and every output."""
     import warnings
 
-    head = ProbabilityHead(fix_same_padding(model.eval(), input_size), input_size, tta_flip).eval()
-    example = torch.zeros(2, 1, input_size, input_size)
     out.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         # The TorchScript-based exporter: one file with the weights inside, any opset from 9;
         # torch marks it deprecated in favour of the dynamo exporter (opset 18+, weights beside).
         warnings.simplefilter("ignore")
-        torch.onnx.export(head, (example,), str(out), input_names=["input"], output_names=["probs"],
-                          opset_version=opset, dynamic_axes={"input": {0: "batch"}, "probs": {0: "batch"}},
+        torch.onnx.export(head, (torch.zeros(2, 1, input_size, input_size),), str(out), input_names=["input"],
+                          output_names=list(outputs), opset_version=opset,
+                          dynamic_axes={name: {0: "batch"} for name in ("input", *outputs)},
                           do_constant_folding=True, dynamo=False)
+
+
+def export_onnx(model: nn.Module, input_size: int, out: Path, *, opset: int = DEFAULT_OPSET,
+                tta_flip: bool = False) -> ProbabilityHead:
+    """Write ``out`` (output ``probs``) for others to run; returns the torch module that was
+    exported, for the check."""
+    head = ProbabilityHead(fix_same_padding(model.eval(), input_size), input_size, tta_flip).eval()
+    _write(head, input_size, out, ["probs"], opset)
     return head
 
 
 def export_runtime_onnx(model: nn.Module, input_size: int, out: Path, *, opset: int = DEFAULT_OPSET) -> nn.Module:
     """Write the graph the app runs in ONNX Runtime (outputs ``probs`` and ``embedding``);
     returns the torch module that was exported, for the check."""
-    import warnings
-
     from trainer.inference.backends import classifier_layer
 
     fixed = fix_same_padding(model.eval(), input_size)
     head = ProbabilitiesAndEmbedding(fixed, classifier_layer(fixed)).eval()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
-        torch.onnx.export(head, (torch.zeros(2, 1, input_size, input_size),), str(out), input_names=["input"],
-                          output_names=["probs", "embedding"], opset_version=opset,
-                          dynamic_axes={"input": {0: "batch"}, "probs": {0: "batch"}, "embedding": {0: "batch"}},
-                          do_constant_folding=True, dynamo=False)
+    _write(head, input_size, out, ["probs", "embedding"], opset)
     return head
 
 
