@@ -23,14 +23,13 @@ CHECK_TOLERANCE = 1e-4  # largest |p_onnx - p_torch| accepted when the file is m
 
 
 def cache_dir() -> Path:
-    """``$FER_DESKTOP_ONNX_CACHE``, else ``$FER_DESKTOP_CACHE/onnx``, else
-    ``$XDG_CACHE_HOME/fer-desktop/onnx`` (``~/.cache``)."""
+    """``$FER_DESKTOP_ONNX_CACHE``, else ``onnx`` beside the crop cache (``$FER_DESKTOP_CACHE``,
+    else ``$XDG_CACHE_HOME/fer-desktop``, else ``~/.cache/fer-desktop``)."""
     if os.environ.get("FER_DESKTOP_ONNX_CACHE"):
         return Path(os.environ["FER_DESKTOP_ONNX_CACHE"])
-    base = os.environ.get("FER_DESKTOP_CACHE")
-    if base:
-        return Path(base) / "onnx"
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fer-desktop" / "onnx"
+    from trainer.data.crops import default_cache_dir
+
+    return default_cache_dir().parent / "onnx"
 
 
 def cache_key(weights: Path, card: ModelCard) -> str:
