@@ -91,7 +91,9 @@ class Predictor:
         return probs
 
     def predict_image(self, image: np.ndarray, tta_flip: bool | None = None) -> list[FacePrediction]:
-        """BGR or grey image -> one prediction per face, largest face first."""
-        aligned = self.pipeline.process(image)
-        probs = self.predict_crops([a.crop for a in aligned], tta_flip)
-        return [FacePrediction(a.face, a.crop, p) for a, p in zip(aligned, probs)]
+        """A photo (BGR or grey) -> one prediction per face, largest face first: the ``photo``
+        path of trainer.inference.prepared.predict_input, which the commands and the app take."""
+        from trainer.inference.prepared import predict_input
+
+        found = predict_input(self, image, "photo", tta_flip)
+        return [FacePrediction(p.face.face, p.face.crop, p.probs) for p in found]
