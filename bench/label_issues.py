@@ -26,7 +26,7 @@ import numpy as np
 
 from trainer.data.datasets import LoadOptions, load_samples
 from trainer.evaluation.label_quality import (METHODS, disagreement_scores, find_issues, label_quality_scores,
-                                              memorisation_gap, out_of_fold_probs, rank)
+                                              memorisation_gap, out_of_fold_probs, rank, with_views)
 from trainer.evaluation.predictions import cached_predict
 from trainer.evaluation.views import VIEWS, view_probs
 from trainer.inference import default_model_path
@@ -129,10 +129,9 @@ def main() -> None:
     for method in METHODS:
         rows[f"in-sample {method}"] = {
             "precision": precision_at(rank(label_quality_scores(pred.labels, pred.probs, method)), truth)}
-    again = np.isfinite(pred.view_probs).all(axis=1)
-    with_views = np.where(again[:, None], pred.view_probs, pred.probs)
-    rows[f"in-sample self_confidence, likeliest {again.sum()} re-scored over {len(VIEWS)} extra views"] = {
-        "precision": precision_at(rank(label_quality_scores(pred.labels, with_views)), truth)}
+    again = int(np.isfinite(pred.view_probs).all(axis=1).sum())
+    rows[f"in-sample self_confidence, likeliest {again} re-scored over {len(VIEWS)} extra views"] = {
+        "precision": precision_at(rank(label_quality_scores(pred.labels, with_views(pred))), truth)}
     if args.view_study:
         view_study(model, card, samples, pred, truth)
     oof_by_seed, t_oof = [], []

@@ -163,6 +163,16 @@ def memorisation_gap(labels: np.ndarray, probs: np.ndarray, oof_probs: np.ndarra
     return own - held_out
 
 
+def with_views(pred) -> np.ndarray:
+    """The model's own probabilities, with those of the samples looked at again from extra
+    views (trainer.evaluation.views: the likeliest errors) in their place: the better estimate."""
+    probs = np.asarray(pred.probs, dtype=np.float64)
+    if getattr(pred, "view_probs", None) is None:
+        return probs
+    again = np.isfinite(pred.view_probs).all(axis=1)
+    return np.where(again[:, None], np.asarray(pred.view_probs, dtype=np.float64), probs)
+
+
 def find_issues(pred, out_of_sample: bool | str = "auto", method: str = DEFAULT_METHOD, folds: int = 5,
                 seed: int = 0) -> LabelIssues:
     """Rank a :class:`~trainer.evaluation.predictions.Predictions`' labels. ``out_of_sample``:
@@ -183,11 +193,8 @@ def find_issues(pred, out_of_sample: bool | str = "auto", method: str = DEFAULT_
         use_oof = out_of_sample is True or abs(gap) > MEMORISED_GAP
         if use_oof:
             probs = oof
-    if not use_oof and getattr(pred, "view_probs", None) is not None:
-        # The likeliest errors were looked at again from a few moved and rescaled views
-        # (trainer.evaluation.views): their averaged probabilities are the better estimate.
-        again = np.isfinite(pred.view_probs).all(axis=1)
-        probs = np.where(again[:, None], np.asarray(pred.view_probs, dtype=np.float64), probs)
+    if not use_oof:
+        probs = with_views(pred)
     scores = label_quality_scores(pred.labels, np.nan_to_num(probs), method)
     is_issue = np.zeros(len(pred), dtype=bool)
     known = np.flatnonzero(pred.labels >= 0)
