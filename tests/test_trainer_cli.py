@@ -240,3 +240,23 @@ def test_folder_stage_with_replay(tmp_path, capsys, fer_csv):
     code, _, err = cli(capsys, "train", "--data", root, "--faces", "none", *TINY, "--epochs", "1",
                        "--replay", tmp_path / "absent.csv", "--out", tmp_path / "run2")
     assert_user_error(code, err, "absent.csv")
+
+
+def test_val_fold_chooses_on_a_fixed_fold_of_the_training_data(tmp_path, capsys):
+    root = write_class_folders(tmp_path / "target", 10, splits=["Train", "Val"], colour=True, size=40)
+    runs = {}
+    for seed in ("0", "1"):
+        code, _, err = cli(capsys, "train", "--data", f"{root}#Train", "--val-fold", "1/5", "--faces", "none",
+                           "--crop-size", "40", *TINY, "--epochs", "1", "--seed", seed, "--out", tmp_path / seed)
+        assert code == 0, err
+        runs[seed] = json.loads((tmp_path / seed / "config.json").read_text())
+    config = runs["0"]
+    # 10 images in each of 4 classes: 2 of each held out, the same ones whatever the seed.
+    assert (config["train_samples"], config["val_samples"]) == (32, 8)
+    assert config["val"] == "target/Train[fold1of5]" and config["train"] == "target/Train[-fold1of5]"
+    assert runs["1"]["val"] == config["val"] and config["data"]["val_fold"] == [1, 5]
+    with pytest.raises(SystemExit) as exit_:
+        cli(capsys, "train", "--data", f"{root}#Train", "--val-fold", "5/5", *TINY)
+    assert exit_.value.code == 2 and "0 <= K < N" in capsys.readouterr().err
+    code, _, err = cli(capsys, "train", "--data", f"{root}#Train", "--val-fold", "0/5", "--no-val", *TINY)
+    assert_user_error(code, err, "--val-fold")

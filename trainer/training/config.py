@@ -64,6 +64,12 @@ class TrainConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     mixup_alpha: Annotated[Real, _range(0, 100)] = 0.0  # > 0: mixup with lam ~ Beta(alpha, alpha) (e.g. 0.2)
     ema_decay: Annotated[Real, _range(0, 1, strict_high=True)] = 0.0  # > 0: moving average of the weights
+    # Knowledge distillation: fer-desktop models whose averaged softened probabilities the
+    # student also learns from (trainer/training/distill.py); the loss is
+    # (1 - distill_weight) * label loss + distill_weight * T^2 * KL(teachers || student).
+    teachers: list[Annotated[StrictStr, Field(min_length=1)]] = field(default_factory=list)
+    distill_weight: Annotated[Real, _range(0, 1)] = 0.5
+    distill_temperature: Annotated[Real, _range(0, 100, strict_low=True)] = 2.0
     select: Literal["best", "last"] = "best"  # best (on validation) | last
     early_stopping: Annotated[StrictInt, _range(0)] = 0  # epochs without improvement before stopping; 0 = off
     seed: Annotated[StrictInt, _range(0, 2 ** 63 - 1)] = 0

@@ -28,6 +28,7 @@ from trainer.evaluation.predict import predict_probs
 from trainer.models.card import ModelCard, load_model, save_model
 from trainer.models.registry import create_model, get_spec, grey_to_model_input
 from trainer.training.config import TrainConfig
+from trainer.training.distill import Teachers, distillation_loss
 from trainer.training.losses import SoftTargetCrossEntropy, mixup
 from trainer.training.progress import Progress
 from trainer.training.replay import ReplaySampler
@@ -175,6 +176,7 @@ class _Stage:
     progress: Progress
     should_stop: Callable[[], bool]
     config_record: dict[str, Any]
+    teachers: Teachers | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
     best_score: float = -1.0
     stale: int = 0
@@ -280,6 +282,11 @@ class _Stage:
         with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.cuda_tricks and cfg.amp):
             logits = self.model(x)
             loss = self.criterion(logits.float(), y)
+            if self.teachers is not None:
+                # The teachers judge the very pixels the student saw (augmented, mixed).
+                teacher_probs = self.teachers.probabilities(x, cfg.distill_temperature)
+                loss = (1.0 - cfg.distill_weight) * loss + cfg.distill_weight * distillation_loss(
+                    logits, teacher_probs, cfg.distill_temperature)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
@@ -368,6 +375,10 @@ def _build_stage(cfg: TrainConfig, train: SampleSet, val: SampleSet | None, repl
     if len(loader) == 0:
         raise DataError(f"{name}: {len(train)} training samples is fewer than one batch of {cfg.batch_size}")
     optimizer = _optimizer(cfg, model)
+    teachers = Teachers(cfg.teachers, classes, mean, std).to(device) if cfg.teachers else None
+    if teachers is not None:
+        progress.message(f"{name}: distilling from {len(cfg.teachers)} teacher(s), weight {cfg.distill_weight}, "
+                         f"temperature {cfg.distill_temperature}")
     config_record = {"name": name, "config": cfg.to_dict(), "train": train.name, "val": val.name if val else None}
     if replay is not None:
         config_record["replay"] = replay.name
@@ -380,7 +391,8 @@ def _build_stage(cfg: TrainConfig, train: SampleSet, val: SampleSet | None, repl
                    scheduler=torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg, len(loader))),
                    scaler=torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and cfg.amp),
                    generator=generator, loader=loader, criterion=_loss_fn(cfg, train, device), classes=classes,
-                   mean=mean, std=std, progress=progress, should_stop=should_stop, config_record=config_record)
+                   mean=mean, std=std, progress=progress, should_stop=should_stop, config_record=config_record,
+                   teachers=teachers)
     return stage, backbone, source, init_info
 
 

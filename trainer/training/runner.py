@@ -46,6 +46,7 @@ class StageSpec:
     relabels: Path | None = None  # a relabel journal applied to train and val
     max_val_samples: int = 0  # 0 = all; a random subset for smoke runs
     replay: list[str] = field(default_factory=list)  # data specs mixed into every epoch (rehearsal)
+    val_fold: tuple[int, int] | None = None  # (k, n): validate on fold k of n of the training data instead
 
     def describe(self) -> dict[str, Any]:
         faces = self.load.faces
@@ -56,28 +57,31 @@ class StageSpec:
                           "aligner": faces.aligner},
                 "ferplus": {"mode": self.load.ferplus_mode, "contempt": self.load.contempt, "ties": self.load.ties},
                 "relabels": str(self.relabels) if self.relabels else None,
-                "max_val_samples": self.max_val_samples, "replay": self.replay, "config": self.config.to_dict()}
+                "max_val_samples": self.max_val_samples, "replay": self.replay,
+                "val_fold": list(self.val_fold) if self.val_fold else None, "config": self.config.to_dict()}
 
 
 def _load_train_val(spec: StageSpec, load: LoadOptions, report: Callable[[str], None] | None) -> TrainValData:
-    """The stage's train and val sets, from its variant or its data specs."""
+    """The stage's train and val sets, from its variant or its data specs (no val set when it
+    is to be a fold of the training data)."""
+    skip_val = spec.no_val or spec.val_fold is not None
     # Folder crops are cached at crop_size; FER's 48x48 crops joined with them are resized
     # to the training input size (the transform would resize them to it anyway).
     if spec.variant:
         data = load_variant(spec.variant, spec.data_root or default_data_root(), load, target=spec.target,
                             common_size=spec.config.input_size)
-        if spec.no_val:
+        if skip_val:
             data.val = None
         return data
     if not spec.train:
         raise DataError(f"{spec.name}: no training data: name a variant or data specs")
     val = spec.val
     specs = [DataSpec.parse(t, spec.data_root) for t in spec.train]
-    if val is None and not spec.no_val and len(specs) == 1 and not specs[0].splits:
+    if val is None and not skip_val and len(specs) == 1 and not specs[0].splits:
         val = default_val_spec(specs[0], load)
         if val is not None and report:
             report(f"{spec.name}: validating on {val} (pass --val or --no-val to change)")
-    if spec.no_val:
+    if skip_val:
         val = None
     return load_train_val([str(s) for s in specs], str(DataSpec.parse(val, spec.data_root)) if val else None,
                           options=load, common_size=spec.config.input_size, description={"variant": None})
@@ -98,6 +102,9 @@ def load_stage_data(spec: StageSpec, report: Callable[[str], None] | None = None
     data = _load_train_val(spec, load, report)
     if spec.relabels is not None:
         _apply_journal(data, spec.relabels)
+    if spec.val_fold is not None:
+        data.train, data.val = data.train.split_fold(*spec.val_fold)
+        data.description.update(train_samples=len(data.train), val_samples=len(data.val), val_fold=list(spec.val_fold))
     if spec.max_val_samples and data.val is not None and len(data.val) > spec.max_val_samples:
         data.val = data.val.random_subset(spec.max_val_samples, spec.config.seed,
                                           name=f"{data.val.name}[{spec.max_val_samples}]")
