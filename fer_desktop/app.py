@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what opened images are: photo, crop (face crops: re-aligned, else used as they are) or "
                         "auto; default: what their dataset declares (SFEW: crop), else auto; "
                         "File > These Are Face Crops switches it")
-    p.add_argument("--model", metavar="PATH", help="model file (.safetensors/.json); default: the bundled one")
+    p.add_argument("--model", metavar="PATH", help="model file (.safetensors/.json), or a bundled model by name (e.g. paper-fer32-sfew); default: the bundled default model")
     p.add_argument("--detector", default=None, help="face detector: auto, mtcnn, blazeface, haar, dlib (default: the card's)")
     p.add_argument("--backend", default="auto", choices=("auto", "onnx", "torch"),
                    help="where the classifier runs: auto (PyTorch on a GPU, else ONNX Runtime), onnx, torch; "

@@ -17,7 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "(number keys, undo with Ctrl+Z) and export. Every change goes to a journal at once.")
     p.add_argument("data", help="a FER-2013 csv(.gz), a FER+ csv or a class-folder dataset")
     p.add_argument("--split", help="split(s) to review, '+'-joined (default: all)")
-    p.add_argument("--model", help="model file (.safetensors/.json); default: the bundled one")
+    p.add_argument("--model", help="model file (.safetensors/.json), or a bundled model by name (e.g. paper-fer32-sfew); default: the bundled default model")
     p.add_argument("--journal", help="relabel journal (default: one per dataset in the user's data folder)")
     p.add_argument("--input", choices=("auto", "photo", "crop"),
                    help="what the images are: photo (find the face), crop (face crops: pad, re-align, else as "

@@ -59,12 +59,12 @@ def open_session(request: DatasetRequest, *, progress: Progress | None = None,
     from trainer.data.datasets import DataSpec, LoadOptions, dataset_kind, load_samples
     from trainer.data.input_kinds import input_for
     from trainer.evaluation.evaluate import face_options_for_input
-    from trainer.inference.predictor import default_model_path
+    from trainer.inference.bundled import resolve_model
     from trainer.models.card import read_card
 
     progress, status = progress or _noop, status or _noop
     path = _existing(Path(request.path).expanduser())
-    model_path = Path(request.model) if request.model else default_model_path()
+    model_path = resolve_model(request.model)
     card = read_card(model_path)  # the card says how to make the faces; the weights may not be needed
 
     def report(text: str) -> None:  # crop making says "faces 40/431": show it as progress

@@ -186,6 +186,20 @@ class MainWindow(QMainWindow):
         self.act_reset_layout = a("&Reset Layout", self.reset_layout)
         self.act_play.setEnabled(False)
 
+    def _bundled_model_actions(self) -> list[QAction]:
+        """One "Use Bundled Model" entry per model that ships beside the default one."""
+        from trainer.inference.bundled import DEFAULT_MODEL_NAME, bundled_models
+
+        actions = []
+        for name, path in bundled_models().items():
+            if name == DEFAULT_MODEL_NAME:
+                continue
+            act = QAction(f"Use Bundled Model: {name}", self)
+            act.setStatusTip(f"Load {path}")
+            act.triggered.connect(lambda _=False, p=str(path): self.load_model(p))
+            actions.append(act)
+        return actions
+
     def _build_menus_and_toolbar(self) -> None:
         mb = self.menuBar()
         self.menus: dict[str, QMenu] = {}
@@ -209,6 +223,9 @@ class MainWindow(QMainWindow):
         self._view_panels_anchor = self.menus["View"].addSeparator()
         self.menus["View"].addAction(self.act_reset_layout)
         for act in (self.act_open_model, self.act_default_model):
+            self.menus["Model"].addAction(act)
+        self.bundled_model_actions = self._bundled_model_actions()
+        for act in self.bundled_model_actions:
             self.menus["Model"].addAction(act)
         self.menus["Model"].addSeparator()
         self.menus["Model"].addAction(self.act_card)

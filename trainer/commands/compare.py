@@ -50,10 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _model(text: str, args: argparse.Namespace):
     from trainer.commands.evaluate import load_model_arg
-    from trainer.inference import default_model_path
-
-    return load_model_arg(argparse.Namespace(**{**vars(args), "model": default_model_path() if text == BUNDLED
-                                                else Path(text)}))
+    return load_model_arg(argparse.Namespace(**{**vars(args), "model": None if text == BUNDLED else text}))
 
 
 def _set(args: argparse.Namespace, role: str, models: list, relabels: Path | None) -> dict:

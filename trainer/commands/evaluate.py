@@ -34,7 +34,7 @@ from trainer.commands.train import add_face_args, add_ferplus_args, aligner_over
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="evaluate a model on a labelled dataset",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", type=Path, help="NAME.safetensors (+ NAME.json); default: the bundled model")
+    p.add_argument("--model", type=Path, help="NAME.safetensors (+ NAME.json), or a bundled model by name (e.g. paper-fer32-sfew); default: the bundled default model")
     p.add_argument("--data", required=True, metavar="PATH", help="csv, csv.gz, FER+ csv or class-folder dataset")
     p.add_argument("--split", help="split name(s), '+'-joined (default: the test / val split)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -104,11 +104,11 @@ def _command(args: argparse.Namespace) -> str:
 def load_model_arg(args: argparse.Namespace):
     """(path, classifier, card) for ``--model`` (default: the bundled model), the classifier on
     ``--backend`` (trainer.inference.backends) using every CPU core."""
-    from trainer.inference import default_model_path
     from trainer.inference.backends import create_classifier
+    from trainer.inference.bundled import resolve_model
     from trainer.models.card import ModelLoadError, read_card
 
-    model_path = Path(args.model or default_model_path())
+    model_path = resolve_model(args.model)
     if args.model is None and not Path(model_path).with_suffix(".json").is_file():
         raise ModelLoadError(f"no --model given and the bundled default model is missing ({model_path})")
     card = read_card(model_path)

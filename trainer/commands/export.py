@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     import tempfile
 
     from trainer.errors import UsageError
-    from trainer.inference import default_model_path
+    from trainer.inference.bundled import resolve_model
     from trainer.inference.predictor import Predictor
     from trainer.models.onnx_export import ExportError, check_onnx, export_onnx, onnx_card
 
@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         import onnx  # noqa: F401 - torch's exporter needs it
     except ImportError:
         raise ExportError('exporting needs the onnx package: pip install "fer-desktop[onnx]"') from None
-    source = default_model_path() if args.model == "bundled" else Path(args.model)
+    source = resolve_model(None if args.model == "bundled" else args.model)
     predictor = Predictor.from_path(source, backend="torch", device="cpu", detector=args.detector)
     card = predictor.card
     with tempfile.TemporaryDirectory() as tmp:

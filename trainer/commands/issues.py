@@ -33,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("data", metavar="DATA", help="csv, csv.gz, FER+ csv or class-folder dataset (PATH[#SPLIT])")
     p.add_argument("--split", help="split name(s), '+'-joined (default: the test / val split)")
-    p.add_argument("--model", type=Path, help="NAME.safetensors (+ NAME.json); default: the bundled model")
+    p.add_argument("--model", type=Path, help="NAME.safetensors (+ NAME.json), or a bundled model by name (e.g. paper-fer32-sfew); default: the bundled default model")
     p.add_argument("--out", type=Path, required=True, metavar="CSV", help="the ranked table")
     p.add_argument("--relabels", type=Path, metavar="JOURNAL", help="rank the labels as corrected by a journal")
     p.add_argument("--method", default=None,

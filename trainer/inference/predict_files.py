@@ -19,7 +19,8 @@ def add_predict_args(p: argparse.ArgumentParser) -> None:
                    help="image files, and folders searched recursively for images")
     p.add_argument("--json", action="store_true", help="print one JSON object (schema: docs/predict-json.md)")
     p.add_argument("--model", type=Path,
-                   help="NAME.safetensors (+ NAME.json); default: the bundled model, or $FER_DESKTOP_MODEL")
+                   help="NAME.safetensors (+ NAME.json), or a bundled model by name (e.g. paper-fer32-sfew); "
+                        "default: the bundled default model, or $FER_DESKTOP_MODEL")
     p.add_argument("--input", choices=INPUT_KINDS,
                    help="what the images are: photo (find every face), crop (face crops: pad, find the face "
                         "again and re-align, else use the crop as is: aligned false), auto (find faces; a small "

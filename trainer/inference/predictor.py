@@ -13,7 +13,7 @@ from trainer.inference.backends import Classifier, TorchClassifier, create_class
 from trainer.inference.preprocess import crops_to_batch
 from trainer.models.card import ModelCard, ModelLoadError, read_card
 
-from trainer.inference.bundled import DEFAULT_MODEL_NAME, default_model_path, resources_dir  # noqa: F401 (re-exported)
+from trainer.inference.bundled import DEFAULT_MODEL_NAME, default_model_path, resolve_model, resources_dir  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
     from torch import nn
@@ -44,7 +44,7 @@ class Predictor:
                   threads: int | None = 1, **kwargs: Any) -> "Predictor":
         """The model at ``path`` (None: the bundled one) on ``backend`` (trainer.inference.backends:
         auto, onnx, torch). ``threads``: CPU threads for the classifier (None: every core)."""
-        path = Path(path) if path is not None else default_model_path()
+        path = resolve_model(path)
         if path.suffix not in (".safetensors", ".json"):
             path = path.with_suffix(".safetensors")
         if not path.is_file() and not path.with_suffix(".json").is_file():

@@ -1,0 +1,58 @@
+"""Bundled models are picked by name wherever a model is named (--model, the app's Model menu),
+while a file of that name still wins."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from trainer.inference.bundled import bundled_models, default_model_path, resolve_model
+from trainer.models.card import read_card
+
+PAPER = "paper-fer32-sfew"
+
+
+def test_the_default_and_the_paper_protocol_model_ship():
+    models = bundled_models()
+    assert {"default", PAPER} <= set(models)
+    assert read_card(models[PAPER]).classes == read_card(models["default"]).classes
+    assert models[PAPER].stat().st_size < 25 * 2 ** 20  # the issue's limit for a second model
+
+
+def test_names_files_and_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("FER_DESKTOP_MODEL", raising=False)
+    assert resolve_model(None) == default_model_path() == resolve_model("")
+    assert resolve_model(PAPER) == bundled_models()[PAPER]
+    assert resolve_model(Path(PAPER)) == bundled_models()[PAPER]
+    assert resolve_model("no-such-model") == Path("no-such-model")  # its loader says it is missing
+    (tmp_path / f"{PAPER}.json").write_text("{}")  # a file here is what the user means
+    assert resolve_model(PAPER) == Path(PAPER)
+    assert resolve_model(f"sub/{PAPER}") == Path(f"sub/{PAPER}")  # a path is never a name
+
+
+def test_predict_takes_a_bundled_name(capsys, tmp_path, astronaut_bgr):
+    import cv2
+
+    from trainer.cli import main as fer_train
+
+    cv2.imwrite(str(tmp_path / "astronaut.png"), astronaut_bgr)
+    code = fer_train(["predict", "--model", PAPER, str(tmp_path / "astronaut.png"), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert read_card(bundled_models()[PAPER]).name in out
+
+
+def test_the_model_menu_lists_the_other_bundled_models_and_loads_them(qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from fer_desktop._qt.main_window import MainWindow
+
+    window = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), model_path=PAPER)
+    qtbot.addWidget(window)
+    try:
+        [act] = window.bundled_model_actions
+        assert act.text() == f"Use Bundled Model: {PAPER}" and act in window.menus["Model"].actions()
+        qtbot.waitUntil(lambda: window.ctx.model is not None, timeout=120_000)
+        assert window.ctx.model.name == read_card(bundled_models()[PAPER]).name
+    finally:
+        window.close()
