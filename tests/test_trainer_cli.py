@@ -12,6 +12,7 @@ import pytest
 
 from trainer.cli import main
 from trainer.data.relabel import RelabelJournal
+from trainer.data.samples import DataError
 from trainer.data.synthetic import pattern_image, write_class_folders, write_fer_csv
 from trainer.training.cascade import bundled_configs, load_cascade, stage_spec
 
@@ -196,7 +197,7 @@ erasing = 0.0
 def test_bundled_configs_resolve(tmp_path):
     names = bundled_configs()
     assert {"best.toml", "sfew-only.toml", "fer28.toml", "fer32.toml", "fer28-sfew.toml", "fer32-sfew.toml",
-            "fer32+sfew.toml"} <= set(names)
+            "fer32+sfew.toml", "app-crops.toml"} <= set(names)
     for name in names:
         plan = load_cascade(name, data_root=tmp_path)
         previous = None
@@ -212,6 +213,29 @@ def test_bundled_configs_resolve(tmp_path):
     assert (first.variant, first.config.model, first.config.epochs, first.config.input_size,
             first.config.batch_size, first.config.select, first.config.optimizer) == \
         ("fer32", "efficientnet-lite0", 10, 64, 64, "last", "adamw")
+
+
+def test_the_app_crops_recipe_trains_on_the_apps_faces(tmp_path):
+    plan = load_cascade("app-crops", data_root=tmp_path)
+    ferplus = stage_spec(plan.stages[0], 1, tmp_path, plan, None)
+    sfew = stage_spec(plan.stages[1], 2, tmp_path, plan, ferplus.out / "model")
+    for spec in (ferplus, sfew):
+        assert spec.load.faces.mode == "crops" and spec.load.faces_on_csv and spec.load.contempt == "drop"
+        assert spec.config.augment.jpeg > 0 and spec.config.augment.low_light > 0
+    assert (ferplus.variant, ferplus.config.soft_labels, ferplus.config.select) == ("ferplus-votes", True, "best")
+    assert sfew.no_val and sfew.load.ferplus_mode == "votes" and sfew.config.soft_labels
+    assert sfew.replay == ["ferplus/fer2013new.csv#Training"] and sfew.config.class_balance == "weights"
+
+
+def test_a_cascade_stage_can_choose_on_a_fold(tmp_path):
+    config = tmp_path / "fold.toml"
+    config.write_text('name = "f"\n[[stages]]\ntrain = ["sfew2#Train"]\nval_fold = [0, 5]\n')
+    plan = load_cascade(str(config), data_root=tmp_path)
+    assert stage_spec(plan.stages[0], 1, tmp_path, plan, None).val_fold == (0, 5)
+    config.write_text('name = "f"\n[[stages]]\ntrain = ["sfew2#Train"]\nval_fold = [5, 5]\n')
+    plan = load_cascade(str(config), data_root=tmp_path)
+    with pytest.raises(DataError, match="val_fold"):
+        stage_spec(plan.stages[0], 1, tmp_path, plan, None)
 
 
 def test_variant_implied_settings(tmp_path):

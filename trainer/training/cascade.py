@@ -58,7 +58,7 @@ else:  # pragma: no cover
 
 DATA_KEYS = {"name", "variant", "train", "val", "no_val", "target", "preset", "faces", "crop_size", "detector",
              "aligner", "relabels", "max_val_samples", "ferplus_mode", "contempt", "ties", "fer_csv", "init_from",
-             "replay"}
+             "replay", "align_csv", "val_fold"}
 TOP_KEYS = {"name", "description", "data_root", "defaults", "stages"}
 PREVIOUS = "previous"
 
@@ -126,7 +126,10 @@ _STAGE_DATA = TypeAdapter(TypedDict("StageData", {
     "crop_size": Annotated[StrictInt, Field(ge=8, le=1024)], "detector": StrictStr, "aligner": dict[str, Any],
     "relabels": StrictStr, "max_val_samples": Annotated[StrictInt, Field(ge=0)],
     "ferplus_mode": Literal[MODES], "contempt": Literal[CONTEMPT_RULES], "ties": Literal[TIE_RULES],
-    "fer_csv": StrictStr, "init_from": Union[StrictStr, StrictBool], "replay": Specs}, total=False))
+    "fer_csv": StrictStr, "init_from": Union[StrictStr, StrictBool], "replay": Specs,
+    "align_csv": StrictBool,  # FER-2013 / FER+ crops through the face pipeline too, as the app makes them
+    "val_fold": Annotated[list[Annotated[StrictInt, Field(ge=0)]], Field(min_length=2, max_length=2)],  # [K, N]
+}, total=False))
 
 
 def _checked(schema: TypeAdapter, data: dict[str, Any], where: str) -> None:
@@ -231,14 +234,18 @@ def stage_spec(settings: dict[str, Any], index: int, out: Path, plan: CascadePla
     load = LoadOptions(faces=faces, cache_dir=plan.cache_dir, use_cache=plan.use_cache,
                        ferplus_mode=data.get("ferplus_mode", "majority"), contempt=data.get("contempt", "keep"),
                        ties=data.get("ties", "drop"),
-                       fer_csv=plan.data_root / data["fer_csv"] if data.get("fer_csv") else None)
+                       fer_csv=plan.data_root / data["fer_csv"] if data.get("fer_csv") else None,
+                       faces_on_csv=bool(data.get("align_csv", False)))
     relabels = data.get("relabels")
+    fold = data.get("val_fold")
+    if fold is not None and not (fold[1] >= 2 and fold[0] < fold[1]):
+        raise CascadeError(f"stage {index} ({name}): val_fold = {fold}: need [K, N] with N >= 2 and K < N")
     return StageSpec(name=name, out=out / f"{index}-{name}", config=config, variant=data.get("variant"),
                      train=train, val=data.get("val"), no_val=bool(data.get("no_val", False)),
                      target=data.get("target"), data_root=plan.data_root, load=load,
                      relabels=Path(relabels) if relabels else None,
                      max_val_samples=int(data.get("max_val_samples", 0)),
-                     replay=_spec_list(data.get("replay", [])))
+                     replay=_spec_list(data.get("replay", [])), val_fold=tuple(fold) if fold else None)
 
 
 def run_cascade(plan: CascadePlan, out: str | Path, *, progress: Progress | None = None,
