@@ -57,6 +57,17 @@ def _faces_text(prep: dict[str, Any]) -> str:
     return text
 
 
+def _names(value: Any) -> str:
+    """A dataset reference as the card stores it (a name, a list of paths, or a replay record
+    ``{"name", "samples", ...}``) in words."""
+    if isinstance(value, dict):
+        name = str(value.get("name", ""))
+        return f"{name} ({_count(value['samples'])} images)" if value.get("samples") else name
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    return str(value) if value else ""
+
+
 def training_rows(card: Any) -> list[Row]:
     """The training data and recipe, in words; what the card does not record is left out."""
     t = card.training or {}
@@ -66,20 +77,21 @@ def training_rows(card: Any) -> list[Row]:
     if t.get("init_card") or t.get("init_from"):
         first = (t.get("init_training") or {}).get("data") or {}
         start = str(t.get("init_card") or t.get("init_from"))
-        if first.get("train"):
-            start += f" (trained on {first['train']}"
-            start += f", validated on {first['val']})" if first.get("val") else ")"
+        first_train = first.get("train_name") or _names(first.get("train"))
+        if first_train:
+            start += f" (trained on {first_train}"
+            first_val = first.get("val_name") or _names(first.get("val"))
+            start += f", validated on {first_val})" if first_val else ")"
         rows.append(("Started from", start))
     elif cfg.get("pretrained"):
         rows.append(("Started from", f"{cfg.get('model', card.backbone)} ImageNet weights"))
-    train = data.get("train_name") or ", ".join(map(str, data.get("train") or [])) or None
+    train = data.get("train_name") or _names(data.get("train"))
     if train:
         n = data.get("train_samples")
         rows.append(("Trained on", f"{train} ({_count(n)} images)" if n else train))
     if data.get("replay"):
         ratio = cfg.get("replay_ratio")
-        replay = ", ".join(map(str, data["replay"]))
-        rows.append(("Replayed", f"{replay}" + (f", {ratio:g} images per training image" if ratio else "")))
+        rows.append(("Replayed", _names(data["replay"]) + (f", {ratio:g} images per training image" if ratio else "")))
     val = data.get("val_name") or data.get("val")
     if val:
         n = data.get("val_samples")
@@ -89,7 +101,9 @@ def training_rows(card: Any) -> list[Row]:
     recipe = [f"{t['epochs_run']} epochs" if t.get("epochs_run") else "",
               f"{cfg['optimizer']} lr {cfg['lr']:g}" if cfg.get("optimizer") and cfg.get("lr") else "",
               f"batch {cfg['batch_size']}" if cfg.get("batch_size") else "",
-              f"label smoothing {cfg['label_smoothing']:g}" if cfg.get("label_smoothing") else ""]
+              f"label smoothing {cfg['label_smoothing']:g}" if cfg.get("label_smoothing") else "",
+              "soft labels (vote distributions)" if cfg.get("soft_labels") else "",
+              "class weights" if cfg.get("class_balance") == "weights" else ""]
     if any(recipe):
         rows.append(("Recipe", ", ".join(r for r in recipe if r)))
     merged = t.get("merged") or {}
@@ -97,7 +111,8 @@ def training_rows(card: Any) -> list[Row]:
         rows.append(("Weights", f"average of {len(merged['models'])} fine-tunings: "
                                 + ", ".join(map(str, merged["models"]))))
     prov = card.provenance or {}
-    for key, label in (("created", "Created"), ("hardware", "Hardware"), ("reproduce", "Reproduce")):
+    for key, label in (("created", "Created"), ("hardware", "Hardware"), ("reproduce", "Reproduce"),
+                       ("selection", "Chosen by")):
         if prov.get(key):
             rows.append((label, str(prov[key])))
     return rows

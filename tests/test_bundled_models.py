@@ -56,3 +56,17 @@ def test_the_model_menu_lists_the_other_bundled_models_and_loads_them(qtbot, tmp
         assert window.ctx.model.name == read_card(bundled_models()[PAPER]).name
     finally:
         window.close()
+
+
+def test_every_bundled_card_reads_as_words_and_says_how_it_was_measured():
+    from fer_desktop.card_view import training_rows
+
+    for name, path in bundled_models().items():
+        card = read_card(path)
+        for label, text in training_rows(card):
+            assert not any(repr_ in text for repr_ in ("['", "{'", "': ")), (name, label, text)  # no Python reprs
+        for split, metric in card.metrics.items():
+            assert str(metric.get("command", "")).startswith("fer-train evaluate"), (name, split)
+    default = read_card(default_model_path())
+    assert {"sfew2/Val", "fer2013/PrivateTest"} <= {key.split(" ")[0] for key in default.metrics}
+    assert any(key.startswith("ferplus/PrivateTest") for key in default.metrics)

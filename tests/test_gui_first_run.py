@@ -116,7 +116,9 @@ def test_model_card_is_a_table_of_percentages(qtbot, settings):  # noqa: F811
     assert table.item(0, 2).toolTip().startswith("Measured with: fer-train evaluate")
     assert all(t.endswith("%") for row in rows.values() for t in row[2:])
     texts = [w.text() for w in dialog.training.findChildren(QLabel)]
-    assert any("sfew2/Train (864 images)" in t for t in texts) and any("Training+PublicTest" in t for t in texts)
+    replay = card.training["data"]["replay"]
+    assert any("sfew2/Train (864 images)" in t for t in texts)
+    assert any(f"{replay['name']} ({replay['samples']:,} images)" in t for t in texts)  # in words, not a dict
     dialog.close()
 
 

@@ -223,6 +223,7 @@ def test_the_app_crops_recipe_trains_on_the_apps_faces(tmp_path):
         assert spec.load.faces.mode == "crops" and spec.load.faces_on_csv and spec.load.contempt == "drop"
         assert spec.config.augment.jpeg > 0 and spec.config.augment.low_light > 0
     assert (ferplus.variant, ferplus.config.soft_labels, ferplus.config.select) == ("ferplus-votes", True, "best")
+    assert ferplus.config.input_size == sfew.config.input_size == 96  # the bundled model's size
     assert sfew.no_val and sfew.load.ferplus_mode == "votes" and sfew.config.soft_labels
     assert sfew.replay == ["ferplus/fer2013new.csv#Training"] and sfew.config.class_balance == "weights"
 

@@ -35,8 +35,8 @@ def about_html(model: ModelInfo | None) -> str:
         "with its box, label and class probabilities, offline.</p>"
         f"<p><b>Model:</b> {model_line} (Model &#9656; Model Card for its training data and accuracy)</p>"
         f"<p><b>Method:</b> two-stage transfer learning after {PAPER}.</p>"
-        "<p><b>Licence:</b> Apache-2.0. The bundled model was fine-tuned on FER-2013 and SFEW 2.0, which "
-        "are for research use: check their terms before using it commercially.</p>"
+        "<p><b>Licence:</b> Apache-2.0. The bundled model was fine-tuned on FER-2013 (with FER+'s labels, MIT) "
+        "and SFEW 2.0, which are for research use: check their terms before using it commercially.</p>"
         f"<p style='color:gray'>{html.escape(versions)}</p>"
     )
 

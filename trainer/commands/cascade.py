@@ -4,7 +4,8 @@ stage 1's model). CONFIG is a file, or the name of a bundled one (``fer-train ca
 
 Examples::
 
-    fer-train cascade best                                  # trainer/configs/best.toml
+    fer-train cascade app-crops                             # trainer/configs/app-crops.toml (the bundled model)
+    fer-train cascade best                                  # the paper-protocol recipe
     fer-train cascade fer32-sfew.toml --data-root /data --out runs/paper-fer32-sfew
     fer-train cascade best --set epochs=1 --set max_train_samples=300 --set max_val_samples=200
 """
