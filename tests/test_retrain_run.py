@@ -78,8 +78,10 @@ def test_process_alive():
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
     assert not process_alive(child.pid)
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; print('up', flush=True); time.sleep(30)"],
+                               stdout=subprocess.PIPE, text=True)
     try:
+        sleeper.stdout.readline()  # until it runs its own command line (fork-to-exec is a window under load)
         assert process_alive(sleeper.pid, marker="time.sleep")
         if sys.platform.startswith("linux"):  # the command line tells a reused pid apart
             assert not process_alive(sleeper.pid, marker="something else")
