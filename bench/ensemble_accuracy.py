@@ -12,6 +12,7 @@ exactly the command's; the average is taken over the files they write.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import sys
 import tempfile
@@ -22,12 +23,8 @@ import numpy as np
 from seeds_table import SETS, evaluate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from trainer.evaluation.evaluate import summarise_predictions  # noqa: E402
 from trainer.evaluation.predictions import Predictions  # noqa: E402
-
-
-def accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
-    scored = labels >= 0  # -1 = no label (FER+ majority left out)
-    return float((probs[scored].argmax(1) == labels[scored]).mean())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,7 +48,9 @@ def main(argv: list[str] | None = None) -> int:
                 if other.ids != first.ids or other.classes != first.classes:
                     raise SystemExit(f"{title}: the models' predictions are not over the same samples and classes")
             singles = [acc for acc, _ in runs]
-            averaged = accuracy(np.mean([pred.probs for _, pred in runs], axis=0), first.labels)
+            mean_probs = np.mean([pred.probs for _, pred in runs], axis=0)  # scored as fer-train evaluate scores
+            averaged = summarise_predictions(dataclasses.replace(first, probs=mean_probs, view_probs=None),
+                                             first.classes)["accuracy"]
             print(f"{title:36s} ensemble of {len(runs)} {100 * averaged:6.2f}   best single {100 * max(singles):6.2f}"
                   f"   mean single {100 * statistics.fmean(singles):6.2f}", flush=True)
     return 0
