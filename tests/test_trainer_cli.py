@@ -183,6 +183,8 @@ erasing = 0.0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["complete"] and [s["name"] for s in summary["stages"]] == ["fer", "target"]
     assert summary["stages"][1]["val"] == "sfew2/Val"
+    # The file's prose does not know about --set; the record says what was overridden.
+    assert json.loads((out / "cascade.json").read_text())["overrides"] == ["epochs=1", "target.epochs=2"]
     second = json.loads((out / "2-target" / "model.json").read_text())
     assert second["training"]["init_from"] == str(out / "1-fer" / "model")
     assert second["training"]["epochs_run"] == 2 and second["training"]["config"]["augment"]["erasing"] == 0.0

@@ -74,6 +74,7 @@ class CascadePlan:
     source: str
     stages: list[dict[str, Any]]  # merged settings per stage (defaults <- stage <- overrides)
     data_root: Path
+    overrides: list[str] = field(default_factory=list)  # the --set options, recorded beside the file's prose
     cache_dir: Path | None = None
     use_cache: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
@@ -193,7 +194,7 @@ def load_cascade(path: str | Path, *, data_root: str | Path | None = None,
     root = Path(data_root) if data_root is not None else Path(doc["data_root"]) if "data_root" in doc \
         else default_data_root()
     return CascadePlan(name=str(doc.get("name", path.stem)), description=str(doc.get("description", "")),
-                       source=str(path), stages=merged, data_root=root)
+                       source=str(path), stages=merged, data_root=root, overrides=list(overrides or []))
 
 
 def bundled_configs() -> list[str]:
@@ -265,7 +266,7 @@ def run_cascade(plan: CascadePlan, out: str | Path, *, progress: Progress | None
         previous = spec.out / "model"
     (out / "cascade.json").write_text(json.dumps({
         "name": plan.name, "description": plan.description, "source": plan.source,
-        "data_root": str(plan.data_root), "stages": resolved}, indent=2))
+        "overrides": plan.overrides, "data_root": str(plan.data_root), "stages": resolved}, indent=2))
     for spec in specs:
         result = run_stage(spec, progress, should_stop, resume=resume)
         results.append(result)
