@@ -228,6 +228,19 @@ def test_save_model_never_leaves_a_torn_model(tmp_path, tiny_state, monkeypatch)
     assert after == before and not list(target.parent.glob("*.tmp"))
 
 
+def test_a_saved_model_is_readable_as_the_umask_allows(tmp_path, tiny_state):
+    import os
+
+    model, loaded = load_model(write_model(tmp_path / "src", card(), tiny_state))
+    old = os.umask(0o022)
+    try:
+        weights, card_path = save_model(model, loaded, tmp_path / "out" / "model")
+    finally:
+        os.umask(old)
+    # safetensors alone writes 0600: a model shared from a run folder would be unreadable to others
+    assert weights.stat().st_mode & 0o777 == card_path.stat().st_mode & 0o777 == 0o644
+
+
 def test_merge_refuses_a_single_model(tmp_path, tiny_state, capsys):
     stem = write_model(tmp_path / "m", card(), tiny_state)
     assert cli.main(["merge", str(stem), "--out", str(tmp_path / "merged")]) == 2

@@ -184,6 +184,9 @@ def save_model(model: nn.Module, card: ModelCard, path: str | Path) -> tuple[Pat
     try:
         save_file(state, str(tmp_weights), metadata={"format": CARD_FORMAT, "backbone": card.backbone})
         tmp_card.write_text(card.to_json() + "\n", encoding="utf-8")
+        # safetensors creates its file owner-only (0600); give the weights the card's mode (the
+        # user's umask), else a model copied or shared from a run folder is unreadable to others.
+        os.chmod(tmp_weights, tmp_card.stat().st_mode & 0o777)
         os.replace(tmp_weights, weights_path)
         os.replace(tmp_card, card_path)
     finally:
