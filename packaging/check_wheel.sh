@@ -19,8 +19,8 @@ t0=$SECONDS
 "$python" -m pip wheel --no-deps --quiet --wheel-dir "$work/dist" "$repo"
 wheel=$(ls "$work"/dist/fer_desktop-*.whl)
 step "built $(basename "$wheel"), $(du -k "$wheel" | cut -f1) kB"
-# The listing goes to a file first: `unzip -l | grep -q` under pipefail fails when grep quits at
-# the first match and unzip dies of SIGPIPE on a listing longer than the pipe buffer.
+# The listing goes to a file first: `unzip -l | grep -q` under pipefail fails whenever grep quits
+# at the first match before unzip has written its last line (unzip dies of SIGPIPE).
 unzip -Z1 "$wheel" > "$work/wheel-files.txt"
 grep -qx "trainer/resources/models/default.safetensors" "$work/wheel-files.txt" \
     || { echo "check_wheel: the wheel lacks the bundled model" >&2; exit 1; }
