@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from trainer.classes import BASIC_CLASSES
-from trainer.data.samples import DataError, SampleSet
+from trainer.data.samples import DataError, SampleSet, film_of
 
 
 def _set(order: np.ndarray) -> SampleSet:
@@ -33,3 +33,43 @@ def test_folds_partition_the_set_stratified_and_fixed_by_id():
 def test_impossible_folds_are_refused(fold, folds):
     with pytest.raises(DataError):
         _set(np.arange(300)).split_fold(fold, folds)
+
+
+@pytest.mark.parametrize("sample_id, film", [
+    ("Train/Happy/Juno_000123_00000004.png", "Juno"),
+    ("Val/Sad/The_Hangover_2_001942320_00000012.png", "The_Hangover_2"),  # the film's name has numbers
+    ("Train/Happy/IMG1234.jpg", "Train/Happy/IMG1234.jpg"),  # not a film frame: its own film
+    ("fer2013:17", "fer2013:17"),
+])
+def test_the_film_of_a_frame_is_its_name_before_the_frame_and_face_numbers(sample_id, film):
+    assert film_of(sample_id) == film
+
+
+def _films(order: np.ndarray) -> SampleSet:
+    """24 films of 10 frames each; each film mostly one class, as a scene is."""
+    labels = (np.arange(240) // 10 + (np.arange(240) % 10 == 0)) % 7
+    ids = [f"Train/x/film{i // 10:02d}_{1000 + i:06d}_{i % 3:08d}.png" for i in range(240)]
+    return SampleSet([ids[i] for i in order], np.zeros((240, 8, 8), np.uint8), labels[order].astype(np.int64),
+                     BASIC_CLASSES, name="s")
+
+
+def test_folds_by_film_never_split_a_film_and_depend_on_the_ids_alone():
+    s = _films(np.arange(240))
+    held = [s.split_fold(k, 5, by="film")[1] for k in range(5)]
+    assert sorted(i for h in held for i in h.ids) == sorted(s.ids)
+    for k, h in enumerate(held):
+        rest, _ = s.split_fold(k, 5, by="film")
+        assert not {film_of(i) for i in h.ids} & {film_of(i) for i in rest.ids}
+        assert 30 <= len(h) <= 60 and h.name == f"s[fold{k}of5-films]"
+    by_sample = s.split_fold(0, 5)[1]
+    assert {film_of(i) for i in by_sample.ids} & {film_of(i) for i in s.split_fold(0, 5)[0].ids}  # what film folds avoid
+    shuffled = _films(np.random.default_rng(1).permutation(240))
+    assert sorted(shuffled.split_fold(3, 5, by="film")[1].ids) == sorted(held[3].ids)
+
+
+def test_folds_by_film_need_a_film_for_every_fold_and_a_known_unit():
+    few = _films(np.arange(240)).subset(np.arange(40))  # 4 films
+    with pytest.raises(DataError, match="4 films for 5 folds"):
+        few.split_fold(0, 5, by="film")
+    with pytest.raises(DataError, match="folds by 'movie'"):
+        few.split_fold(0, 2, by="movie")

@@ -239,6 +239,12 @@ def test_a_cascade_stage_can_choose_on_a_fold(tmp_path):
     plan = load_cascade(str(config), data_root=tmp_path)
     with pytest.raises(DataError, match="val_fold"):
         stage_spec(plan.stages[0], 1, tmp_path, plan, None)
+    config.write_text('name = "f"\n[[stages]]\ntrain = ["sfew2#Train"]\nval_fold = [0, 5]\nfold_by = "film"\n')
+    plan = load_cascade(str(config), data_root=tmp_path)
+    assert stage_spec(plan.stages[0], 1, tmp_path, plan, None).fold_by == "film"
+    config.write_text('name = "f"\n[[stages]]\ntrain = ["sfew2#Train"]\nval_fold = [0, 5]\nfold_by = "movie"\n')
+    with pytest.raises(DataError, match="fold_by"):
+        load_cascade(str(config), data_root=tmp_path)
 
 
 def test_variant_implied_settings(tmp_path):
@@ -287,3 +293,10 @@ def test_val_fold_chooses_on_a_fixed_fold_of_the_training_data(tmp_path, capsys)
     assert exit_.value.code == 2 and "0 <= K < N" in capsys.readouterr().err
     code, _, err = cli(capsys, "train", "--data", f"{root}#Train", "--val-fold", "0/5", "--no-val", *TINY)
     assert_user_error(code, err, "--val-fold")
+    code, _, err = cli(capsys, "train", "--data", f"{root}#Train", "--fold-by", "film", *TINY)
+    assert_user_error(code, err, "--fold-by film")
+    code, _, err = cli(capsys, "train", "--data", f"{root}#Train", "--val-fold", "1/5", "--fold-by", "film",
+                       "--faces", "none", "--crop-size", "40", *TINY, "--epochs", "1", "--out", tmp_path / "films")
+    assert code == 0, err
+    films = json.loads((tmp_path / "films" / "config.json").read_text())
+    assert films["val"] == "target/Train[fold1of5-films]" and films["data"]["fold_by"] == "film"

@@ -24,6 +24,7 @@ from trainer.data.crops import FACE_MODES
 from trainer.errors import UsageError
 from trainer.data.datasets import VARIANTS, LoadOptions
 from trainer.data.ferplus import CONTEMPT_RULES, MODES, TIE_RULES
+from trainer.data.samples import FOLD_UNITS
 from trainer.training.config import PRESETS
 
 # ---- helpers shared with cascade / evaluate ------------------------------------------------
@@ -104,6 +105,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--val-fold", type=_fold, metavar="K/N",
                    help="validate (and choose) on fold K of N of the training data, a fixed class-stratified "
                         "split by sample id, and train on the rest: e.g. 0/5 of SFEW Train, whose Val is for reporting")
+    d.add_argument("--fold-by", choices=FOLD_UNITS, default="sample",
+                   help="what a --val-fold keeps whole: single samples (default) or films, for frames named "
+                        "FILM_FRAME_FACE.png as SFEW's (its Val shares no film with Train, so neither should a fold)")
     d.add_argument("--no-val", action="store_true", help="train without validation (keeps the last epoch)")
     d.add_argument("--target", metavar="SPEC", help="the target dataset of *+target variants (default sfew2)")
     d.add_argument("--data-root", type=Path, help="where variants' datasets are (default ../shared/data)")
@@ -224,6 +228,8 @@ def build_stage(args: argparse.Namespace):
     overrides = {k: v for k, v in config_overrides(args).items() if v is not None}
     if args.val_fold and (args.val or args.no_val):
         raise UsageError("--val-fold validates on a fold of the training data: drop --val / --no-val")
+    if args.fold_by != "sample" and not args.val_fold:
+        raise UsageError(f"--fold-by {args.fold_by} says how to cut a --val-fold: give --val-fold K/N too")
     if args.from_model:
         if args.variant or args.init_from:
             raise UsageError("--from-model fine-tunes that model on --data: drop --variant / --init-from")
@@ -238,7 +244,7 @@ def build_stage(args: argparse.Namespace):
 
         spec = spec_from_card(args.from_model, list(args.data), val=args.val, relabels=args.relabels, overrides=o,
                               load=load_options(args, None))
-        spec = replace(spec, val_fold=args.val_fold)
+        spec = replace(spec, val_fold=args.val_fold, fold_by=args.fold_by)
         if args.out is None:  # the command line's usual runs/NAME, so that --resume finds it again
             from trainer.training.spec import check_out
 
@@ -251,7 +257,7 @@ def build_stage(args: argparse.Namespace):
         faces={"mode": args.faces, "crop_size": args.crop_size, "detector": args.detector,
                "aligner": aligner_overrides(args)},
         relabels=args.relabels, max_val_samples=args.max_val_samples, replay=list(args.replay or []),
-        name=args.name, out=args.out, val_fold=args.val_fold)
+        name=args.name, out=args.out, val_fold=args.val_fold, fold_by=args.fold_by)
 
 
 # Flags that --spec replaces (all but these: how to run it, not what to run).

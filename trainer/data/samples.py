@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Literal
 
 import numpy as np
 
 from trainer.errors import UserError
+
+
+FoldUnit = Literal["sample", "film"]
+FOLD_UNITS: tuple[str, ...] = ("sample", "film")
+# A frame taken from a film, named as SFEW and AFEW name theirs: <film>_<frame>_<face>.png.
+_FILM_FRAME = re.compile(r"^(?P<film>.+?)_\d+_\d+$")
+
+
+def film_of(sample_id: str) -> str:
+    """The film a frame comes from (``Train/Happy/Juno_000123_00000004.png`` -> ``Juno``);
+    a sample whose name does not follow that pattern is its own film."""
+    stem = PurePosixPath(sample_id).stem
+    match = _FILM_FRAME.match(stem)
+    return match.group("film") if match else sample_id
+
+
+def _id_hash(sample_id: str) -> str:
+    return hashlib.sha1(sample_id.encode()).hexdigest()
 
 
 # meta entries with one value per sample (arrays): subsets and joins carry them along.
@@ -74,23 +96,44 @@ class SampleSet:
         pick = np.sort(np.random.default_rng(seed).permutation(len(self))[:n])
         return self.subset(pick, name)
 
-    def split_fold(self, fold: int, folds: int) -> tuple["SampleSet", "SampleSet"]:
+    def split_fold(self, fold: int, folds: int, by: FoldUnit = "sample") -> tuple["SampleSet", "SampleSet"]:
         """(the rest, fold ``fold`` of ``folds``): a fixed, class-stratified split for choosing
         recipes on part of a training set (SFEW has no test labels, so its Val must stay for
         reporting). The fold depends on the sample ids only, never on a run's seed, so every
-        recipe and seed is chosen on the same images."""
+        recipe and seed is chosen on the same images.
+
+        ``by="film"`` keeps all frames of one film (``film_of``) on the same side: SFEW's Val
+        shares no film with its Train, and frames of one scene on both sides of a fold
+        flatter the estimate."""
         if not 0 <= fold < folds or folds < 2:
             raise DataError(f"fold {fold} of {folds}: need 0 <= fold < folds and folds >= 2")
-        import hashlib
+        if by not in FOLD_UNITS:
+            raise DataError(f"folds by {by!r}: expected one of {', '.join(FOLD_UNITS)}")
+        held = self._film_fold(fold, folds) if by == "film" else self._sample_fold(fold, folds)
+        tag = f"fold{fold}of{folds}" + ("-films" if by == "film" else "")
+        return (self.subset(np.flatnonzero(~held), f"{self.name}[-{tag}]"),
+                self.subset(np.flatnonzero(held), f"{self.name}[{tag}]"))
 
+    def _sample_fold(self, fold: int, folds: int) -> np.ndarray:
         held = np.zeros(len(self), dtype=bool)
         for label in np.unique(self.labels):
             members = np.flatnonzero(self.labels == label)
-            order = sorted(members, key=lambda i: hashlib.sha1(self.ids[i].encode()).hexdigest())
+            order = sorted(members, key=lambda i: _id_hash(self.ids[i]))
             held[[i for rank, i in enumerate(order) if rank % folds == fold]] = True
-        tag = f"fold{fold}of{folds}"
-        return (self.subset(np.flatnonzero(~held), f"{self.name}[-{tag}]"),
-                self.subset(np.flatnonzero(held), f"{self.name}[{tag}]"))
+        return held
+
+    def _film_fold(self, fold: int, folds: int) -> np.ndarray:
+        from sklearn.model_selection import StratifiedGroupKFold
+
+        films = [film_of(i) for i in self.ids]
+        if len(set(films)) < folds:
+            raise DataError(f"{self.name}: {len(set(films))} films for {folds} folds; "
+                            "folds by film need at least one film a fold")
+        order = np.array(sorted(range(len(self)), key=lambda i: _id_hash(self.ids[i])), dtype=np.int64)
+        splits = StratifiedGroupKFold(n_splits=folds).split(order, self.labels[order], [films[i] for i in order])
+        held = np.zeros(len(self), dtype=bool)
+        held[order[list(splits)[fold][1]]] = True
+        return held
 
     @property
     def crop_size(self) -> int:

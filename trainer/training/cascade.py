@@ -45,7 +45,7 @@ from typing_extensions import TypedDict
 from trainer.data.crops import FACE_MODES
 from trainer.data.datasets import VARIANTS, LoadOptions, default_data_root
 from trainer.data.ferplus import CONTEMPT_RULES, MODES, TIE_RULES
-from trainer.data.samples import DataError
+from trainer.data.samples import FOLD_UNITS, DataError
 from trainer.training.config import TrainConfig, resolve_config
 from trainer.training.loop import StageResult
 from trainer.training.progress import Progress
@@ -58,7 +58,7 @@ else:  # pragma: no cover
 
 DATA_KEYS = {"name", "variant", "train", "val", "no_val", "target", "preset", "faces", "crop_size", "detector",
              "aligner", "relabels", "max_val_samples", "ferplus_mode", "contempt", "ties", "fer_csv", "init_from",
-             "replay", "align_csv", "val_fold"}
+             "replay", "align_csv", "val_fold", "fold_by"}
 TOP_KEYS = {"name", "description", "data_root", "defaults", "stages"}
 PREVIOUS = "previous"
 
@@ -130,6 +130,7 @@ _STAGE_DATA = TypeAdapter(TypedDict("StageData", {
     "fer_csv": StrictStr, "init_from": Union[StrictStr, StrictBool], "replay": Specs,
     "align_csv": StrictBool,  # FER-2013 / FER+ crops through the face pipeline too, as the app makes them
     "val_fold": Annotated[list[Annotated[StrictInt, Field(ge=0)]], Field(min_length=2, max_length=2)],  # [K, N]
+    "fold_by": Literal[FOLD_UNITS],  # "film": SFEW's frames of one film on one side of the fold
 }, total=False))
 
 
@@ -246,7 +247,8 @@ def stage_spec(settings: dict[str, Any], index: int, out: Path, plan: CascadePla
                      target=data.get("target"), data_root=plan.data_root, load=load,
                      relabels=Path(relabels) if relabels else None,
                      max_val_samples=int(data.get("max_val_samples", 0)),
-                     replay=_spec_list(data.get("replay", [])), val_fold=tuple(fold) if fold else None)
+                     replay=_spec_list(data.get("replay", [])), val_fold=tuple(fold) if fold else None,
+                     fold_by=data.get("fold_by", "sample"))
 
 
 def run_cascade(plan: CascadePlan, out: str | Path, *, progress: Progress | None = None,

@@ -25,7 +25,7 @@ from trainer.data.datasets import (
     preprocessing_of,
 )
 from trainer.data.relabel import apply_relabels
-from trainer.data.samples import DataError, SampleSet
+from trainer.data.samples import DataError, FoldUnit, SampleSet
 from trainer.training.config import TrainConfig
 from trainer.training.loop import StageResult, train_stage
 from trainer.training.progress import Progress
@@ -47,6 +47,7 @@ class StageSpec:
     max_val_samples: int = 0  # 0 = all; a random subset for smoke runs
     replay: list[str] = field(default_factory=list)  # data specs mixed into every epoch (rehearsal)
     val_fold: tuple[int, int] | None = None  # (k, n): validate on fold k of n of the training data instead
+    fold_by: FoldUnit = "sample"  # "film": no film on both sides of the fold (SFEW)
 
     def describe(self) -> dict[str, Any]:
         faces = self.load.faces
@@ -58,7 +59,7 @@ class StageSpec:
                 "ferplus": {"mode": self.load.ferplus_mode, "contempt": self.load.contempt, "ties": self.load.ties},
                 "relabels": str(self.relabels) if self.relabels else None,
                 "max_val_samples": self.max_val_samples, "replay": self.replay,
-                "val_fold": list(self.val_fold) if self.val_fold else None, "config": self.config.to_dict()}
+                "val_fold": list(self.val_fold) if self.val_fold else None, "fold_by": self.fold_by, "config": self.config.to_dict()}
 
 
 def _load_train_val(spec: StageSpec, load: LoadOptions, report: Callable[[str], None] | None) -> TrainValData:
@@ -103,8 +104,9 @@ def load_stage_data(spec: StageSpec, report: Callable[[str], None] | None = None
     if spec.relabels is not None:
         _apply_journal(data, spec.relabels)
     if spec.val_fold is not None:
-        data.train, data.val = data.train.split_fold(*spec.val_fold)
-        data.description.update(train_samples=len(data.train), val_samples=len(data.val), val_fold=list(spec.val_fold))
+        data.train, data.val = data.train.split_fold(*spec.val_fold, by=spec.fold_by)
+        data.description.update(train_samples=len(data.train), val_samples=len(data.val), val_fold=list(spec.val_fold),
+                                fold_by=spec.fold_by)
     if spec.max_val_samples and data.val is not None and len(data.val) > spec.max_val_samples:
         data.val = data.val.random_subset(spec.max_val_samples, spec.config.seed,
                                           name=f"{data.val.name}[{spec.max_val_samples}]")

@@ -42,7 +42,7 @@ def build_spec(*, config: dict[str, Any] | None = None, preset: str | None = Non
                target: str | None = None, data_root: Path | None = None, load: LoadOptions | None = None,
                faces: dict[str, Any] | None = None, relabels: Path | None = None, max_val_samples: int = 0,
                replay: list[str] | None = None, name: str | None = None, out: Path | None = None,
-               val_fold: tuple[int, int] | None = None) -> StageSpec:
+               val_fold: tuple[int, int] | None = None, fold_by: str = "sample") -> StageSpec:
     """A stage from explicit settings. ``config``: TrainConfig settings over the preset (None
     values ignored); ``faces``: mode / crop_size / detector / aligner for folder data (the
     crop size defaults from the input size, hence here and not in ``load``)."""
@@ -63,7 +63,8 @@ def build_spec(*, config: dict[str, Any] | None = None, preset: str | None = Non
     return StageSpec(name=name, out=out, config=cfg, variant=variant, train=train, val=val, no_val=no_val,
                      target=target, data_root=data_root or (default_data_root() if variant else None),
                      load=options, relabels=Path(relabels) if relabels else None,
-                     max_val_samples=max_val_samples, replay=list(replay or []), val_fold=val_fold)
+                     max_val_samples=max_val_samples, replay=list(replay or []), val_fold=val_fold,
+                     fold_by=fold_by)
 
 
 def _check_model(cfg: TrainConfig) -> None:
@@ -253,6 +254,7 @@ def spec_to_dict(spec: StageSpec) -> dict[str, Any]:
         "data_root": str(spec.data_root) if spec.data_root else None,
         "relabels": str(spec.relabels) if spec.relabels else None, "max_val_samples": spec.max_val_samples,
         "replay": list(spec.replay), "val_fold": list(spec.val_fold) if spec.val_fold else None,
+        "fold_by": spec.fold_by,
         "config": spec.config.to_dict(),
         "load": {"faces": asdict(load.faces), "cache_dir": str(load.cache_dir) if load.cache_dir else None,
                  "use_cache": load.use_cache, "ferplus_mode": load.ferplus_mode, "contempt": load.contempt,
@@ -276,7 +278,8 @@ def spec_from_dict(data: dict[str, Any]) -> StageSpec:
                          no_val=bool(data.get("no_val")), target=data.get("target"), load=load,
                          max_val_samples=int(data.get("max_val_samples") or 0),
                          replay=list(data.get("replay") or []),
-                         val_fold=tuple(data["val_fold"]) if data.get("val_fold") else None, **optional_path)
+                         val_fold=tuple(data["val_fold"]) if data.get("val_fold") else None,
+                         fold_by=data.get("fold_by") or "sample", **optional_path)
     except (KeyError, TypeError) as exc:
         raise DataError(f"training spec: missing or bad setting: {exc}") from None
     check_out(spec.out)
