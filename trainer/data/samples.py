@@ -6,7 +6,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -14,7 +14,7 @@ from trainer.errors import UserError
 
 
 FoldUnit = Literal["sample", "film"]
-FOLD_UNITS: tuple[str, ...] = ("sample", "film")
+FOLD_UNITS: tuple[str, ...] = get_args(FoldUnit)
 # A frame taken from a film, named as SFEW and AFEW name theirs: <film>_<frame>_<face>.png.
 _FILM_FRAME = re.compile(r"^(?P<film>.+?)_\d+_\d+$")
 

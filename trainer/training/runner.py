@@ -59,7 +59,8 @@ class StageSpec:
                 "ferplus": {"mode": self.load.ferplus_mode, "contempt": self.load.contempt, "ties": self.load.ties},
                 "relabels": str(self.relabels) if self.relabels else None,
                 "max_val_samples": self.max_val_samples, "replay": self.replay,
-                "val_fold": list(self.val_fold) if self.val_fold else None, "fold_by": self.fold_by, "config": self.config.to_dict()}
+                "val_fold": list(self.val_fold) if self.val_fold else None, "fold_by": self.fold_by,
+                "config": self.config.to_dict()}
 
 
 def _load_train_val(spec: StageSpec, load: LoadOptions, report: Callable[[str], None] | None) -> TrainValData:

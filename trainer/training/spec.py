@@ -22,7 +22,7 @@ from typing import Any
 
 from trainer.data.crops import FaceOptions
 from trainer.data.datasets import VARIANTS, DataSpec, LoadOptions, default_data_root
-from trainer.data.samples import DataError
+from trainer.data.samples import DataError, FoldUnit
 from trainer.training.config import PRESETS, TrainConfig, resolve_config
 from trainer.training.runner import StageSpec, face_options
 
@@ -42,7 +42,7 @@ def build_spec(*, config: dict[str, Any] | None = None, preset: str | None = Non
                target: str | None = None, data_root: Path | None = None, load: LoadOptions | None = None,
                faces: dict[str, Any] | None = None, relabels: Path | None = None, max_val_samples: int = 0,
                replay: list[str] | None = None, name: str | None = None, out: Path | None = None,
-               val_fold: tuple[int, int] | None = None, fold_by: str = "sample") -> StageSpec:
+               val_fold: tuple[int, int] | None = None, fold_by: FoldUnit = "sample") -> StageSpec:
     """A stage from explicit settings. ``config``: TrainConfig settings over the preset (None
     values ignored); ``faces``: mode / crop_size / detector / aligner for folder data (the
     crop size defaults from the input size, hence here and not in ``load``)."""
