@@ -13,6 +13,7 @@ import pytest
 from trainer.cli import main
 from trainer.data.relabel import RelabelJournal
 from trainer.data.samples import DataError
+from trainer.errors import UsageError
 from trainer.data.synthetic import pattern_image, write_class_folders, write_fer_csv
 from trainer.training.cascade import bundled_configs, load_cascade, stage_spec
 
@@ -245,6 +246,11 @@ def test_a_cascade_stage_can_choose_on_a_fold(tmp_path):
     config.write_text('name = "f"\n[[stages]]\ntrain = ["sfew2#Train"]\nval_fold = [0, 5]\nfold_by = "movie"\n')
     with pytest.raises(DataError, match="fold_by"):
         load_cascade(str(config), data_root=tmp_path)
+    # how to cut a fold, with no fold to cut, is refused rather than silently ignored
+    config.write_text('name = "f"\n[[stages]]\ntrain = ["sfew2#Train"]\nfold_by = "film"\n')
+    plan = load_cascade(str(config), data_root=tmp_path)
+    with pytest.raises(UsageError, match="no val_fold"):
+        stage_spec(plan.stages[0], 1, tmp_path, plan, None)
 
 
 def test_variant_implied_settings(tmp_path):

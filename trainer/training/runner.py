@@ -26,6 +26,7 @@ from trainer.data.datasets import (
 )
 from trainer.data.relabel import apply_relabels
 from trainer.data.samples import DataError, FoldUnit, SampleSet
+from trainer.errors import UsageError
 from trainer.training.config import TrainConfig
 from trainer.training.loop import StageResult, train_stage
 from trainer.training.progress import Progress
@@ -48,6 +49,12 @@ class StageSpec:
     replay: list[str] = field(default_factory=list)  # data specs mixed into every epoch (rehearsal)
     val_fold: tuple[int, int] | None = None  # (k, n): validate on fold k of n of the training data instead
     fold_by: FoldUnit = "sample"  # "film": no film on both sides of the fold (SFEW)
+
+    def __post_init__(self) -> None:
+        # Checked here so that every front end (CLI, cascade file, GUI) refuses it alike.
+        if self.fold_by != "sample" and self.val_fold is None:
+            raise UsageError(f"stage {self.name}: fold_by = {self.fold_by!r} says how to cut a validation "
+                             "fold, but the stage has no val_fold: set val_fold = [K, N] too")
 
     def describe(self) -> dict[str, Any]:
         faces = self.load.faces
