@@ -241,6 +241,22 @@ def test_a_saved_model_is_readable_as_the_umask_allows(tmp_path, tiny_state):
     assert weights.stat().st_mode & 0o777 == card_path.stat().st_mode & 0o777 == 0o644
 
 
+def test_weights_take_the_users_umask_not_safetensors_0600(tmp_path):
+    import os
+
+    import torch
+
+    from trainer.models.card import write_weights
+
+    old = os.umask(0o027)
+    try:
+        write_weights({"w": torch.zeros(2)}, tmp_path / "w.safetensors")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "w.safetensors").stat().st_mode & 0o777 == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == ["w.safetensors"]  # no temporary file left
+
+
 def test_merge_refuses_a_single_model(tmp_path, tiny_state, capsys):
     stem = write_model(tmp_path / "m", card(), tiny_state)
     assert cli.main(["merge", str(stem), "--out", str(tmp_path / "merged")]) == 2

@@ -47,6 +47,9 @@ def test_learns_a_separable_task(tmp_path):
     assert card.classes == list(BASIC_CLASSES) and card.input_size == 32
     assert card.metrics["val"]["accuracy"] == result.metrics["val"]["accuracy"]
     assert card.preprocessing == {"faces": "crops", "grey": True}
+    # the best epoch's weights are readable like the model beside them (safetensors alone: 0600)
+    mode = (tmp_path / "run" / "model.json").stat().st_mode & 0o777
+    assert (tmp_path / "run" / "best.safetensors").stat().st_mode & 0o777 == mode
 
 
 class StopAfter(Progress):
@@ -163,6 +166,19 @@ def test_init_from_a_previous_model_keeps_its_backbone(tmp_path):
                          train, val, tmp_path / "two")
     assert result.card.backbone == TINY  # the card of the model it started from decides
     assert result.card.training["init_head"] == "kept"
+
+
+def test_a_frozen_backbone_changes_only_the_classifier(tmp_path):
+    train, val = _sets(128, 32)
+    train_stage(_cfg(epochs=1), train, val, tmp_path / "one")
+    result = train_stage(_cfg(epochs=2, freeze_backbone=True, init_from=str(tmp_path / "one" / "model")),
+                         train, val, tmp_path / "two")
+    before = load_file(str(tmp_path / "one" / "model.safetensors"))
+    after = load_file(str(tmp_path / "two" / "model.safetensors"))
+    head = {k for k in before if k.startswith("fc.")}  # test_resnet's classifier
+    assert head and all(torch.equal(before[k], after[k]) for k in before if k not in head)  # BN statistics too
+    assert not all(torch.equal(before[k], after[k]) for k in head)
+    assert result.metrics["val"]["accuracy"] > 0.25  # chance
 
 
 def test_ema_keeps_the_averaged_weights_and_resumes_exactly(tmp_path):

@@ -18,6 +18,7 @@ from pydantic import AfterValidator, ConfigDict, Field, Strict, StrictInt, Stric
 from trainer.errors import UserError
 
 if TYPE_CHECKING:  # reading a card needs no torch: the ONNX Runtime path never imports it
+    import torch
     from torch import nn
 
 CARD_FORMAT = "fer-desktop-model/1"
@@ -171,26 +172,36 @@ def model_paths(path: str | Path) -> tuple[Path, Path]:
     return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
 
 
-def save_model(model: nn.Module, card: ModelCard, path: str | Path) -> tuple[Path, Path]:
-    """Write weights and card beside each other, each to a temporary file first and renamed
-    into place, so a kill mid-way never leaves a torn file under the final name."""
+def write_weights(state: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> None:
+    """Write a safetensors file to a temporary name and rename it into place, so a kill mid-way
+    never leaves a torn file under the final name. safetensors creates its file owner-only
+    (0600); the weights get the mode any new file of the user's gets (their umask), else a
+    model copied or shared from a run folder is unreadable to others."""
     from safetensors.torch import save_file
 
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    try:
+        tmp.touch()
+        mode = tmp.stat().st_mode & 0o777
+        save_file(state, str(tmp), metadata=metadata)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def save_model(model: nn.Module, card: ModelCard, path: str | Path) -> tuple[Path, Path]:
+    """Write weights and card beside each other, each to a temporary file first and renamed
+    into place (the card last, once its weights are whole)."""
     weights_path, card_path = model_paths(path)
     weights_path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    tmp_weights = weights_path.with_name(weights_path.name + f".{os.getpid()}.tmp")
     tmp_card = card_path.with_name(card_path.name + f".{os.getpid()}.tmp")
     try:
-        save_file(state, str(tmp_weights), metadata={"format": CARD_FORMAT, "backbone": card.backbone})
         tmp_card.write_text(card.to_json() + "\n", encoding="utf-8")
-        # safetensors creates its file owner-only (0600); give the weights the card's mode (the
-        # user's umask), else a model copied or shared from a run folder is unreadable to others.
-        os.chmod(tmp_weights, tmp_card.stat().st_mode & 0o777)
-        os.replace(tmp_weights, weights_path)
+        write_weights(state, weights_path, metadata={"format": CARD_FORMAT, "backbone": card.backbone})
         os.replace(tmp_card, card_path)
     finally:
-        tmp_weights.unlink(missing_ok=True)
         tmp_card.unlink(missing_ok=True)
     return weights_path, card_path
 

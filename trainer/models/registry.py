@@ -246,6 +246,24 @@ def create_model(
     return model, found.source
 
 
+def classifier_of(model: nn.Module) -> nn.Module:
+    """The layer that maps features to class scores: timm's ``get_classifier()``, else the
+    last linear layer (torchvision's and the paper's networks end in one)."""
+    if hasattr(model, "get_classifier"):
+        return model.get_classifier()
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise UnknownModelError(f"{type(model).__name__}: cannot find its classifier layer")
+    return linears[-1]
+
+
+def freeze_all_but_classifier(model: nn.Module) -> int:
+    """Stop gradients everywhere but the classifier; the number of parameters left to train."""
+    model.requires_grad_(False)
+    head = classifier_of(model).requires_grad_(True)
+    return sum(p.numel() for p in head.parameters())
+
+
 def grey_to_model_input(batch: torch.Tensor) -> torch.Tensor:
     """(B, 1, H, W) grey -> (B, 3, H, W): ImageNet backbones want three channels."""
     return batch.expand(-1, 3, -1, -1) if batch.shape[1] == 1 else batch

@@ -25,8 +25,8 @@ from trainer.data.torch_dataset import CropDataset
 from trainer.data.transforms import train_transform
 from trainer.evaluation.metrics import confusion_matrix, summarise
 from trainer.evaluation.predict import predict_probs
-from trainer.models.card import ModelCard, load_model, save_model
-from trainer.models.registry import create_model, get_spec, grey_to_model_input
+from trainer.models.card import ModelCard, load_model, save_model, write_weights
+from trainer.models.registry import create_model, freeze_all_but_classifier, get_spec, grey_to_model_input
 from trainer.training.config import TrainConfig
 from trainer.training.distill import Teachers, distillation_loss
 from trainer.training.losses import SoftTargetCrossEntropy, mixup
@@ -246,7 +246,8 @@ class _Stage:
         """One pass over the loader; its record, or None when stopped mid-epoch (the weights
         are then back at the last full epoch, as a resume will find them)."""
         progress = self.progress
-        self.model.train()
+        # A frozen backbone stays in eval mode: its BatchNorm statistics are part of what is frozen.
+        self.model.train(not self.cfg.freeze_backbone)
         progress.epoch_start(epoch, len(self.loader))
         t0, total_loss, total_correct, seen = time.perf_counter(), 0.0, 0, 0
         for i, (x, y) in enumerate(self.loader):
@@ -307,10 +308,8 @@ class _Stage:
         self.history.append(record)
         if score is None or score > self.best_score:
             self.best_score, self.stale = (score if score is not None else self.best_score), 0
-            from safetensors.torch import save_file
-
-            save_file({k: v.detach().cpu().contiguous() for k, v in self.kept.state_dict().items()},
-                      str(self.run_dir / BEST_WEIGHTS))
+            write_weights({k: v.detach().cpu().contiguous() for k, v in self.kept.state_dict().items()},
+                          self.run_dir / BEST_WEIGHTS)
         else:
             self.stale += 1
         self.progress.epoch_end(record)
@@ -363,6 +362,9 @@ def _build_stage(cfg: TrainConfig, train: SampleSet, val: SampleSet | None, repl
     model, backbone, source, init_info = _build_model(cfg, classes)
     spec = get_spec(backbone)
     mean, std = float(np.mean(spec.mean)), float(np.mean(spec.std))
+    if cfg.freeze_backbone:
+        trainable = freeze_all_but_classifier(model)
+        progress.message(f"{name}: backbone frozen, training the classifier alone ({trainable} parameters)")
     model.to(device)
     if device.type == "cuda" and cfg.channels_last:
         model.to(memory_format=torch.channels_last)
