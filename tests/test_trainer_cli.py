@@ -124,10 +124,13 @@ def test_folder_training_with_relabels_and_default_val(tmp_path, capsys):
     journal.set("Train/Angry/000.png", "happy")
     journal.set("Val/Angry/000.png", "sad")
     code, _, err = cli(capsys, "train", "--data", root, "--faces", "none", "--crop-size", "40", *TINY,
-                       "--epochs", "1", "--relabels", tmp_path / "relabels.jsonl", "--out", tmp_path / "run")
+                       "--epochs", "1", "--relabels", tmp_path / "relabels.jsonl", "--out", tmp_path / "run",
+                       "--freeze-backbone")
     assert code == 0, err
     assert "validating on" in err  # Train for training, Val for validation without being told
+    assert "backbone frozen" in err
     config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["config"]["freeze_backbone"] is True
     assert (config["train"], config["val"]) == ("target/Train", "target/Val")
     assert config["data"]["relabels"]["train"] == 1 and config["data"]["relabels"]["val"] == 1
     card = json.loads((tmp_path / "run" / "model.json").read_text())

@@ -160,6 +160,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="share of the distillation term in the loss (default 0.5 with --teacher)")
     t.add_argument("--distill-temperature", type=float, metavar="T",
                    help="softmax temperature of teachers and student in that term (default 2)")
+    t.add_argument("--freeze-backbone", action="store_true", default=None,
+                   help="train the classifier alone; the backbone of --init-from (or ImageNet) stays fixed")
     t.add_argument("--select", choices=("best", "last"), help="keep the best epoch on val, or the last")
     t.add_argument("--early-stopping", type=int, metavar="EPOCHS")
     t.add_argument("--no-augment", action="store_true", help="switch augmentation off")
@@ -202,7 +204,7 @@ def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "num_workers": args.num_workers, "max_train_samples": args.max_train_samples,
         "replay_ratio": args.replay_ratio, "ema_decay": args.ema_decay,
         "mixup_alpha": args.mixup_alpha, "teachers": args.teachers, "distill_weight": args.distill_weight,
-        "distill_temperature": args.distill_temperature,
+        "distill_temperature": args.distill_temperature, "freeze_backbone": args.freeze_backbone,
     }
     if args.augment_webcam and not args.no_augment:
         from trainer.data.transforms import WEBCAM_AUGMENT
