@@ -73,3 +73,22 @@ def test_folds_by_film_need_a_film_for_every_fold_and_a_known_unit():
         few.split_fold(0, 5, by="film")
     with pytest.raises(DataError, match="folds by 'movie'"):
         few.split_fold(0, 2, by="movie")
+
+
+def test_fold_scores_score_saved_predictions_on_the_folds_a_run_holds_out():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    from fold_scores import fold_accuracies
+
+    s = _films(np.random.default_rng(2).permutation(240))
+    probs = np.eye(7, dtype=np.float32)[s.labels]
+    wrong = np.array([film_of(i) == "film03" for i in s.ids])  # one film's frames all misread
+    probs[wrong] = np.roll(probs[wrong], 1, axis=1)
+    scores = fold_accuracies(np.array(s.ids), s.labels, probs, s.classes, 5, "film")
+    for k, score in enumerate(scores):
+        held = s.split_fold(k, 5, by="film")[1]
+        misread = sum(film_of(i) == "film03" for i in held.ids)
+        assert score == pytest.approx(1 - misread / len(held))
+    assert sum(score < 1 for score in scores) == 1  # the film sits in one fold only
