@@ -71,7 +71,7 @@ class TrainConfig:
     distill_weight: Annotated[Real, _range(0, 1)] = 0.5
     distill_temperature: Annotated[Real, _range(0, 100, strict_low=True)] = 2.0
     # Train the classifier alone: the backbone (weights and BatchNorm statistics) stays as
-    # init_from / pretrained left it, a fixed feature extractor; also ~3x cheaper a step.
+    # init_from / pretrained left it, a fixed feature extractor; about 4x cheaper an epoch.
     freeze_backbone: StrictBool = False
     select: Literal["best", "last"] = "best"  # best (on validation) | last
     early_stopping: Annotated[StrictInt, _range(0)] = 0  # epochs without improvement before stopping; 0 = off
