@@ -13,8 +13,8 @@ import pytest
 from trainer.cli import main
 from trainer.data.relabel import RelabelJournal
 from trainer.data.samples import DataError
-from trainer.errors import UsageError
 from trainer.data.synthetic import pattern_image, write_class_folders, write_fer_csv
+from trainer.errors import UsageError
 from trainer.training.cascade import bundled_configs, load_cascade, stage_spec
 
 TINY = ["--model", "timm:test_resnet", "--no-pretrained", "--input-size", "32", "--batch-size", "32"]

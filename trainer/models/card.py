@@ -176,14 +176,15 @@ def write_weights(state: dict[str, torch.Tensor], path: Path, metadata: dict[str
     """Write a safetensors file to a temporary name and rename it into place, so a kill mid-way
     never leaves a torn file under the final name. safetensors creates its file owner-only
     (0600); the weights get the mode any new file of the user's gets (their umask), else a
-    model copied or shared from a run folder is unreadable to others."""
+    model copied or shared from a run folder is unreadable to others. ``state`` is a module's
+    ``state_dict()``, on any device."""
     from safetensors.torch import save_file
 
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
     try:
         tmp.touch()
         mode = tmp.stat().st_mode & 0o777
-        save_file(state, str(tmp), metadata=metadata)
+        save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(tmp), metadata=metadata)
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     finally:
@@ -195,11 +196,10 @@ def save_model(model: nn.Module, card: ModelCard, path: str | Path) -> tuple[Pat
     into place (the card last, once its weights are whole)."""
     weights_path, card_path = model_paths(path)
     weights_path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     tmp_card = card_path.with_name(card_path.name + f".{os.getpid()}.tmp")
     try:
         tmp_card.write_text(card.to_json() + "\n", encoding="utf-8")
-        write_weights(state, weights_path, metadata={"format": CARD_FORMAT, "backbone": card.backbone})
+        write_weights(model.state_dict(), weights_path, metadata={"format": CARD_FORMAT, "backbone": card.backbone})
         os.replace(tmp_card, card_path)
     finally:
         tmp_card.unlink(missing_ok=True)

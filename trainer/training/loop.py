@@ -308,8 +308,7 @@ class _Stage:
         self.history.append(record)
         if score is None or score > self.best_score:
             self.best_score, self.stale = (score if score is not None else self.best_score), 0
-            write_weights({k: v.detach().cpu().contiguous() for k, v in self.kept.state_dict().items()},
-                          self.run_dir / BEST_WEIGHTS)
+            write_weights(self.kept.state_dict(), self.run_dir / BEST_WEIGHTS)
         else:
             self.stale += 1
         self.progress.epoch_end(record)
