@@ -92,3 +92,37 @@ def test_fold_scores_score_saved_predictions_on_the_folds_a_run_holds_out():
         misread = sum(film_of(i) == "film03" for i in held.ids)
         assert score == pytest.approx(1 - misread / len(held))
     assert sum(score < 1 for score in scores) == 1  # the film sits in one fold only
+
+
+def _fold_run(root, fold: int, folds: int, correct: int, total: int, fold_by: str = "film"):
+    """A cascade folder as a fold run leaves it: stage 2's config.json and metrics.json."""
+    import json
+
+    stage = root / f"run{fold}" / "2-sfew"
+    stage.mkdir(parents=True)
+    (stage / "config.json").write_text(json.dumps({"data": {"val_fold": [fold, folds], "fold_by": fold_by}}))
+    confusion = np.zeros((7, 7), int)
+    confusion[0, 0], confusion[0, 1] = correct, total - correct  # every face angry, `correct` read so
+    (stage / "metrics.json").write_text(json.dumps({"val": {
+        "accuracy": correct / total, "confusion": confusion.tolist(), "classes": list(BASIC_CLASSES)}}))
+    return root / f"run{fold}"
+
+
+def test_fold_scores_of_a_stage_2_need_one_run_for_every_fold(tmp_path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    from fold_scores import scores_of_runs
+
+    runs = [_fold_run(tmp_path, k, 3, correct, 10) for k, correct in enumerate([4, 6, 8])]
+    scores, by = scores_of_runs(runs[::-1])  # any order: each run says which fold it held out
+    assert by == "film" and scores.accuracies == [0.4, 0.6, 0.8]
+    assert scores.mean == pytest.approx(0.6) and scores.recall()["angry"] == pytest.approx(18 / 30)
+    with pytest.raises(SystemExit, match=r"folds \[2\] of 3 have no run"):
+        scores_of_runs(runs[:2])
+    with pytest.raises(SystemExit, match="fold 1 given twice"):
+        scores_of_runs([runs[0], runs[1], runs[1]])
+    other = _fold_run(tmp_path / "by-sample", 2, 3, 5, 10, fold_by="sample")
+    with pytest.raises(SystemExit, match="cut SFEW Train differently"):
+        scores_of_runs([runs[0], runs[1], other])
