@@ -49,11 +49,6 @@ class FoldScores:
                 for i, c in enumerate(self.classes)}
 
 
-def fold_accuracies(ids: np.ndarray, labels: np.ndarray, probs: np.ndarray, classes: tuple[str, ...],
-                    folds: int, by: str) -> list[float]:
-    return scores_of_predictions(ids, labels, probs, classes, folds, by).accuracies
-
-
 def scores_of_predictions(ids: np.ndarray, labels: np.ndarray, probs: np.ndarray, classes: tuple[str, ...],
                           folds: int, by: str) -> FoldScores:
     # The folds depend on ids and labels only, so a set without pixels cuts them the same way.

@@ -80,13 +80,15 @@ def test_fold_scores_score_saved_predictions_on_the_folds_a_run_holds_out():
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-    from fold_scores import fold_accuracies
+    from fold_scores import scores_of_predictions
 
     s = _films(np.random.default_rng(2).permutation(240))
     probs = np.eye(7, dtype=np.float32)[s.labels]
     wrong = np.array([film_of(i) == "film03" for i in s.ids])  # one film's frames all misread
     probs[wrong] = np.roll(probs[wrong], 1, axis=1)
-    scores = fold_accuracies(np.array(s.ids), s.labels, probs, s.classes, 5, "film")
+    result = scores_of_predictions(np.array(s.ids), s.labels, probs, s.classes, 5, "film")
+    scores = result.accuracies
+    assert result.confusion.sum() == 240  # every face is held out once
     for k, score in enumerate(scores):
         held = s.split_fold(k, 5, by="film")[1]
         misread = sum(film_of(i) == "film03" for i in held.ids)
