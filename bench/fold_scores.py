@@ -1,5 +1,5 @@
 """SFEW Train's folds, scored the same way for every kind of candidate: the yardstick the
-bundled model is chosen by (docs/RESULTS.md, "How the next bundled model is chosen").
+bundled model is chosen by (docs/RESULTS.md, the bundled model's "How the next one is chosen").
 
 A stage 1 never trains on SFEW, so its saved predictions (``fer-train evaluate
 --predictions``) are scored on exactly the folds a ``--val-fold K/N [--fold-by film]`` run
@@ -30,6 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from trainer.data.samples import FOLD_UNITS, SampleSet  # noqa: E402
+from trainer.evaluation.metrics import confusion_matrix, summarise  # noqa: E402
 
 
 @dataclass
@@ -42,11 +43,9 @@ class FoldScores:
     def mean(self) -> float:
         return float(np.mean(self.accuracies))
 
-    def recall(self) -> dict[str, float]:
-        """Per-class recall pooled over the folds (each face counted once)."""
-        totals = self.confusion.sum(axis=1)
-        return {c: float(self.confusion[i, i] / totals[i]) if totals[i] else float("nan")
-                for i, c in enumerate(self.classes)}
+    def recall(self) -> dict[str, float | None]:
+        """Per-class recall pooled over the folds (each face counted once); None: no such face."""
+        return summarise(self.confusion, self.classes)["per_class_recall"]
 
 
 def scores_of_predictions(ids: np.ndarray, labels: np.ndarray, probs: np.ndarray, classes: tuple[str, ...],
@@ -61,18 +60,20 @@ def scores_of_predictions(ids: np.ndarray, labels: np.ndarray, probs: np.ndarray
     for fold in range(folds):
         held = [position[i] for i in samples.split_fold(fold, folds, by=by)[1].ids]
         accuracies.append(float((predicted[held] == labels[held]).mean()))
-        np.add.at(confusion, (labels[held], predicted[held]), 1)
+        confusion += confusion_matrix(labels[held], predicted[held], len(classes))
     return FoldScores(accuracies, confusion, classes)
 
 
-def _fold_stage(run: Path) -> Path:
-    """The stage folder of ``run`` (itself, or a cascade's stage) that validated on a fold."""
+def _fold_stage(run: Path) -> tuple[Path, dict]:
+    """The stage folder of ``run`` (itself, or a cascade's stage) that validated on a fold, and
+    the data section of its config.json."""
     for stage in [run, *sorted(p for p in run.iterdir() if p.is_dir())] if run.is_dir() else []:
         config = stage / "config.json"
-        if config.is_file() and json.loads(config.read_text()).get("data", {}).get("val_fold"):
+        data = json.loads(config.read_text()).get("data", {}) if config.is_file() else {}
+        if data.get("val_fold"):
             if not (stage / "metrics.json").is_file():
                 raise SystemExit(f"{stage}: no metrics.json yet (the run has not finished)")
-            return stage
+            return stage, data
     raise SystemExit(f"{run}: not a fold run (no stage with a val_fold in its config.json)")
 
 
@@ -81,8 +82,7 @@ def scores_of_runs(runs: list[Path]) -> tuple[FoldScores, str]:
     by_fold: dict[int, dict] = {}
     layout = set()
     for run in runs:
-        stage = _fold_stage(run)
-        data = json.loads((stage / "config.json").read_text())["data"]
+        stage, data = _fold_stage(run)
         fold, folds = data["val_fold"]
         layout.add((folds, data.get("fold_by", "sample")))
         if fold in by_fold:
@@ -118,7 +118,8 @@ def main() -> int:
     name = args.inputs[0] if len(args.inputs) == 1 else f"{len(args.inputs)} fold runs"
     print(f"{name}: folds by {by}: " + " / ".join(f"{100 * a:.2f}" for a in scores.accuracies)
           + f"; mean {100 * scores.mean:.2f} (sd {100 * np.std(scores.accuracies, ddof=1):.2f})")
-    print("recall over the folds: " + ", ".join(f"{c} {100 * r:.1f}" for c, r in scores.recall().items()))
+    print("recall over the folds: " + ", ".join(f"{c} {'—' if r is None else f'{100 * r:.1f}'}"
+                                                for c, r in scores.recall().items()))
     if args.valid:
         valid = json.loads(args.valid.read_text())["accuracy"]
         print(f"selection score: mean of FER+ valid {100 * valid:.2f} and the folds' {100 * scores.mean:.2f} "
