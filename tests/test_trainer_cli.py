@@ -252,7 +252,7 @@ def test_a_cascade_stage_can_choose_on_a_fold(tmp_path):
     # how to cut a fold, with no fold to cut, is refused rather than silently ignored
     config.write_text('name = "f"\n[[stages]]\ntrain = ["sfew2#Train"]\nfold_by = "film"\n')
     plan = load_cascade(str(config), data_root=tmp_path)
-    with pytest.raises(UsageError, match="no val_fold"):
+    with pytest.raises(UsageError, match=r"set val_fold = \[K, N\]"):
         stage_spec(plan.stages[0], 1, tmp_path, plan, None)
 
 
@@ -303,7 +303,7 @@ def test_val_fold_chooses_on_a_fixed_fold_of_the_training_data(tmp_path, capsys)
     code, _, err = cli(capsys, "train", "--data", f"{root}#Train", "--val-fold", "0/5", "--no-val", *TINY)
     assert_user_error(code, err, "--val-fold")
     code, _, err = cli(capsys, "train", "--data", f"{root}#Train", "--fold-by", "film", *TINY)
-    assert_user_error(code, err, "--fold-by film")
+    assert_user_error(code, err, "'film' (--fold-by)", "--val-fold K/N")
     code, _, err = cli(capsys, "train", "--data", f"{root}#Train", "--val-fold", "1/5", "--fold-by", "film",
                        "--faces", "none", "--crop-size", "40", *TINY, "--epochs", "1", "--out", tmp_path / "films")
     assert code == 0, err

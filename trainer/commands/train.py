@@ -230,8 +230,6 @@ def build_stage(args: argparse.Namespace):
     overrides = {k: v for k, v in config_overrides(args).items() if v is not None}
     if args.val_fold and (args.val or args.no_val):
         raise UsageError("--val-fold validates on a fold of the training data: drop --val / --no-val")
-    if args.fold_by != "sample" and not args.val_fold:
-        raise UsageError(f"--fold-by {args.fold_by} says how to cut a --val-fold: give --val-fold K/N too")
     if args.from_model:
         if args.variant or args.init_from:
             raise UsageError("--from-model fine-tunes that model on --data: drop --variant / --init-from")

@@ -120,11 +120,11 @@ class TorchClassifier:
     def run(self, batch: np.ndarray, embeddings: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         import torch
 
-        from trainer.models.registry import grey_to_model_input
+        from trainer.models.registry import classifier_of, grey_to_model_input
 
         captured: list = []
         if embeddings and self._classifier_layer is None:
-            self._classifier_layer = classifier_layer(self.model)
+            self._classifier_layer = classifier_of(self.model)
         hook = (self._classifier_layer.register_forward_hook(lambda _m, inputs, _o: captured.append(inputs[0]))
                 if embeddings else None)
         try:
@@ -138,20 +138,6 @@ class TorchClassifier:
                 hook.remove()
         emb = captured[0].float().flatten(1).cpu().numpy() if embeddings else None
         return probs, emb
-
-
-def classifier_layer(model: nn.Module) -> nn.Linear:
-    """The last linear layer: its input is the embedding (timm's pre-logits, AlexNet's fc7)."""
-    from torch import nn
-
-    if hasattr(model, "get_classifier"):
-        head = model.get_classifier()
-        if isinstance(head, nn.Linear):
-            return head
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    if not linears:
-        raise UserError(f"{type(model).__name__}: no linear classifier layer to take embeddings from")
-    return linears[-1]
 
 
 class OnnxClassifier:

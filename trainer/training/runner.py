@@ -53,8 +53,8 @@ class StageSpec:
     def __post_init__(self) -> None:
         # Checked here so that every front end (CLI, cascade file, GUI) refuses it alike.
         if self.fold_by != "sample" and self.val_fold is None:
-            raise UsageError(f"stage {self.name}: fold_by = {self.fold_by!r} says how to cut a validation "
-                             "fold, but the stage has no val_fold: set val_fold = [K, N] too")
+            raise UsageError(f"stage {self.name}: fold_by = {self.fold_by!r} (--fold-by) says how to cut a "
+                             "validation fold, but the stage has none: set val_fold = [K, N] (--val-fold K/N) too")
 
     def describe(self) -> dict[str, Any]:
         faces = self.load.faces
