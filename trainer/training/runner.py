@@ -106,9 +106,15 @@ def _apply_journal(data: TrainValData, journal: Path) -> None:
                                     "val": data.val.meta.get("relabelled", 0) if data.val is not None else 0}
 
 
-def load_stage_data(spec: StageSpec, report: Callable[[str], None] | None = None) -> TrainValData:
-    load = replace(spec.load, report=report or spec.load.report)
-    data = _load_train_val(spec, load, report)
+def load_stage_data(spec: StageSpec, report: Callable[[str], None] | None = None,
+                    loaded: TrainValData | None = None) -> TrainValData:
+    """The stage's data, ready to train on: loaded as the spec says (or ``loaded``, the same
+    already read elsewhere: a pack), relabelled, cut into its validation fold."""
+    if loaded is not None:
+        data = TrainValData(loaded.train, None if spec.no_val or spec.val_fold is not None else loaded.val,
+                            dict(loaded.description))
+    else:
+        data = _load_train_val(spec, replace(spec.load, report=report or spec.load.report), report)
     if spec.relabels is not None:
         _apply_journal(data, spec.relabels)
     if spec.val_fold is not None:
@@ -150,10 +156,13 @@ def load_replay(spec: StageSpec, report: Callable[[str], None] | None = None) ->
 
 
 def run_stage(spec: StageSpec, progress: Progress | None = None, should_stop: Callable[[], bool] = lambda: False,
-              resume: bool = True) -> StageResult:
+              resume: bool = True, loaded: TrainValData | None = None, replay: SampleSet | None = None) -> StageResult:
+    """Train one stage. ``loaded`` and ``replay``: its data already read (from a pack, on a
+    machine without the datasets); else they are loaded as the spec says."""
     progress = progress or Progress()
-    data = load_stage_data(spec, report=progress.message)
-    replay = load_replay(spec, report=progress.message)
+    data = load_stage_data(spec, report=progress.message, loaded=loaded)
+    if loaded is None:
+        replay = load_replay(spec, report=progress.message)
     progress.message(f"{spec.name}: train {data.train.name} ({len(data.train)}), "
                      f"val {data.val.name + f' ({len(data.val)})' if data.val is not None else 'none'}")
     description = {**data.description, "stage": spec.describe()}
