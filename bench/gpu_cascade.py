@@ -13,6 +13,7 @@ logs; no checkpoints) into tar chunks under a size limit.
     python bench/gpu_cascade.py train --pack .gpu/data.npz --out runs/gpu --deadline 540 JOB...
     python bench/gpu_cascade.py bundle runs/gpu --out $OUT --chunk-mib 15
     python bench/gpu_cascade.py unbundle DIR_OF_CHUNKS --out runs/gpu
+    python bench/gpu_cascade.py check l1e12-s2 --pack .gpu/data.npz [--model default]   # what the coding costs
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from trainer.data.datasets import TrainValData  # noqa: E402
 from trainer.training.progress import Progress  # noqa: E402
-from trainer.training.runner import StageSpec, _load_train_val, load_replay, run_stage  # noqa: E402
+from trainer.training.runner import StageSpec, load_replay, load_stage_data, run_stage  # noqa: E402
 
 # ImageNet Lite1 weights as they travel (fp16 halves them; see ``weights``).
 LITE1_FP16 = ".gpu/efficientnet-lite1-imagenet.fp16.safetensors"
@@ -110,7 +111,7 @@ def cmd_pack(args: argparse.Namespace) -> None:
                 raise SystemExit(f"{name}: packs hold data as loaded; relabel journals are not packed")
             key = data_key(spec)
             if f"{key}.train" not in sets:
-                data = _load_train_val(_unfolded(spec), spec.load, print)
+                data = load_stage_data(_unfolded(spec), print)
                 sets[f"{key}.train"] = data.train
                 notes[f"{key}.train"] = {"description": data.description}
                 if data.val is not None:
@@ -220,6 +221,32 @@ def _bundled_files(root: Path) -> list[tuple[Path, bytes]]:
     return sorted(small, key=lambda f: len(f[1])) + models
 
 
+def cmd_check(args: argparse.Namespace) -> None:
+    """What the pack's coding costs a model: its accuracy on the first stage's validation set
+    from the pack's crops and from the originals, and how often its top class agrees."""
+    import numpy as np
+
+    from trainer.data.pack import load_pack
+    from trainer.evaluation.evaluate import summarise_predictions
+    from trainer.evaluation.predictions import predict_samples
+    from trainer.inference.bundled import resolve_model
+    from trainer.models.card import load_model
+
+    spec = stage_specs(JOBS[args.job], Path("unused"))[0]
+    packed = load_pack(args.pack).sets[f"{data_key(spec)}.val"]
+    real = load_stage_data(_unfolded(spec)).val
+    if args.max_samples:
+        packed, real = (s.random_subset(args.max_samples) for s in (packed, real))
+    assert packed.ids == real.ids, "the pack's set is not the one the job loads"
+    model, card = load_model(resolve_model(args.model))
+    preds = {name: predict_samples(model, card, s) for name, s in (("pack", packed), ("originals", real))}
+    for name, pred in preds.items():
+        print(f"{name}: accuracy {100 * summarise_predictions(pred, list(card.classes))['accuracy']:.2f}%")
+    same = np.mean(np.asarray(preds["pack"].probs).argmax(1) == np.asarray(preds["originals"].probs).argmax(1))
+    error = np.abs(packed.images.astype(float) - real.images.astype(float)).mean()
+    print(f"{real.name} ({len(real)}): same top class {100 * same:.1f}%, mean pixel difference {error:.2f} grey levels")
+
+
 def cmd_bundle(args: argparse.Namespace) -> None:
     """What came out of ``root`` as one xz-compressed tar, cut into chunks of ``chunk_mib``."""
     import lzma
@@ -282,6 +309,12 @@ def main() -> None:
     a.add_argument("--out", required=True)
     a.add_argument("--set", action="append", default=[])
     a.set_defaults(func=cmd_run_job)
+    a = sub.add_parser("check")
+    a.add_argument("job", choices=sorted(JOBS))
+    a.add_argument("--pack", required=True)
+    a.add_argument("--model", default="default")
+    a.add_argument("--max-samples", type=int, default=0)
+    a.set_defaults(func=cmd_check)
     a = sub.add_parser("bundle")
     a.add_argument("root")
     a.add_argument("--out", required=True)
