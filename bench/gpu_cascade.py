@@ -61,14 +61,9 @@ JOBS: dict[str, Job] = {
 
 def stage_specs(job: Job, out: Path, extra_overrides: list[str] = ()) -> list[StageSpec]:
     """The job's stages as ``fer-train cascade`` resolves them (init_from the stage before)."""
-    from trainer.training.cascade import load_cascade, stage_spec
+    from trainer.training.cascade import cascade_specs, load_cascade
 
-    plan = load_cascade(job.cascade, overrides=[*job.overrides, *extra_overrides])
-    specs, previous = [], None
-    for i, settings in enumerate(plan.stages, start=1):
-        specs.append(stage_spec(settings, i, out, plan, previous))
-        previous = specs[-1].out / "model"
-    return specs
+    return cascade_specs(load_cascade(job.cascade, overrides=[*job.overrides, *extra_overrides]), out)
 
 
 def fold_specs(job: Job, specs: list[StageSpec], out: Path) -> list[StageSpec]:
@@ -80,19 +75,20 @@ def fold_specs(job: Job, specs: list[StageSpec], out: Path) -> list[StageSpec]:
             for k in range(job.folds)]
 
 
+def _key(spec: StageSpec, fields: tuple[str, ...], size_name: str) -> str:
+    """A short hash of the spec's ``fields`` (as described) and its input size."""
+    d = spec.describe()
+    what = {**{k: d[k] for k in fields}, size_name: spec.config.input_size}
+    return hashlib.sha1(json.dumps(what, sort_keys=True).encode()).hexdigest()[:12]
+
+
 def data_key(spec: StageSpec) -> str:
     """Which loaded data a stage needs: the same key, the same sets."""
-    d = spec.describe()
-    what = {k: d[k] for k in ("variant", "train", "val", "no_val", "target", "data_root", "faces", "ferplus")}
-    what["common_size"] = spec.config.input_size
-    return hashlib.sha1(json.dumps(what, sort_keys=True).encode()).hexdigest()[:12]
+    return _key(spec, ("variant", "train", "val", "no_val", "target", "data_root", "faces", "ferplus"), "common_size")
 
 
 def replay_key(spec: StageSpec) -> str:
-    d = spec.describe()
-    what = {"replay": d["replay"], "data_root": d["data_root"], "faces": d["faces"], "ferplus": d["ferplus"],
-            "size": spec.config.input_size}
-    return hashlib.sha1(json.dumps(what, sort_keys=True).encode()).hexdigest()[:12]
+    return _key(spec, ("replay", "data_root", "faces", "ferplus"), "size")
 
 
 def _unfolded(spec: StageSpec) -> StageSpec:

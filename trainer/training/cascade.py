@@ -251,6 +251,14 @@ def stage_spec(settings: dict[str, Any], index: int, out: Path, plan: CascadePla
                      fold_by=data.get("fold_by", "sample"))
 
 
+def cascade_specs(plan: CascadePlan, out: Path) -> list[StageSpec]:
+    """Every stage's StageSpec, each (by default) starting from the model of the one before."""
+    specs: list[StageSpec] = []
+    for i, settings in enumerate(plan.stages, start=1):
+        specs.append(stage_spec(settings, i, out, plan, specs[-1].out / "model" if specs else None))
+    return specs
+
+
 def run_cascade(plan: CascadePlan, out: str | Path, *, progress: Progress | None = None,
                 should_stop: Callable[[], bool] = lambda: False, resume: bool = False) -> list[StageResult]:
     """Run the stages in order; the last stage's model is copied to ``out/model.*``."""
@@ -258,14 +266,8 @@ def run_cascade(plan: CascadePlan, out: str | Path, *, progress: Progress | None
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     results: list[StageResult] = []
-    previous: Path | None = None
-    resolved = []
-    specs = []
-    for i, settings in enumerate(plan.stages, start=1):
-        spec = stage_spec(settings, i, out, plan, previous)
-        specs.append(spec)
-        resolved.append(spec.describe())
-        previous = spec.out / "model"
+    specs = cascade_specs(plan, out)
+    resolved = [spec.describe() for spec in specs]
     (out / "cascade.json").write_text(json.dumps({
         "name": plan.name, "description": plan.description, "source": plan.source,
         "overrides": plan.overrides, "data_root": str(plan.data_root), "stages": resolved}, indent=2))

@@ -70,10 +70,15 @@ class StageSpec:
                 "config": self.config.to_dict()}
 
 
+def _skips_val(spec: StageSpec) -> bool:
+    """No separate validation set: none wanted, or a fold of the training data stands in."""
+    return spec.no_val or spec.val_fold is not None
+
+
 def _load_train_val(spec: StageSpec, load: LoadOptions, report: Callable[[str], None] | None) -> TrainValData:
     """The stage's train and val sets, from its variant or its data specs (no val set when it
     is to be a fold of the training data)."""
-    skip_val = spec.no_val or spec.val_fold is not None
+    skip_val = _skips_val(spec)
     # Folder crops are cached at crop_size; FER's 48x48 crops joined with them are resized
     # to the training input size (the transform would resize them to it anyway).
     if spec.variant:
@@ -111,7 +116,7 @@ def load_stage_data(spec: StageSpec, report: Callable[[str], None] | None = None
     """The stage's data, ready to train on: loaded as the spec says (or ``loaded``, the same
     already read elsewhere: a pack), relabelled, cut into its validation fold."""
     if loaded is not None:
-        data = TrainValData(loaded.train, None if spec.no_val or spec.val_fold is not None else loaded.val,
+        data = TrainValData(loaded.train, None if _skips_val(spec) else loaded.val,
                             dict(loaded.description))
     else:
         data = _load_train_val(spec, replace(spec.load, report=report or spec.load.report), report)
