@@ -151,29 +151,33 @@ def main(argv: Sequence[str] | None = None) -> int:
             window.close()
             app.quit()
 
+        # The model's fate is learnt from the window's signals, in this (GUI) thread: reading the
+        # inference worker's attributes from here races with the worker installing a model.
+        model = {"settled": False, "shown": False}
+
+        def take_soon() -> None:  # let the panels and layout settle for a moment before grabbing
+            QTimer.singleShot(300, lambda: take(False))
+
         def on_result(result) -> None:
-            # Wait for a result with a model (or for the model to fail), then let the panels
-            # and layout settle for a moment before grabbing.
+            # Wait for a result with a model, or for a frame once the model has failed.
+            model["shown"] = True
             moments.setdefault("first frame", time.perf_counter() - started)
             if result.model_name is not None:
                 moments.setdefault("result", time.perf_counter() - started)
-            if result.model_name is not None or window.inference.engine is None and not window.inference.loading:
-                QTimer.singleShot(300, lambda: take(False))
+            if result.model_name is not None or model["settled"] and window.ctx.model is None:
+                take_soon()
+
+        def on_model_settled(*_) -> None:
+            model["settled"] = True
+            nothing_to_show = not (args.open or args.video or args.camera is not None)
+            # With a source, a loaded model is waited for in a result; a failed one is the
+            # screenshot as soon as a frame is on screen (it may be already).
+            if nothing_to_show or window.ctx.model is None and model["shown"]:
+                take_soon()
 
         window.ctx.resultShown.connect(on_result)
-        if not (args.open or args.video or args.camera is not None):
-            # Nothing to show a result for: the empty window once the model is ready (or has
-            # failed), polled here in the GUI thread (the worker's signals arrive in its own).
-            ready = QTimer(window)
-            ready.setInterval(200)
-
-            def when_model_settles() -> None:
-                if window.ctx.model is not None or not window.inference.loading:
-                    ready.stop()
-                    QTimer.singleShot(300, lambda: take(False))
-
-            ready.timeout.connect(when_model_settles)
-            ready.start()
+        window.ctx.modelChanged.connect(on_model_settled)
+        window.ctx.modelFailed.connect(on_model_settled)
         QTimer.singleShot(args.quit_after_ms or 60000, lambda: take(True))
     elif args.quit_after_ms is not None:
         QTimer.singleShot(args.quit_after_ms, window.close)

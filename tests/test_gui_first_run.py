@@ -83,6 +83,23 @@ def test_the_frame_shows_before_the_model_and_latency_excludes_loading(qtbot, se
     win.close()
 
 
+def test_a_model_that_fails_after_the_frame_leaves_no_loading_message(qtbot, settings, slow_model, tmp_path,  # noqa: F811
+                                                                     astronaut_png):  # noqa: F811
+    """The frame is shown while the model loads; when the load fails, the panels say there is
+    no model instead of "loading" for ever."""
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"not a model")
+    win = _window(qtbot, settings, str(broken))
+    win.open_image(astronaut_png)
+    qtbot.waitUntil(lambda: win.ctx.result is not None, timeout=WAIT_MS)
+    assert win.ctx.result.model_loading and "Loading the model" in win.panels["crops"].empty.text()
+    qtbot.waitUntil(lambda: not win.ctx.result.model_loading, timeout=WAIT_MS)
+    assert win.ctx.model is None and win.ctx.result.model_name is None
+    assert "No model loaded" in win.panels["crops"].empty.text()
+    assert "No model loaded" in win.banner.text()
+    win.close()
+
+
 def test_ctrl_q_is_bound_once_and_quits(qtbot, settings, tiny_model):  # noqa: F811
     win = _window(qtbot, settings, tiny_model)
     assert [k.toString() for k in win.act_quit.shortcuts()] == ["Ctrl+Q"]

@@ -12,6 +12,7 @@ from fer_desktop.results import FrameResult, ModelInfo
 class AppContext(QObject):
     resultShown = Signal(object)  # FrameResult, after the frame view shows it
     modelChanged = Signal(object)  # ModelInfo
+    modelFailed = Signal(str)  # a model could not be loaded (the one before, if any, stays)
     selectionChanged = Signal(object)  # track id or None
     smoothingChanged = Signal(bool)
     message = Signal(str, str)  # text, level ("info" | "warning" | "error")

@@ -109,6 +109,8 @@ class InferenceWorker(QObject):
             return
         self.loading = False
         self.modelFailed.emit(message)
+        if self.engine is None:  # the frame on screen said "loading": now it says there is no model
+            self._rerun_last()
 
     def _rerun_last(self) -> None:
         """A new model: the still image or paused video frame on screen gets its faces now,

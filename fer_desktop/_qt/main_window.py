@@ -572,6 +572,7 @@ class MainWindow(QMainWindow):
 
     @guarded
     def _on_model_failed(self, message: str) -> None:
+        self.ctx.modelFailed.emit(message)
         current = self.ctx.model
         requested = self._model_requested or "the default model"
         if current is not None:
