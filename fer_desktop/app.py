@@ -151,33 +151,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             window.close()
             app.quit()
 
-        # The model's fate is learnt from the window's signals, in this (GUI) thread: reading the
-        # inference worker's attributes from here races with the worker installing a model.
-        model = {"settled": False, "shown": False}
-
         def take_soon() -> None:  # let the panels and layout settle for a moment before grabbing
             QTimer.singleShot(300, lambda: take(False))
 
         def on_result(result) -> None:
-            # Wait for a result with a model, or for a frame once the model has failed.
-            model["shown"] = True
+            # Wait for a result with a model, or one that says none is on its way (the load
+            # failed). Read from the result, made in the worker's thread: reading the worker's
+            # attributes from here races with it installing a model.
             moments.setdefault("first frame", time.perf_counter() - started)
             if result.model_name is not None:
                 moments.setdefault("result", time.perf_counter() - started)
-            if result.model_name is not None or model["settled"] and window.ctx.model is None:
-                take_soon()
-
-        def on_model_settled(*_) -> None:
-            model["settled"] = True
-            nothing_to_show = not (args.open or args.video or args.camera is not None)
-            # With a source, a loaded model is waited for in a result; a failed one is the
-            # screenshot as soon as a frame is on screen (it may be already).
-            if nothing_to_show or window.ctx.model is None and model["shown"]:
+            if result.model_name is not None or not result.model_loading:
                 take_soon()
 
         window.ctx.resultShown.connect(on_result)
-        window.ctx.modelChanged.connect(on_model_settled)
-        window.ctx.modelFailed.connect(on_model_settled)
+        if not (args.open or args.video or args.camera is not None):
+            # Nothing to show a result for: the empty window once the model has loaded or failed.
+            window.ctx.modelChanged.connect(lambda _info: take_soon())
+            window.ctx.modelFailed.connect(lambda _message: take_soon())
         QTimer.singleShot(args.quit_after_ms or 60000, lambda: take(True))
     elif args.quit_after_ms is not None:
         QTimer.singleShot(args.quit_after_ms, window.close)
