@@ -50,8 +50,10 @@ def test_the_model_menu_lists_the_other_bundled_models_and_loads_them(qtbot, tmp
     window = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), model_path=PAPER)
     qtbot.addWidget(window)
     try:
-        [act] = window.bundled_model_actions
-        assert act.text() == f"Use Bundled Model: {PAPER}" and act in window.menus["Model"].actions()
+        others = sorted(name for name in bundled_models() if name != "default")
+        texts = [act.text() for act in window.bundled_model_actions]
+        assert texts == [f"Use Bundled Model: {name}" for name in others]
+        assert all(act in window.menus["Model"].actions() for act in window.bundled_model_actions)
         qtbot.waitUntil(lambda: window.ctx.model is not None, timeout=120_000)
         assert window.ctx.model.name == read_card(bundled_models()[PAPER]).name
     finally:
