@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trainer.inference.bundled import bundled_models, default_model_path, resolve_model
+from trainer.inference.bundled import DEFAULT_MODEL_NAME, bundled_models, default_model_path, resolve_model
 from trainer.models.card import read_card
 
 PAPER = "paper-fer32-sfew"
@@ -50,7 +50,7 @@ def test_the_model_menu_lists_the_other_bundled_models_and_loads_them(qtbot, tmp
     window = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), model_path=PAPER)
     qtbot.addWidget(window)
     try:
-        others = sorted(name for name in bundled_models() if name != "default")
+        others = sorted(name for name in bundled_models() if name != DEFAULT_MODEL_NAME)
         texts = [act.text() for act in window.bundled_model_actions]
         assert texts == [f"Use Bundled Model: {name}" for name in others]
         assert all(act in window.menus["Model"].actions() for act in window.bundled_model_actions)
