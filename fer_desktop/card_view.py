@@ -73,49 +73,70 @@ def training_rows(card: Any) -> list[Row]:
     t = card.training or {}
     data = t.get("data") or {}
     cfg = t.get("config") or {}
-    rows: list[Row] = []
+    return [*_start_rows(t, cfg, card.backbone), *_data_rows(t, data, cfg), *_recipe_rows(t, cfg),
+            *_provenance_rows(card.provenance or {})]
+
+
+def _start_rows(t: dict[str, Any], cfg: dict[str, Any], backbone: str) -> list[Row]:
+    """Where training started: another model (with what that one was trained on) or ImageNet."""
     if t.get("init_card") or t.get("init_from"):
         first = (t.get("init_training") or {}).get("data") or {}
         start = str(t.get("init_card") or t.get("init_from"))
         first_train = first.get("train_name") or _names(first.get("train"))
         if first_train:
-            start += f" (trained on {first_train}"
             first_val = first.get("val_name") or _names(first.get("val"))
-            start += f", validated on {first_val})" if first_val else ")"
-        rows.append(("Started from", start))
-    elif cfg.get("pretrained"):
-        rows.append(("Started from", f"{cfg.get('model', card.backbone)} ImageNet weights"))
+            start += f" (trained on {first_train}" + (f", validated on {first_val})" if first_val else ")")
+        return [("Started from", start)]
+    if cfg.get("pretrained"):
+        return [("Started from", f"{cfg.get('model', backbone)} ImageNet weights")]
+    return []
+
+
+def _with_count(name: str, n: Any) -> str:
+    return f"{name} ({_count(n)} images)" if n else name
+
+
+def _data_rows(t: dict[str, Any], data: dict[str, Any], cfg: dict[str, Any]) -> list[Row]:
+    """The data trained on, replayed and validated on."""
+    rows: list[Row] = []
     train = data.get("train_name") or _names(data.get("train"))
     if train:
-        n = data.get("train_samples")
-        rows.append(("Trained on", f"{train} ({_count(n)} images)" if n else train))
+        rows.append(("Trained on", _with_count(train, data.get("train_samples"))))
     if data.get("replay"):
         ratio = cfg.get("replay_ratio")
         rows.append(("Replayed", _names(data["replay"]) + (f", {ratio:g} images per training image" if ratio else "")))
     val = data.get("val_name") or data.get("val")
     if val:
-        n = data.get("val_samples")
-        rows.append(("Validated on", f"{val} ({_count(n)} images)" if n else str(val)))
+        rows.append(("Validated on", _with_count(str(val), data.get("val_samples"))))
     if t.get("datasets") and not train:
         rows.append(("Data", ", ".join(map(str, t["datasets"]))))
+    return rows
+
+
+def _recipe_rows(t: dict[str, Any], cfg: dict[str, Any]) -> list[Row]:
+    """The optimisation settings a reader compares runs by, and a weight average if it is one."""
     recipe = [f"{t['epochs_run']} epochs" if t.get("epochs_run") else "",
               f"{cfg['optimizer']} lr {cfg['lr']:g}" if cfg.get("optimizer") and cfg.get("lr") else "",
               f"batch {cfg['batch_size']}" if cfg.get("batch_size") else "",
               f"label smoothing {cfg['label_smoothing']:g}" if cfg.get("label_smoothing") else "",
               "soft labels (vote distributions)" if cfg.get("soft_labels") else "",
               "class weights" if cfg.get("class_balance") == "weights" else ""]
+    rows: list[Row] = []
     if any(recipe):
         rows.append(("Recipe", ", ".join(r for r in recipe if r)))
     merged = t.get("merged") or {}
     if merged.get("models"):
         rows.append(("Weights", f"average of {len(merged['models'])} fine-tunings: "
                                 + ", ".join(map(str, merged["models"]))))
-    prov = card.provenance or {}
-    for key, label in (("created", "Created"), ("hardware", "Hardware"), ("reproduce", "Reproduce"),
-                       ("selection", "Chosen by")):
-        if prov.get(key):
-            rows.append((label, str(prov[key])))
     return rows
+
+
+PROVENANCE_LABELS = (("created", "Created"), ("hardware", "Hardware"), ("reproduce", "Reproduce"),
+                     ("selection", "Chosen by"))
+
+
+def _provenance_rows(prov: dict[str, Any]) -> list[Row]:
+    return [(label, str(prov[key])) for key, label in PROVENANCE_LABELS if prov.get(key)]
 
 
 @dataclass
