@@ -25,8 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from trainer.data.datasets import LoadOptions, load_samples
-from trainer.evaluation.label_quality import (METHODS, disagreement_scores, find_issues, label_quality_scores,
-                                              memorisation_gap, out_of_fold_probs, rank, with_views)
+from trainer.evaluation.label_quality import (METHODS, disagreement_scores, label_quality_scores, memorisation_gap,
+                                              out_of_fold_probs, rank, score_labels, with_views)
+from trainer.evaluation.trained_on import trained_on
 from trainer.evaluation.predictions import cached_predict
 from trainer.evaluation.views import VIEWS, view_probs
 from trainer.inference import default_model_path
@@ -151,14 +152,16 @@ def main() -> None:
             "sd": {k: float(np.std([p[k] for p in per_seed], ddof=1)) if len(per_seed) > 1 else 0.0 for k in KS}}
 
     t0 = time.perf_counter()
-    chosen = find_issues(pred)  # what `fer-train issues` and the review window use
+    # What `fer-train issues` and the review window use: the auto rule, knowing what the card trained on.
+    chosen = score_labels(pred, trained_on(samples, card.training))
     t_chosen = time.perf_counter() - t0
     rows["chosen: auto (fer-train issues default)"] = {
-        "precision": precision_at(chosen.order, truth), "out_of_sample": chosen.out_of_sample,
+        "precision": precision_at(chosen.order, truth), "out_of_sample": int(chosen.out_of_sample.sum()),
         "memorisation_gap": chosen.memorisation_gap}
     gaps = [memorisation_gap(pred.labels, pred.probs, oof) for oof in oof_by_seed]
-    print(f"memorisation gap (model accuracy - out-of-fold accuracy): {np.mean(gaps):+.3f}; auto chose "
-          f"{'out-of-fold' if chosen.out_of_sample else 'the model'}'s probabilities ({t_chosen:.1f} s)")
+    print(f"memorisation gap (model accuracy - out-of-fold accuracy): {np.mean(gaps):+.3f}; auto scored "
+          f"{chosen.out_of_sample.sum()} of {len(pred)} out of fold, the rest with the model's probabilities "
+          f"({t_chosen:.1f} s)")
     print(f"\n| score | top {' | top '.join(f'{k:,}' for k in KS)} |")
     print("|---|" + "---|" * len(KS))
     for name, row in rows.items():

@@ -116,7 +116,8 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     from fer_desktop._qt.tools.review.grid import TILE, SampleGrid
-    from fer_desktop.review import IssueScores, ReviewSession
+    from fer_desktop.review import ReviewSession
+    from trainer.evaluation.label_quality import IssueScores
 
     app = QApplication.instance() or QApplication([])
     t = time.perf_counter()

@@ -15,7 +15,8 @@ import argparse
 import time
 
 from trainer.data.datasets import load_samples
-from trainer.evaluation.label_quality import find_issues
+from trainer.evaluation.label_quality import score_labels
+from trainer.evaluation.trained_on import trained_on
 from trainer.evaluation.predictions import predict_samples
 from trainer.inference import default_model_path
 from trainer.inference.backends import create_classifier
@@ -49,14 +50,15 @@ def main() -> None:
     t_open = time.perf_counter() - t0
     pred, t_model = _time_model(classifier, card, samples, tta, views=not args.no_views)
     t0 = time.perf_counter()
-    found = find_issues(pred)
+    found = score_labels(pred, trained_on(samples, card.training))  # the window's ranking
     t_rank = time.perf_counter() - t0
     print(f"{len(pred)} faces on {classifier.label}, {args.threads} threads, flip TTA {'on' if tta else 'off'}, "
           f"extra views {'off' if args.no_views else 'on'}: "
           f"read {t_load:.1f} s, model ready {t_open:.1f} s, model {t_model:.1f} s "
           f"({1000 * t_model / len(pred):.2f} ms a face), ranking {t_rank:.1f} s "
-          f"({'out of fold' if found.out_of_sample else 'model probabilities'}, "
-          f"gap {100 * found.memorisation_gap:+.1f} points); total {t_load + t_open + t_model + t_rank:.1f} s")
+          f"({found.out_of_sample.sum()} out of fold, the rest the model's probabilities"
+          + ("" if found.memorisation_gap is None else f", gap {100 * found.memorisation_gap:+.1f} points")
+          + f"); total {t_load + t_open + t_model + t_rank:.1f} s")
     if args.baseline_faces:
         subset = samples.subset(list(range(min(args.baseline_faces, len(samples)))))
         _, t_chosen = _time_model(classifier, card, subset, tta)

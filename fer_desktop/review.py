@@ -20,6 +20,7 @@ from trainer.data.relabel import EXCLUDED, RelabelJournal
 from trainer.data.samples import DataError, SampleSet
 
 if TYPE_CHECKING:
+    from trainer.evaluation.label_quality import IssueScores
     from trainer.evaluation.predictions import Predictions
 
 SORTS = ("score", "confidence", "ambiguity", "id")
@@ -61,16 +62,6 @@ class Filter:
 
 
 Listener = Callable[[int, dict], None]  # (sample index, journal record)
-
-
-@dataclass
-class IssueScores:
-    """How likely each label is wrong (:mod:`trainer.evaluation.label_quality`)."""
-
-    scores: np.ndarray  # (N,) low = likely label error; NaN where unscored
-    flagged: np.ndarray  # (N,) bool: cleanlab's find_label_issues
-    out_of_sample: np.ndarray  # (N,) bool: scored out of fold (the model was trained on the sample)
-    method: str
 
 
 class ReviewSession:

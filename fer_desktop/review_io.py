@@ -17,9 +17,10 @@ from typing import Callable
 
 import numpy as np
 
-from fer_desktop.review import DatasetRequest, IssueScores, ReviewSession
+from fer_desktop.review import DatasetRequest, ReviewSession
 from trainer.data.relabel import EXCLUDED, dataset_key, default_journal_path
 from trainer.data.samples import DataError, SampleSet
+from trainer.evaluation.label_quality import IssueScores
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ def open_session(request: DatasetRequest, *, progress: Progress | None = None,
     from trainer.data.input_kinds import input_for
     from trainer.evaluation.evaluate import face_options_for_input
     from trainer.inference.bundled import resolve_model
+    from trainer.evaluation.trained_on import trained_on
     from trainer.models.card import read_card
 
     progress, status = progress or _noop, status or _noop
@@ -81,7 +83,7 @@ def open_session(request: DatasetRequest, *, progress: Progress | None = None,
     _stop_if(cancelled, "cancelled while reading faces")
     preds = _predictions(model_path, samples, str(spec), cache_dir, device, progress, cancelled, status)
     status("ranking likely label errors")
-    issues = _issues(preds, cache_dir, model_path, spec, samples, trained_splits(card.training))
+    issues = _issues(preds, cache_dir, model_path, spec, samples, trained_on(samples, card.training))
     paths = [str(path / i) for i in samples.ids] if kind == "folder" else [None] * len(samples)
     votes, vote_names = _ferplus_votes(path, kind, samples)
     journal = Path(request.journal) if request.journal else default_journal_path(path)
@@ -122,73 +124,25 @@ def _predictions(model_path: Path, samples: SampleSet, data: str, cache_dir, dev
     return preds
 
 
-def trained_splits(training: dict) -> set[tuple[str, str]]:
-    """(dataset key, lower-case split) pairs a model was trained on, read from its card's
-    training record (its own data, replayed data, and the model it was fine-tuned from).
-    Best effort: cards record data as specs ("../data/sfew2", "fer.csv.gz#Training+PublicTest")
-    or names ("fer2013/FER32")."""
-    from trainer.data.datasets import VARIANTS, DataSpec
-
-    out: set[tuple[str, str]] = set()
-    if not isinstance(training, dict) or not training:
-        return out
-    data = training.get("data") or {}
-    specs: list[str] = []
-    for value in (data.get("train"), (data.get("stage") or {}).get("replay")):
-        specs += [value] if isinstance(value, str) else [v for v in (value or []) if isinstance(v, str)]
-    if data.get("variant") in VARIANTS:
-        specs += list(VARIANTS[data["variant"]].train)
-    for spec in specs:
-        out |= _spec_splits(spec, DataSpec)
-    return out | trained_splits(training.get("init_training") or {})
-
-
-_NAMED_SPLITS = {"fer32": ("training", "publictest"), "fer28": ("training",)}
-_SET_NAME = re.compile(r"^\w[\w.+-]*/[\w+-]+$")
-
-
-def _spec_splits(spec: str, data_spec) -> set[tuple[str, str]]:
-    if _SET_NAME.match(spec) and not Path(spec).exists():  # a set's name: "fer2013/FER32", "sfew2/Train"
-        key, _, split = spec.rpartition("/")
-        key = dataset_key(Path(key))
-        splits = _NAMED_SPLITS.get(split.lower(), (split.lower(),))
-        return {(key, s) for s in splits}
-    from trainer.data.datasets import default_split
-
-    parsed = data_spec.parse(spec)
-    key = dataset_key(parsed.path)
-    splits = [s.lower() for s in parsed.splits]
-    if not splits:  # no split named: the train split, or everything when the data has no splits
-        try:
-            splits = [s.lower() for s in default_split(parsed.path, "train")] or ["*"]
-        except (DataError, OSError):  # the data is not on this machine
-            splits = ["train", "training"]
-    return {(key, s) for s in splits}
-
-
-def _issues(preds, cache_dir, model_path, spec, samples: SampleSet, seen_pairs: set) -> IssueScores:
-    """Label-issue scores. A sample the model never saw is scored with the model's own
-    probabilities; one from data it was trained on by the ``auto`` rule (out of fold where the
-    model memorised the labels: it would rate them right). Cached beside the predictions, under
-    the scoring version (the K-fold head takes a while on FER-2013)."""
-    from trainer.evaluation.label_quality import SCORING_VERSION
+def _issues(preds, cache_dir, model_path, spec, samples: SampleSet, seen: np.ndarray) -> IssueScores:
+    """Label-issue scores (:func:`trainer.evaluation.label_quality.score_labels`: the model's
+    own probabilities where it never saw the sample, out of fold where it memorised it), cached
+    beside the predictions under the scoring version (the K-fold head takes a while on FER-2013)."""
+    from trainer.evaluation.label_quality import SCORING_VERSION, score_labels
     from trainer.evaluation.predictions import cache_path
 
-    splits = samples.meta.get("split_per_sample")
-    splits = np.asarray(splits if splits is not None else [""] * len(samples), dtype=str)
-    key = samples.meta.get("dataset")
-    seen = np.array([(key, s.lower()) in seen_pairs or (key, "*") in seen_pairs for s in splits], dtype=bool)
     where = cache_path(model_path, str(spec), samples.meta.get("preprocessing"), cache_dir, samples=samples,
                        tta_flip=True, embeddings=True, views=True).with_suffix(f".issues{SCORING_VERSION}.npz")
     cached = _load_scores(where, seen)
     if cached is not None:
         return cached
-    result = _score(preds, seen)
+    result = score_labels(preds, seen)
     try:
         tmp = where.with_name(where.name + ".tmp")
         with open(tmp, "wb") as fh:
             np.savez(fh, scores=result.scores, flagged=result.flagged, out_of_sample=result.out_of_sample,
-                     seen=seen, method=np.array(result.method))
+                     seen=seen, method=np.array(result.method),
+                     gap=np.array(np.nan if result.memorisation_gap is None else result.memorisation_gap))
         tmp.replace(where)
     except OSError:
         pass  # a read-only cache only costs time
@@ -201,29 +155,12 @@ def _load_scores(where: Path, seen: np.ndarray) -> IssueScores | None:
     try:
         with np.load(where, allow_pickle=False) as data:
             if len(data["scores"]) == len(seen) and np.array_equal(data["seen"], seen):
-                return IssueScores(data["scores"], data["flagged"], data["out_of_sample"], str(data["method"]))
+                gap = float(data["gap"])
+                return IssueScores(data["scores"], data["flagged"], data["out_of_sample"], str(data["method"]),
+                                   None if np.isnan(gap) else gap, seen)
     except (OSError, KeyError, ValueError, EOFError):
         pass
     return None
-
-
-def _score(preds, seen: np.ndarray) -> IssueScores:
-    from trainer.evaluation.label_quality import find_issues
-
-    inside = find_issues(preds, out_of_sample=False) if not seen.all() else None
-    outside = None
-    if seen.any() and preds.embeddings is not None:
-        try:
-            outside = find_issues(preds, out_of_sample="auto")  # out of fold only where memorised
-        except DataError as exc:  # too few samples to cross-validate
-            log.warning("label scores: %s; using the model's own probabilities", exc)
-    if outside is None:
-        inside = inside or find_issues(preds, out_of_sample=False)
-        return IssueScores(inside.scores, inside.is_issue, np.zeros(len(seen), bool), inside.method)
-    if inside is None:
-        return IssueScores(outside.scores, outside.is_issue, np.full(len(seen), outside.out_of_sample), outside.method)
-    return IssueScores(np.where(seen, outside.scores, inside.scores), np.where(seen, outside.is_issue, inside.is_issue),
-                       seen & outside.out_of_sample, inside.method)
 
 
 def find_votes_file(path: Path, kind: str) -> Path | None:

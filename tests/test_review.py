@@ -202,10 +202,25 @@ def test_folder_without_splits(tmp_path, review_model, home, one_torch_thread):
 
 
 def test_trained_splits_reads_the_bundled_card():
-    from fer_desktop.review_io import trained_splits
+    from trainer.evaluation.trained_on import trained_splits
 
     training = {"data": {"train": ["/nowhere/sfew2"], "stage": {"replay": ["/nowhere/fer2013.csv.gz#Training+PublicTest"]}},
                 "init_training": {"data": {"train": "fer2013/FER28"}}}
     assert trained_splits(training) == {("sfew2", "train"), ("sfew2", "training"), ("fer2013", "training"),
                                         ("fer2013", "publictest")}
     assert trained_splits({}) == set()
+
+
+def test_fer_train_issues_ranks_as_the_window_does(session, faces_root, review_model, tmp_path, capsys):
+    """One rule for both: the card says the model was trained on faces#Train, so those 20 are
+    scored out of fold (it would rate labels it learnt as right) and Val's 20 with its own
+    probabilities, in the CLI's CSV as in the window's order."""
+    from trainer.cli import main
+
+    out = tmp_path / "ranked.csv"
+    assert main(["issues", str(faces_root), "--split", "Train+Val", "--model", str(review_model),
+                 "--out", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["trained_on"] == 20 and summary["out_of_sample"] == 20
+    assert [r["id"] for r in csv.DictReader(open(out, encoding="utf-8"))] == [
+        session.ids[i] for i in session.view(sort="score")]

@@ -12,7 +12,7 @@ import pytest
 from trainer.classes import BASIC_CLASSES
 from trainer.data.samples import DataError, SampleSet
 from trainer.evaluation.label_quality import (ambiguity, disagreement_scores, find_issues, label_quality_scores,
-                                              out_of_fold_probs, rank, vote_entropy)
+                                              out_of_fold_probs, rank, score_labels, vote_entropy)
 from trainer.evaluation.predictions import Cancelled, Predictions, cached_predict, predict_samples
 
 
@@ -141,7 +141,9 @@ def test_cached_predict_reuses_and_rebuilds(tiny_model, tmp_path):
 @pytest.mark.slow
 def test_issues_cli_ranks_corrupted_labels_first(tmp_path, capsys, monkeypatch, one_torch_thread):
     """Train a tiny model on clean folders, corrupt 8 labels through a journal, and the ranking
-    (out-of-fold on the model's embeddings) puts them first."""
+    (out-of-fold on the model's embeddings) puts them first. Forced: ``auto`` would score Val,
+    which the model never saw, with its own probabilities, and after 4 epochs this one cannot
+    tell some classes at all; a head on its embeddings can."""
     from trainer.cli import main
     from trainer.data.relabel import RelabelJournal
     from trainer.data.synthetic import write_class_folders
@@ -162,7 +164,7 @@ def test_issues_cli_ranks_corrupted_labels_first(tmp_path, capsys, monkeypatch, 
         journal.set(sample_id, next(c for c in BASIC_CLASSES[:4] if c != true))
     out = tmp_path / "ranked.csv"
     code = main(["issues", str(data), "--split", "Val", "--model", str(tmp_path / "run" / "model"),
-                 "--relabels", str(journal.path), "--out", str(out), "--json"])
+                 "--relabels", str(journal.path), "--out", str(out), "--json", "--probs", "out-of-fold"])
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
     rows = list(csv.DictReader(open(out, encoding="utf-8")))
@@ -196,6 +198,31 @@ def test_auto_scores_out_of_fold_only_where_the_model_memorised():
     found = find_issues(honest)
     assert not found.out_of_sample and abs(found.memorisation_gap) <= 0.05
     assert np.allclose(found.probs, honest_probs.astype(np.float32))
+
+
+def test_score_labels_goes_out_of_fold_only_for_memorised_samples_it_was_trained_on():
+    x, given, flipped = _blobs(seed=4)
+    n = len(given)
+    trained = np.arange(n) % 2 == 0  # the model saw every other sample
+    # It learnt the labels it saw by heart (100%, flipped ones too) and rates the others honestly.
+    honest = out_of_fold_probs(x, given, seed=7)
+    probs = np.where(trained[:, None], np.eye(4)[given] * 0.9 + 0.025, honest)
+    pred = Predictions(ids=[str(i) for i in range(n)], labels=given, probs=probs, classes=tuple(BASIC_CLASSES[:4]),
+                       embeddings=x)
+    found = score_labels(pred, trained)
+    assert np.array_equal(found.out_of_sample, trained) and found.memorisation_gap > 0.05
+    own = find_issues(pred, out_of_sample=False)
+    assert np.allclose(found.scores[~trained], own.scores[~trained])  # never seen: its own probabilities
+    # The memorised half's flipped labels are found anyway: they are scored by the head.
+    flipped_seen = [i for i in flipped if trained[i]]
+    top = set(found.order[: len(flipped)].tolist())
+    assert len(top & set(flipped_seen)) >= 0.8 * len(flipped_seen)
+    # Unseen data keeps the model's own probabilities, whatever the head would say.
+    nothing = score_labels(pred, np.zeros(n, bool))
+    assert not nothing.out_of_sample.any() and np.allclose(nothing.scores, own.scores)
+    # Seen but not memorised (as accurate as the head): its own probabilities too.
+    fair = Predictions(ids=pred.ids, labels=given, probs=honest, classes=pred.classes, embeddings=x)
+    assert not score_labels(fair, np.ones(n, bool)).out_of_sample.any()
 
 
 def test_extra_views_rescore_only_the_likeliest_errors_and_round_trip(tiny_model, tmp_path):

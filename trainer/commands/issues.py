@@ -40,7 +40,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="cleanlab score: self_confidence (default), normalized_margin, confidence_weighted_entropy")
     p.add_argument("--probs", choices=("auto", "out-of-fold", "model"), default="auto",
                    help="which probabilities to score: the model's own, out-of-fold ones from a K-fold head on "
-                        "its embeddings, or auto (out-of-fold unless the model is as accurate as the head)")
+                        "its embeddings, or auto (the review window's rule: the model's own for samples its card "
+                        "says it never trained on; for the others, out-of-fold unless the model is as accurate "
+                        "as the head)")
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--top", type=int, default=0, help="write only the first N rows")
@@ -60,8 +62,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from trainer.commands.evaluate import load_data_arg, load_model_arg
-    from trainer.evaluation.label_quality import DEFAULT_METHOD, METHODS, ambiguity, find_issues
+    from trainer.evaluation.label_quality import (DEFAULT_METHOD, METHODS, IssueScores, ambiguity, find_issues,
+                                                  score_labels)
     from trainer.evaluation.predictions import cached_predict
+    from trainer.evaluation.trained_on import trained_on
 
     method = args.method or DEFAULT_METHOD
     if method not in METHODS:
@@ -76,11 +80,16 @@ def run(args: argparse.Namespace) -> int:
     pred, _ = cached_predict(model_path, model, card, samples, samples.meta["spec"], device=args.device,
                              tta_flip=not args.no_tta, batch_size=args.batch_size, embeddings=args.probs != "model",
                              views=not args.no_views and args.probs != "out-of-fold")
-    found = find_issues(pred, out_of_sample={"auto": "auto", "out-of-fold": True, "model": False}[args.probs],
-                        method=method, folds=args.folds, seed=args.seed)
+    seen = trained_on(samples, card.training)
+    if args.probs == "auto":
+        found = score_labels(pred, seen, method=method, folds=args.folds, seed=args.seed)
+    else:
+        found = IssueScores.of(find_issues(pred, out_of_sample=args.probs == "out-of-fold", method=method,
+                                           folds=args.folds, seed=args.seed))
     root = Path(samples.meta["spec"].partition("#")[0])
     root = root if root.is_dir() else None
-    order = found.order[: args.top] if args.top else found.order
+    ranking = found.order
+    order = ranking[: args.top] if args.top else ranking
     amb = ambiguity(pred.probs)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "w", newline="", encoding="utf-8") as fh:
@@ -90,19 +99,19 @@ def run(args: argparse.Namespace) -> int:
             writer.writerow([rank, pred.ids[i], str(root / pred.ids[i]) if root else "",
                              "" if pred.splits is None else pred.splits[i], pred.classes[pred.labels[i]],
                              pred.classes[pred.predicted[i]], f"{pred.confidence[i]:.4f}",
-                             f"{found.scores[i]:.4f}", f"{amb[i]:.4f}", int(found.is_issue[i])])
+                             f"{found.scores[i]:.4f}", f"{amb[i]:.4f}", int(found.flagged[i])])
     summary = {"data": samples.meta["spec"], "split": samples.name, "model": str(model_path), "n": len(pred),
-               "ranked": len(found.order), "written": len(order), "flagged": int(found.is_issue.sum()),
-               "method": method, "out_of_sample": found.out_of_sample, "memorisation_gap": found.memorisation_gap,
+               "ranked": len(ranking), "written": len(order), "flagged": int(found.flagged.sum()),
+               "method": method, "trained_on": int(seen.sum()), "out_of_sample": int(found.out_of_sample.sum()),
+               "memorisation_gap": found.memorisation_gap,
                "out": str(args.out),
                "top": [{"id": pred.ids[i], "given": pred.classes[pred.labels[i]],
                         "predicted": pred.classes[pred.predicted[i]], "score": round(float(found.scores[i]), 4)}
-                       for i in found.order[:10]]}
+                       for i in ranking[:10]]}
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"{summary['ranked']} samples of {samples.name} ranked ({method}, "
-              f"{'out-of-fold' if found.out_of_sample else 'the model'}'s probabilities"
+        print(f"{summary['ranked']} samples of {samples.name} ranked ({method}, {_which_probs(found.out_of_sample)}"
               + ("" if found.memorisation_gap is None else f", memorisation gap {100 * found.memorisation_gap:+.1f} points")
               + f"); cleanlab flags {summary['flagged']} "
               f"({100 * summary['flagged'] / max(1, summary['ranked']):.1f}%) as likely label errors; "
@@ -110,3 +119,13 @@ def run(args: argparse.Namespace) -> int:
         for row in summary["top"]:
             print(f"  {row['id']}: given {row['given']}, model says {row['predicted']} (score {row['score']})")
     return 0
+
+
+def _which_probs(out_of_sample) -> str:
+    """Which probabilities the scores came from, in words."""
+    n_out = int(out_of_sample.sum())
+    if n_out == 0:
+        return "the model's probabilities"
+    if n_out == len(out_of_sample):
+        return "out-of-fold probabilities"
+    return f"out-of-fold probabilities for the {n_out} samples the model was trained on, its own for the rest"

@@ -22,11 +22,14 @@ one far below it is worse at this data than a linear head on its own features.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from trainer.data.samples import DataError
+
+log = logging.getLogger(__name__)
 
 METHODS = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
 DEFAULT_METHOD = "self_confidence"
@@ -35,7 +38,8 @@ DEFAULT_METHOD = "self_confidence"
 MEMORISED_GAP = 0.05
 # Bumped when the scores a given (labels, probabilities, embeddings) get change: saved scores
 # of an older rule must not be shown as this one's.
-SCORING_VERSION = 3  # 3: the model's own probabilities re-scored over extra views where computed
+SCORING_VERSION = 4  # 3: re-scored over extra views where computed; 4: the memorisation gap measured on the
+# samples the model was trained on alone (score_labels)
 
 
 def _check(labels: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -206,3 +210,48 @@ def find_issues(pred, out_of_sample: bool | str = "auto", method: str = DEFAULT_
         is_issue[known] = find_label_issues(y, _renormalised(np.nan_to_num(probs[known][:, present])))
     return LabelIssues(scores=scores, order=rank(scores), probs=probs, is_issue=is_issue, method=method,
                        out_of_sample=use_oof, memorisation_gap=gap)
+
+
+@dataclass
+class IssueScores:
+    """Label-issue scores, each sample's from the probabilities that suit it (:func:`score_labels`)."""
+
+    scores: np.ndarray  # (N,) low = likely label error; NaN where unscored
+    flagged: np.ndarray  # (N,) bool: cleanlab's find_label_issues
+    out_of_sample: np.ndarray  # (N,) bool: scored out of fold (the model memorised its label)
+    method: str
+    memorisation_gap: float | None = None  # over the samples the model was trained on, when measured
+    trained_on: np.ndarray | None = None  # (N,) bool: the model's card says it was trained on the sample
+
+    @property
+    def order(self) -> np.ndarray:
+        return rank(self.scores)
+
+    @classmethod
+    def of(cls, found: LabelIssues) -> "IssueScores":
+        return cls(found.scores, found.is_issue, np.full(len(found.scores), found.out_of_sample), found.method,
+                   found.memorisation_gap)
+
+
+def score_labels(pred, trained_on: np.ndarray, method: str = DEFAULT_METHOD, folds: int = 5,
+                 seed: int = 0) -> IssueScores:
+    """Rank labels knowing which samples the model was trained on (``trained_on``, (N,) bool:
+    :func:`trainer.evaluation.trained_on.trained_on`). A sample it never saw is scored with its
+    own probabilities: they are out of sample already. The samples it was trained on follow
+    the ``auto`` rule of :func:`find_issues`, its gap measured on them alone: out of fold (a
+    K-fold head on the embeddings of all samples) where the model's accuracy on their labels is
+    more than :data:`MEMORISED_GAP` from the head's. Without embeddings, or with too few
+    samples for the head, the model's own probabilities (logged)."""
+    trained_on = np.asarray(trained_on, dtype=bool)
+    own = find_issues(pred, out_of_sample=False, method=method)
+    if not trained_on.any() or pred.embeddings is None:
+        return replace(IssueScores.of(own), trained_on=trained_on)
+    try:
+        held_out = find_issues(pred, out_of_sample=True, method=method, folds=folds, seed=seed)
+    except DataError as exc:  # too few samples to cross-validate
+        log.warning("label scores: %s; using the model's own probabilities", exc)
+        return replace(IssueScores.of(own), trained_on=trained_on)
+    gap = memorisation_gap(pred.labels[trained_on], np.asarray(pred.probs)[trained_on], held_out.probs[trained_on])
+    use_held_out = trained_on & (abs(gap) > MEMORISED_GAP)
+    return IssueScores(np.where(use_held_out, held_out.scores, own.scores),
+                       np.where(use_held_out, held_out.is_issue, own.is_issue), use_held_out, method, gap, trained_on)

@@ -48,11 +48,16 @@ def scores_note(s: ReviewSession) -> str:
     if s.issues is None:
         return ""
     n_oos = int(s.out_of_sample.sum())
+    trained = s.issues.trained_on
+    n_trained = len(s) if trained is None else int(trained.sum())
     if n_oos == len(s):
         how = ("out-of-fold probabilities of a light head on the model's features (the model was trained "
                "on these samples, so its own probabilities would call its training labels right)")
-    elif n_oos == 0:
+    elif n_oos == 0 and n_trained == 0:
         how = "the model's own probabilities (its card says it never trained on these samples)"
+    elif n_oos == 0:
+        how = (f"the model's own probabilities (it was trained on {n_trained:,} of these samples but did not "
+               "learn their labels by heart: it fits them about as well as a light head on its features)")
     else:
         how = (f"out-of-fold probabilities for the {n_oos:,} samples of splits the model trained on, "
                "its own probabilities for the rest")
