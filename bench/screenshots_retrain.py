@@ -89,7 +89,8 @@ def main() -> int:
         dialog.data_edit.setText(str(data))
         dialog._data_changed()
         wait(app, lambda: dialog.estimate is not None, 600)
-        dialog.adjustSize()
+        # The width a screen gives it; Qt raises the height to what the wrapped texts need.
+        dialog.resize(900, dialog.layout().totalHeightForWidth(900))
         app.processEvents()
         dialog.grab().save(str(out / "retrain-dialog.png"))
         print(f"wrote {out / 'retrain-dialog.png'}")

@@ -117,6 +117,32 @@ def test_card_without_recipe_or_replay_data(tmp_path):
     assert lost.replay == [] and any("nowhere/fer.csv" in n for n in lost.notes)
 
 
+def test_a_cascade_cards_replay_is_found_under_its_data_root(tmp_path, monkeypatch):
+    """A cascade stage records its specs relative to its data root (the bundled card:
+    ``ferplus/fer2013new.csv#Training`` under ``../shared/data``): the retrain keeps the replay."""
+    record = _recorded(tmp_path)
+    write_fer_csv(tmp_path / "shared" / "data" / "ferplus" / "fer.csv", {"Training": 64, "PrivateTest": 32})
+    record["data"]["stage"].update(replay=["ferplus/fer.csv#Training"], data_root="../shared/data")
+    (tmp_path / "repo").mkdir(exist_ok=True)
+    monkeypatch.chdir(tmp_path / "repo")  # run from the repository, as the card's relative root assumes
+    record["data"]["stage"].update(ferplus={"mode": "votes", "contempt": "drop", "ties": "drop"}, align_csv=True)
+    model = _tiny_model(tmp_path / "elsewhere" / "tiny", record)
+    recipe = card_recipe(model)
+    assert recipe.replay == [f"{(tmp_path / 'shared' / 'data' / 'ferplus' / 'fer.csv').resolve()}#Training"]
+    assert not any("not on this machine" in n for n in recipe.notes)
+    # ... and read as the model learnt it: FER+ votes, contempt dropped (its 7 classes), re-aligned.
+    data = [str(write_class_folders(tmp_path / "target", 4, splits=["Train", "Val"], size=40))]
+    load = spec_from_card(model, data).load
+    assert (load.ferplus_mode, load.contempt, load.ties, load.faces_on_csv) == ("votes", "drop", "drop", True)
+    # What the user sets wins; the rest stays the card's.
+    load = spec_from_card(model, data, overrides=Overrides(data={"contempt": "disgust"})).load
+    assert (load.ferplus_mode, load.contempt, load.faces_on_csv) == ("votes", "disgust", True)
+    from trainer.commands.train import build_stage
+
+    cli = build_stage(_args("--from-model", model, "--data", data[0], "--contempt", "disgust"))
+    assert (cli.load.ferplus_mode, cli.load.contempt, cli.load.faces_on_csv) == ("votes", "disgust", True)
+
+
 def test_runs_never_go_into_the_bundled_models_folder(tmp_path):
     from trainer.inference.predictor import resources_dir
 

@@ -64,6 +64,7 @@ class StageSpec:
                 "faces": {"mode": faces.mode, "crop_size": faces.crop_size, "detector": faces.detector,
                           "aligner": faces.aligner},
                 "ferplus": {"mode": self.load.ferplus_mode, "contempt": self.load.contempt, "ties": self.load.ties},
+                "align_csv": self.load.faces_on_csv,
                 "relabels": str(self.relabels) if self.relabels else None,
                 "max_val_samples": self.max_val_samples, "replay": self.replay,
                 "val_fold": list(self.val_fold) if self.val_fold else None, "fold_by": self.fold_by,

@@ -107,6 +107,7 @@ class Overrides:
     max_val_samples: int | None = None
     faces_mode: str | None = None  # None: the card's face preprocessing
     config: dict[str, Any] = field(default_factory=dict)  # any other TrainConfig setting
+    data: dict[str, Any] = field(default_factory=dict)  # LoadOptions settings over the card's (contempt ...)
 
     def config_settings(self) -> dict[str, Any]:
         named = {k: getattr(self, k) for k in ("epochs", "input_size", "seed", "batch_size", "lr", "device",
@@ -126,6 +127,9 @@ class CardRecipe:
     recorded: bool  # the card records its training config (else the fallback preset)
     train_data: list[str]  # what the card says it was trained on (for display)
     notes: list[str] = field(default_factory=list)  # what could not be taken over, and why
+    # How its data was read (LoadOptions settings: FER+ votes or majority, contempt, ties, FER
+    # crops re-aligned or not), so the replayed data comes as the model learnt it.
+    data_options: dict[str, Any] = field(default_factory=dict)
 
     def describe(self) -> str:
         c = self.config
@@ -152,12 +156,22 @@ def card_recipe(model: str | Path) -> CardRecipe:
     config, recorded = _recorded_config(training, notes)
     config.update(_RUN_ONLY, model=card.backbone, input_size=card.input_size, init_from=str(weights.resolve()))
     data = training.get("data") or {}
-    replay = _recorded_replay((data.get("stage") or {}).get("replay") or [], _anchors(weights), notes)
+    stage = data.get("stage") or {}
+    replay = _recorded_replay(stage.get("replay") or [], _anchors(weights, stage.get("data_root")), notes)
+    data_options = _recorded_data_options(stage)
     train_data = [str(t) for t in (data.get("train") if isinstance(data.get("train"), list)
                                    else [data.get("train_name") or data.get("train") or "?"])]
     return CardRecipe(model=weights, card_name=card.name, config=config, replay=replay,
                       replay_ratio=float(config.get("replay_ratio", 1.0)), faces=face_options_for_card(card),
-                      recorded=recorded, train_data=train_data, notes=notes)
+                      recorded=recorded, train_data=train_data, notes=notes, data_options=data_options)
+
+
+def _recorded_data_options(stage: dict[str, Any]) -> dict[str, Any]:
+    """The LoadOptions settings a card's stage record gives (older cards give fewer)."""
+    ferplus = stage.get("ferplus") if isinstance(stage.get("ferplus"), dict) else {}
+    options = {"ferplus_mode": ferplus.get("mode"), "contempt": ferplus.get("contempt"), "ties": ferplus.get("ties"),
+               "faces_on_csv": stage.get("align_csv")}
+    return {k: v for k, v in options.items() if v is not None}
 
 
 def _recorded_config(training: dict[str, Any], notes: list[str]) -> tuple[dict[str, Any], bool]:
@@ -185,11 +199,17 @@ def _recorded_replay(specs: list[str], anchors: list[Path], notes: list[str]) ->
     return found
 
 
-def _anchors(model: Path) -> list[Path]:
-    """Where a card's relative data paths may be relative to: the working folder, and the
-    model's folder and those above it (a repository's ``../shared/data``)."""
+def _anchors(model: Path, data_root: str | None = None) -> list[Path]:
+    """Where a card's relative data paths may be relative to: the working folder, the model's
+    folder and those above it (a repository's ``../shared/data``), and the data root a cascade
+    stage recorded (its specs, ``ferplus/fer2013new.csv#Training``, are relative to it), itself
+    taken from each of those when it is relative."""
     folder = model.resolve().parent
-    return [Path.cwd(), folder, *folder.parents]
+    bases = [Path.cwd(), folder, *folder.parents]
+    if data_root:
+        root = Path(data_root)
+        bases += [root] if root.is_absolute() else [base / root for base in bases]
+    return bases
 
 
 def locate(spec: str, anchors: list[Path]) -> str | None:
@@ -231,8 +251,9 @@ def spec_from_card(model: str | Path, data: list[str], *, val: str | None = None
     faces = recipe.faces if o.faces_mode is None else replace(recipe.faces, mode=o.faces_mode)
     if cfg.input_size > faces.crop_size:  # crops are never smaller than the model's input
         faces = replace(faces, crop_size=cfg.input_size)
+    load = replace(load or LoadOptions(), **{**recipe.data_options, **o.data}, faces=faces)
     return build_spec(config=cfg.to_dict(), train=list(data), val=val, relabels=relabels,
-                      load=replace(load or LoadOptions(), faces=faces), faces=asdict(faces),
+                      load=load, faces=asdict(faces),
                       max_val_samples=o.max_val_samples or 0,
                       replay=recipe.replay if o.replay is None else o.replay, name=name, out=out)
 

@@ -160,6 +160,7 @@ class RetrainDialog(QDialog):
 
         # -- estimate, errors, buttons --
         self.estimate_label = QLabel("Time on this machine: —")
+        self.estimate_label.setWordWrap(True)  # an error message can be long; the dialog keeps its width
         self.estimate_button = QPushButton("Estimate")
         self.estimate_button.setToolTip("Load the data and time a few training batches (a few seconds)")
         self.estimate_button.clicked.connect(self.start_estimate)
