@@ -7,7 +7,7 @@ against the base rate, a "the model disagrees with the label" baseline and the b
 in-sample self-confidence. Out-of-fold scores are repeated over fold seeds (mean ± sd).
 Also times the scoring pass (model over the images + the K-fold head).
 
-    python bench/label_issues.py [--data-root ../shared/data] [--split Training] [--seeds 3] [--json OUT]
+    python bench/label_issues.py [--model paper-fer32-sfew] [--data-root ../shared/data] [--split Training] [--seeds 3] [--json OUT]
     python bench/label_issues.py --split PublicTest --view-study   # how the extra views were chosen
 
 ``--view-study`` scores every image from the plain view and from each candidate view, and
@@ -30,7 +30,7 @@ from trainer.evaluation.label_quality import (METHODS, disagreement_scores, labe
 from trainer.evaluation.trained_on import trained_on
 from trainer.evaluation.predictions import cached_predict
 from trainer.evaluation.views import VIEWS, view_probs
-from trainer.inference import default_model_path
+from trainer.inference.bundled import resolve_model
 from trainer.inference.backends import create_classifier, predict_probs
 from trainer.inference.preprocess import crops_to_batch
 from trainer.models.card import read_card
@@ -87,7 +87,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-root", type=Path, default=Path("../shared/data"))
     parser.add_argument("--split", default="Training")
-    parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--model", default=None,
+                        help="a model file or bundled name (default: the bundled default; docs/label-issues.md's "
+                             "Training table is paper-fer32-sfew's: the default model learnt FER+'s own labels of "
+                             "those images, so FER+ is no independent answer key for it there)")
     parser.add_argument("--input", choices=("none", "crop"), default="none",
                         help="none: FER-2013's 48x48 crops as they are (how the bundled model was trained); "
                              "crop: re-aligned, as the review window makes them")
@@ -98,7 +101,7 @@ def main() -> None:
                         help="compare sets of extra views on this split (choose on PublicTest, not Training)")
     args = parser.parse_args()
 
-    model_path = args.model or default_model_path()
+    model_path = resolve_model(args.model)
     card = read_card(model_path)
     model = create_classifier(model_path, card, "auto", "auto", threads=2)
     spec = f"{args.data_root}/fer2013/fer2013.csv.gz#{args.split}"
