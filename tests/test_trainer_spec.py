@@ -224,3 +224,12 @@ def test_align_csv_reaches_the_loader_and_survives_the_spec(tmp_path):
     as_they_are = load_stage_data(plain).train
     assert (as_they_are.meta.get("preprocessing") or {}).get("input") != "crop"
     assert as_they_are.images.shape[1:] == (48, 48)  # FER's own crops
+
+
+def test_from_model_takes_a_bundled_models_name(tmp_path):
+    from trainer.commands.train import build_stage
+    from trainer.inference.bundled import bundled_models
+
+    data = write_class_folders(tmp_path / "target", 4, splits=["Train", "Val"], size=40)
+    spec = build_stage(_args("--from-model", "paper-fer32-sfew", "--data", data, "--out", tmp_path / "run"))
+    assert spec.config.init_from == str(bundled_models()["paper-fer32-sfew"].resolve())

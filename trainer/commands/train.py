@@ -8,7 +8,7 @@ Examples::
         --replay ../shared/data/fer2013/fer2013.csv#Training+PublicTest --replay-ratio 3   # keep FER
     fer-train train --variant fer28 --data-root ../shared/data --max-train-samples 300 \\
         --max-val-samples 300 --epochs 1 --out runs/smoke          # a smoke run
-    fer-train train --from-model resources/models/default --data ../shared/data/sfew2 \\
+    fer-train train --from-model default --data ../shared/data/sfew2 \\
         --relabels my-fixes.jsonl --epochs 6 --out runs/retrain     # fine-tune a model again, its card's recipe
     fer-train train --spec runs/retrain/spec.json --resume --progress json   # what the app runs
 """
@@ -131,8 +131,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--allow-download", action="store_true", help="allow downloading ImageNet weights")
     m.add_argument("--init-from", metavar="MODEL", help="start from a fer-desktop model (a previous stage)")
     m.add_argument("--from-model", metavar="MODEL",
-                   help="fine-tune MODEL on --data with the recipe its card records (its optimizer, schedule, "
-                        "face crops, replay data); other flags change it")
+                   help="fine-tune MODEL (a model file, or a bundled model by name: default, paper-fer32-sfew) "
+                        "on --data with the recipe its card records (its optimizer, schedule, face crops, replay "
+                        "data); other flags change it")
     m.add_argument("--input-size", type=positive_int)
 
     t = p.add_argument_group("training")
@@ -246,7 +247,9 @@ def build_stage(args: argparse.Namespace):
                       data=data, **named)
         from dataclasses import replace
 
-        spec = spec_from_card(args.from_model, list(args.data), val=args.val, relabels=args.relabels, overrides=o,
+        from trainer.inference.bundled import resolve_model
+
+        spec = spec_from_card(resolve_model(args.from_model), list(args.data), val=args.val, relabels=args.relabels, overrides=o,
                               load=load_options(args, None))
         spec = replace(spec, val_fold=args.val_fold, fold_by=args.fold_by)
         if args.out is None:  # the command line's usual runs/NAME, so that --resume finds it again
