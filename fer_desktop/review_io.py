@@ -60,8 +60,8 @@ def open_session(request: DatasetRequest, *, progress: Progress | None = None,
     from trainer.data.datasets import DataSpec, LoadOptions, dataset_kind, load_samples
     from trainer.data.input_kinds import input_for
     from trainer.evaluation.evaluate import face_options_for_input
-    from trainer.inference.bundled import resolve_model
     from trainer.evaluation.trained_on import trained_on
+    from trainer.inference.bundled import resolve_model
     from trainer.models.card import read_card
 
     progress, status = progress or _noop, status or _noop
