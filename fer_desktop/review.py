@@ -108,6 +108,8 @@ class ReviewSession:
             self.predicted = np.full(n, NONE, np.int64)
             self.confidence = np.full(n, np.nan, np.float32)
             self.ambiguity = np.full(n, np.nan, np.float32)
+        # The data's classes the model cannot predict (FER+'s contempt for a 7-class model).
+        self.model_lacks = predictions.model_lacks if predictions is not None else np.zeros(len(self.classes), bool)
         self.scores = np.asarray(issues.scores, np.float64) if issues is not None else np.full(n, np.nan)
         self.flagged = np.asarray(issues.flagged, bool) if issues is not None else np.zeros(n, bool)
         self.out_of_sample = np.asarray(issues.out_of_sample, bool) if issues is not None else np.zeros(n, bool)
@@ -276,17 +278,24 @@ class ReviewSession:
         return np.bincount(labels[ok] * c + self.predicted[ok], minlength=c * c).reshape(c, c)
 
     def summary(self) -> dict:
-        """Accuracy, per-class recall and precision, and a line saying what they were measured on."""
+        """Accuracy, per-class recall and precision, and a line saying what they were measured on.
+        Faces labelled with a class the model does not have are counted in the matrix but left
+        out of the accuracy, as ``fer-train evaluate`` leaves them out."""
         cm = self.confusion()
-        n = int(cm.sum())
+        lacks = self.model_lacks
+        n = int(cm[~lacks].sum())
+        left_out = int(cm[lacks].sum())
         correct = int(np.trace(cm))
         rows, cols = cm.sum(1), cm.sum(0)
-        recall = [float(cm[k, k] / rows[k]) if rows[k] else None for k in range(len(self.classes))]
+        recall = [float(cm[k, k] / rows[k]) if rows[k] and not lacks[k] else None for k in range(len(self.classes))]
         precision = [float(cm[k, k] / cols[k]) if cols[k] else None for k in range(len(self.classes))]
         relabelled = int((self.corrected != NONE).sum())
         excluded = int(self.excluded.sum())
         accuracy = correct / n if n else None
         notes = [f"{n:,} faces"]
+        if left_out:
+            names = ", ".join(c for c, lacked in zip(self.classes, lacks) if lacked)
+            notes.append(f"{left_out:,} labelled {names} left out: the model has no such class")
         if relabelled or excluded:
             notes.append(f"labels with {relabelled} correction{'s' * (relabelled != 1)}"
                          + (f", {excluded} excluded" if excluded else ""))

@@ -224,3 +224,21 @@ def test_fer_train_issues_ranks_as_the_window_does(session, faces_root, review_m
     assert summary["trained_on"] == 20 and summary["out_of_sample"] == 20
     assert [r["id"] for r in csv.DictReader(open(out, encoding="utf-8"))] == [
         session.ids[i] for i in session.view(sort="score")]
+
+
+def test_accuracy_leaves_out_faces_of_a_class_the_model_lacks(tmp_path):
+    """As fer-train evaluate does (FER+'s contempt under a 7-class model): in the matrix, not in
+    the accuracy, and the headline says so."""
+    from trainer.evaluation.predictions import Predictions
+
+    classes = ("happy", "sad", "contempt")
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    probs = np.array([[0.9, 0.1, 0], [0.2, 0.8, 0], [0.3, 0.7, 0], [0.6, 0.4, 0], [0.5, 0.5, 0], [0.1, 0.9, 0]])
+    samples = SampleSet(ids=[f"s{i}" for i in range(6)], images=np.zeros((6, 4, 4), np.uint8), labels=labels,
+                        classes=classes, name="votes/PublicTest", meta={"dataset": "votes"})
+    pred = Predictions(ids=samples.ids, labels=labels, probs=probs, classes=classes,
+                       meta={"model_classes": ["happy", "sad"]})
+    summary = ReviewSession(samples, tmp_path / "j.jsonl", predictions=pred).summary()
+    assert summary["n"] == 4 and summary["correct"] == 2 and summary["accuracy"] == 0.5
+    assert summary["confusion"][2].sum() == 2 and summary["recall"][2] is None
+    assert "(4 faces; 2 labelled contempt left out: the model has no such class)" in summary["headline"]

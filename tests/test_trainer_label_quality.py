@@ -273,3 +273,24 @@ def test_progress_counts_both_passes_under_one_total(tiny_model):
     total = 40 + len(VIEWS) * 40  # 40 labelled, fewer than the minimum: all re-scored
     assert {t for _, t in seen} == {total}
     assert [d for d, _ in seen] == sorted(d for d, _ in seen) and seen[-1][0] == total
+
+
+def test_a_label_the_model_cannot_predict_is_not_scored():
+    """FER+'s contempt under a 7-class model: its column is 0, so self-confidence would put
+    every contempt face first as a 'likely error'; it is left unscored and unflagged instead."""
+    x, given, flipped = _blobs(seed=5)
+    classes = tuple(BASIC_CLASSES[:4])
+    probs = out_of_fold_probs(x, given, seed=1)
+    probs[:, 3] = 0.0  # the model has no class 3
+    probs /= probs.sum(axis=1, keepdims=True)
+    pred = Predictions(ids=[str(i) for i in range(len(given))], labels=given, probs=probs, classes=classes,
+                       embeddings=x, meta={"model_classes": list(classes[:3])})
+    assert pred.model_lacks.tolist() == [False, False, False, True]
+    lacked = given == 3
+    for found in (find_issues(pred, out_of_sample=False), find_issues(pred, out_of_sample=True)):
+        assert np.isnan(found.scores[lacked]).all() and not found.is_issue[lacked].any()
+        assert not np.isnan(found.scores[~lacked]).any()
+        assert set(found.order.tolist()) == set(np.flatnonzero(~lacked).tolist())
+    # Unrecorded model classes (predictions made by hand, older files): every label is scored.
+    pred.meta = {}
+    assert not np.isnan(find_issues(pred, out_of_sample=False).scores).any()

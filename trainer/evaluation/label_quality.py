@@ -38,8 +38,8 @@ DEFAULT_METHOD = "self_confidence"
 MEMORISED_GAP = 0.05
 # Bumped when the scores a given (labels, probabilities, embeddings) get change: saved scores
 # of an older rule must not be shown as this one's.
-SCORING_VERSION = 4  # 3: re-scored over extra views where computed; 4: the memorisation gap measured on the
-# samples the model was trained on alone (score_labels)
+SCORING_VERSION = 5  # 3: re-scored over extra views where computed; 4: the memorisation gap measured on the
+# samples the model was trained on alone (score_labels); 5: labels of a class the model lacks are not scored
 
 
 def _check(labels: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -181,32 +181,34 @@ def find_issues(pred, out_of_sample: bool | str = "auto", method: str = DEFAULT_
                 seed: int = 0) -> LabelIssues:
     """Rank a :class:`~trainer.evaluation.predictions.Predictions`' labels. ``out_of_sample``:
     True scores out-of-fold probabilities (needs embeddings), False the model's own, "auto"
-    the out-of-fold ones unless the model's accuracy is within :data:`MEMORISED_GAP` of theirs."""
+    the out-of-fold ones unless the model's accuracy is within :data:`MEMORISED_GAP` of theirs.
+    A sample labelled with a class the model does not have gets no score (NaN) and no flag."""
     from cleanlab.filter import find_label_issues
 
     if out_of_sample not in (True, False, "auto"):
         raise ValueError(f"out_of_sample must be True, False or 'auto', got {out_of_sample!r}")
     probs = np.asarray(pred.probs, dtype=np.float64)
+    labels = pred.scorable_labels  # a label of a class the model lacks is left unscored
     gap = None
     use_oof = False
     if out_of_sample is not False:
         if pred.embeddings is None:
             raise DataError("out-of-sample label scores need embeddings: predict with embeddings=True")
-        oof = out_of_fold_probs(pred.embeddings, pred.labels, folds=folds, seed=seed, n_classes=len(pred.classes))
-        gap = memorisation_gap(pred.labels, probs, oof)
+        oof = out_of_fold_probs(pred.embeddings, labels, folds=folds, seed=seed, n_classes=len(pred.classes))
+        gap = memorisation_gap(labels, probs, oof)
         use_oof = out_of_sample is True or abs(gap) > MEMORISED_GAP
         if use_oof:
             probs = oof
     if not use_oof:
         probs = with_views(pred)
-    scores = label_quality_scores(pred.labels, np.nan_to_num(probs), method)
+    scores = label_quality_scores(labels, np.nan_to_num(probs), method)
     is_issue = np.zeros(len(pred), dtype=bool)
-    known = np.flatnonzero(pred.labels >= 0)
-    present = np.unique(pred.labels[known])
+    known = np.flatnonzero(labels >= 0)
+    present = np.unique(labels[known])
     if len(known) and len(present) > 1:
         # cleanlab wants labels 0..K-1 all present: map the present classes onto that range.
         remap = {c: i for i, c in enumerate(present)}
-        y = np.array([remap[c] for c in pred.labels[known]])
+        y = np.array([remap[c] for c in labels[known]])
         is_issue[known] = find_label_issues(y, _renormalised(np.nan_to_num(probs[known][:, present])))
     return LabelIssues(scores=scores, order=rank(scores), probs=probs, is_issue=is_issue, method=method,
                        out_of_sample=use_oof, memorisation_gap=gap)
@@ -251,7 +253,8 @@ def score_labels(pred, trained_on: np.ndarray, method: str = DEFAULT_METHOD, fol
     except DataError as exc:  # too few samples to cross-validate
         log.warning("label scores: %s; using the model's own probabilities", exc)
         return replace(IssueScores.of(own), trained_on=trained_on)
-    gap = memorisation_gap(pred.labels[trained_on], np.asarray(pred.probs)[trained_on], held_out.probs[trained_on])
+    gap = memorisation_gap(pred.scorable_labels[trained_on], np.asarray(pred.probs)[trained_on],
+                           held_out.probs[trained_on])
     use_held_out = trained_on & (abs(gap) > MEMORISED_GAP)
     return IssueScores(np.where(use_held_out, held_out.scores, own.scores),
                        np.where(use_held_out, held_out.is_issue, own.is_issue), use_held_out, method, gap, trained_on)

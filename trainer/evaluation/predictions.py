@@ -64,6 +64,20 @@ class Predictions:
     def confidence(self) -> np.ndarray:
         return self.probs.max(axis=1) if len(self) else np.zeros(0, dtype=np.float32)
 
+    @property
+    def model_lacks(self) -> np.ndarray:
+        """(C,) bool: the data's classes the model does not have (FER+'s contempt for a 7-class
+        model; their column is 0), as ``meta["model_classes"]`` records; none when unrecorded."""
+        model_classes = self.meta.get("model_classes")
+        return np.array([model_classes is not None and c not in model_classes for c in self.classes], dtype=bool)
+
+    @property
+    def scorable_labels(self) -> np.ndarray:
+        """The given labels, -1 (unlabelled) where the label is a class the model lacks: nothing
+        it says can confirm or doubt such a label."""
+        lacks = self.model_lacks
+        return np.where((self.labels >= 0) & lacks[np.clip(self.labels, 0, None)], -1, self.labels)
+
     def subset(self, index: np.ndarray | list[int]) -> "Predictions":
         index = np.asarray(index, dtype=np.int64)
         return Predictions(
@@ -157,7 +171,8 @@ def predict_samples(model, card, samples: SampleSet, *, device: str = "auto", tt
                             cancelled)
     return Predictions(ids=list(samples.ids), labels=samples.labels, probs=probs, classes=samples.classes,
                        embeddings=emb, splits=samples.meta.get("split_per_sample"),
-                       meta={"model": card.name, "data": samples.name, "tta_flip": tta_flip,
+                       meta={"model": card.name, "model_classes": list(card.classes), "data": samples.name,
+                             "tta_flip": tta_flip,
                              "backend": classifier.name, "views": bool(views),
                              "preprocessing": samples.meta.get("preprocessing"), "time": time.time()},
                        view_probs=extra)
@@ -248,6 +263,10 @@ def load_cached(model_path: str | Path, samples: SampleSet, data: str, *, cache_
         path.unlink(missing_ok=True)
         return None
     found.labels = np.asarray(samples.labels, dtype=np.int64)
+    if "model_classes" not in found.meta:  # cached before passes recorded it
+        from trainer.models.card import read_card
+
+        found.meta["model_classes"] = list(read_card(model_path).classes)
     return found
 
 

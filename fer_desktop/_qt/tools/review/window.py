@@ -63,8 +63,12 @@ def scores_note(s: ReviewSession) -> str:
                "its own probabilities for the rest")
     method = s.issues.method.replace("_", " ")
     flagged = int(s.flagged.sum())
+    lacked = [c for c, lacks in zip(s.classes, s.model_lacks) if lacks]
+    n_lacked = sum(1 for g in s.given if g >= 0 and s.model_lacks[g])
+    unscored = (f" The {n_lacked:,} faces labelled {', '.join(lacked)}, a class the model does not have, are "
+                "not scored: nothing it says can confirm or doubt such a label." if n_lacked else "")
     return (f"<p><b>Likely label errors</b>: {flagged:,} of {len(s):,} flagged by cleanlab. Scores ({method}, "
-            f"0–1, low = likely wrong) from {how}.</p>"
+            f"0–1, low = likely wrong) from {how}.{unscored}</p>"
             "<p><b>Tiles</b>: <span style='color:#30a46c'>▌</span> prediction agrees with the label, "
             "<span style='color:#e5484d'>▌</span> it does not; "
             "<span style='background:#ffc53d'>&nbsp;!&nbsp;</span> flagged; "
