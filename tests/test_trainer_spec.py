@@ -118,17 +118,18 @@ def test_card_without_recipe_or_replay_data(tmp_path):
 
 
 def test_a_cascade_cards_replay_is_found_under_its_data_root(tmp_path, monkeypatch):
-    """A cascade stage records its specs relative to its data root (the bundled card:
-    ``ferplus/fer2013new.csv#Training`` under ``../shared/data``): the retrain keeps the replay."""
+    """A cascade stage records its specs relative to its data root (as the bundled card records
+    its FER+ replay): the retrain keeps the replay. The data is generated under tmp_path, in a
+    data root beside the repository."""
     record = _recorded(tmp_path)
-    write_fer_csv(tmp_path / "shared" / "data" / "ferplus" / "fer.csv", {"Training": 64, "PrivateTest": 32})
-    record["data"]["stage"].update(replay=["ferplus/fer.csv#Training"], data_root="../shared/data")
+    write_fer_csv(tmp_path / "datasets" / "ferplus" / "fer.csv", {"Training": 64, "PrivateTest": 32})
+    record["data"]["stage"].update(replay=["ferplus/fer.csv#Training"], data_root="../datasets")
     (tmp_path / "repo").mkdir(exist_ok=True)
     monkeypatch.chdir(tmp_path / "repo")  # run from the repository, as the card's relative root assumes
     record["data"]["stage"].update(ferplus={"mode": "votes", "contempt": "drop", "ties": "drop"}, align_csv=True)
     model = _tiny_model(tmp_path / "elsewhere" / "tiny", record)
     recipe = card_recipe(model)
-    assert recipe.replay == [f"{(tmp_path / 'shared' / 'data' / 'ferplus' / 'fer.csv').resolve()}#Training"]
+    assert recipe.replay == [f"{(tmp_path / 'datasets' / 'ferplus' / 'fer.csv').resolve()}#Training"]
     assert not any("not on this machine" in n for n in recipe.notes)
     # ... and read as the model learnt it: FER+ votes, contempt dropped (its 7 classes), re-aligned.
     data = [str(write_class_folders(tmp_path / "target", 4, splits=["Train", "Val"], size=40))]
