@@ -238,10 +238,11 @@ def build_stage(args: argparse.Namespace):
                                                       "replay_ratio", "max_train_samples")}
         for k in ("model", "weights", "pretrained", "allow_download"):
             overrides.pop(k, None)
-        defaults = vars(build_defaults())
+        from trainer.training.spec import RECORDED_DATA_OPTIONS
+
         # Only the data flags given here change how the card's data was read (contempt, votes ...).
-        data = {option: getattr(args, flag) for flag, option in _DATA_FLAGS.items()
-                if getattr(args, flag) != defaults[flag]}
+        given, defaults = load_options(args, None), load_options(build_defaults(), None)
+        data = {k: getattr(given, k) for k in RECORDED_DATA_OPTIONS if getattr(given, k) != getattr(defaults, k)}
         o = Overrides(preset=args.preset, replay=args.replay, name=args.name, out=args.out,
                       max_val_samples=args.max_val_samples or None, faces_mode=args.faces, config=overrides,
                       data=data, **named)
@@ -269,10 +270,6 @@ def build_stage(args: argparse.Namespace):
 
 # Flags that --spec replaces (all but these: how to run it, not what to run).
 _SPEC_ONLY = {"spec", "resume", "progress", "estimate", "stop_file", "threads", "command", "func"}
-
-
-# Command-line flags that say how data is read, and the LoadOptions setting each sets.
-_DATA_FLAGS = {"ferplus_mode": "ferplus_mode", "contempt": "contempt", "ties": "ties", "align_csv": "faces_on_csv"}
 
 
 def _settings_given(args: argparse.Namespace) -> list[str]:

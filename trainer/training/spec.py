@@ -166,8 +166,12 @@ def card_recipe(model: str | Path) -> CardRecipe:
                       recorded=recorded, train_data=train_data, notes=notes, data_options=data_options)
 
 
+# The LoadOptions settings a card's stage record keeps, which a retrain takes over.
+RECORDED_DATA_OPTIONS = ("ferplus_mode", "contempt", "ties", "faces_on_csv")
+
+
 def _recorded_data_options(stage: dict[str, Any]) -> dict[str, Any]:
-    """The LoadOptions settings a card's stage record gives (older cards give fewer)."""
+    """The RECORDED_DATA_OPTIONS a card's stage record gives (older cards give fewer)."""
     ferplus = stage.get("ferplus") if isinstance(stage.get("ferplus"), dict) else {}
     options = {"ferplus_mode": ferplus.get("mode"), "contempt": ferplus.get("contempt"), "ties": ferplus.get("ties"),
                "faces_on_csv": stage.get("align_csv")}
