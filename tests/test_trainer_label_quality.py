@@ -294,3 +294,22 @@ def test_a_label_the_model_cannot_predict_is_not_scored():
     # Unrecorded model classes (predictions made by hand, older files): every label is scored.
     pred.meta = {}
     assert not np.isnan(find_issues(pred, out_of_sample=False).scores).any()
+
+
+def test_the_scores_say_which_probabilities_they_came_from():
+    """The four cases of score_labels, and the two forced by ``fer-train issues --probs``, in words."""
+    from trainer.evaluation.label_quality import IssueScores
+
+    n = 8
+    no, yes, half = np.zeros(n, bool), np.ones(n, bool), np.arange(n) >= 4
+
+    def words(out_of_sample, trained) -> str:
+        return IssueScores(np.linspace(0, 1, n), no, out_of_sample, "self_confidence", 0.01,
+                           trained).which_probabilities()
+
+    assert words(no, no).endswith("(its card says it never trained on these samples)")
+    assert words(yes, yes).startswith("out-of-fold probabilities of a light head on the model's features (the model was trained on these")
+    assert "trained on 8 of these samples but did not learn their labels by heart" in words(no, yes)
+    assert words(half, half).startswith("out-of-fold probabilities for the 4 samples of splits the model trained on")
+    assert words(no, None) == "the model's own probabilities"
+    assert words(yes, None) == "out-of-fold probabilities of a light head on the model's features"

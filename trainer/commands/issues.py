@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"{summary['ranked']} samples of {samples.name} ranked ({method}, {_which_probs(found.out_of_sample)}"
+        print(f"{summary['ranked']} samples of {samples.name} ranked ({method}, {found.which_probabilities()}"
               + ("" if found.memorisation_gap is None else f", memorisation gap {100 * found.memorisation_gap:+.1f} points")
               + f"); cleanlab flags {summary['flagged']} "
               f"({100 * summary['flagged'] / max(1, summary['ranked']):.1f}%) as likely label errors; "
@@ -120,12 +120,3 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {row['id']}: given {row['given']}, model says {row['predicted']} (score {row['score']})")
     return 0
 
-
-def _which_probs(out_of_sample) -> str:
-    """Which probabilities the scores came from, in words."""
-    n_out = int(out_of_sample.sum())
-    if n_out == 0:
-        return "the model's probabilities"
-    if n_out == len(out_of_sample):
-        return "out-of-fold probabilities"
-    return f"out-of-fold probabilities for the {n_out} samples the model was trained on, its own for the rest"

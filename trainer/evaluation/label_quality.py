@@ -229,6 +229,26 @@ class IssueScores:
     def order(self) -> np.ndarray:
         return rank(self.scores)
 
+    def which_probabilities(self) -> str:
+        """Which probabilities the scores came from, in words (``fer-train issues`` and the review
+        window say it the same way)."""
+        n = len(self.scores)
+        n_held_out = int(self.out_of_sample.sum())
+        n_trained = None if self.trained_on is None else int(self.trained_on.sum())
+        if n_held_out == n:
+            why = ("" if n_trained != n else " (the model was trained on these samples, so its own "
+                   "probabilities would call its training labels right)")
+            return f"out-of-fold probabilities of a light head on the model's features{why}"
+        if n_held_out == 0 and n_trained is None:
+            return "the model's own probabilities"
+        if n_held_out == 0 and n_trained == 0:
+            return "the model's own probabilities (its card says it never trained on these samples)"
+        if n_held_out == 0:
+            return (f"the model's own probabilities (it was trained on {n_trained:,} of these samples but did "
+                    "not learn their labels by heart: it fits them about as well as a light head on its features)")
+        return (f"out-of-fold probabilities for the {n_held_out:,} samples of splits the model trained on, "
+                "its own probabilities for the rest")
+
     @classmethod
     def of(cls, found: LabelIssues) -> "IssueScores":
         return cls(found.scores, found.is_issue, np.full(len(found.scores), found.out_of_sample), found.method,

@@ -47,20 +47,6 @@ def scores_note(s: ReviewSession) -> str:
     """How the ranking was made and what the tile marks mean (below the matrix)."""
     if s.issues is None:
         return ""
-    n_oos = int(s.out_of_sample.sum())
-    trained = s.issues.trained_on
-    n_trained = len(s) if trained is None else int(trained.sum())
-    if n_oos == len(s):
-        how = ("out-of-fold probabilities of a light head on the model's features (the model was trained "
-               "on these samples, so its own probabilities would call its training labels right)")
-    elif n_oos == 0 and n_trained == 0:
-        how = "the model's own probabilities (its card says it never trained on these samples)"
-    elif n_oos == 0:
-        how = (f"the model's own probabilities (it was trained on {n_trained:,} of these samples but did not "
-               "learn their labels by heart: it fits them about as well as a light head on its features)")
-    else:
-        how = (f"out-of-fold probabilities for the {n_oos:,} samples of splits the model trained on, "
-               "its own probabilities for the rest")
     method = s.issues.method.replace("_", " ")
     flagged = int(s.flagged.sum())
     lacked = [c for c, lacks in zip(s.classes, s.model_lacks) if lacks]
@@ -68,7 +54,7 @@ def scores_note(s: ReviewSession) -> str:
     unscored = (f" The {n_lacked:,} faces labelled {', '.join(lacked)}, a class the model does not have, are "
                 "not scored: nothing it says can confirm or doubt such a label." if n_lacked else "")
     return (f"<p><b>Likely label errors</b>: {flagged:,} of {len(s):,} flagged by cleanlab. Scores ({method}, "
-            f"0–1, low = likely wrong) from {how}.{unscored}</p>"
+            f"0–1, low = likely wrong) from {s.issues.which_probabilities()}.{unscored}</p>"
             "<p><b>Tiles</b>: <span style='color:#30a46c'>▌</span> prediction agrees with the label, "
             "<span style='color:#e5484d'>▌</span> it does not; "
             "<span style='background:#ffc53d'>&nbsp;!&nbsp;</span> flagged; "
