@@ -282,12 +282,16 @@ def _copy_folders(root: Path, out: Path, state: dict[str, str], progress: Progre
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / rel, dest)
     progress(len(jobs), len(jobs))
+    # Every class keeps a folder in every split, empty where all its faces were relabelled away.
+    for split in {split for _, split, _ in jobs}:
+        for folder in spelling.values():
+            out.joinpath(*([split] if split else []), folder).mkdir(parents=True, exist_ok=True)
     declared = declared_input(root)
     if declared is not None:  # a copy of SFEW is face crops too, whatever its new name
         write_declaration(out, declared)
     try:
         scan_folder_dataset(out)
-    except DataError as exc:  # e.g. every Disgust face of Val relabelled: Val lacks a class folder
+    except DataError as exc:  # e.g. every face of a split excluded
         raise DataError(f"{out} is written, but the trainer cannot read it as it is: {exc}") from None
     return out
 

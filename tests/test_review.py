@@ -166,6 +166,29 @@ def test_exports_load_back_with_the_corrections(session, faces_root, tmp_path):
         export_corrected(session, out)
 
 
+def test_a_class_relabelled_away_from_a_split_still_trains(session, tmp_path, capsys):
+    """Every Disgust face of Val relabelled: the copy keeps an empty Val/Disgust, reads back with
+    the same classes, and the trainer trains on it (it used to refuse the copy)."""
+    from fer_desktop.review_io import export_corrected
+    from trainer.cli import main as fer_train
+    from trainer.data.crops import FaceOptions
+    from trainer.data.datasets import LoadOptions, load_samples
+
+    for i in [i for i in session.ids if i.startswith("Val/Disgust/")]:
+        session.relabel(i, "angry")
+    out = export_corrected(session, tmp_path / "corrected")
+    assert (out / "Val" / "Disgust").is_dir() and not any((out / "Val" / "Disgust").iterdir())
+    val = load_samples(f"{out}#Val", LoadOptions(faces=FaceOptions(mode="none", crop_size=48), use_cache=False))
+    assert val.classes == BASIC_CLASSES and list(val.class_counts()[:4]) == [2 * PER_CLASS, 0, PER_CLASS, PER_CLASS]
+    for f in (out / "Train" / "Fear").iterdir():  # and a class no training face has: said, not refused
+        f.unlink()
+    code = fer_train(["train", "--data", f"{out}#Train", "--val", f"{out}#Val", "--faces", "none", "--model",
+                      "timm:test_resnet", "--no-pretrained", "--input-size", "32", "--epochs", "1",
+                      "--batch-size", "8", "--out", str(tmp_path / "run")])
+    assert code == 0
+    assert "no training sample labelled fear, sad, surprise, neutral" in capsys.readouterr().err
+
+
 def test_fer_csv_export(tmp_path, review_model, home, one_torch_thread):
     from fer_desktop.review_io import export_corrected, open_session
     from trainer.data.datasets import load_samples

@@ -194,18 +194,28 @@ def test_folder_contempt_gives_eight_classes(tmp_path):
     assert load_samples(str(root), NONE).classes == FERPLUS_CLASSES
 
 
-def test_folder_errors(tmp_path):
-    root = write_class_folders(tmp_path / "a", 1, splits=["Train", "Val"])
-    (root / "Val" / "Angry" / "000.png").unlink()
-    with pytest.raises(DataError, match="class folder without images"):
-        load_samples(f"{root}#Val", NONE)
-
-    root = write_class_folders(tmp_path / "b", 1, splits=["Train", "Val"])
-    for f in (root / "Val" / "Happy").iterdir():
+def test_a_split_may_lack_a_class_and_keeps_the_dataset_class_list(tmp_path):
+    """A small Val without disgust, an empty class folder (a corrected copy whose last face of a
+    class was relabelled): both read, and every split gets the classes of the whole dataset."""
+    root = write_class_folders(tmp_path / "a", 2, splits=["Train", "Val"], class_names=["Happy", "Sad", "Contempt"])
+    for f in (root / "Val" / "Contempt").iterdir():
         f.unlink()
-    (root / "Val" / "Happy").rmdir()
-    with pytest.raises(DataError, match=r"missing class folder\(s\) happy"):
-        load_samples(f"{root}#Train", NONE)
+    (root / "Val" / "Contempt").rmdir()
+    (root / "Val" / "Sad" / "000.png").unlink()
+    val = load_samples(f"{root}#Val", NONE)
+    assert val.classes == FERPLUS_CLASSES  # Train's Contempt folder decides, though Val has none
+    assert list(val.class_counts()[[3, 4, 7]]) == [2, 1, 0]
+    for f in (root / "Val" / "Sad").iterdir():
+        f.unlink()
+    assert list(load_samples(f"{root}#Val", NONE).class_counts()[[3, 4]]) == [2, 0]  # an empty Sad folder
+
+
+def test_folder_errors(tmp_path):
+    root = write_class_folders(tmp_path / "a", 1, splits=["Train", "Val"], class_names=["Angry", "Happy"])
+    for f in (root / "Val").glob("*/*.png"):
+        f.unlink()
+    with pytest.raises(DataError, match=r"Val: no images in its class folders"):
+        load_samples(f"{root}#Val", NONE)
 
     root = write_class_folders(tmp_path / "c", 1, class_names=["Angry", "Angryy"])
     with pytest.raises(DataError, match="unknown class folder name.*'Angryy'"):

@@ -6,8 +6,12 @@ split level; none means split folders (``Train``/``Val``, ``train``/``test`` ...
 class folders. Images may sit in nested folders under a class folder. Sample ids are paths
 relative to ROOT in posix form (``Val/Happy/x.png``), stable across machines.
 
-Errors are DataErrors naming the folder: an unknown class folder name, a class folder missing
-from one split but present in another, a class folder without images, no class folders at all.
+The class list is the same for every split of a dataset (all 7 basic classes, plus contempt
+when any split has a Contempt folder), so a split may lack a class folder or hold an empty one:
+a small test split without disgust, or a corrected copy whose last disgust face was relabelled.
+
+Errors are DataErrors naming the folder: an unknown class folder name, two folders of one
+class, no class folders at all, a split (or a dataset) without any image.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ def _subdirs(folder: Path) -> list[Path]:
 
 
 def _class_folders(folder: Path, where: str) -> dict[str, Path]:
-    """canonical class -> its folder; errors on unknown names, duplicates and emptiness."""
+    """canonical class -> its folder; errors on unknown names, duplicates and no class folder at all."""
     found: dict[str, Path] = {}
     subdirs = _subdirs(folder)
     if not subdirs:
@@ -84,36 +88,21 @@ def _split_layout(root: Path, subdirs: list[Path], splits: list[str] | None) -> 
         if folder is None:
             raise DataError(f"{root}: no split folder {split!r}; splits: {', '.join(d.name for d in subdirs)}")
         layout[folder.name] = _class_folders(folder, f"split {folder.name!r}")
-    # Classes must agree across *all* splits, not only the requested ones: a train split
-    # that lacks a class the val split has is a broken dataset.
-    all_layout = {d.name: _class_folders(d, f"split {d.name!r}") for d in subdirs}
-    union = set().union(*(set(v) for v in all_layout.values()))
-    for split, folders in all_layout.items():
-        missing = sorted(union - set(folders))
-        if missing:
-            raise DataError(f"{root / split}: missing class folder(s) {', '.join(missing)} "
-                            f"(present in other splits)")
     return layout
 
 
-def _checked_classes(root: Path, names: set[str], classes: tuple[str, ...] | None) -> tuple[str, ...]:
-    if classes is None:
-        return dataset_classes(names)
-    extra = sorted(names - set(classes))
-    if extra:
-        raise DataError(f"{root}: class folder(s) {', '.join(extra)} are not among the classes {', '.join(classes)}")
-    missing = sorted(set(classes) - names)
-    if missing:
-        raise DataError(f"{root}: missing class folder(s) {', '.join(missing)}")
-    return classes
+def _all_class_names(root: Path, subdirs: list[Path], split_level: bool) -> set[str]:
+    """The classes of every split, requested or not: Val read alone gets Train's class list."""
+    if not split_level:
+        return set(_class_folders(root, "the dataset root"))
+    return set().union(*(set(_class_folders(d, f"split {d.name!r}")) for d in subdirs))
 
 
-def scan_folder_dataset(root: str | Path, splits: list[str] | None = None,
-                        classes: tuple[str, ...] | None = None) -> list[FolderListing]:
+def scan_folder_dataset(root: str | Path, splits: list[str] | None = None) -> list[FolderListing]:
     """List the images of the requested splits (all when None; case-insensitive names).
 
-    ``classes`` fixes the class list (e.g. a model's); otherwise it is derived from the folders.
-    Every split must have the same class folders, each with at least one image.
+    Every split gets the class list of the whole dataset (:func:`dataset_classes` of all its
+    class folders); a split needs at least one image, a class folder none.
     """
     root = Path(root)
     if not root.is_dir():
@@ -121,23 +110,24 @@ def scan_folder_dataset(root: str | Path, splits: list[str] | None = None,
     subdirs = _subdirs(root)
     if not subdirs:
         raise DataError(f"{root}: no sub-folders; expected one folder per class, optionally under split folders")
-    if _has_split_level(root, subdirs):
+    split_level = _has_split_level(root, subdirs)
+    if split_level:
         layout = _split_layout(root, subdirs, splits)
     elif splits:
         raise DataError(f"{root}: has no split folders (its sub-folders are classes), so split "
                         f"{'+'.join(splits)} does not exist")
     else:
         layout = {NO_SPLIT: _class_folders(root, "the dataset root")}
-    classes = _checked_classes(root, set().union(*(set(v) for v in layout.values())), classes)
+    classes = dataset_classes(_all_class_names(root, subdirs, split_level))
     out = []
     for split, folders in layout.items():
         files, labels = [], []
         for name, folder in sorted(folders.items(), key=lambda kv: classes.index(kv[0])):
             images = images_under(folder)
-            if not images:
-                raise DataError(f"{folder}: class folder without images "
-                                f"(looked for {', '.join(IMAGE_EXTENSIONS)})")
             files += [p.relative_to(root).as_posix() for p in images]
             labels += [classes.index(name)] * len(images)
+        if not files:
+            where = root / split if split else root
+            raise DataError(f"{where}: no images in its class folders (looked for {', '.join(IMAGE_EXTENSIONS)})")
         out.append(FolderListing(root, classes, files, labels, split))
     return out

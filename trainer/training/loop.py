@@ -334,6 +334,18 @@ def _prepare_train(cfg: TrainConfig, train: SampleSet, name: str, progress: Prog
     return train
 
 
+def _say_unseen_classes(train: SampleSet, replay: SampleSet | None, name: str, progress: Progress) -> None:
+    """A class without a training sample (a small folder dataset, a corrected copy whose last
+    disgust face was relabelled) trains; the user should know the model learns not to say it."""
+    counts = train.class_counts()
+    if replay is not None and replay.classes == train.classes:
+        counts = counts + replay.labelled().class_counts()
+    unseen = [c for c, n in zip(train.classes, counts) if n == 0]
+    if unseen:
+        progress.message(f"{name}: no training sample labelled {', '.join(unseen)}: "
+                         "the model will learn never to predict " + ("it" if len(unseen) == 1 else "them"))
+
+
 def _check_replay(cfg: TrainConfig, replay: SampleSet | None, classes: tuple[str, ...], name: str) -> SampleSet | None:
     if replay is None:
         return None
@@ -432,6 +444,7 @@ def train_stage(
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     train = _prepare_train(cfg, train, name, progress)
+    _say_unseen_classes(train, replay, name, progress)
     stage, backbone, source, init_info = _build_stage(cfg, train, val, replay, run_dir, name, progress, should_stop)
     start_epoch = stage.resume_from(ckpt_path) if ckpt_path.is_file() else 0
     (run_dir / "config.json").write_text(json.dumps({
