@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
@@ -61,7 +61,7 @@ class Filter:
         return replace(self, label=label, predicted=predicted, correct=None, ids=None, title="")
 
 
-Listener = Callable[[int, dict], None]  # (sample index, journal record)
+Listener = Callable[[list[int], list[dict]], None]  # (sample indices, their journal records)
 
 
 class ReviewSession:
@@ -186,20 +186,36 @@ class ReviewSession:
         """Write one change to the journal (on disk when this returns) and apply it. ``to``: a
         class name, None (withdraw) or EXCLUDED; setting the given label is a withdrawal.
         Returns the record, or None when nothing changes."""
-        i = self._to_index(sample)
-        if to is not None and to != EXCLUDED:
-            if to not in self.classes:
-                raise DataError(f"{self.name} has no class {to!r}; classes: {', '.join(self.classes)}")
-            if self.given[i] >= 0 and to == self.classes[self.given[i]]:
-                to = None
-        previous = self.state_of(i)
-        if to == previous:
-            return None
-        record = self.journal.set(self.ids[i], to, previous=previous, op=op)
-        self._apply(i, to)
+        records = self.change([(sample, to)], op)
+        return records[0] if records else None
+
+    def set_states(self, samples: Sequence[int | str], to: str | None) -> list[dict]:
+        """One change for many samples (a multi-selection): one journal write, one notice."""
+        return self.change([(sample, to) for sample in samples])
+
+    def change(self, targets: Sequence[tuple[int | str, str | None]], op: str = "set") -> list[dict]:
+        """Write the changes ``(sample, to)`` that change something to the journal, all at once
+        (on disk when this returns), apply them and tell the listeners once. Returns the records."""
+        todo: list[tuple[int, str | None, str | None]] = []  # (index, to, previous)
+        for sample, to in targets:
+            i = self._to_index(sample)
+            if to is not None and to != EXCLUDED:
+                if to not in self.classes:
+                    raise DataError(f"{self.name} has no class {to!r}; classes: {', '.join(self.classes)}")
+                if self.given[i] >= 0 and to == self.classes[self.given[i]]:
+                    to = None
+            previous = self.state_of(i)
+            if to != previous:
+                todo.append((i, to, previous))
+        if not todo:
+            return []
+        records = self.journal.set_many([(self.ids[i], to, previous) for i, to, previous in todo], op=op)
+        for i, to, _ in todo:
+            self._apply(i, to)
+        indices = [i for i, _, _ in todo]
         for listener in list(self.listeners):
-            listener(i, record)
-        return record
+            listener(indices, records)
+        return records
 
     def relabel(self, sample: int | str, label: str) -> dict | None:
         return self.set_state(sample, label)
@@ -210,12 +226,14 @@ class ReviewSession:
     def exclude(self, sample: int | str) -> dict | None:
         return self.set_state(sample, EXCLUDED)
 
-    def undo(self, record: dict) -> dict | None:
-        """Put back the state ``record`` replaced (appended as an "undo" record)."""
-        return self.set_state(record["id"], record["from"], op="undo")
+    def undo(self, records: dict | Sequence[dict]) -> list[dict]:
+        """Put back the states ``records`` replaced (appended as "undo" records)."""
+        records = [records] if isinstance(records, dict) else records
+        return self.change([(r["id"], r["from"]) for r in reversed(records)], op="undo")
 
-    def redo(self, record: dict) -> dict | None:
-        return self.set_state(record["id"], record["to"], op="redo")
+    def redo(self, records: dict | Sequence[dict]) -> list[dict]:
+        records = [records] if isinstance(records, dict) else records
+        return self.change([(r["id"], r["to"]) for r in records], op="redo")
 
     # ------------------------------------------------------------------ views
 

@@ -121,6 +121,50 @@ def test_review_by_mouse_and_keyboard(qtbot, make_window, faces_root, review_mod
     assert s.summary()["confusion"].sum() == 40
 
 
+def test_a_selection_changes_together_and_undoes_in_one_step(qtbot, make_window, faces_root, review_model,  # noqa: F811
+                                                             monkeypatch, one_torch_thread):
+    """Shift+click a range, then X: every selected face excluded in one journal write and one
+    undo step; Ctrl+A on a filtered grid, then a digit: only the shown faces; a selection larger
+    than CONFIRM_ABOVE asks first, and "no" changes nothing."""
+    import fer_desktop._qt.tools.review.window as window_module
+
+    win = make_window()
+    s = open_data(qtbot, win, faces_root, review_model)
+    grid = win.grid
+    grid.setFocus()
+    for row, modifier in ((2, Qt.KeyboardModifier.NoModifier), (6, Qt.KeyboardModifier.ShiftModifier)):
+        rect = grid.visualRect(grid.grid_model.index(row))
+        QTest.mouseClick(grid.viewport(), Qt.MouseButton.LeftButton, modifier, rect.center())
+    picked = [grid.grid_model.sample_at(row) for row in range(2, 7)]
+    assert grid.selected_samples() == picked and "5 faces selected" in win.statusBar().currentMessage()
+    key(win, Qt.Key.Key_X)
+    assert [s.state_of(i) for i in picked] == [EXCLUDED] * 5
+    assert win.undo_stack.count() == 1 and win.undo_stack.undoText() == "exclude 5 faces"
+    assert grid.selected_samples() == picked  # no advance after a multi-selection
+    key(win, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert all(s.state_of(i) is None for i in picked) and RelabelJournal(s.journal.path, "faces").state() == {}
+
+    happy = s.classes.index("happy")
+    win.apply_filter(Filter(label=s.classes.index("angry")))
+    shown = [grid.grid_model.sample_at(row) for row in range(grid.grid_model.rowCount())]
+    key(win, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    key(win, getattr(Qt.Key, f"Key_{happy + 1}"))
+    assert sorted(i for i in range(len(s)) if s.state_of(i) == "happy") == sorted(shown) and len(shown) == 10
+
+    asked = []
+    monkeypatch.setattr(window_module, "CONFIRM_ABOVE", 5)
+    monkeypatch.setattr(win, "confirm_batch", lambda n, state: asked.append((n, state)) or False)
+    win.apply_filter(Filter())
+    key(win, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    key(win, Qt.Key.Key_X)
+    assert asked == [(40, EXCLUDED)] and not any(s.state_of(i) == EXCLUDED for i in range(len(s)))
+
+    grid.go_to_row(4)  # Shift+arrows run along the order too, across the row's wrap
+    for _ in range(3):
+        key(win, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    assert grid.selected_samples() == [grid.grid_model.sample_at(row) for row in range(4, 8)]
+
+
 def test_reopen_shows_the_journal_without_running_the_model(qtbot, make_window, faces_root, review_model,  # noqa: F811
                                                             monkeypatch, one_torch_thread):
     win = make_window()

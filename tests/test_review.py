@@ -108,7 +108,7 @@ def test_filters_and_sorts(session):
 def test_relabel_withdraw_exclude_undo_redo_in_the_journal(tmp_path):
     s = small_session(tmp_path)
     heard = []
-    s.listeners.append(lambda i, record: heard.append((i, record["op"])))
+    s.listeners.append(lambda indices, records: heard.append((indices, [r["op"] for r in records])))
     r1 = s.relabel("s01", "sad")  # given disgust
     assert (r1["from"], r1["to"], r1["op"], r1["dataset"]) == (None, "sad", "set", "small")
     assert s.relabel("s01", "sad") is None  # no change, no record
@@ -116,14 +116,14 @@ def test_relabel_withdraw_exclude_undo_redo_in_the_journal(tmp_path):
     r2 = s.exclude(1)
     assert (r2["from"], r2["to"]) == ("sad", EXCLUDED)
     assert s.labels()[1] == -1 and s.view(Filter(label=1)).tolist() == [5, 9]
-    undo = s.undo(r2)
+    [undo] = s.undo(r2)
     assert (undo["from"], undo["to"], undo["op"]) == (EXCLUDED, "sad", "undo") and s.state_of(1) == "sad"
-    redo = s.redo(r2)
+    [redo] = s.redo(r2)
     assert redo["op"] == "redo" and s.state_of(1) == EXCLUDED
     s.relabel(3, "neutral")
     s.relabel(3, "happy")  # its given label: the correction is withdrawn
     assert s.state_of(3) is None
-    assert heard == [(1, "set"), (1, "set"), (1, "undo"), (1, "redo"), (3, "set"), (3, "set")]
+    assert heard == [([1], ["set"]), ([1], ["set"]), ([1], ["undo"]), ([1], ["redo"]), ([3], ["set"]), ([3], ["set"])]
     # What is on disk, read by the engine's reader, is what the session shows.
     assert RelabelJournal(tmp_path / "journal.jsonl", "small").state() == {"s01": EXCLUDED}
     lines = (tmp_path / "journal.jsonl").read_text().splitlines()
@@ -133,6 +133,25 @@ def test_relabel_withdraw_exclude_undo_redo_in_the_journal(tmp_path):
     assert set(again.view(Filter(relabelled=True))) == {1}
     with pytest.raises(DataError, match="no class"):
         s.relabel(0, "bored")
+
+
+def test_many_faces_change_in_one_write_and_undo_in_one_step(tmp_path):
+    """A multi-selection relabelled at once: one notice, one record per face that changes (a
+    face already so labelled writes none), and undo puts each face's own previous state back."""
+    s = small_session(tmp_path)
+    heard = []
+    s.listeners.append(lambda indices, records: heard.append(indices))
+    s.relabel("s05", "fear")
+    records = s.set_states(["s01", "s03", "s05", "s07"], EXCLUDED)
+    s.set_states([3, 7], EXCLUDED)  # nothing changes: no record, no notice
+    assert [r["id"] for r in records] == ["s01", "s03", "s05", "s07"] and heard == [[5], [1, 3, 5, 7]]
+    assert [s.state_of(i) for i in (1, 3, 5, 7)] == [EXCLUDED] * 4
+    assert s.set_states(["s00", "s04"], "angry") == []  # their given label: nothing to correct
+    s.undo(records)
+    assert [s.state_of(i) for i in (1, 3, 5, 7)] == [None, None, "fear", None]
+    s.redo(records)
+    assert RelabelJournal(tmp_path / "journal.jsonl", "small").state() == {f"s0{i}": EXCLUDED for i in (1, 3, 5, 7)}
+    assert len((tmp_path / "journal.jsonl").read_text().splitlines()) == 1 + 4 + 4 + 4
 
 
 def test_exports_load_back_with_the_corrections(session, faces_root, tmp_path):

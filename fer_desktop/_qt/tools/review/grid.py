@@ -10,9 +10,29 @@ import time
 from collections import OrderedDict
 
 import numpy as np
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QPoint, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    QRect,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QListView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QWidget,
+)
 
 from fer_desktop._qt.annotate import to_qimage
 from fer_desktop.colors import class_color
@@ -259,7 +279,8 @@ class TileDelegate(QStyledItemDelegate):
 
 class SampleGrid(QListView):
     """The grid; the arrow keys and Space walk the current order (Right/Down/Space next,
-    Left/Up previous), as a reviewer reads a ranked list."""
+    Left/Up previous), as a reviewer reads a ranked list. Shift/Ctrl+click, Shift+arrows and
+    Ctrl+A select several tiles, which a label key then changes together."""
 
     currentSampleChanged = Signal(int)  # sample index, -1 for none
     deferred_paints = 0  # paints that left placeholders (the benchmark counts them)
@@ -286,9 +307,10 @@ class SampleGrid(QListView):
         self.setSpacing(2)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.verticalScrollBar().setSingleStep(TILE.height() // 3)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setMouseTracking(False)
+        self.anchor_row = -1  # where a Shift range starts: the last tile made current without Shift
         self.selectionModel().currentChanged.connect(self._on_current)
 
     def set_session(self, session: ReviewSession | None) -> None:
@@ -306,6 +328,14 @@ class SampleGrid(QListView):
         self.grid_model.set_order(order)
         row = self.grid_model.row_of(keep) if keep is not None else -1
         self.go_to_row(row if row >= 0 else 0)
+
+    def selected_samples(self) -> list[int]:
+        """The selected tiles' samples in the grid's order; the current one when none is selected."""
+        rows = sorted(index.row() for index in self.selectionModel().selectedIndexes())
+        if not rows:
+            current = self.current_sample()
+            return [current] if current >= 0 else []
+        return [self.grid_model.sample_at(row) for row in rows]
 
     def current_sample(self) -> int:
         index = self.currentIndex()
@@ -345,8 +375,40 @@ class SampleGrid(QListView):
             return self.grid_model.index(max(row - 1, 0))
         return super().moveCursor(action, modifiers)
 
+    # Shift ranges run in the grid's order, from the anchor to the tile: Qt's list view selects
+    # the rectangle between two tiles' positions instead, which on wrapped rows is not a range.
+    def mousePressEvent(self, event) -> None:
+        index = self.indexAt(event.position().toPoint())
+        shift = event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+        if shift and event.button() == Qt.MouseButton.LeftButton and index.isValid() and self.anchor_row >= 0:
+            self._select_range(index.row(), add=bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier))
+            return
+        super().mousePressEvent(event)
+
+    def keyPressEvent(self, event) -> None:
+        moves = {Qt.Key.Key_Left: QAbstractItemView.CursorAction.MoveLeft,
+                 Qt.Key.Key_Right: QAbstractItemView.CursorAction.MoveRight,
+                 Qt.Key.Key_Up: QAbstractItemView.CursorAction.MoveUp,
+                 Qt.Key.Key_Down: QAbstractItemView.CursorAction.MoveDown}
+        action = moves.get(Qt.Key(event.key()))
+        if action is not None and event.modifiers() & Qt.KeyboardModifier.ShiftModifier and self.anchor_row >= 0:
+            self._select_range(self.moveCursor(action, event.modifiers()).row(), add=False)
+            return
+        super().keyPressEvent(event)
+
+    def _select_range(self, row: int, *, add: bool) -> None:
+        """Select the rows from the anchor to ``row`` and make ``row`` current (the anchor stays)."""
+        first, last = sorted((self.anchor_row, row))
+        flags = QItemSelectionModel.SelectionFlag.Select if add else QItemSelectionModel.SelectionFlag.ClearAndSelect
+        model = self.selectionModel()
+        model.select(QItemSelection(self.grid_model.index(first), self.grid_model.index(last)), flags)
+        model.setCurrentIndex(self.grid_model.index(row), QItemSelectionModel.SelectionFlag.NoUpdate)
+        self.scrollTo(self.grid_model.index(row))
+
     def keyboardSearch(self, search: str) -> None:
         pass  # typed digits are labels, not a search for an id
 
     def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if not QApplication.keyboardModifiers() & Qt.KeyboardModifier.ShiftModifier:
+            self.anchor_row = current.row() if current.isValid() else -1
         self.currentSampleChanged.emit(self.grid_model.sample_at(current.row()) if current.isValid() else -1)

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -35,6 +36,7 @@ from fer_desktop.review import DatasetRequest, Filter, ReviewSession
 from trainer.data.relabel import EXCLUDED
 
 MAX_CLASSES = 8  # number keys 1-8 (FER+ has contempt)
+CONFIRM_ABOVE = 50  # a key press that changes more faces than this asks first (Ctrl+A, then a digit)
 
 
 def _home(path: str | Path) -> str:
@@ -60,7 +62,8 @@ def scores_note(s: ReviewSession) -> str:
             "<span style='background:#ffc53d'>&nbsp;!&nbsp;</span> flagged; "
             "<span style='color:#f76b15'>◥</span> relabelled; <span style='color:#e5484d'>✕</span> excluded.</p>"
             "<p><b>Keys</b>: 1–{k} label, 0 back to the given label, X not a face, Space / arrows next and "
-            "previous, Ctrl+Z / Ctrl+Shift+Z undo and redo. Every change is in the journal at once.</p>"
+            "previous, Shift/Ctrl+click or Ctrl+A select several (a key then changes them all), Ctrl+Z / "
+            "Ctrl+Shift+Z undo and redo. Every change is in the journal at once.</p>"
             ).replace("{k}", str(len(s.classes)))
 
 
@@ -136,6 +139,7 @@ class ReviewWindow(QMainWindow):
         self.filter_bar.filterChanged.connect(self.apply_filter)
         self.filter_bar.sortChanged.connect(self._sort_changed)
         self.grid.currentSampleChanged.connect(self._show_detail)
+        self.grid.selectionModel().selectionChanged.connect(self._say_selection)
 
     def _build_docks(self) -> None:
         self.matrix = ConfusionMatrix(self)
@@ -198,6 +202,8 @@ class ReviewWindow(QMainWindow):
                               tip="Back to the dataset's own label")
         self.act_exclude = a("E&xclude (Not a Face)", lambda: self.set_state(EXCLUDED), ["X"],
                              tip="Leave the sample out of training and evaluation")
+        self.act_select_all = a("Select &All Shown", lambda: self.grid.selectAll(), ["Ctrl+A"],
+                                tip="Select every tile the grid shows: a label key then changes them all")
         self.act_advance = a("&Advance After Labelling", lambda on: self.ctx.settings.setValue("review/advance", on),
                              checkable=True, tip="Go to the next sample after a label key")
         self.act_advance.setChecked(value(self.ctx.settings, "review/advance", True, bool))
@@ -224,7 +230,7 @@ class ReviewWindow(QMainWindow):
         self.label_menu = m
         for act in self.label_actions:
             m.addAction(act)
-        for act in (self.act_withdraw, self.act_exclude, None, self.act_advance):
+        for act in (self.act_withdraw, self.act_exclude, None, self.act_select_all, self.act_advance):
             m.addSeparator() if act is None else m.addAction(act)
         m = mb.addMenu("&Go")
         for act in (self.act_next, self.act_prev, None, self.act_all, self.act_wrong, self.act_flagged, self.act_edited):
@@ -245,7 +251,7 @@ class ReviewWindow(QMainWindow):
     def _enable(self, on: bool) -> None:
         for act in (self.act_export_journal, self.act_export_csv, self.act_export_data, self.act_withdraw,
                     self.act_exclude, self.act_next, self.act_prev, self.act_all, self.act_wrong, self.act_flagged,
-                    self.act_edited, *self.label_actions):
+                    self.act_edited, self.act_select_all, *self.label_actions):
             act.setEnabled(on)
 
     def _track_job(self, job) -> None:
@@ -380,6 +386,13 @@ class ReviewWindow(QMainWindow):
         self.apply_filter(Filter().with_cell(label, predicted))
         self.grid.setFocus()
 
+    def _say_selection(self) -> None:
+        n = len(self.grid.selectionModel().selectedIndexes())
+        if n > 1:
+            self.statusBar().showMessage(f"{n:,} faces selected: a label key, 0 or X changes all of them")
+        else:
+            self.statusBar().clearMessage()
+
     def _show_detail(self, sample: int) -> None:
         self.detail.show_sample(sample)
 
@@ -391,28 +404,40 @@ class ReviewWindow(QMainWindow):
 
     @guarded
     def set_state(self, state: str | None) -> None:
-        """Label, withdraw (None) or exclude the current sample: on disk before the screen changes."""
-        i = self.grid.current_sample()
-        if self.session is None or i < 0:
+        """Label, withdraw (None) or exclude the selected samples (the current one when one is
+        selected): on disk before the screen changes, one undo step however many."""
+        if self.session is None:
             return
-        record = self.session.set_state(i, state)
-        if record is not None:
-            self.undo_stack.push(LabelCommand(self.session, record))
-        if self.act_advance.isChecked():
+        samples = self.grid.selected_samples()
+        if not samples or (len(samples) > CONFIRM_ABOVE and not self.confirm_batch(len(samples), state)):
+            return
+        records = self.session.set_states(samples, state)
+        if records:
+            self.undo_stack.push(LabelCommand(self.session, records))
+        if len(samples) == 1 and self.act_advance.isChecked():
             self.grid.step(1)
 
-    def _on_label_change(self, i: int, record: dict) -> None:
-        """The session changed sample ``i`` (a key, a button, undo or redo)."""
-        self.grid.refresh(i)
+    def confirm_batch(self, n: int, state: str | None) -> bool:
+        """Ask before one key press changes many faces (undo would put them back, but say it)."""
+        what = ("withdraw the corrections of" if state is None else "exclude" if state == EXCLUDED
+                else f"relabel as {state}")
+        answer = QMessageBox.question(self, "Change many faces?",
+                                      f"{what.capitalize()} the {n:,} selected faces? (Ctrl+Z undoes it in one step.)")
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _on_label_change(self, indices: list[int], records: list[dict]) -> None:
+        """The session changed these samples (a key, a button, undo or redo)."""
+        for i in indices:
+            self.grid.refresh(i)
         self.matrix.show_session(self.session)
-        if record["op"] in ("undo", "redo"):  # show what changed back
-            row = self.grid.grid_model.row_of(i)
+        if records[0]["op"] in ("undo", "redo") and len(indices) == 1:  # show what changed back
+            row = self.grid.grid_model.row_of(indices[0])
             if row >= 0:
                 self.grid.go_to_row(row)
-        if self.detail.sample == i:
-            self.detail.show_sample(i)
+        if self.detail.sample in indices:
+            self.detail.show_sample(self.detail.sample)
         self._update_title()
-        self.ctx.labels_changed(self.session.dataset, [self.session.ids[i]])
+        self.ctx.labels_changed(self.session.dataset, [self.session.ids[i] for i in indices])
 
     # ------------------------------------------------------------------ exports
 
