@@ -115,7 +115,7 @@ def main() -> int:
 
     from PySide6.QtWidgets import QApplication
 
-    from fer_desktop._qt.tools.review.grid import TILE, SampleGrid
+    from fer_desktop._qt.tools.review.grid import SampleGrid
     from fer_desktop.review import ReviewSession
     from trainer.evaluation.label_quality import IssueScores
 
@@ -155,7 +155,7 @@ def main() -> int:
         last = bar.maximum()
     print(f"grid of {grid.grid_model.rowCount():,} tiles: first screen shown in {1000 * shown:.0f} ms, "
           f"all laid out in {1000 * (time.perf_counter() - t):.0f} ms; {w}x{h} px")
-    row = TILE.height() + 2 * grid.spacing()
+    row = grid.cache.tile.height() + 2 * grid.spacing()
     step = row // 2  # half a row per frame: 30 rows a second at 60 fps
     down = [min(bar.maximum(), k * step) for k in range(1, args.frames + 1)]
     cold = measure(grid, down)

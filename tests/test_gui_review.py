@@ -165,6 +165,31 @@ def test_a_selection_changes_together_and_undoes_in_one_step(qtbot, make_window,
     assert grid.selected_samples() == [grid.grid_model.sample_at(row) for row in range(4, 8)]
 
 
+def test_tiles_grow_and_shrink_and_the_size_is_remembered(qtbot, make_window, faces_root, review_model,  # noqa: F811
+                                                          one_torch_thread):
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+
+    from fer_desktop._qt.tools.review.grid import THUMB_SIZES
+
+    win = make_window()
+    open_data(qtbot, win, faces_root, review_model)
+    grid = win.grid
+    before = grid.visualRect(grid.grid_model.index(0)).size()
+    key(win, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
+    after = grid.visualRect(grid.grid_model.index(0)).size()
+    assert after.width() - before.width() == after.height() - before.height() == 128 - 96
+    assert grid.cache.get(grid.grid_model.sample_at(0)).width() == round(after.width() * grid.cache.ratio)
+    for _ in range(10):  # Ctrl+wheel down: the smallest size, and no further
+        grid.wheelEvent(QWheelEvent(QPointF(10, 10), QPointF(10, 10), QPoint(), QPoint(0, -120),
+                                    Qt.MouseButton.NoButton, Qt.KeyboardModifier.ControlModifier,
+                                    Qt.ScrollPhase.NoScrollPhase, False))
+    assert grid.cache.thumb == THUMB_SIZES[0]
+    win.close()
+    again = make_window()
+    assert again.grid.cache.thumb == THUMB_SIZES[0]  # remembered
+
+
 def test_reopen_shows_the_journal_without_running_the_model(qtbot, make_window, faces_root, review_model,  # noqa: F811
                                                             monkeypatch, one_torch_thread):
     win = make_window()

@@ -39,7 +39,13 @@ from fer_desktop.colors import class_color
 from fer_desktop.review import NONE, ReviewSession
 
 THUMB = 96  # px: FER-2013's 48 doubled, SFEW's crops at the model's grey input
-TILE = QSize(THUMB + 16, THUMB + 44)
+THUMB_SIZES = (64, 80, 96, 128, 160, 208)  # View ▸ Larger/Smaller Tiles, Ctrl+wheel
+
+
+def tile_size(thumb: int) -> QSize:
+    """A tile: the face, a margin for the frame and the right/wrong edge, two lines of text."""
+    return QSize(thumb + 16, thumb + 44)
+
 SAMPLE_ROLE = Qt.ItemDataRole.UserRole + 1
 WRONG = QColor("#e5484d")
 RIGHT = QColor("#30a46c")
@@ -60,6 +66,7 @@ class TileCache:
         self.text_color = QColor("#000000")
         self.background = QColor("#ffffff")
         self.ratio = 1.0  # device pixels per logical pixel
+        self.thumb = THUMB  # the face's side in logical pixels
         self.font = QFont()
         self.font.setPixelSize(11)
         self.bold = QFont(self.font)
@@ -69,6 +76,14 @@ class TileCache:
 
     def reset(self, session: ReviewSession | None) -> None:
         self.session = session
+        self._items.clear()
+
+    @property
+    def tile(self) -> QSize:
+        return tile_size(self.thumb)
+
+    def set_thumb(self, thumb: int) -> None:
+        self.thumb = thumb
         self._items.clear()
 
     def invalidate(self, i: int) -> None:
@@ -93,20 +108,21 @@ class TileCache:
 
     def _render(self, i: int) -> QPixmap:
         s = self.session
-        pixmap = QPixmap(round(TILE.width() * self.ratio), round(TILE.height() * self.ratio))
+        tile, thumb_side = self.tile, self.thumb
+        pixmap = QPixmap(round(tile.width() * self.ratio), round(tile.height() * self.ratio))
         pixmap.setDevicePixelRatio(self.ratio)
         pixmap.fill(self.background)  # opaque: a repaint is a plain copy, not an alpha blend
         painter = QPainter(pixmap)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        r = QRect(QPoint(0, 0), TILE).adjusted(2, 2, -2, -2)
+        r = QRect(QPoint(0, 0), tile).adjusted(2, 2, -2, -2)
         label_now = s.corrected[i] if s.corrected[i] != NONE else s.given[i]
         predicted = int(s.predicted[i])
         excluded = bool(s.excluded[i])
         if predicted != NONE and not excluded and label_now >= 0:
             # Inside the selection frame, so a selected tile still shows it.
-            painter.fillRect(QRect(r.left() + 2, r.top() + 2, 3, THUMB), RIGHT if predicted == label_now else WRONG)
-        thumb = QRect(r.left() + (r.width() - THUMB) // 2, r.top() + 2, THUMB, THUMB)
+            painter.fillRect(QRect(r.left() + 2, r.top() + 2, 3, thumb_side), RIGHT if predicted == label_now else WRONG)
+        thumb = QRect(r.left() + (r.width() - thumb_side) // 2, r.top() + 2, thumb_side, thumb_side)
         image = self._thumbnail(s.samples.images[i])
         target = QRect(QPoint(0, 0), image.size() / self.ratio)
         target.moveCenter(thumb.center())
@@ -142,12 +158,12 @@ class TileCache:
         return pixmap
 
     def _thumbnail(self, crop: np.ndarray) -> QImage:
-        """The crop at THUMB px (device pixels), scaled by OpenCV: 10x faster than a smooth
-        QPainter scale, which was most of a tile's cost."""
+        """The crop at the tile's face size (device pixels), scaled by OpenCV: 10x faster than a
+        smooth QPainter scale, which was most of a tile's cost."""
         import cv2
 
         h, w = crop.shape[:2]
-        side = round(THUMB * self.ratio)
+        side = round(self.thumb * self.ratio)
         scale = side / max(h, w)
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
         interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
@@ -254,7 +270,7 @@ class TileDelegate(QStyledItemDelegate):
         self.placeholder = QColor("#d9dce0")
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
-        return TILE
+        return self.cache.tile
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem,
               index: QModelIndex | QPersistentModelIndex) -> None:
@@ -267,7 +283,8 @@ class TileDelegate(QStyledItemDelegate):
             # A screenful of new tiles (a jump, a dragged scroll bar): show the frame now, a grey
             # square where the face goes, and draw the rest in the next paints.
             self.deferred += 1
-            painter.fillRect(QRect(rect.left() + (rect.width() - THUMB) // 2, rect.top() + 4, THUMB, THUMB),
+            side = self.cache.thumb
+            painter.fillRect(QRect(rect.left() + (rect.width() - side) // 2, rect.top() + 4, side, side),
                              self.placeholder)
         else:
             painter.drawPixmap(rect.topLeft(), pixmap if pixmap is not None else self.cache.get(i))
@@ -283,6 +300,7 @@ class SampleGrid(QListView):
     Ctrl+A select several tiles, which a label key then changes together."""
 
     currentSampleChanged = Signal(int)  # sample index, -1 for none
+    thumbChanged = Signal(int)  # the faces' side in px
     deferred_paints = 0  # paints that left placeholders (the benchmark counts them)
     last_deferred = 0  # placeholders the last paint left
 
@@ -306,12 +324,40 @@ class SampleGrid(QListView):
         self.setMovement(QListView.Movement.Static)
         self.setSpacing(2)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.verticalScrollBar().setSingleStep(TILE.height() // 3)
+        self.verticalScrollBar().setSingleStep(self.cache.tile.height() // 3)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setMouseTracking(False)
         self.anchor_row = -1  # where a Shift range starts: the last tile made current without Shift
         self.selectionModel().currentChanged.connect(self._on_current)
+
+    def set_thumb(self, thumb: int) -> None:
+        """Show the faces at ``thumb`` px (tiles drawn again, the current tile kept in view)."""
+        thumb = max(THUMB_SIZES[0], min(THUMB_SIZES[-1], int(thumb)))
+        if thumb == self.cache.thumb:
+            return
+        self.cache.set_thumb(thumb)
+        self.verticalScrollBar().setSingleStep(self.cache.tile.height() // 3)
+        current = self.currentIndex()
+        self.scheduleDelayedItemsLayout()  # uniform item sizes are cached until the next layout
+        self.executeDelayedItemsLayout()
+        if current.isValid():
+            self.scrollTo(current)
+        self.thumbChanged.emit(thumb)
+
+    def zoom(self, steps: int) -> None:
+        """Larger (steps > 0) or smaller tiles, by THUMB_SIZES."""
+        now = min(range(len(THUMB_SIZES)), key=lambda k: abs(THUMB_SIZES[k] - self.cache.thumb))
+        self.set_thumb(THUMB_SIZES[max(0, min(len(THUMB_SIZES) - 1, now + steps))])
+
+    def wheelEvent(self, event) -> None:
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            steps = event.angleDelta().y() // 120
+            if steps:
+                self.zoom(steps)
+            event.accept()
+            return
+        super().wheelEvent(event)
 
     def set_session(self, session: ReviewSession | None) -> None:
         self.cache.reset(session)

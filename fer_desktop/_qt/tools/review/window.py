@@ -214,6 +214,10 @@ class ReviewWindow(QMainWindow):
         self.act_flagged = a("Show &Flagged Labels", lambda: self.apply_filter(Filter(flagged=True)), ["Ctrl+2"])
         self.act_edited = a("Show &Relabelled", lambda: self.apply_filter(Filter(relabelled=True)), ["Ctrl+3"])
         self.act_percent = a("Row &Percentages", self.matrix.normalise_box.setChecked, ["Ctrl+P"], checkable=True)
+        self.act_larger = a("&Larger Tiles", lambda: self.grid.zoom(1), ["Ctrl++", "Ctrl+="], tip="Also Ctrl+wheel")
+        self.act_smaller = a("&Smaller Tiles", lambda: self.grid.zoom(-1), ["Ctrl+-"], tip="Also Ctrl+wheel")
+        self.grid.set_thumb(value(self.ctx.settings, "review/thumb", self.grid.cache.thumb, int))
+        self.grid.thumbChanged.connect(lambda px: self.ctx.settings.setValue("review/thumb", px))
         self.matrix.normalise_box.toggled.connect(self.act_percent.setChecked)
         self._enable(False)
 
@@ -237,6 +241,9 @@ class ReviewWindow(QMainWindow):
             m.addSeparator() if act is None else m.addAction(act)
         m = mb.addMenu("&View")
         m.addAction(self.act_percent)
+        m.addAction(self.act_larger)
+        m.addAction(self.act_smaller)
+        m.addSeparator()
         for dock in self.docks.values():
             m.addAction(dock.toggleViewAction())
 
