@@ -55,6 +55,7 @@ class Filter:
     split: str | None = None
     flagged: bool | None = None  # cleanlab's find_label_issues verdict
     ids: frozenset[int] | None = None  # an explicit set of sample indices (show_ids)
+    text: str = ""  # ids containing this, any case ("hangover" finds one SFEW film's faces)
     title: str = ""  # what an explicit set is, for the window
 
     def with_cell(self, label: int | None, predicted: int | None) -> "Filter":
@@ -78,6 +79,7 @@ class ReviewSession:
         self.samples = samples
         self.ids = list(samples.ids)
         self.index = {sample_id: i for i, sample_id in enumerate(self.ids)}
+        self._lower_ids = np.char.lower(np.asarray(self.ids, dtype=str))  # the text filter's haystack
         self.classes = tuple(samples.classes)
         self.given = np.asarray(samples.labels, dtype=np.int64)
         self.name = samples.name
@@ -254,6 +256,8 @@ class ReviewSession:
             keep &= self.splits == f.split
         if f.flagged is not None:
             keep &= self.flagged if f.flagged else ~self.flagged
+        if f.text:
+            keep &= np.char.find(self._lower_ids, f.text.lower()) >= 0
         if f.ids is not None:
             chosen = np.zeros(len(self), bool)
             chosen[np.fromiter(f.ids, np.int64, len(f.ids))] = True

@@ -190,6 +190,28 @@ def test_tiles_grow_and_shrink_and_the_size_is_remembered(qtbot, make_window, fa
     assert again.grid.cache.thumb == THUMB_SIZES[0]  # remembered
 
 
+def test_find_by_id_filters_the_grid_and_keeps_the_digits_for_typing(qtbot, make_window, faces_root,  # noqa: F811
+                                                                     review_model, one_torch_thread):
+    """Ctrl+F, type: the grid shows the ids containing the text (any case); the digits typed
+    go into the box, not to the label keys; Enter gives the keys back to the grid."""
+    win = make_window()
+    s = open_data(qtbot, win, faces_root, review_model)
+    win.grid.setFocus()
+    key(win, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    box = win.filter_bar.text_box
+    assert box.hasFocus()
+    QTest.keyClicks(box, "VAL/disgust/001")
+    shown = [win.grid.grid_model.sample_at(row) for row in range(win.grid.grid_model.rowCount())]
+    assert [s.ids[i] for i in shown] == ["Val/Disgust/001.png"]
+    assert RelabelJournal(s.journal.path, "faces").state() == {}  # "1" was text, not "label 1"
+    QTest.keyClick(box, Qt.Key.Key_Return)
+    assert win.grid.hasFocus()
+    key(win, Qt.Key.Key_X)
+    assert s.state_of(shown[0]) == EXCLUDED
+    key(win, Qt.Key.Key_Escape)
+    assert box.text() == "" and win.grid.grid_model.rowCount() == 40
+
+
 def test_reopen_shows_the_journal_without_running_the_model(qtbot, make_window, faces_root, review_model,  # noqa: F811
                                                             monkeypatch, one_torch_thread):
     win = make_window()

@@ -103,6 +103,9 @@ def test_filters_and_sorts(session):
     assert np.all(np.diff(session.ambiguity[by_amb]) <= 0)
     assert session.view(sort="id").tolist() == list(range(len(session)))
     assert session.view(Filter(ids=frozenset({3, 1}))).tolist() in ([1, 3], [3, 1])
+    found = session.view(Filter(text="TRAIN/Fear"), sort="id")
+    assert [session.ids[i] for i in found] == [f"Train/Fear/{k:03d}.png" for k in range(PER_CLASS)]
+    assert session.view(Filter(text="train/fear/003", label=0)).size == 0  # with the other filters
 
 
 def test_relabel_withdraw_exclude_undo_redo_in_the_journal(tmp_path):

@@ -1,12 +1,12 @@
 """The bar above the grid: which samples (label, prediction, right/wrong, relabelled, split,
-flagged) and in which order; it shows the filter the matrix or a caller set, too."""
+flagged, text in the id) and in which order; it shows the filter the matrix or a caller set, too."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit, QToolButton, QVBoxLayout, QWidget
 
 from fer_desktop.review import SORT_TITLES, SORTS, Filter, ReviewSession
 
@@ -17,6 +17,7 @@ _CHANGES = (("edited or not", None), ("edited only", True), ("not edited", False
 class FilterBar(QWidget):
     filterChanged = Signal(object)  # Filter
     sortChanged = Signal(str, bool)  # sort key, reversed
+    textDone = Signal()  # Enter in the text box: the grid takes the keys again
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -29,6 +30,12 @@ class FilterBar(QWidget):
         self.flagged_box = QCheckBox("flagged only", self)
         self.flagged_box.setToolTip("Only samples cleanlab's find_label_issues flags as likely mislabelled")
         self.flagged_box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.text_box = QLineEdit(self)
+        self.text_box.setPlaceholderText("id contains…")
+        self.text_box.setToolTip("Only samples whose id (file path) contains this text, any case; Enter or Esc "
+                                 "gives the keys back to the grid")
+        self.text_box.setClearButtonEnabled(True)
+        self.text_box.setMaximumWidth(180)
         self.sort_box = self._combo("Order of the grid")
         for key in SORTS:
             self.sort_box.addItem(SORT_TITLES[key], key)
@@ -51,7 +58,7 @@ class FilterBar(QWidget):
                   self.changes_box, self.split_box, self.flagged_box):
             top.addWidget(w)
         top.addStretch(1)
-        for w in (QLabel("Order", self), self.sort_box, self.reverse_box, self.clear_button):
+        for w in (QLabel("Order", self), self.sort_box, self.reverse_box, self.text_box, self.clear_button):
             bottom.addWidget(w)
         bottom.addStretch(1)
         bottom.addWidget(self.title)
@@ -64,6 +71,8 @@ class FilterBar(QWidget):
         for box in (self.label_box, self.pred_box, self.result_box, self.changes_box, self.split_box):
             box.currentIndexChanged.connect(self._from_widgets)
         self.flagged_box.toggled.connect(self._from_widgets)
+        self.text_box.textChanged.connect(self._from_widgets)
+        self.text_box.returnPressed.connect(self.textDone)
         self.clear_button.clicked.connect(lambda: self.set_filter(Filter(), emit=True))
         self.sort_box.currentIndexChanged.connect(self._sort_changed)
         self.reverse_box.toggled.connect(self._sort_changed)
@@ -101,7 +110,8 @@ class FilterBar(QWidget):
     def set_filter(self, f: Filter, emit: bool = False) -> None:
         """Show ``f`` in the widgets (an explicit id set shows as a title)."""
         self.filter = f
-        widgets = (self.label_box, self.pred_box, self.result_box, self.changes_box, self.split_box, self.flagged_box)
+        widgets = (self.label_box, self.pred_box, self.result_box, self.changes_box, self.split_box, self.flagged_box,
+                   self.text_box)
         for w in widgets:
             w.blockSignals(True)
         _select(self.label_box, f.label)
@@ -110,6 +120,8 @@ class FilterBar(QWidget):
         _select(self.changes_box, f.relabelled)
         _select(self.split_box, f.split)
         self.flagged_box.setChecked(bool(f.flagged))
+        if self.text_box.text() != f.text:
+            self.text_box.setText(f.text)
         for w in widgets:
             w.blockSignals(False)
         self.title.setText(f.title if f.ids is not None else "")
@@ -122,7 +134,8 @@ class FilterBar(QWidget):
     def _from_widgets(self, *_) -> None:
         self.filter = replace(self.filter, label=self.label_box.currentData(), predicted=self.pred_box.currentData(),
                               correct=self.result_box.currentData(), relabelled=self.changes_box.currentData(),
-                              split=self.split_box.currentData(), flagged=True if self.flagged_box.isChecked() else None)
+                              split=self.split_box.currentData(), flagged=True if self.flagged_box.isChecked() else None,
+                              text=self.text_box.text().strip())
         self.filterChanged.emit(self.filter)
 
     def _sort_changed(self, *_) -> None:

@@ -138,6 +138,7 @@ class ReviewWindow(QMainWindow):
         self.filter_bar.setEnabled(False)
         self.filter_bar.filterChanged.connect(self.apply_filter)
         self.filter_bar.sortChanged.connect(self._sort_changed)
+        self.filter_bar.textDone.connect(self.grid.setFocus)
         self.grid.currentSampleChanged.connect(self._show_detail)
         self.grid.selectionModel().selectionChanged.connect(self._say_selection)
 
@@ -209,7 +210,9 @@ class ReviewWindow(QMainWindow):
         self.act_advance.setChecked(value(self.ctx.settings, "review/advance", True, bool))
         self.act_next = a("&Next Sample", lambda: self.grid.step(1), ["Space"])
         self.act_prev = a("&Previous Sample", lambda: self.grid.step(-1), ["Shift+Space"])
-        self.act_all = a("&Show All", lambda: self.apply_filter(Filter()), ["Escape"])
+        self.act_all = a("&Show All", self.show_all, ["Escape"])
+        self.act_find = a("&Find by Id…", lambda: self.filter_bar.text_box.setFocus(), ["Ctrl+F"],
+                          tip="Type part of an id or file path: the grid shows the samples that contain it")
         self.act_wrong = a("Show &Wrong Predictions", lambda: self.apply_filter(Filter(correct=False)), ["Ctrl+1"])
         self.act_flagged = a("Show &Flagged Labels", lambda: self.apply_filter(Filter(flagged=True)), ["Ctrl+2"])
         self.act_edited = a("Show &Relabelled", lambda: self.apply_filter(Filter(relabelled=True)), ["Ctrl+3"])
@@ -237,7 +240,8 @@ class ReviewWindow(QMainWindow):
         for act in (self.act_withdraw, self.act_exclude, None, self.act_select_all, self.act_advance):
             m.addSeparator() if act is None else m.addAction(act)
         m = mb.addMenu("&Go")
-        for act in (self.act_next, self.act_prev, None, self.act_all, self.act_wrong, self.act_flagged, self.act_edited):
+        for act in (self.act_next, self.act_prev, None, self.act_all, self.act_wrong, self.act_flagged, self.act_edited,
+                    self.act_find):
             m.addSeparator() if act is None else m.addAction(act)
         m = mb.addMenu("&View")
         m.addAction(self.act_percent)
@@ -258,7 +262,7 @@ class ReviewWindow(QMainWindow):
     def _enable(self, on: bool) -> None:
         for act in (self.act_export_journal, self.act_export_csv, self.act_export_data, self.act_withdraw,
                     self.act_exclude, self.act_next, self.act_prev, self.act_all, self.act_wrong, self.act_flagged,
-                    self.act_edited, self.act_select_all, *self.label_actions):
+                    self.act_edited, self.act_select_all, self.act_find, *self.label_actions):
             act.setEnabled(on)
 
     def _track_job(self, job) -> None:
@@ -384,6 +388,10 @@ class ReviewWindow(QMainWindow):
         self.show()
         self.raise_()
         return len(found)
+
+    def show_all(self) -> None:
+        self.apply_filter(Filter())
+        self.grid.setFocus()  # Esc from the text box gives the keys back to the grid
 
     def _sort_changed(self, key: str, reverse: bool) -> None:
         self.sort = (key, reverse)
