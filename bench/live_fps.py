@@ -313,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from trainer.inference.predictor import default_model_path
+    from trainer.inference.bundled import default_model_path
 
     tmp = Path(tempfile.mkdtemp(prefix="fer-bench-"))
     model = args.model or (str(default_model_path()) if default_model_path().is_file() else str(tiny_model(tmp)))

@@ -56,7 +56,7 @@ def predictions_for(samples, source: str):
     if source:
         try:
             from trainer.data.datasets import DataSpec, available_splits
-            from trainer.inference.predictor import default_model_path
+            from trainer.inference.bundled import default_model_path
 
             spec = DataSpec(Path(source), tuple(available_splits(source)))
             where = cache_path(default_model_path(), str(spec), samples.meta.get("preprocessing"), samples=samples,

@@ -145,7 +145,7 @@ def test_a_cascade_cards_replay_is_found_under_its_data_root(tmp_path, monkeypat
 
 
 def test_runs_never_go_into_the_bundled_models_folder(tmp_path):
-    from trainer.inference.predictor import resources_dir
+    from trainer.inference.bundled import resources_dir
 
     model = _tiny_model(tmp_path / "tiny")
     with pytest.raises(DataError, match="bundled"):

@@ -10,10 +10,9 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from trainer.inference.backends import Classifier, TorchClassifier, create_classifier, predict_probs
+from trainer.inference.bundled import resolve_model
 from trainer.inference.preprocess import crops_to_batch
 from trainer.models.card import ModelCard, ModelLoadError, read_card
-
-from trainer.inference.bundled import DEFAULT_MODEL_NAME, default_model_path, resolve_model, resources_dir  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
     from torch import nn

@@ -79,7 +79,7 @@ def _check_model(cfg: TrainConfig) -> None:
 
 def check_out(out: Path) -> None:
     """Runs never write into the bundled model's folder."""
-    from trainer.inference.predictor import resources_dir
+    from trainer.inference.bundled import resources_dir
 
     bundled = (resources_dir() / "models").resolve()
     target = Path(out).expanduser().resolve()
