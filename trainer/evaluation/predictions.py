@@ -157,13 +157,13 @@ def predict_samples(model, card, samples: SampleSet, *, device: str = "auto", tt
         if progress is not None:
             progress(min(start + batch_size, len(samples)), total)
     model_probs = np.concatenate(probs_out) if probs_out else np.zeros((0, len(card.classes)), np.float32)
-    probs = _to_data_classes(model_probs, list(card.classes), samples.classes)
+    probs = to_data_classes(model_probs, list(card.classes), samples.classes)
     emb = (np.concatenate(emb_out) if emb_out else np.zeros((0, 0), np.float32)) if embeddings else None
     extra = None
     if views and len(samples):
         def predict(crops: np.ndarray) -> np.ndarray:
             p, _ = predict_probs(classifier, crops_to_batch(crops, card.input_size, mean, std), tta_flip)
-            return _to_data_classes(p, list(card.classes), samples.classes)
+            return to_data_classes(p, list(card.classes), samples.classes)
 
         first = len(samples)
         extra = _view_probs(predict, samples, probs, batch_size,
@@ -194,7 +194,7 @@ def _view_probs(predict, samples: SampleSet, probs: np.ndarray, batch_size: int,
     return out
 
 
-def _to_data_classes(probs: np.ndarray, model_classes: list[str], data_classes: tuple[str, ...]) -> np.ndarray:
+def to_data_classes(probs: np.ndarray, model_classes: list[str], data_classes: tuple[str, ...]) -> np.ndarray:
     if list(data_classes) == model_classes:
         return probs.astype(np.float32)
     out = np.zeros((len(probs), len(data_classes)), dtype=np.float32)
