@@ -137,6 +137,7 @@ def test_a_selection_changes_together_and_undoes_in_one_step(qtbot, make_window,
         QTest.mouseClick(grid.viewport(), Qt.MouseButton.LeftButton, modifier, rect.center())
     picked = [grid.grid_model.sample_at(row) for row in range(2, 7)]
     assert grid.selected_samples() == picked and "5 faces selected" in win.statusBar().currentMessage()
+    assert win.detail.applies_to.isVisible() and "all 5 selected faces" in win.detail.applies_to.text()
     key(win, Qt.Key.Key_X)
     assert [s.state_of(i) for i in picked] == [EXCLUDED] * 5
     assert win.undo_stack.count() == 1 and win.undo_stack.undoText() == "exclude 5 faces"

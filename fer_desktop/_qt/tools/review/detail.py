@@ -85,6 +85,10 @@ class DetailView(QWidget):
         self.info.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         self.buttons_box = QGridLayout()
         self.buttons: dict[object, QPushButton] = {}
+        self.applies_to = QLabel(self)  # the buttons change every selected face: say so
+        self.applies_to.setStyleSheet("color: #0b68cb; font-weight: bold;")
+        self.applies_to.setWordWrap(True)
+        self.applies_to.hide()
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 8, 8, 8)
@@ -92,6 +96,7 @@ class DetailView(QWidget):
         lay.addLayout(pics)
         lay.addWidget(self.plot, 1)
         lay.addWidget(self.votes)
+        lay.addWidget(self.applies_to)
         lay.addLayout(self.buttons_box)
         lay.addWidget(self.info)
 
@@ -132,6 +137,11 @@ class DetailView(QWidget):
         # Room for "87%  ◀ given".
         self.bars, self.texts = add_class_bars(self.plot, self.session.classes,
                                                self.palette().color(self.foregroundRole()), x_max=1.45)
+
+    def set_selection_count(self, n: int) -> None:
+        """With several faces selected, the buttons (and keys) change all of them."""
+        self.applies_to.setText(f"The buttons change all {n:,} selected faces (this one is the last clicked)")
+        self.applies_to.setVisible(n > 1)
 
     # ------------------------------------------------------------------ one sample
 

@@ -403,6 +403,7 @@ class ReviewWindow(QMainWindow):
 
     def _say_selection(self) -> None:
         n = len(self.grid.selectionModel().selectedIndexes())
+        self.detail.set_selection_count(n)
         if n > 1:
             self.statusBar().showMessage(f"{n:,} faces selected: a label key, 0 or X changes all of them")
         else:
