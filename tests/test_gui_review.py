@@ -213,6 +213,30 @@ def test_find_by_id_filters_the_grid_and_keeps_the_digits_for_typing(qtbot, make
     assert box.text() == "" and win.grid.grid_model.rowCount() == 40
 
 
+def test_open_recent_lists_what_opened_and_opens_it_again(qtbot, make_window, faces_root, review_model,  # noqa: F811
+                                                          tmp_path, one_torch_thread):
+    """A dataset that opened is first in Review > Open Recent (once, however often opened); a
+    missing one is listed but disabled; a hand-edited entry is skipped; an entry opens again."""
+    from fer_desktop._qt.tools.review.recent import KEY, recent_requests
+
+    win = make_window()
+    settings = win.ctx.settings
+    settings.setValue(KEY, '[{"path": "%s", "split": "Val"}, {"nonsense": 1}, 7]' % (tmp_path / "gone"))
+    open_data(qtbot, win, faces_root, review_model)
+    open_data(qtbot, win, faces_root, review_model)
+    assert [(r.path, r.split) for r in recent_requests(settings)] == [(str(faces_root), None),
+                                                                       (str(tmp_path / "gone"), "Val")]
+    win.recent_menu.aboutToShow.emit()
+    actions = [a for a in win.recent_menu.actions() if not a.isSeparator()]
+    assert actions[0].text().startswith("&1  faces · model tiny") and actions[0].isEnabled()
+    assert actions[1].text().endswith("(not found)") and not actions[1].isEnabled()
+    with qtbot.waitSignal(win.sessionChanged, timeout=WAIT_MS):
+        actions[0].trigger()
+    assert win.session is not None and win.session.source == str(faces_root)
+    win.recent_menu.actions()[-1].trigger()  # Clear the List
+    assert recent_requests(settings) == []
+
+
 def test_reopen_shows_the_journal_without_running_the_model(qtbot, make_window, faces_root, review_model,  # noqa: F811
                                                             monkeypatch, one_torch_thread):
     win = make_window()
@@ -268,7 +292,8 @@ def test_main_window_review_menu(qtbot, tmp_path, faces_root, review_model, home
     qtbot.addWidget(main)
     main.show()
     menu = main.menus["Review"]
-    assert [a.text() for a in menu.actions() if a.text()][:2] == ["&Open Dataset…", "&Show Review Window"]
+    assert [a.text() for a in menu.actions() if a.text()][:3] == ["&Open Dataset…", "Open &Recent",
+                                                                   "&Show Review Window"]
     tool = main.tools["Review"]
     main.ctx.request_open_dataset(str(faces_root), model=str(review_model))
     win = tool.window()
@@ -280,6 +305,8 @@ def test_main_window_review_menu(qtbot, tmp_path, faces_root, review_model, home
     i = win.grid.current_sample()
     key(win, getattr(Qt.Key, f"Key_{(win.session.given[i] + 1) % 4 + 1}"))
     assert heard == [("faces", [win.session.ids[i]])]
+    tool.recent_menu.aboutToShow.emit()  # the main window's list is the review window's
+    assert tool.recent_menu.actions()[0].text().startswith("&1  faces · model tiny")
     main.close()
 
 

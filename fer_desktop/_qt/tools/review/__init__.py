@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QMenu, QWidget
 
 from fer_desktop._qt.context import AppContext
 from fer_desktop._qt.panels import ToolSpec
+from fer_desktop._qt.tools.review.recent import fill_recent_menu
 from fer_desktop.review import DatasetRequest
 
 
@@ -21,6 +22,8 @@ class ReviewTool(QObject):
         self.ctx = ctx
         self._window = None
         self.act_open = self._add(menu, "&Open Dataset…", lambda: self.window().open_dialog(), "Ctrl+R")
+        self.recent_menu = menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(lambda: fill_recent_menu(self.recent_menu, ctx.settings, self.open))
         self.act_show = self._add(menu, "&Show Review Window", self.show_window)
         menu.addSeparator()
         self.act_export_journal = self._add(menu, "Export &Journal…", lambda: self.window().export_journal())

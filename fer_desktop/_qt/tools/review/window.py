@@ -32,6 +32,7 @@ from fer_desktop._qt.tools.review.detail import DetailView
 from fer_desktop._qt.tools.review.filter_bar import FilterBar
 from fer_desktop._qt.tools.review.grid import SampleGrid
 from fer_desktop._qt.tools.review.matrix import ConfusionMatrix
+from fer_desktop._qt.tools.review.recent import fill_recent_menu, remember
 from fer_desktop.review import DatasetRequest, Filter, ReviewSession
 from trainer.data.relabel import EXCLUDED
 
@@ -227,7 +228,11 @@ class ReviewWindow(QMainWindow):
     def _build_menus(self) -> None:
         mb = self.menuBar()
         m = mb.addMenu("&Review")
-        for act in (self.act_open, None, self.act_export_journal, self.act_export_csv, self.act_export_data, None,
+        m.addAction(self.act_open)
+        self.recent_menu = m.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(
+            lambda: fill_recent_menu(self.recent_menu, self.ctx.settings, self.open_dataset))
+        for act in (None, self.act_export_journal, self.act_export_csv, self.act_export_data, None,
                     self.act_close):
             m.addSeparator() if act is None else m.addAction(act)
         m = mb.addMenu("&Edit")
@@ -293,6 +298,7 @@ class ReviewWindow(QMainWindow):
         name = Path(request.path).name + (f" ({request.split})" if request.split else "")
         job = ThreadJob(open_session, request, title=f"Opening {name}", parent=self,
                         cache_dir=self.cache_dir, device=self.device)
+        job.returned.connect(lambda session: remember(self.ctx.settings, request))
         job.returned.connect(self.set_session)
         job.errored.connect(self._load_failed)
         job.aborted.connect(lambda text: self.banner.show_message(f"Opening {name} cancelled.", "info", "load"))
