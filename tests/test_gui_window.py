@@ -236,6 +236,30 @@ def test_csv_export_of_a_video(qtbot, window, astronaut_video, tmp_path):
     qtbot.waitUntil(lambda: not window.jobs_indicator.isVisible(), timeout=5000)
 
 
+def test_annotated_video_export(qtbot, window, astronaut_video, tmp_path):
+    """File > Export Annotated Video: every frame, at the source's size and rate, with the face's
+    box and label drawn in (strong changes near the head only; the grey right side untouched)."""
+    out = tmp_path / "demo.mp4"
+    with qtbot.waitSignal(window.exportFinished, timeout=60000) as blocker:
+        window.export_annotated_video(out, video=astronaut_video)
+    assert blocker.args == [str(out), 20]
+    exported, source = cv2.VideoCapture(str(out)), cv2.VideoCapture(str(astronaut_video))
+    assert exported.get(cv2.CAP_PROP_FPS) == pytest.approx(20.0)
+    frames = 0
+    while True:
+        ok, drawn = exported.read()
+        ok_source, original = source.read()
+        if not ok:
+            break
+        assert ok_source and drawn.shape == original.shape == (240, 320, 3)
+        if frames == 0:  # the head spans x 10-190 in the first frame
+            changed = np.abs(drawn.astype(int) - original.astype(int)).sum(axis=2) > 90
+            assert changed.sum() > 300 and not changed[:, 230:].any()
+        frames += 1
+    assert frames == 20
+    qtbot.waitUntil(lambda: not window.jobs_indicator.isVisible(), timeout=5000)
+
+
 def test_settings_remember_layout_and_choices(qtbot, settings, tiny_model):
     win = MainWindow(settings, model_path=tiny_model)
     qtbot.addWidget(win)

@@ -1,5 +1,6 @@
-"""Saving what is shown: a snapshot (annotated PNG + JSON), and a video's per-frame
-probabilities as CSV (a function a ThreadJob runs off the GUI thread, with progress)."""
+"""Saving what is shown: a snapshot (annotated PNG + JSON), a video's per-frame probabilities
+as CSV, and the video with its faces drawn as in the window (functions a ThreadJob runs off the
+GUI thread, with progress)."""
 
 from __future__ import annotations
 
@@ -29,19 +30,53 @@ def save_snapshot(result: FrameResult, png_path: str | Path, *, selected_id: int
     return png, js
 
 
+def _export_engine(model_path: str | None, detector: str | None):
+    """Its own model instance (the live view keeps going), detecting on every frame: an export
+    is for analysis and sharing, not for speed."""
+    from fer_desktop.engine import load_engine
+    from trainer.inference.live import LiveConfig
+
+    return load_engine(model_path, LiveConfig(detect_every=1), detector=detector, warm_up=False)
+
+
 def export_video_job(video: str, out: str, model_path: str | None, detector: str | None = None, *,
                      progress: Callable[[int, int], None] | None = None,
                      cancelled: Callable[[], bool] | None = None) -> tuple[str, int]:
-    """For a ThreadJob: loads its own model instance (the live view keeps going), writes the
-    CSV; returns (path, rows). Cancelled: raises JobCancelled saying how much was written."""
+    """For a ThreadJob: writes the CSV; returns (path, rows). Cancelled: raises JobCancelled
+    saying how much was written."""
     from fer_desktop._qt.jobs import JobCancelled
-    from fer_desktop.engine import load_engine
-    from fer_desktop.export_csv import export_video_csv
-    from trainer.inference.live import LiveConfig
+    from fer_desktop.video_export import export_video_csv
 
-    # Every frame detected: the export is for analysis, not for speed.
-    engine = load_engine(model_path, LiveConfig(detect_every=1), detector=detector, warm_up=False)
+    engine = _export_engine(model_path, detector)
     rows = export_video_csv(video, out, engine.live, engine.info.classes, progress=progress, cancelled=cancelled)
     if cancelled is not None and cancelled():
         raise JobCancelled(f"CSV export cancelled ({rows} rows written to {out}).")
     return out, rows
+
+
+def annotated_video_job(video: str, out: str, model_path: str | None, detector: str | None = None, *,
+                        smoothed: bool = True, progress: Callable[[int, int], None] | None = None,
+                        cancelled: Callable[[], bool] | None = None) -> tuple[str, int]:
+    """For a ThreadJob: the video with every face's box and label drawn as the window draws them
+    (QImage painting is safe off the GUI thread); returns (path, frames)."""
+    import numpy as np
+
+    from fer_desktop._qt.annotate import annotated_image
+    from fer_desktop._qt.jobs import JobCancelled
+    from fer_desktop.video_export import export_annotated_video
+
+    engine = _export_engine(model_path, detector)
+    classes = list(engine.info.classes)
+
+    def annotate(frame, faces):
+        image = annotated_image(frame, faces, classes, selected_id=None, smoothed=smoothed)
+        image = image.convertToFormat(image.Format.Format_BGR888)
+        rows = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())
+        return rows[:, : 3 * image.width()].reshape(image.height(), image.width(), 3).copy()
+
+    if Path(out).suffix.lower() not in (".mp4", ".avi"):
+        out = str(Path(out).with_suffix(".mp4"))
+    frames = export_annotated_video(video, out, engine.live, annotate, progress=progress, cancelled=cancelled)
+    if cancelled is not None and cancelled():
+        raise JobCancelled(f"Video export cancelled ({frames} frames written to {out}).")
+    return out, frames

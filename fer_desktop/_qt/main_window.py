@@ -6,6 +6,7 @@ turns menu actions into requests to them; it holds no image-processing logic its
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from fer_desktop._qt.banner import MessageBanner
 from fer_desktop._qt.capture import CaptureWorker
 from fer_desktop._qt.context import AppContext
 from fer_desktop._qt.errors import guarded, report_exception
-from fer_desktop._qt.export import export_video_job, save_snapshot
+from fer_desktop._qt.export import annotated_video_job, export_video_job, save_snapshot
 from fer_desktop._qt.frame_view import FrameView
 from fer_desktop._qt.inference import InferenceWorker
 from fer_desktop._qt.jobs import Job, JobsIndicator, ThreadJob
@@ -172,6 +173,8 @@ class MainWindow(QMainWindow):
                               "Save the annotated frame (PNG) and its probabilities (JSON)")
         self.act_export = a("&Export Video Probabilities (CSV)…", lambda: self.export_csv(), ["Ctrl+E"],
                             "Every frame of a video through the model, to CSV")
+        self.act_export_video = a("Export &Annotated Video…", lambda: self.export_annotated_video(),
+                                  ["Ctrl+Shift+E"], "The video with every face boxed and labelled, to MP4 (no sound)")
         self.act_quit = a("&Quit", self.close, [QKeySequence.StandardKey.Quit, "Ctrl+Q"])
         self.act_play = a("&Play / Pause", self.toggle_play, ["Space"])
         self.act_next = a("&Next", self.next_item, ["PgDown", "Right"], "Next image or frame")
@@ -214,6 +217,7 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         m.addAction(self.act_snapshot)
         m.addAction(self.act_export)
+        m.addAction(self.act_export_video)
         m.addSeparator()
         m.addAction(self.act_quit)
         for act in (self.act_play, self.act_prev, self.act_next):
@@ -618,8 +622,20 @@ class MainWindow(QMainWindow):
 
     @guarded
     def export_csv(self, out: str | Path | None = None, video: str | Path | None = None) -> None:
+        """Every frame of a video through the model, one CSV row per face per frame."""
+        self._export_video(export_video_job, "CSV", "rows", "-probabilities.csv", "CSV (*.csv)", out, video)
+
+    @guarded
+    def export_annotated_video(self, out: str | Path | None = None, video: str | Path | None = None) -> None:
+        """The video with its faces boxed and labelled as the window shows them (smoothed or not,
+        as View > Smooth Probabilities is set), to share a demo."""
+        self._export_video(partial(annotated_video_job, smoothed=self.ctx.smoothing), "Video", "frames",
+                           "-annotated.mp4", "MP4 video (*.mp4)", out, video)
+
+    def _export_video(self, work, what: str, unit: str, suffix: str, file_filter: str,
+                      out: str | Path | None, video: str | Path | None) -> None:
         if self._export is not None:
-            self.show_message("A CSV export is already running.", "warning")
+            self.show_message("An export is already running.", "warning")
             return
         if self.ctx.model is None:
             self.show_message("Load a model before exporting.", "warning")
@@ -632,15 +648,15 @@ class MainWindow(QMainWindow):
                 if not video:
                     return
         if out is None:
-            suggestion = Path(video).with_name(Path(video).stem + "-probabilities.csv")
-            out, _ = QFileDialog.getSaveFileName(self, "Export probabilities", str(suggestion), "CSV (*.csv)")
+            suggestion = Path(video).with_name(Path(video).stem + suffix)
+            out, _ = QFileDialog.getSaveFileName(self, f"Export {what.lower()}", str(suggestion), file_filter)
             if not out:
                 return
         model_path = str(self.ctx.model.path) if self.ctx.model.path else None
-        job = ThreadJob(export_video_job, str(video), str(out), model_path, self.detector,
-                        title=f"CSV {Path(video).name}", parent=self)
-        job.returned.connect(self._on_export_finished)
-        job.errored.connect(lambda exc: self._on_export_failed(f"CSV export failed: {exc}"))
+        job = ThreadJob(work, str(video), str(out), model_path, self.detector,
+                        title=f"{what} {Path(video).name}", parent=self)
+        job.returned.connect(lambda result: self._on_export_finished(result, unit))
+        job.errored.connect(lambda exc: self._on_export_failed(f"{what} export failed: {exc}"))
         job.aborted.connect(self._on_export_failed)
         job.finished.connect(self._end_export)
         self._export = job
@@ -656,10 +672,10 @@ class MainWindow(QMainWindow):
         self._export = None
 
     @guarded
-    def _on_export_finished(self, result: tuple[str, int]) -> None:
-        path, rows = result
-        self.show_message(f"Exported {rows} rows to {path}", "info")
-        self.exportFinished.emit(path, rows)
+    def _on_export_finished(self, result: tuple[str, int], unit: str = "rows") -> None:
+        path, count = result
+        self.show_message(f"Exported {count} {unit} to {path}", "info")
+        self.exportFinished.emit(path, count)
 
     @guarded
     def _on_export_failed(self, message: str) -> None:
