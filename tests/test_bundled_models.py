@@ -18,6 +18,18 @@ def test_the_default_and_the_paper_protocol_model_ship():
     assert models[PAPER].stat().st_size < 25 * 2 ** 20  # the issue's limit for a second model
 
 
+def test_the_fer2013_label_model_ships_with_its_test_views():
+    """Issue 10's second model for FER-2013's own labels: by name, under 25 MB, the default's
+    classes, and the eight views its PublicTest choice was made with (every path honours them)."""
+    from trainer.evaluation.views import VIEWS
+
+    path = bundled_models()["fer2013-labels"]
+    card = read_card(path)
+    assert path.stat().st_size < 25 * 2 ** 20
+    assert card.classes == read_card(bundled_models()["default"]).classes
+    assert card.test_views == [v.to_dict() for v in VIEWS]
+
+
 def test_names_files_and_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("FER_DESKTOP_MODEL", raising=False)

@@ -66,3 +66,13 @@ def test_metrics_read_as_percentages_with_their_commands():
     assert table.rows == [["sfew2/Val", "431", "45.7%", "38.7%", "70.8%", "—"], ["old", "—", "50.0%", "—", "—", "—"]]
     assert table.commands == ["fer-train evaluate ...", ""]
     assert percent(1.5) == "1.5" and percent(None) == "—" and percent(True) == "True"
+
+
+def test_the_overview_says_when_a_card_asks_for_test_views():
+    from fer_desktop.card_view import overview_rows
+    from trainer.inference.bundled import bundled_models
+    from trainer.models.card import read_card
+
+    rows = dict(overview_rows(read_card(bundled_models()["fer2013-labels"])))
+    assert rows["Test views"].startswith("each face also seen 8 more ways") and "9× the classifier's time" in rows["Test views"]
+    assert "Test views" not in dict(overview_rows(read_card(bundled_models()["default"])))

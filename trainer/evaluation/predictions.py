@@ -129,9 +129,10 @@ def predict_samples(model, card, samples: SampleSet, *, device: str = "auto", tt
     (run on ``device``). Columns follow the data's classes: a class the model lacks gets 0,
     classes the data lacks are dropped and the rest renormalised. ``views``: also average extra
     views of the likeliest label errors into ``view_probs`` (trainer.evaluation.views) for the
-    label-quality ranking; ``progress`` counts both passes under one total (faces looked at)."""
-    from trainer.inference.backends import TorchClassifier, predict_probs
-    from trainer.inference.preprocess import crops_to_batch
+    label-quality ranking; ``progress`` counts both passes under one total (faces looked at).
+    Every pass averages in the card's own test views (trainer.inference.views), as the app does."""
+    from trainer.inference.backends import TorchClassifier
+    from trainer.inference.views import crop_probs
 
     if hasattr(model, "run"):
         classifier = model
@@ -139,8 +140,8 @@ def predict_samples(model, card, samples: SampleSet, *, device: str = "auto", tt
         from trainer.device import choose_device
 
         classifier = TorchClassifier(model, str(choose_device(device)))
-    mean, std = float(np.mean(card.mean)), float(np.mean(card.std))
     total = len(samples)
+    views = views and not card.test_views  # the card's own views already steady every sample
     if views:
         from trainer.evaluation.views import VIEWS, candidate_count
 
@@ -149,8 +150,7 @@ def predict_samples(model, card, samples: SampleSet, *, device: str = "auto", tt
     for start in range(0, len(samples), batch_size):
         if cancelled is not None and cancelled():
             raise Cancelled(f"stopped after {start} of {len(samples)} samples")
-        batch = crops_to_batch(samples.images[start:start + batch_size], card.input_size, mean, std)
-        p, e = predict_probs(classifier, batch, tta_flip, embeddings)
+        p, e = crop_probs(classifier, samples.images[start:start + batch_size], card, tta_flip, embeddings)
         probs_out.append(p.astype(np.float32, copy=False))
         if embeddings:
             emb_out.append(e.astype(np.float32, copy=False))
@@ -162,7 +162,7 @@ def predict_samples(model, card, samples: SampleSet, *, device: str = "auto", tt
     extra = None
     if views and len(samples):
         def predict(crops: np.ndarray) -> np.ndarray:
-            p, _ = predict_probs(classifier, crops_to_batch(crops, card.input_size, mean, std), tta_flip)
+            p, _ = crop_probs(classifier, crops, card, tta_flip)
             return to_data_classes(p, list(card.classes), samples.classes)
 
         first = len(samples)

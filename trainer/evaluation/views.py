@@ -12,30 +12,11 @@ share up)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Sequence
 
-import cv2
 import numpy as np
 
-
-@dataclass(frozen=True)
-class View:
-    """A similarity transform about the crop's centre: ``angle`` in degrees, ``dx``/``dy`` as
-    fractions of its side."""
-
-    scale: float = 1.0
-    dx: float = 0.0
-    dy: float = 0.0
-    angle: float = 0.0
-
-    def apply(self, crop: np.ndarray) -> np.ndarray:
-        h, w = crop.shape[:2]
-        m = cv2.getRotationMatrix2D((w / 2 - 0.5, h / 2 - 0.5), self.angle, self.scale)
-        m[:, 2] += (self.dx * w, self.dy * h)
-        # Edge pixels fill what moves in: a black band would be a feature the model never saw.
-        return cv2.warpAffine(crop, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
+from trainer.inference.views import View
 
 # Turned 8 degrees either way, 10% in and out, two pixels of a 48x48 FER-2013 face each way.
 # Chosen on FER-2013 PublicTest (precision of the top 500 against FER+: 80.0% with all eight,

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from trainer.inference.backends import Classifier, TorchClassifier, create_classifier, predict_probs
+from trainer.inference.backends import Classifier, TorchClassifier, create_classifier
 from trainer.inference.bundled import resolve_model
 from trainer.inference.preprocess import crops_to_batch
+from trainer.inference.views import crop_probs
 from trainer.models.card import ModelCard, ModelLoadError, read_card
 
 if TYPE_CHECKING:
@@ -83,10 +84,10 @@ class Predictor:
     def predict_crops(self, crops: Sequence[np.ndarray], tta_flip: bool | None = None) -> np.ndarray:
         """Grey (or BGR) face crops of any size -> (N, C) probabilities, all in one batch.
         ``tta_flip`` (default: the predictor's setting) averages in the mirror image: better,
-        but twice the work."""
+        but twice the work; the card's test views are averaged in too (trainer.inference.views)."""
         if len(crops) == 0:
             return np.zeros((0, len(self.classes)), dtype=np.float32)
-        probs, _ = predict_probs(self.classifier, self.to_batch(crops), self.tta_flip if tta_flip is None else tta_flip)
+        probs, _ = crop_probs(self.classifier, crops, self.card, self.tta_flip if tta_flip is None else tta_flip)
         return probs
 
     def predict_image(self, image: np.ndarray, tta_flip: bool | None = None) -> list[FacePrediction]:

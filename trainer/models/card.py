@@ -90,6 +90,25 @@ def _known_format(fmt: str) -> str:
     return fmt
 
 
+_VIEW_LIMITS = {"scale": (0.5, 2.0), "dx": (-0.5, 0.5), "dy": (-0.5, 0.5), "angle": (-45.0, 45.0)}
+
+
+def _checked_views(views: list[dict[str, Any]]) -> list[dict[str, float]]:
+    """``test_views``: at most 32, each {scale 0.5-2, dx/dy -0.5-0.5 of the side, angle -45-45}."""
+    if len(views) > 32:
+        raise ValueError("at most 32 test views")
+    out = []
+    for v in views:
+        if not set(v) <= set(_VIEW_LIMITS):
+            raise ValueError(f"a test view's keys are among {', '.join(_VIEW_LIMITS)}; got {sorted(v)}")
+        for key, value in v.items():
+            low, high = _VIEW_LIMITS[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+                raise ValueError(f"test view {key} must be a number in [{low}, {high}]; got {value!r}")
+        out.append({k: float(x) for k, x in v.items()})
+    return out
+
+
 @dataclass
 class ModelCard:
     """A model's card. ``from_dict`` (every load) checks it against these types and limits;
@@ -114,6 +133,9 @@ class ModelCard:
     metrics: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
     format: Annotated[StrictStr, AfterValidator(_known_format)] = CARD_FORMAT
+    # Extra views averaged in at test time ({"scale", "dx", "dy", "angle"} each;
+    # trainer.inference.views): every path that runs the model honours them. Empty: the face alone.
+    test_views: Annotated[list[dict[str, Any]], AfterValidator(_checked_views)] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=False)
