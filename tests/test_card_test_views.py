@@ -55,6 +55,8 @@ def test_every_path_averages_the_cards_views(model_and_card):
     samples = SampleSet(ids=[f"s{i}" for i in range(6)], images=crops, labels=np.arange(6) % 4,
                         classes=tuple(BASIC_CLASSES[:4]), name="toy")
     assert np.allclose(predict_samples(model, card, samples, device="cpu").probs, app, atol=1e-5)
+    # The review's second look at the likeliest errors is skipped: every face had its views already.
+    assert predict_samples(model, card, samples, device="cpu", views=True).view_probs is None
     without = Predictor.from_model(model, ModelCard(**{**card.__dict__, "test_views": []})).predict_crops(list(crops))
     assert np.allclose(without, plain(crops), atol=1e-5)
 
