@@ -152,6 +152,55 @@ def test_no_faces_means_no_classifier_call(scene):
     assert calls == []
 
 
+class ThreeFaces:
+    """Three still copies of the astronaut's face on a textured frame, and a detector that knows them."""
+
+    def __init__(self, astronaut_bgr: np.ndarray) -> None:
+        scene = MovingFace(astronaut_bgr, frames=1)
+        self.image = scene.background.copy()
+        ph, pw = scene.patch.shape[:2]
+        self.faces = []
+        for x in (30, 240, 450):
+            self.image[150:150 + ph, x:x + pw] = scene.patch
+            self.faces.append(face_at(x + 10, 160))
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        scale = image.shape[1] / 640
+        return [f.mapped(scale, scale) for f in self.faces]
+
+
+def test_a_slow_classifier_sees_the_stalest_faces_first_and_the_view_does_not_wait(astronaut_bgr):
+    """20 ms a face against a 33 ms budget: after the first frame (all three faces, to learn the
+    cost) each frame classifies one face, the one seen longest ago; the others keep their last
+    probabilities and their running average stands still. Without a budget every face, every frame."""
+    import time
+
+    scene = ThreeFaces(astronaut_bgr)
+    calls: list[int] = []
+
+    def slow(crops):  # call k answers [k/100, 1 - k/100]: which call saw a face is in its probabilities
+        calls.append(len(crops))
+        time.sleep(0.02 * len(crops))
+        k = len(calls) / 100
+        return np.tile(np.array([[k, 1 - k]], np.float32), (len(crops), 1))
+
+    live = LivePipeline(scene, FakeAligner(), slow, LiveConfig(detect_every=100, classify_budget_ms=33.0))
+    frames = [live.process(scene.image) for _ in range(7)]
+    assert [len(f) for f in frames] == [3] * 7 and calls == [3, 1, 1, 1, 1, 1, 1]
+    seen = [[face.track_id for face in f if np.isclose(face.probs[0], (n + 1) / 100)] for n, f in enumerate(frames)]
+    assert seen[0] == [1, 2, 3] and all(len(ids) == 1 for ids in seen[1:])
+    order = [ids[0] for ids in seen[1:]]
+    assert sorted(order[:3]) == [1, 2, 3] and order[:3] == order[3:]  # round robin, stalest first
+    stale = [f for f in frames[1] if f.track_id != order[0]]
+    assert all(np.allclose(f.probs, [0.01, 0.99]) and np.allclose(f.smoothed, [0.01, 0.99]) for f in stale)
+
+    calls.clear()
+    every = LivePipeline(scene, FakeAligner(), slow, LiveConfig(detect_every=100, classify_budget_ms=None))
+    for _ in range(3):
+        every.process(scene.image)
+    assert calls == [3, 3, 3]
+
+
 def test_geometry_helpers():
     f = face_at(10, 20, 40, 40)
     s = f.mapped(2.0, 2.0)  # pixel centres: (22 + 0.5) * 2 - 0.5

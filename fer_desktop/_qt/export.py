@@ -31,12 +31,13 @@ def save_snapshot(result: FrameResult, png_path: str | Path, *, selected_id: int
 
 
 def _export_engine(model_path: str | None, detector: str | None):
-    """Its own model instance (the live view keeps going), detecting on every frame: an export
-    is for analysis and sharing, not for speed."""
+    """Its own model instance (the live view keeps going), detecting and classifying every face
+    on every frame: an export is for analysis and sharing, not for speed."""
     from fer_desktop.engine import load_engine
     from trainer.inference.live import LiveConfig
 
-    return load_engine(model_path, LiveConfig(detect_every=1), detector=detector, warm_up=False)
+    return load_engine(model_path, LiveConfig(detect_every=1, classify_budget_ms=None), detector=detector,
+                       warm_up=False)
 
 
 def export_video_job(video: str, out: str, model_path: str | None, detector: str | None = None, *,

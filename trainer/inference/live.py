@@ -59,6 +59,11 @@ class LiveConfig:
     # frames (a detector costs several tracked frames). Its faces are carried by the flow
     # from the frame they were found in to the current one.
     async_detect: bool = False
+    # Classifier time a frame may take (a 30-fps webcam's period). A model too slow to see every
+    # face in it (one with test views, many faces) sees the faces it saw longest ago first; the
+    # others keep their last probabilities for a frame or two, so the view never waits for it.
+    # None: every face every frame (exports, which are for analysis).
+    classify_budget_ms: float | None = 33.0
 
 
 @dataclass
@@ -102,6 +107,9 @@ class Track:
     unconfirmed: int = 0  # detection rounds since the detector last saw this face
     seeded_with: int = 0
     lost: bool = False  # the flow lost it this frame: only a detection can continue it
+    crop: np.ndarray | None = None  # what the classifier last saw of it, and what it said
+    probs: np.ndarray | None = None
+    classified_at: int = -1  # the frame number of that
 
 
 def _seed_points(grey: np.ndarray, face: Any, max_points: int) -> np.ndarray:
@@ -139,6 +147,8 @@ class LivePipeline:
         self._ids = itertools.count(1)
         self._prev_grey: np.ndarray | None = None
         self._since_detect = 0
+        self._frame_no = 0
+        self._face_ms: float | None = None  # the classifier's time a face, a running average
         # Async mode: one worker, so the detector is never used by two threads at once.
         self._executor: ThreadPoolExecutor | None = None
         self._pending: Future | None = None
@@ -226,10 +236,11 @@ class LivePipeline:
         self.tracks.sort(key=lambda t: -t.face.box[2] * t.face.box[3])
         # Lost tracks wait (async mode) for the detector to continue or drop them: not shown.
         shown = [t for t in self.tracks if not t.lost]
-        crops, probs = self._classify(frame, shown, timings)
+        fresh = self._classify(frame, shown, timings, still)
+        self._frame_no += 1
         self.timings = timings
-        out = [self._smoothed(track, crop, p, track.track_id in detected_ids, still)
-               for track, crop, p in zip(shown, crops, probs)]
+        out = [self._smoothed(track, seen, track.track_id in detected_ids, still)
+               for track, seen in zip(shown, fresh)]
         h, w = frame.shape[:2]
         for face in out:  # tracks keep their whole box (the flow checks how much is in view); shown, it is cut
             face.face = clip_face(face.face, w, h)
@@ -286,22 +297,47 @@ class LivePipeline:
         timings.track_ms += (time.perf_counter() - t2) * 1000  # seeding points is tracking work
         return {t.track_id for t in self.tracks if t.unconfirmed == 0}
 
-    def _classify(self, frame: np.ndarray, shown: list[Track], timings: LiveTimings) -> tuple[list, np.ndarray]:
+    def _classify(self, frame: np.ndarray, shown: list[Track], timings: LiveTimings, still: bool) -> list[bool]:
+        """Align and classify the faces due this frame (all of them, unless the budget says
+        otherwise); each track keeps its crop and probabilities. Returns which were seen now."""
+        due = self._due(shown, still)
         t2 = time.perf_counter()
-        crops = [self.aligner.align(frame, t.face) for t in shown]
+        crops = [self.aligner.align(frame, t.face) for t, d in zip(shown, due) if d]
         t3 = time.perf_counter()
         probs = np.asarray(self.classify(crops), dtype=np.float32) if crops else np.zeros((0, 0), np.float32)
         timings.align_ms = (t3 - t2) * 1000
         timings.classify_ms = (time.perf_counter() - t3) * 1000
-        return crops, probs
+        if crops:
+            per_face = timings.classify_ms / len(crops)
+            self._face_ms = per_face if self._face_ms is None else 0.7 * self._face_ms + 0.3 * per_face
+        seen = iter(zip(crops, probs))
+        for track, d in zip(shown, due):
+            if d:
+                track.crop, track.probs = next(seen)
+                track.classified_at = self._frame_no
+        return due
 
-    def _smoothed(self, track: Track, crop: np.ndarray, p: np.ndarray, detected: bool, still: bool) -> LiveFace:
-        """This frame's face, its running average updated (restarted for a still image)."""
+    def _due(self, shown: list[Track], still: bool) -> list[bool]:
+        """Which faces the classifier sees this frame: every one while they fit the budget;
+        else as many as fit, those seen longest ago first, and always a face never seen."""
+        budget = self.config.classify_budget_ms
+        if still or budget is None or self._face_ms is None:
+            return [True] * len(shown)
+        fit = max(1, int(budget // max(self._face_ms, 1e-3)))
+        if fit >= len(shown):
+            return [True] * len(shown)
+        stalest = sorted(range(len(shown)), key=lambda i: shown[i].classified_at)[:fit]
+        return [i in stalest or t.probs is None for i, t in enumerate(shown)]
+
+    def _smoothed(self, track: Track, seen: bool, detected: bool, still: bool) -> LiveFace:
+        """This frame's face; its running average takes the probabilities when they are new
+        (restarted for a still image), and stays when the classifier did not see it this frame."""
+        p = track.probs
         if track.smoothed is None or track.smoothed.shape != p.shape or still:
             track.smoothed = p.copy()
-        else:
+        elif seen:
             track.smoothed = self.config.ema_alpha * p + (1.0 - self.config.ema_alpha) * track.smoothed
-        return LiveFace(track.track_id, track.face, crop, p, track.smoothed.copy(), detected=detected)
+        return LiveFace(track.track_id, track.face, track.crop, p.copy(), track.smoothed.copy(), detected=detected)
 
     # -- internals --
 
