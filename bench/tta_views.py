@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     eval_args = build_parser("evaluate").parse_args(["evaluate", "--model", args.model, "--data", args.data,
                                                      "--split", args.split])
     _, classifier, card = load_model_arg(eval_args)
+    if card.test_views:
+        raise SystemExit(f"{args.model}: its card has test views already (fer-train evaluate averages them in); "
+                         "give the model without them")
     samples = load_data_arg(eval_args, card)
     t = time.perf_counter()
     base = predict_samples(classifier, card, samples)
