@@ -79,23 +79,16 @@ def split_names(root: str | Path) -> list[str]:
     return [d.name for d in subdirs] if subdirs and _has_split_level(root, subdirs) else []
 
 
-def _split_layout(root: Path, subdirs: list[Path], splits: list[str] | None) -> dict[str, dict[str, Path]]:
-    """split name -> its class folders, for the requested splits of a dataset with a split level."""
-    by_lower = {d.name.lower(): d for d in subdirs}
-    layout: dict[str, dict[str, Path]] = {}
-    for split in splits or [d.name for d in subdirs]:
-        folder = by_lower.get(split.lower())
-        if folder is None:
-            raise DataError(f"{root}: no split folder {split!r}; splits: {', '.join(d.name for d in subdirs)}")
-        layout[folder.name] = _class_folders(folder, f"split {folder.name!r}")
-    return layout
-
-
-def _all_class_names(root: Path, subdirs: list[Path], split_level: bool) -> set[str]:
-    """The classes of every split, requested or not: Val read alone gets Train's class list."""
-    if not split_level:
-        return set(_class_folders(root, "the dataset root"))
-    return set().union(*(set(_class_folders(d, f"split {d.name!r}")) for d in subdirs))
+def _requested(root: Path, layout: dict[str, dict[str, Path]], splits: list[str] | None) -> dict[str, dict[str, Path]]:
+    """The requested splits of ``layout`` (all when None), by case-insensitive name."""
+    by_lower = {name.lower(): name for name in layout}
+    chosen: dict[str, dict[str, Path]] = {}
+    for split in splits or list(layout):
+        name = by_lower.get(split.lower())
+        if name is None:
+            raise DataError(f"{root}: no split folder {split!r}; splits: {', '.join(layout)}")
+        chosen[name] = layout[name]
+    return chosen
 
 
 def scan_folder_dataset(root: str | Path, splits: list[str] | None = None) -> list[FolderListing]:
@@ -110,17 +103,17 @@ def scan_folder_dataset(root: str | Path, splits: list[str] | None = None) -> li
     subdirs = _subdirs(root)
     if not subdirs:
         raise DataError(f"{root}: no sub-folders; expected one folder per class, optionally under split folders")
-    split_level = _has_split_level(root, subdirs)
-    if split_level:
-        layout = _split_layout(root, subdirs, splits)
+    if _has_split_level(root, subdirs):
+        # Every split's class folders, requested or not: Val read alone gets Train's class list.
+        layout = {d.name: _class_folders(d, f"split {d.name!r}") for d in subdirs}
     elif splits:
         raise DataError(f"{root}: has no split folders (its sub-folders are classes), so split "
                         f"{'+'.join(splits)} does not exist")
     else:
         layout = {NO_SPLIT: _class_folders(root, "the dataset root")}
-    classes = dataset_classes(_all_class_names(root, subdirs, split_level))
+    classes = dataset_classes(set().union(*(set(folders) for folders in layout.values())))
     out = []
-    for split, folders in layout.items():
+    for split, folders in _requested(root, layout, splits).items():
         files, labels = [], []
         for name, folder in sorted(folders.items(), key=lambda kv: classes.index(kv[0])):
             images = images_under(folder)
