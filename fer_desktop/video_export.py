@@ -4,6 +4,7 @@ a worker): per-frame class probabilities as CSV, or the video with its faces ann
 from __future__ import annotations
 
 import csv
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
@@ -19,23 +20,20 @@ Progress = Callable[[int, int], None]
 Annotate = Callable[[np.ndarray, "list[LiveFace]"], np.ndarray]  # frame, faces -> BGR frame drawn on
 
 
-def video_frames(video: str | Path, live: LivePipeline, *, progress: Progress | None = None,
+def video_frames(source: VideoSource, live: LivePipeline, *, progress: Progress | None = None,
                  cancelled: Callable[[], bool] | None = None) -> Iterator[tuple[int, float, np.ndarray, list[LiveFace]]]:
-    """(index, seconds, frame, faces) for every frame, until the end or ``cancelled()``."""
-    source = VideoSource(video)
+    """(index, seconds, frame, faces) for every frame of an opened ``source``, until the end or
+    ``cancelled()``; the caller closes the source."""
     live.reset()
-    try:
-        index = 0
-        while not (cancelled is not None and cancelled()):
-            frame = source.read()
-            if frame is None:
-                break
-            yield index, index / source.fps, frame, live.process(frame)
-            index += 1
-            if progress is not None:
-                progress(index, max(source.frame_count, index))
-    finally:
-        source.close()
+    index = 0
+    while not (cancelled is not None and cancelled()):
+        frame = source.read()
+        if frame is None:
+            break
+        yield index, index / source.fps, frame, live.process(frame)
+        index += 1
+        if progress is not None:
+            progress(index, max(source.frame_count, index))
 
 
 def csv_header(classes: list[str]) -> list[str]:
@@ -51,10 +49,10 @@ def export_video_csv(video: str | Path, out: str | Path, live: LivePipeline, cla
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     rows = 0
-    with out.open("w", newline="", encoding="utf-8") as fh:
+    with closing(VideoSource(video)) as source, out.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(csv_header(classes))
-        for index, seconds, _frame, faces in video_frames(video, live, progress=progress, cancelled=cancelled):
+        for index, seconds, _frame, faces in video_frames(source, live, progress=progress, cancelled=cancelled):
             t = f"{seconds:.3f}"
             if not faces:
                 writer.writerow([index, t] + [""] * (len(classes) + 8))
@@ -77,22 +75,20 @@ def export_annotated_video(video: str | Path, out: str | Path, live: LivePipelin
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    probe = VideoSource(video)
-    fps = probe.fps
-    probe.close()
     writer = None
     frames = 0
     try:
-        for _index, _seconds, frame, faces in video_frames(video, live, progress=progress, cancelled=cancelled):
-            drawn = annotate(frame, faces)
-            if writer is None:
-                h, w = drawn.shape[:2]
-                writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-                if not writer.isOpened():
-                    raise OSError(f"could not write a video to {out} (no MPEG-4 encoder in this OpenCV build, or "
-                                  "the folder is not writable)")
-            writer.write(drawn)
-            frames += 1
+        with closing(VideoSource(video)) as source:
+            for _index, _seconds, frame, faces in video_frames(source, live, progress=progress, cancelled=cancelled):
+                drawn = annotate(frame, faces)
+                if writer is None:
+                    h, w = drawn.shape[:2]
+                    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), source.fps, (w, h))
+                    if not writer.isOpened():
+                        raise OSError(f"could not write a video to {out} (no MPEG-4 encoder in this OpenCV build, "
+                                      "or the folder is not writable)")
+                writer.write(drawn)
+                frames += 1
     finally:
         if writer is not None:
             writer.release()
