@@ -30,6 +30,13 @@ def to_qimage(array: np.ndarray) -> QImage:
     return QImage(array.data, w, h, array.strides[0], fmt).copy()
 
 
+def to_bgr(image: QImage) -> np.ndarray:
+    """A QImage -> an (H, W, 3) BGR uint8 array of its own (``to_qimage``'s way back)."""
+    image = image.convertToFormat(QImage.Format.Format_BGR888)
+    rows = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())
+    return rows[:, : 3 * image.width()].reshape(image.height(), image.width(), 3).copy()
+
+
 def paint_faces(painter: QPainter, faces: list[LiveFace], classes: list[str], *, scale: float = 1.0,
                 offset: QPointF = QPointF(0, 0), selected_id: int | None = None, smoothed: bool = True,
                 font_px: float = 14.0, bounds: QRectF | None = None) -> None:

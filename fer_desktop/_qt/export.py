@@ -60,9 +60,7 @@ def annotated_video_job(video: str, out: str, model_path: str | None, detector: 
                         cancelled: Callable[[], bool] | None = None) -> tuple[str, int]:
     """For a ThreadJob: the video with every face's box and label drawn as the window draws them
     (QImage painting is safe off the GUI thread); returns (path, frames)."""
-    import numpy as np
-
-    from fer_desktop._qt.annotate import annotated_image
+    from fer_desktop._qt.annotate import annotated_image, to_bgr
     from fer_desktop._qt.jobs import JobCancelled
     from fer_desktop.video_export import export_annotated_video
 
@@ -70,10 +68,7 @@ def annotated_video_job(video: str, out: str, model_path: str | None, detector: 
     classes = list(engine.info.classes)
 
     def annotate(frame, faces):
-        image = annotated_image(frame, faces, classes, selected_id=None, smoothed=smoothed)
-        image = image.convertToFormat(image.Format.Format_BGR888)
-        rows = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())
-        return rows[:, : 3 * image.width()].reshape(image.height(), image.width(), 3).copy()
+        return to_bgr(annotated_image(frame, faces, classes, selected_id=None, smoothed=smoothed))
 
     if Path(out).suffix.lower() not in (".mp4", ".avi"):
         out = str(Path(out).with_suffix(".mp4"))

@@ -408,7 +408,7 @@ class ReviewWindow(QMainWindow):
         self.grid.setFocus()
 
     def _say_selection(self) -> None:
-        n = len(self.grid.selectionModel().selectedIndexes())
+        n = len(self.grid.selected_rows())
         self.detail.set_selection_count(n)
         if n > 1:
             self.statusBar().showMessage(f"{n:,} faces selected: a label key, 0 or X changes all of them")
