@@ -9,6 +9,10 @@ holds out. A stage 2 is scored by its fold runs, one per fold, each from its ``m
         --split Train --predictions stage1-train.npz
     python bench/fold_scores.py stage1-train.npz [--folds 5] [--by film]
     python bench/fold_scores.py runs/l1f-film{0,1,2,3,4}-headlr          # a stage 2's fold runs
+    python bench/fold_scores.py fold0.npz fold1.npz ... fold4.npz         # file K scored on fold K
+
+The last form scores what has no fold runs of its own, such as an ensemble of two recipes'
+fold-K runs (``fer-train merge --ensemble``), predicted on SFEW Train.
 
 ``--valid EVAL.json`` (``fer-train evaluate --json`` of the candidate on FER+ PublicTest) adds
 the selection score: the mean of that accuracy and the folds' mean.
@@ -48,20 +52,40 @@ class FoldScores:
         return summarise(self.confusion, self.classes)["per_class_recall"]
 
 
-def scores_of_predictions(ids: np.ndarray, labels: np.ndarray, probs: np.ndarray, classes: tuple[str, ...],
-                          folds: int, by: str) -> FoldScores:
+def held_out_rows(ids: np.ndarray, labels: np.ndarray, classes: tuple[str, ...], folds: int,
+                  by: str) -> list[np.ndarray]:
+    """The rows each fold holds out, cut as ``--val-fold K/N [--fold-by ...]`` cuts them."""
     # The folds depend on ids and labels only, so a set without pixels cuts them the same way.
     ids_list = [str(i) for i in ids]
     samples = SampleSet(ids=ids_list, images=np.zeros((len(ids_list), 1, 1), np.uint8),
                         labels=labels.astype(np.int64), classes=classes, name="predictions")
     position = {sample_id: i for i, sample_id in enumerate(ids_list)}
+    return [np.array([position[i] for i in samples.split_fold(fold, folds, by=by)[1].ids]) for fold in range(folds)]
+
+
+def scores_of_predictions(ids: np.ndarray, labels: np.ndarray, probs: np.ndarray, classes: tuple[str, ...],
+                          folds: int, by: str) -> FoldScores:
     predicted = probs[:, :len(classes)].argmax(1)
     accuracies, confusion = [], np.zeros((len(classes), len(classes)), np.int64)
-    for fold in range(folds):
-        held = [position[i] for i in samples.split_fold(fold, folds, by=by)[1].ids]
+    for held in held_out_rows(ids, labels, classes, folds, by):
         accuracies.append(float((predicted[held] == labels[held]).mean()))
         confusion += confusion_matrix(labels[held], predicted[held], len(classes))
     return FoldScores(accuracies, confusion, classes)
+
+
+def scores_of_fold_predictions(paths: list[Path], by: str) -> FoldScores:
+    """One predictions file per fold (file K from a model that never saw fold K, e.g. an
+    ensemble of several recipes' fold-K runs), each scored on its own fold only."""
+    data = [np.load(p, allow_pickle=False) for p in paths]
+    ids, labels = data[0]["ids"], data[0]["labels"]
+    for path, d in zip(paths[1:], data[1:]):
+        if not np.array_equal(d["ids"], ids):
+            raise SystemExit(f"{path}: not the same samples in the same order as {paths[0]}")
+    classes = tuple(str(c) for c in data[0]["classes"])
+    probs = np.zeros_like(data[0]["probs"])
+    for fold, held in enumerate(held_out_rows(ids, labels, classes, len(paths), by)):
+        probs[held] = data[fold]["probs"][held]
+    return scores_of_predictions(ids, labels, probs, classes, len(paths), by)
 
 
 def _fold_stage(run: Path) -> tuple[Path, dict]:
@@ -103,7 +127,8 @@ def scores_of_runs(runs: list[Path]) -> tuple[FoldScores, str]:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="+", type=Path,
-                   help="an .npz from fer-train evaluate --predictions, or a stage 2's fold runs")
+                   help="an .npz from fer-train evaluate --predictions (a stage 1: every fold), one .npz per "
+                        "fold (file K scored on fold K), or a stage 2's fold runs")
     p.add_argument("--folds", type=int, default=5, help="for predictions: how many folds")
     p.add_argument("--by", choices=FOLD_UNITS, default="film", help="for predictions: the folds' unit")
     p.add_argument("--valid", type=Path, help="fer-train evaluate --json output of the candidate on FER+ valid")
@@ -113,9 +138,12 @@ def main() -> int:
         classes = tuple(str(c) for c in data["classes"])
         scores, by = scores_of_predictions(data["ids"], data["labels"], data["probs"], classes, args.folds,
                                            args.by), args.by
+    elif all(path.suffix == ".npz" for path in args.inputs):
+        scores, by = scores_of_fold_predictions(args.inputs, args.by), args.by
     else:
         scores, by = scores_of_runs(args.inputs)
-    name = args.inputs[0] if len(args.inputs) == 1 else f"{len(args.inputs)} fold runs"
+    name = args.inputs[0] if len(args.inputs) == 1 else f"{len(args.inputs)} fold " + (
+        "predictions" if args.inputs[0].suffix == ".npz" else "runs")
     print(f"{name}: folds by {by}: " + " / ".join(f"{100 * a:.2f}" for a in scores.accuracies)
           + f"; mean {100 * scores.mean:.2f} (sd {100 * np.std(scores.accuracies, ddof=1):.2f})")
     print("recall over the folds: " + ", ".join(f"{c} {'—' if r is None else f'{100 * r:.1f}'}"

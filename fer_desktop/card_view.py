@@ -40,6 +40,10 @@ def overview_rows(card: Any, *, path: str | None = None, device: str | None = No
         ("Faces", _faces_text(prep)),
         ("Network", card.backbone),
     ]
+    members = getattr(card, "members", 1)
+    if members > 1:
+        rows[-1] = ("Network", f"{members} × {card.backbone}, an ensemble: their probabilities averaged, "
+                               f"{members}× the classifier's time")
     views = getattr(card, "test_views", None) or []
     if views:
         rows.append(("Test views", f"each face also seen {len(views)} more ways (turned, scaled, shifted a little) "
@@ -78,7 +82,18 @@ def training_rows(card: Any) -> list[Row]:
     data = t.get("data") or {}
     cfg = t.get("config") or {}
     return [*_start_rows(t, cfg, card.backbone), *_data_rows(t, data, cfg), *_recipe_rows(t, cfg),
-            *_provenance_rows(card.provenance or {})]
+            *_member_rows(t), *_provenance_rows(card.provenance or {})]
+
+
+def _member_rows(t: dict[str, Any]) -> list[Row]:
+    """An ensemble's members (trainer.models.ensemble): each one's name and what it learnt from."""
+    rows: list[Row] = []
+    for k, member in enumerate(t.get("ensemble") or [], 1):
+        data = (member.get("training") or {}).get("data") or {}
+        train = data.get("train_name") or _names(data.get("train"))
+        rows.append((f"Member {k}", str(member.get("name") or member.get("model") or "?")
+                     + (f", trained on {train}" if train else "")))
+    return rows
 
 
 def _start_rows(t: dict[str, Any], cfg: dict[str, Any], backbone: str) -> list[Row]:

@@ -76,3 +76,15 @@ def test_the_overview_says_when_a_card_asks_for_test_views():
     rows = dict(overview_rows(read_card(bundled_models()["fer2013-labels"])))
     assert rows["Test views"].startswith("each face also seen 8 more ways") and "9× the classifier's time" in rows["Test views"]
     assert "Test views" not in dict(overview_rows(read_card(bundled_models()["default"])))
+
+
+def test_an_ensemble_reads_as_its_members_and_their_cost():
+    from fer_desktop.card_view import overview_rows
+
+    members = [{"model": "runs/a/model", "name": "a", "training": {"data": {"train_name": "fer2013/Training"}}},
+               {"model": "runs/b/model", "name": "b", "training": {}}]
+    c = card(training={"ensemble": members})
+    c.members, c.mean, c.std, c.input_size, c.preprocessing = 2, [0.5], [0.5], 96, {}
+    rows = dict(training_rows(c))
+    assert rows["Member 1"] == "a, trained on fer2013/Training" and rows["Member 2"] == "b"
+    assert dict(overview_rows(c))["Network"].startswith("2 × efficientnet-lite1, an ensemble")

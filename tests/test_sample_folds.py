@@ -96,6 +96,30 @@ def test_fold_scores_score_saved_predictions_on_the_folds_a_run_holds_out():
     assert sum(score < 1 for score in scores) == 1  # the film sits in one fold only
 
 
+def test_fold_scores_take_each_fold_from_its_own_predictions_file(tmp_path):
+    # An ensemble of fold runs has no metrics.json: file K (a model that never saw fold K) is
+    # scored on fold K alone, whatever it says about the other folds.
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    from fold_scores import scores_of_fold_predictions
+
+    s = _films(np.random.default_rng(3).permutation(240))
+    right = np.eye(7, dtype=np.float32)[s.labels]
+    files = []
+    for k in range(5):
+        probs = np.roll(right, 1, axis=1)  # wrong everywhere ...
+        held = np.isin(s.ids, s.split_fold(k, 5, by="film")[1].ids)
+        probs[held] = right[held] if k != 2 else probs[held]  # ... but on its own fold, except file 2
+        files.append(tmp_path / f"fold{k}.npz")
+        np.savez(files[-1], ids=np.array(s.ids), labels=s.labels, probs=probs, classes=np.array(s.classes))
+    assert scores_of_fold_predictions(files, "film").accuracies == [1, 1, 0, 1, 1]
+    np.savez(files[4], ids=np.array(s.ids)[::-1], labels=s.labels[::-1], probs=right, classes=np.array(s.classes))
+    with pytest.raises(SystemExit, match="not the same samples"):
+        scores_of_fold_predictions(files, "film")
+
+
 def _fold_run(root, fold: int, folds: int, correct: int, total: int, fold_by: str = "film"):
     """A cascade folder as a fold run leaves it: stage 2's config.json and metrics.json."""
     import json

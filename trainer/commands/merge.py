@@ -1,4 +1,5 @@
-"""``fer-train merge A B [C ...] --out M``: average the weights of fine-tunings of one network.
+"""``fer-train merge A B [C ...] --out M``: average the weights of fine-tunings of one network,
+or (``--ensemble``) keep every network and average their predictions.
 
 Two models, ``--alpha``: M = (1 - alpha) * A + alpha * B (weight-space ensembling, "WiSE-FT",
 Wortsman et al., CVPR 2022): interpolating stage 1 (FER) and stage 2 (SFEW) of a cascade
@@ -6,8 +7,15 @@ trades what each knows. Three or more: the uniform average ("model soup", Wortsm
 ICML 2022) of runs that differ only in seed, which is often better than each of them at
 no extra inference cost. The card is the last model's with the merge recorded.
 
+``--ensemble``: one model holding every network, their class probabilities averaged
+(trainer.models.ensemble). It works where a soup fails (runs from different starts) and costs
+one classifier pass a face per member. The members must read the same input (backbone, size,
+normalisation, face preprocessing, test views). ``--half`` stores the weights as float16: half
+the file, for a model to ship; check it with ``fer-train evaluate`` like any other.
+
     fer-train merge runs/fer32/model runs/fer32-sfew/model --alpha 0.5 --out runs/merged/model
     fer-train merge runs/s0/model runs/s1/model runs/s2/model --out runs/soup/model
+    fer-train merge runs/a/model runs/b/model --ensemble --half --out runs/ensemble/model
 """
 
 from __future__ import annotations
@@ -22,32 +30,51 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("models", type=Path, nargs="+", metavar="MODEL", help="two or more models")
     p.add_argument("--alpha", type=float, help="two models only: weight of the second, in [0, 1] "
                                                "(default: a uniform average)")
+    p.add_argument("--ensemble", action="store_true",
+                   help="keep every network and average their probabilities (one pass a face each)")
+    p.add_argument("--half", action="store_true", help="store the weights as float16 (half the file)")
     p.add_argument("--out", type=Path, required=True, help="output NAME (writes NAME.safetensors + NAME.json)")
 
 
 def run(args: argparse.Namespace) -> int:
     from trainer.errors import UsageError
     from trainer.models.card import load_model, save_model
-    from trainer.models.merge import average, interpolate
 
     if len(args.models) < 2:
         raise UsageError("merge needs two or more models (one model merged with itself is itself)")
-    if args.alpha is not None and len(args.models) != 2:
-        raise UsageError("--alpha weighs two models; with more, merge takes the uniform average")
+    if args.alpha is not None and (len(args.models) != 2 or args.ensemble):
+        raise UsageError("--alpha weighs two models; with more, merge takes the uniform average "
+                         "(and --ensemble averages every model's predictions alike)")
     loaded = [load_model(m) for m in args.models]
     models, cards = [m for m, _ in loaded], [c for _, c in loaded]
+    if args.ensemble:
+        from trainer.models.ensemble import ensemble_of
+
+        merged, card = ensemble_of(models, cards, [str(m) for m in args.models])
+        what = f"an ensemble of {len(models)}"
+    else:
+        merged, card, what = _average(models, cards, args)
+    card.name = args.out.stem
+    if args.half:
+        card.provenance = {**card.provenance, "stored_as": "float16"}
+    save_model(merged, card, args.out, half=args.half)
+    print(f"wrote {args.out.with_suffix('.safetensors')} ({what}{', float16' if args.half else ''})")
+    return 0
+
+
+def _average(models: list, cards: list, args: argparse.Namespace) -> tuple:
+    """The weight average (a soup, or WiSE-FT with --alpha), its card and a few words on it."""
+    from trainer.models.merge import average, interpolate
+
     if args.alpha is not None:
         merged = interpolate(models[0], cards[0], models[1], cards[1], args.alpha)
         weights = [1.0 - args.alpha, args.alpha]
     else:
-        weights = [1.0 / len(loaded)] * len(loaded)
+        weights = [1.0 / len(models)] * len(models)
         merged = average(models, cards, weights)
-    card = loaded[-1][1]
-    card.name = args.out.stem
+    card = cards[-1]
     card.metrics = {}  # measured on the merged weights by `fer-train evaluate`, not inherited
     card.training = {**card.training, "merged": {"models": [str(m) for m in args.models], "weights": weights}}
     if args.alpha is not None:
         card.training["merged"]["alpha"] = args.alpha
-    save_model(merged, card, args.out)
-    print(f"wrote {args.out.with_suffix('.safetensors')} (weights {', '.join(f'{w:.3g}' for w in weights)})")
-    return 0
+    return merged, card, "weights " + ", ".join(f"{w:.3g}" for w in weights)

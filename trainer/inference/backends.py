@@ -115,28 +115,21 @@ class TorchClassifier:
         else:
             self.name = f"torch-{self.device.type}"
             self.label = f"PyTorch ({self.device.type.upper()})"
-        self._classifier_layer: nn.Linear | None = None  # found when embeddings are first asked for
 
     def run(self, batch: np.ndarray, embeddings: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        import contextlib
+
         import torch
 
-        from trainer.models.registry import classifier_of, grey_to_model_input
+        from trainer.models.registry import captured_embeddings, grey_to_model_input
 
-        captured: list = []
-        if embeddings and self._classifier_layer is None:
-            self._classifier_layer = classifier_of(self.model)
-        hook = (self._classifier_layer.register_forward_hook(lambda _m, inputs, _o: captured.append(inputs[0]))
-                if embeddings else None)
-        try:
-            with torch.inference_mode():
-                x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)
-                if self.half:
-                    x = x.half().to(memory_format=torch.channels_last)
-                probs = self.model(grey_to_model_input(x)).float().softmax(dim=1).cpu().numpy()
-        finally:
-            if hook is not None:
-                hook.remove()
-        emb = captured[0].float().flatten(1).cpu().numpy() if embeddings else None
+        with torch.inference_mode(), (captured_embeddings(self.model) if embeddings
+                                      else contextlib.nullcontext()) as embedding:
+            x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)
+            if self.half:
+                x = x.half().to(memory_format=torch.channels_last)
+            probs = self.model(grey_to_model_input(x)).float().softmax(dim=1).cpu().numpy()
+            emb = embedding().float().cpu().numpy() if embeddings else None
         return probs, emb
 
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # reading a card needs no torch: the ONNX Runtime path never 
 CARD_FORMAT = "fer-desktop-model/1"
 MAX_CARD_BYTES = 16 << 20  # a card is a few kB; anything this large is not one
 MAX_INPUT_SIZE = 512  # pixels a side: larger inputs cost gigabytes per batch for no known gain
+MAX_MEMBERS = 8  # networks in one ensemble: each costs a classifier pass a face
 
 
 class ModelLoadError(UserError, RuntimeError):
@@ -136,6 +137,9 @@ class ModelCard:
     # Extra views averaged in at test time ({"scale", "dx", "dy", "angle"} each;
     # trainer.inference.views): every path that runs the model honours them. Empty: the face alone.
     test_views: Annotated[list[dict[str, Any]], AfterValidator(_checked_views)] = field(default_factory=list)
+    # How many networks of ``backbone`` the weights hold, their probabilities averaged
+    # (trainer.models.ensemble); 1: a single network.
+    members: Annotated[StrictInt, Field(ge=1, le=MAX_MEMBERS)] = 1
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=False)
@@ -213,15 +217,19 @@ def write_weights(state: dict[str, torch.Tensor], path: Path, metadata: dict[str
         tmp.unlink(missing_ok=True)
 
 
-def save_model(model: nn.Module, card: ModelCard, path: str | Path) -> tuple[Path, Path]:
+def save_model(model: nn.Module, card: ModelCard, path: str | Path, *, half: bool = False) -> tuple[Path, Path]:
     """Write weights and card beside each other, each to a temporary file first and renamed
-    into place (the card last, once its weights are whole)."""
+    into place (the card last, once its weights are whole). ``half`` stores the floating-point
+    tensors as float16 (half the file; loading turns them back into float32)."""
     weights_path, card_path = model_paths(path)
     weights_path.parent.mkdir(parents=True, exist_ok=True)
     tmp_card = card_path.with_name(card_path.name + f".{os.getpid()}.tmp")
     try:
         tmp_card.write_text(card.to_json() + "\n", encoding="utf-8")
-        write_weights(model.state_dict(), weights_path, metadata={"format": CARD_FORMAT, "backbone": card.backbone})
+        state = model.state_dict()
+        if half:
+            state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+        write_weights(state, weights_path, metadata={"format": CARD_FORMAT, "backbone": card.backbone})
         os.replace(tmp_card, card_path)
     finally:
         tmp_card.unlink(missing_ok=True)
@@ -334,7 +342,7 @@ def load_model(path: str | Path) -> tuple[nn.Module, ModelCard]:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from trainer.models.registry import UnknownModelError, get_spec
+    from trainer.models.registry import UnknownModelError, build_network
 
     weights_path, card_path = model_paths(path)
     card = read_card(path)
@@ -344,7 +352,7 @@ def load_model(path: str | Path) -> tuple[nn.Module, ModelCard]:
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise ModelLoadError(f"{weights_path}: not a valid safetensors file: {' '.join(str(exc).split())}") from None
     try:
-        model = get_spec(card.backbone).build(len(card.classes))
+        model = build_network(card.backbone, len(card.classes), card.members)
     except UnknownModelError as exc:
         raise ModelLoadError(f"{card_path}: {exc}") from None
     check_weights(state, model, f"{weights_path} (backbone {card.backbone!r}, {len(card.classes)} classes)")

@@ -13,7 +13,7 @@ from trainer.models.card import ModelCard
 
 def _check_compatible(cards: Sequence[ModelCard]) -> None:
     for card in cards[1:]:
-        for field in ("backbone", "classes", "input_size", "mean", "std"):
+        for field in ("backbone", "classes", "input_size", "mean", "std", "members"):
             if getattr(cards[0], field) != getattr(card, field):
                 raise UsageError(f"cannot merge: the models differ in {field} "
                                  f"({getattr(cards[0], field)!r} vs {getattr(card, field)!r})")

@@ -50,22 +50,20 @@ class ProbabilityHead(nn.Module):
 
 class ProbabilitiesAndEmbedding(nn.Module):
     """The app's inference graph: (N, 1, S, S) normalised grey -> class probabilities and the
-    embedding the classifier layer sees (for the review workspace's label-quality head). No
-    mirror inside: the caller puts mirror images in the same batch."""
+    embedding the classifier layer sees (for the review workspace's label-quality head; an
+    ensemble's members' side by side). No mirror inside: the caller puts mirror images in the
+    same batch."""
 
-    def __init__(self, model: nn.Module, classifier: nn.Module) -> None:
+    def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
-        self.classifier = classifier
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        captured: list[torch.Tensor] = []
-        hook = self.classifier.register_forward_hook(lambda _m, inputs, _o: captured.append(inputs[0]))
-        try:
+        from trainer.models.registry import captured_embeddings
+
+        with captured_embeddings(self.model) as embedding:
             logits = self.model(torch.cat([x, x, x], dim=1))
-        finally:
-            hook.remove()
-        return logits.softmax(dim=1), captured[0].flatten(1)
+            return logits.softmax(dim=1), embedding()
 
 
 def _padded_conv(conv: nn.Conv2d, pad: Sequence[int]) -> nn.Sequential:
@@ -130,10 +128,7 @@ def export_onnx(model: nn.Module, input_size: int, out: Path, *, opset: int = DE
 def export_runtime_onnx(model: nn.Module, input_size: int, out: Path, *, opset: int = DEFAULT_OPSET) -> nn.Module:
     """Write the graph the app runs in ONNX Runtime (outputs ``probs`` and ``embedding``);
     returns the torch module that was exported, for the check."""
-    from trainer.models.registry import classifier_of
-
-    fixed = fix_same_padding(model.eval(), input_size)
-    head = ProbabilitiesAndEmbedding(fixed, classifier_of(fixed)).eval()
+    head = ProbabilitiesAndEmbedding(fix_same_padding(model.eval(), input_size)).eval()
     _write(head, input_size, out, ["probs", "embedding"], opset)
     return head
 

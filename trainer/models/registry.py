@@ -4,9 +4,10 @@ EfficientNet-Lite0 (and Lite1 / Lite2 with the ``backbones`` extra), and any tim
 from __future__ import annotations
 
 import difflib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 from torch import nn
@@ -235,6 +236,23 @@ def create_model(
     return model, found.source
 
 
+def build_network(backbone: str, num_classes: int, members: int = 1) -> nn.Module:
+    """A freshly initialised network for a card: ``backbone`` with a ``num_classes`` head, or an
+    ensemble of ``members`` of them (the weights are loaded afterwards)."""
+    spec = get_spec(backbone)
+    if members == 1:
+        return spec.build(num_classes)
+    from trainer.models.ensemble import Ensemble
+
+    return Ensemble([spec.build(num_classes) for _ in range(members)])
+
+
+def _networks(model: nn.Module) -> list[nn.Module]:
+    from trainer.models.ensemble import Ensemble
+
+    return list(model.members) if isinstance(model, Ensemble) else [model]
+
+
 def classifier_of(model: nn.Module) -> nn.Linear:
     """The layer that maps features to class scores, whose input is the embedding: timm's
     ``get_classifier()``, else the last linear layer (torchvision's and the paper's networks end
@@ -247,11 +265,40 @@ def classifier_of(model: nn.Module) -> nn.Linear:
     return linears[-1]
 
 
+def classifiers_of(model: nn.Module) -> list[nn.Linear]:
+    """Every classifier layer: one for a network, one per member for an ensemble."""
+    return [classifier_of(network) for network in _networks(model)]
+
+
+def reset_heads(model: nn.Module, backbone: str, num_classes: int) -> None:
+    """A fresh ``num_classes`` head on the network, or on each member of an ensemble."""
+    spec = get_spec(backbone)
+    for network in _networks(model):
+        spec.reset_head(network, num_classes)
+
+
 def freeze_all_but_classifier(model: nn.Module) -> int:
-    """Stop gradients everywhere but the classifier; the number of parameters left to train."""
+    """Stop gradients everywhere but the classifier (every member's); the number of parameters
+    left to train."""
     model.requires_grad_(False)
-    head = classifier_of(model).requires_grad_(True)
-    return sum(p.numel() for p in head.parameters())
+    heads = [head.requires_grad_(True) for head in classifiers_of(model)]
+    return sum(p.numel() for head in heads for p in head.parameters())
+
+
+@contextmanager
+def captured_embeddings(model: nn.Module) -> Iterator[Callable[[], torch.Tensor]]:
+    """While inside, every forward pass records what the classifier layers see; the function
+    yielded returns the last pass's embedding (N, D): the classifier's input, the members'
+    side by side for an ensemble."""
+    layers = classifiers_of(model)
+    seen: dict[int, torch.Tensor] = {}
+    hooks = [layer.register_forward_hook(lambda _m, inputs, _o, k=k: seen.__setitem__(k, inputs[0]))
+             for k, layer in enumerate(layers)]
+    try:
+        yield lambda: torch.cat([seen[k].flatten(1) for k in range(len(layers))], dim=1)
+    finally:
+        for hook in hooks:
+            hook.remove()
 
 
 def grey_to_model_input(batch: torch.Tensor) -> torch.Tensor:

@@ -26,7 +26,8 @@ from trainer.data.transforms import train_transform
 from trainer.evaluation.metrics import confusion_matrix, summarise
 from trainer.evaluation.predict import predict_probs
 from trainer.models.card import ModelCard, load_model, save_model, write_weights
-from trainer.models.registry import create_model, freeze_all_but_classifier, get_spec, grey_to_model_input
+from trainer.models.ensemble import member_count
+from trainer.models.registry import create_model, freeze_all_but_classifier, get_spec, grey_to_model_input, reset_heads
 from trainer.training.config import TrainConfig
 from trainer.training.distill import Teachers, distillation_loss
 from trainer.training.losses import SoftTargetCrossEntropy, mixup
@@ -79,7 +80,7 @@ def _build_model(cfg: TrainConfig, classes: tuple[str, ...]) -> tuple[nn.Module,
     if cfg.init_from:
         model, card = load_model(cfg.init_from)
         if list(card.classes) != list(classes):
-            get_spec(card.backbone).reset_head(model, len(classes))
+            reset_heads(model, card.backbone, len(classes))
         notes = {"init_from": str(cfg.init_from), "init_card": card.name, "init_training": card.training,
                  "init_head": "kept" if list(card.classes) == list(classes) else "reset (classes differ)"}
         return model, card.backbone, f"fer-desktop model: {cfg.init_from}", notes
@@ -469,7 +470,8 @@ def train_stage(
             break
 
     card = ModelCard(name=name, backbone=backbone, classes=list(train.classes), input_size=cfg.input_size,
-                     mean=[stage.mean], std=[stage.std], preprocessing=preprocessing or ready_crops())
+                     mean=[stage.mean], std=[stage.std], preprocessing=preprocessing or ready_crops(),
+                     members=member_count(stage.kept))
     if not stage.history:
         # Stopped before the first epoch ended: there is no model worth writing.
         progress.done({"run_dir": str(run_dir), "interrupted": True, "epochs_run": 0})
