@@ -78,6 +78,10 @@ def test_half_storage_halves_the_file_and_keeps_the_answers(tmp_path, astronaut_
     assert half.stat().st_size < 0.55 * full.stat().st_size
     assert {t.dtype for t in load_file(str(half)).values() if t.is_floating_point()} == {torch.float16}
     assert read_card(tmp_path / "h").provenance["stored_as"] == "float16"
+    assert read_card(tmp_path / "h").name == "h"
+    (tmp_path / "soup").mkdir()
+    assert cli.main(["merge", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "soup" / "model")]) == 0
+    assert read_card(tmp_path / "soup" / "model").name == "soup"  # the folder names it, not "model"
     faces = _faces(astronaut_bgr)
     p_full, p_half = (Predictor.from_path(tmp_path / n, backend="torch", device="cpu").predict_crops(faces)
                       for n in "eh")

@@ -54,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
         what = f"an ensemble of {len(models)}"
     else:
         merged, card, what = _average(models, cards, args)
-    card.name = args.out.stem
+    # runs/soup/model -> "soup": "model" names nothing in the app's status bar and model list
+    card.name = args.out.parent.name if args.out.stem == "model" and args.out.parent.name else args.out.stem
     if args.half:
         card.provenance = {**card.provenance, "stored_as": "float16"}
     save_model(merged, card, args.out, half=args.half)
