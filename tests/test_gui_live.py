@@ -273,8 +273,9 @@ def test_async_detection_tracks_without_waiting_for_the_detector(scene):
             results.append(live.process(scene.frame(i)))
             durations.append(time.perf_counter() - t0)
             time.sleep(0.01)  # the stream's pace
-        # Nothing to track on the first frame: it waits for the detector, later frames never do.
-        assert durations[0] >= 0.08 and max(durations[1:]) < 0.06
+        # Nothing to track on the first frame: it waits for the detector (that later frames
+        # never do is shown without a clock below: the times of a loaded machine prove nothing).
+        assert durations[0] >= 0.08
         for i in range(40):
             assert len(results[i]) == 1 and results[i][0].track_id == 1
             assert box_iou(results[i][0].face.box, scene.true_face(i).box) > 0.8, i
@@ -286,6 +287,39 @@ def test_async_detection_tracks_without_waiting_for_the_detector(scene):
             gone.append(live.process(scene.frame(39, with_face=False)))
         assert all(g == [] for g in gone) and live.tracks == []
     finally:
+        live.close()
+
+
+def test_frames_keep_coming_while_the_background_detector_is_stuck(scene):
+    import threading
+
+    det = TemplateDetector(scene, delay=0.0)
+    entered, gate, released = threading.Event(), threading.Event(), threading.Event()
+    detect = det.detect
+
+    def stuck_after_the_first(image):
+        if det.calls >= 1:  # the first detection (nothing to track yet) goes through
+            entered.set()
+            gate.wait(timeout=10)
+            released.set()
+        return detect(image)
+
+    det.detect = stuck_after_the_first
+    live = LivePipeline(det, FakeAligner(), classify_alternating, LiveConfig(detect_every=5, async_detect=True))
+    try:
+        assert len(live.process(scene.frame(0))) == 1
+        i = 1
+        while not entered.is_set() and i < 20:  # until a background detection is under way
+            live.process(scene.frame(i))
+            i += 1
+        entered.wait(timeout=5)
+        shown = [live.process(scene.frame(j)) for j in range(i, i + 12)]
+        # Twelve frames tracked while the detector had not come back: had process() waited for
+        # it, these frames would only have come after the gate's timeout released it.
+        assert not released.is_set()
+        assert all(len(faces) == 1 and faces[0].track_id == 1 for faces in shown)
+    finally:
+        gate.set()
         live.close()
 
 
