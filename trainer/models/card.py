@@ -11,11 +11,11 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Sequence
 
 from pydantic import AfterValidator, ConfigDict, Field, Strict, StrictInt, StrictStr, TypeAdapter, ValidationError
 
-from trainer.errors import UserError
+from trainer.errors import UsageError, UserError
 
 if TYPE_CHECKING:  # reading a card needs no torch: the ONNX Runtime path never imports it
     import torch
@@ -189,6 +189,18 @@ def _first_error(exc: ValidationError) -> str:
         text = f"field {loc!r}: {msg} (got {shown})" if first["type"] != "value_error" else f"field {loc!r}: {msg}"
     more = len(errors) - 1
     return " ".join(text.split()) + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
+
+
+def check_same(cards: Sequence[ModelCard], fields: Sequence[str], verb: str,
+               names: Sequence[str] | None = None) -> None:
+    """UsageError naming the first of ``fields`` in which a card differs from the first card:
+    models combined (merged, ensembled) must agree on what their input and output mean."""
+    for k, card in enumerate(cards[1:], 1):
+        for name in fields:
+            first, other = getattr(cards[0], name), getattr(card, name)
+            if first != other:
+                who = f"{names[0]} and {names[k]}" if names else "the models"
+                raise UsageError(f"cannot {verb} {who}: they differ in {name} ({first!r} vs {other!r})")
 
 
 def model_paths(path: str | Path) -> tuple[Path, Path]:

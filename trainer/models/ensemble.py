@@ -18,9 +18,9 @@ import torch
 from torch import nn
 
 from trainer.errors import UsageError
-from trainer.models.card import MAX_MEMBERS, ModelCard
+from trainer.models.card import MAX_MEMBERS, ModelCard, check_same
 
-# What must agree for one input to mean the same to every member, besides what a soup checks.
+# What must agree for one input to mean the same to every member.
 SAME_INPUT = ("backbone", "classes", "input_size", "mean", "std", "preprocessing", "test_views")
 
 
@@ -54,12 +54,7 @@ def ensemble_of(models: Sequence[nn.Module], cards: Sequence[ModelCard], sources
     for card, source in zip(cards, sources):
         if card.members != 1:
             raise UsageError(f"{source} is already an ensemble of {card.members}: list its members instead")
-    for card, source in zip(cards[1:], sources[1:]):
-        for name in SAME_INPUT:
-            if getattr(card, name) != getattr(cards[0], name):
-                raise UsageError(f"cannot ensemble {sources[0]} and {source}: they differ in {name} "
-                                 f"({getattr(cards[0], name)!r} vs {getattr(card, name)!r}); every member "
-                                 "must read the same input the same way")
+    check_same(cards, SAME_INPUT, "ensemble", sources)
     first = cards[0]
     card = ModelCard(name=first.name, backbone=first.backbone, classes=list(first.classes),
                      input_size=first.input_size, mean=list(first.mean), std=list(first.std),

@@ -8,15 +8,11 @@ from typing import Sequence
 from torch import nn
 
 from trainer.errors import UsageError
-from trainer.models.card import ModelCard
+from trainer.models.card import ModelCard, check_same
 
 
-def _check_compatible(cards: Sequence[ModelCard]) -> None:
-    for card in cards[1:]:
-        for field in ("backbone", "classes", "input_size", "mean", "std", "members"):
-            if getattr(cards[0], field) != getattr(card, field):
-                raise UsageError(f"cannot merge: the models differ in {field} "
-                                 f"({getattr(cards[0], field)!r} vs {getattr(card, field)!r})")
+# What weights must share for their average to mean anything.
+SAME_NETWORK = ("backbone", "classes", "input_size", "mean", "std", "members")
 
 
 def average(models: Sequence[nn.Module], cards: Sequence[ModelCard], weights: Sequence[float]) -> nn.Module:
@@ -27,7 +23,7 @@ def average(models: Sequence[nn.Module], cards: Sequence[ModelCard], weights: Se
         raise UsageError("merge needs two or more models, each with a card and a weight")
     if any(w < 0 for w in weights) or abs(sum(weights) - 1.0) > 1e-6:
         raise UsageError(f"merge weights must be >= 0 and sum to 1, got {list(weights)}")
-    _check_compatible(cards)
+    check_same(cards, SAME_NETWORK, "merge")
     states = [m.state_dict() for m in models]
     merged = {}
     for key, last in states[-1].items():
