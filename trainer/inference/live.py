@@ -326,7 +326,7 @@ class LivePipeline:
         fit = max(1, int(budget // max(self._face_ms, 1e-3)))
         if fit >= len(shown):
             return [True] * len(shown)
-        stalest = sorted(range(len(shown)), key=lambda i: shown[i].classified_at)[:fit]
+        stalest = set(sorted(range(len(shown)), key=lambda i: shown[i].classified_at)[:fit])
         return [i in stalest or t.probs is None for i, t in enumerate(shown)]
 
     def _smoothed(self, track: Track, seen: bool, detected: bool, still: bool) -> LiveFace:
