@@ -9,6 +9,10 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+# --order's names for fer_desktop.review.SORTS
+ORDERS = {"label-error": "score", "not-a-face": "not_a_face", "confidence": "confidence", "ambiguity": "ambiguity",
+          "id": "id"}
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -24,7 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "they are), auto; default: what the dataset declares (FER-2013, FER+, SFEW: crop)")
     p.add_argument("--cell", metavar="LABEL:PREDICTED",
                    help="start on one confusion-matrix cell, e.g. angry:neutral (either side may be empty)")
-    p.add_argument("--filter", choices=("wrong", "flagged", "relabelled"), help="start with this filter")
+    p.add_argument("--filter", choices=("wrong", "flagged", "relabelled", "no-face"), help="start with this filter")
+    p.add_argument("--order", choices=tuple(ORDERS),
+                   help="start in this order (default: likely label error first)")
     p.add_argument("--screenshot", metavar="OUT.png", help="save the window once the predictions are shown, then quit")
     p.add_argument("--parts", action="store_true",
                    help="with --screenshot: also OUT-matrix.png, OUT-grid.png and OUT-detail.png")
@@ -81,12 +87,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     exit_code = {"code": 0}
 
     def start_view(session) -> None:
+        if args.order:
+            window.filter_bar.set_sort(ORDERS[args.order])
         cell = _cell(args.cell, session.classes)
         if cell is not None:
             window.matrix.click_cell(*cell)
         elif args.filter:
             window.apply_filter({"wrong": Filter(correct=False), "flagged": Filter(flagged=True),
-                                 "relabelled": Filter(relabelled=True)}[args.filter])
+                                 "relabelled": Filter(relabelled=True), "no-face": Filter(face=False)}[args.filter])
 
     window.sessionChanged.connect(start_view)
     if args.screenshot:

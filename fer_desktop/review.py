@@ -21,11 +21,12 @@ from trainer.data.samples import DataError, SampleSet
 
 if TYPE_CHECKING:
     from trainer.evaluation.label_quality import IssueScores
+    from trainer.evaluation.not_a_face import FaceDoubts
     from trainer.evaluation.predictions import Predictions
 
-SORTS = ("score", "confidence", "ambiguity", "id")
-SORT_TITLES = {"score": "likely label error first", "confidence": "least confident first",
-               "ambiguity": "most ambiguous first", "id": "dataset order"}
+SORTS = ("score", "not_a_face", "confidence", "ambiguity", "id")
+SORT_TITLES = {"score": "likely label error first", "not_a_face": "likely not a face first",
+               "confidence": "least confident first", "ambiguity": "most ambiguous first", "id": "dataset order"}
 NONE = -1  # no corrected class / no prediction
 
 
@@ -54,6 +55,7 @@ class Filter:
     relabelled: bool | None = None  # True: corrected or excluded; False: untouched
     split: str | None = None
     flagged: bool | None = None  # cleanlab's find_label_issues verdict
+    face: bool | None = None  # True: a face was found; False: none (blank, or the crop used as it is)
     ids: frozenset[int] | None = None  # an explicit set of sample indices (show_ids)
     text: str = ""  # ids containing this, any case ("hangover" finds one SFEW film's faces)
     title: str = ""  # what an explicit set is, for the window
@@ -72,6 +74,7 @@ class ReviewSession:
 
     def __init__(self, samples: SampleSet, journal_path: str | Path, *, dataset: str | None = None,
                  predictions: Predictions | None = None, issues: IssueScores | None = None,
+                 doubts: FaceDoubts | None = None,
                  paths: list[str | None] | None = None, votes: np.ndarray | None = None,
                  vote_names: tuple[str, ...] = (), source: str = "", kind: str = "folder",
                  model_name: str = "", model_path: str = "", splits: np.ndarray | None = None) -> None:
@@ -115,6 +118,12 @@ class ReviewSession:
         self.scores = np.asarray(issues.scores, np.float64) if issues is not None else np.full(n, np.nan)
         self.flagged = np.asarray(issues.flagged, bool) if issues is not None else np.zeros(n, bool)
         self.out_of_sample = np.asarray(issues.out_of_sample, bool) if issues is not None else np.zeros(n, bool)
+        # Likely not a face (trainer.evaluation.not_a_face): high first; NaN when not scored.
+        if doubts is not None and len(doubts.scores) != n:
+            raise DataError(f"{self.name}: not-a-face scores for {len(doubts.scores)} samples, not {n}")
+        self.doubts = doubts
+        self.not_a_face = np.asarray(doubts.scores, np.float64) if doubts is not None else np.full(n, np.nan)
+        self.face_missing = (doubts.blank | doubts.no_face) if doubts is not None else np.zeros(n, bool)
         self.journal = RelabelJournal(journal_path, dataset=self.dataset)
         self.corrected = np.full(n, NONE, np.int64)  # class index of the correction
         self.excluded = np.zeros(n, bool)
@@ -256,6 +265,8 @@ class ReviewSession:
             keep &= self.splits == f.split
         if f.flagged is not None:
             keep &= self.flagged if f.flagged else ~self.flagged
+        if f.face is not None:
+            keep &= ~self.face_missing if f.face else self.face_missing
         if f.text:
             keep &= np.char.find(self._lower_ids, f.text.lower()) >= 0
         if f.ids is not None:
@@ -272,7 +283,8 @@ class ReviewSession:
         chosen = np.flatnonzero(self.mask(f))
         if sort == "id":
             return chosen[::-1] if reverse else chosen
-        key = {"score": self.scores, "confidence": self.confidence, "ambiguity": -self.ambiguity}[sort]
+        key = {"score": self.scores, "not_a_face": -self.not_a_face, "confidence": self.confidence,
+               "ambiguity": -self.ambiguity}[sort]
         key = np.asarray(key, np.float64)[chosen]
         if reverse:
             key = -key

@@ -21,12 +21,13 @@ from fer_desktop.review import DatasetRequest, ReviewSession
 from trainer.data.relabel import EXCLUDED, dataset_key, default_journal_path
 from trainer.data.samples import DataError, SampleSet
 from trainer.evaluation.label_quality import IssueScores
+from trainer.evaluation.not_a_face import FaceDoubts
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 Status = Callable[[str], None]
-CSV_COLUMNS = ("id", "path", "given", "corrected", "predicted", "confidence", "score")
+CSV_COLUMNS = ("id", "path", "given", "corrected", "predicted", "confidence", "score", "not_a_face", "face_doubts")
 _FACES_DONE = re.compile(r"faces (\d+)/(\d+)$")
 
 
@@ -84,12 +85,14 @@ def open_session(request: DatasetRequest, *, progress: Progress | None = None,
     preds = _predictions(model_path, samples, str(spec), cache_dir, device, progress, cancelled, status)
     status("ranking likely label errors")
     issues = _issues(preds, cache_dir, model_path, spec, samples, trained_on(samples, card.training))
+    status("ranking likely non-faces")
+    doubts = _doubts(preds, cache_dir, model_path, spec, samples)
     paths = [str(path / i) for i in samples.ids] if kind == "folder" else [None] * len(samples)
     votes, vote_names = _ferplus_votes(path, kind, samples)
     journal = Path(request.journal) if request.journal else default_journal_path(path)
     # A folder without split folders has one nameless split (load_samples names it after the folder).
     no_splits = np.full(len(samples), "", dtype=str) if not splits else None
-    return ReviewSession(samples, journal, dataset=dataset_key(path), predictions=preds, issues=issues,
+    return ReviewSession(samples, journal, dataset=dataset_key(path), predictions=preds, issues=issues, doubts=doubts,
                          paths=paths, votes=votes, vote_names=vote_names, source=str(path), kind=kind,
                          model_name=card.name, model_path=str(model_path), splits=no_splits)
 
@@ -137,16 +140,41 @@ def _issues(preds, cache_dir, model_path, spec, samples: SampleSet, seen: np.nda
     if cached is not None:
         return cached
     result = score_labels(preds, seen)
+    _save_arrays(where, scores=result.scores, flagged=result.flagged, out_of_sample=result.out_of_sample, seen=seen,
+                 method=np.array(result.method),
+                 gap=np.array(np.nan if result.memorisation_gap is None else result.memorisation_gap))
+    return result
+
+
+def _save_arrays(where: Path, **arrays: np.ndarray) -> None:
+    """Scores beside the cached predictions, written whole or not at all."""
     try:
         tmp = where.with_name(where.name + ".tmp")
         with open(tmp, "wb") as fh:
-            np.savez(fh, scores=result.scores, flagged=result.flagged, out_of_sample=result.out_of_sample,
-                     seen=seen, method=np.array(result.method),
-                     gap=np.array(np.nan if result.memorisation_gap is None else result.memorisation_gap))
+            np.savez(fh, **arrays)
         tmp.replace(where)
     except OSError:
         pass  # a read-only cache only costs time
-    return result
+
+
+def _doubts(preds, cache_dir, model_path, spec, samples: SampleSet) -> FaceDoubts:
+    """Not-a-face signals (:func:`trainer.evaluation.not_a_face.sample_doubts`), cached beside the
+    predictions: the nearest-neighbour search takes a while on FER-2013."""
+    from trainer.evaluation.not_a_face import SCORING_VERSION, sample_doubts
+    from trainer.evaluation.predictions import cache_path
+
+    where = cache_path(model_path, str(spec), samples.meta.get("preprocessing"), cache_dir, samples=samples,
+                       tta_flip=True, embeddings=True, views=True).with_suffix(f".doubts{SCORING_VERSION}.npz")
+    if where.is_file():
+        try:
+            with np.load(where, allow_pickle=False) as data:
+                if len(data["unusual"]) == len(samples):
+                    return FaceDoubts(data["blank"], data["no_face"], data["unusual"])
+        except (OSError, KeyError, ValueError, EOFError):
+            pass
+    doubts = sample_doubts(samples, preds.embeddings)
+    _save_arrays(where, blank=doubts.blank, no_face=doubts.no_face, unusual=doubts.unusual)
+    return doubts
 
 
 def _load_scores(where: Path, seen: np.ndarray) -> IssueScores | None:
@@ -208,7 +236,8 @@ def export_journal(session: ReviewSession, out: str | Path) -> Path:
 
 def export_csv(session: ReviewSession, out: str | Path) -> Path:
     """One row per sample, likeliest label error first: id, path, given, corrected (a class,
-    not-a-face, or empty), predicted, confidence, score."""
+    not-a-face, or empty), predicted, confidence, score, the not-a-face score (high = likely
+    no face) and its reasons ("blank image; no face found", or empty)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     order = session.view(sort="score")
@@ -218,10 +247,12 @@ def export_csv(session: ReviewSession, out: str | Path) -> Path:
         for i in order:
             predicted = session.classes[session.predicted[i]] if session.predicted[i] >= 0 else ""
             conf = session.confidence[i]
-            score = session.scores[i]
+            score, doubt = session.scores[i], session.not_a_face[i]
+            reasons = session.doubts.reasons(i) if session.doubts is not None else []
             writer.writerow([session.ids[i], session.paths[i] or "", session.given_name(i),
                              session.state_of(i) or "", predicted,
-                             "" if np.isnan(conf) else f"{conf:.4f}", "" if np.isnan(score) else f"{score:.5f}"])
+                             "" if np.isnan(conf) else f"{conf:.4f}", "" if np.isnan(score) else f"{score:.5f}",
+                             "" if np.isnan(doubt) else f"{doubt:.4f}", "; ".join(reasons)])
     return out
 
 

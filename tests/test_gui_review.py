@@ -213,6 +213,35 @@ def test_find_by_id_filters_the_grid_and_keeps_the_digits_for_typing(qtbot, make
     assert box.text() == "" and win.grid.grid_model.rowCount() == 40
 
 
+def test_non_faces_are_one_key_away(qtbot, make_window, faces_root, review_model, one_torch_thread):  # noqa: F811
+    """Ctrl+4 shows the samples with no face found (the detector misses some generated faces),
+    the bar's box says how many, "likely not a face first" orders the grid by the not-a-face
+    score, a tile's tooltip says why, and Ctrl+A, X excludes every shown one in one step."""
+    win = make_window()
+    s = open_data(qtbot, win, faces_root, review_model)
+    missing = np.flatnonzero(s.face_missing)
+    assert 0 < len(missing) < len(s)  # both kinds, or the filter shows nothing
+    assert "Not a face?" in win.about_scores.text()
+    win.grid.setFocus()
+    key(win, Qt.Key.Key_4, Qt.KeyboardModifier.ControlModifier)
+    shown = [win.grid.grid_model.sample_at(row) for row in range(win.grid.grid_model.rowCount())]
+    assert sorted(shown) == missing.tolist()
+    assert win.filter_bar.face_box.currentText() == f"no face ({len(missing)})"
+    index = win.grid.grid_model.index(0)
+    assert "not a face? no face found" in win.grid.grid_model.data(index, Qt.ItemDataRole.ToolTipRole)
+    key(win, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    key(win, Qt.Key.Key_X)
+    assert all(s.state_of(i) == EXCLUDED for i in missing) and s.excluded.sum() == len(missing)
+    key(win, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # one undo brings them all back
+    assert not s.excluded.any()
+
+    key(win, Qt.Key.Key_Escape)
+    win.filter_bar.set_sort("not_a_face")
+    shown = [win.grid.grid_model.sample_at(row) for row in range(win.grid.grid_model.rowCount())]
+    assert len(shown) == len(s) and set(shown[:len(missing)]) == set(missing.tolist())
+    assert np.all(np.diff(s.not_a_face[shown]) <= 0)
+
+
 def test_open_recent_lists_what_opened_and_opens_it_again(qtbot, make_window, faces_root, review_model,  # noqa: F811
                                                           tmp_path, one_torch_thread):
     """A dataset that opened is first in Review > Open Recent (once, however often opened); a

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -168,7 +169,7 @@ def test_exports_load_back_with_the_corrections(session, faces_root, tmp_path):
     session.exclude(gone)
     rows = list(csv.DictReader(export_csv(session, tmp_path / "ranked.csv").open()))
     assert len(rows) == len(session) and list(rows[0]) == ["id", "path", "given", "corrected", "predicted",
-                                                           "confidence", "score"]
+                                                           "confidence", "score", "not_a_face", "face_doubts"]
     by_id = {r["id"]: r for r in rows}
     assert by_id[moved]["corrected"] == "fear" and by_id[gone]["corrected"] == EXCLUDED
     assert by_id[ids[1]]["corrected"] == "" and by_id[moved]["given"] == "angry"
@@ -287,3 +288,41 @@ def test_accuracy_leaves_out_faces_of_a_class_the_model_lacks(tmp_path):
     assert summary["n"] == 4 and summary["correct"] == 2 and summary["accuracy"] == 0.5
     assert summary["confusion"][2].sum() == 2 and summary["recall"][2] is None
     assert "(4 faces; 2 labelled contempt left out: the model has no such class)" in summary["headline"]
+
+
+def test_a_black_frame_comes_first_as_not_a_face(faces_root, review_model, home, tmp_path, one_torch_thread, capsys):
+    """A dataset with one all-black image among faces (SFEW has twelve): "likely not a face first"
+    puts it first, the "no face found" filter shows it alone, and both CSVs (the window's export
+    and fer-train issues) say why; the label-issue order is not where it is found."""
+    import cv2
+
+    from fer_desktop.review_io import export_csv, open_session
+    from trainer.cli import main
+
+    root = tmp_path / "with-black"
+    shutil.copytree(faces_root, root)
+    black = "Val/Happy/black.png"
+    cv2.imwrite(str(root / black), np.zeros((48, 48), np.uint8))
+    session = open_session(DatasetRequest(str(root), model=str(review_model)), cache_dir=tmp_path / "predictions")
+    i = session.index[black]
+    assert session.view(sort="not_a_face")[0] == i
+    # Generated faces the detector misses are "no face found" too; only the black one is blank.
+    missing = session.view(Filter(face=False), sort="id").tolist()
+    assert i in missing and missing == np.flatnonzero(session.face_missing).tolist()
+    assert sorted(missing + session.view(Filter(face=True)).tolist()) == list(range(len(session)))
+    rows = list(csv.DictReader(export_csv(session, tmp_path / "ranked.csv").open()))
+    by_id = {r["id"]: r for r in rows}
+    assert by_id[black]["face_doubts"].startswith("blank image")
+    assert float(by_id[black]["not_a_face"]) == max(float(r["not_a_face"]) for r in rows)
+    assert not any("blank" in r["face_doubts"] for r in rows if r["id"] != black)
+
+    out = tmp_path / "issues.csv"
+    assert main(["issues", str(root), "--split", "Train+Val", "--model", str(review_model), "--out", str(out),
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["blank"] == 1
+    cli = list(csv.DictReader(open(out, encoding="utf-8")))
+    top = max(cli, key=lambda r: float(r["not_a_face"]))
+    assert top["id"] == black and top["face_doubts"] == by_id[black]["face_doubts"]
+    # The same signals in both: the window's and the command's not-a-face scores agree.
+    assert {r["id"]: round(float(r["not_a_face"]), 3) for r in cli} == {
+        r["id"]: round(float(r["not_a_face"]), 3) for r in rows}

@@ -8,6 +8,10 @@ logistic-regression head, so every sample is scored by a model that never saw it
 within 5 points of the K-fold head's, the out-of-fold ones otherwise: a model rates the labels
 it learnt by heart as right. docs/label-issues.md has the measurements.
 
+Samples that are no face at all get a column of their own, ``not_a_face`` (high = likely no
+face: blank, no face found, then how unusual the model finds it; the review window's "likely
+not a face first"), with its reasons in ``face_doubts``: sort on it to find them.
+
 Examples::
 
     fer-train issues ../shared/data/sfew2 --split Train --out sfew-train-issues.csv
@@ -25,7 +29,8 @@ from trainer.commands.evaluate import add_input_args
 from trainer.commands.train import add_ferplus_args
 from trainer.errors import UsageError
 
-COLUMNS = ("rank", "id", "path", "split", "given", "predicted", "confidence", "score", "ambiguity", "flagged")
+COLUMNS = ("rank", "id", "path", "split", "given", "predicted", "confidence", "score", "ambiguity", "flagged",
+           "not_a_face", "face_doubts")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -64,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     from trainer.commands.evaluate import load_data_arg, load_model_arg
     from trainer.evaluation.label_quality import (DEFAULT_METHOD, METHODS, IssueScores, ambiguity, find_issues,
                                                   score_labels)
+    from trainer.evaluation.not_a_face import sample_doubts
     from trainer.evaluation.predictions import cached_predict
     from trainer.evaluation.trained_on import trained_on
 
@@ -78,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     if len(samples) == 0:
         raise UsageError(f"{args.data}: no labelled samples to rank")
     pred, _ = cached_predict(model_path, model, card, samples, samples.meta["spec"], device=args.device,
-                             tta_flip=not args.no_tta, batch_size=args.batch_size, embeddings=args.probs != "model",
+                             tta_flip=not args.no_tta, batch_size=args.batch_size, embeddings=True,
                              views=not args.no_views and args.probs != "out-of-fold")
     seen = trained_on(samples, card.training)
     if args.probs == "auto":
@@ -86,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         found = IssueScores.of(find_issues(pred, out_of_sample=args.probs == "out-of-fold", method=method,
                                            folds=args.folds, seed=args.seed))
+    doubts = sample_doubts(samples, pred.embeddings)
     root = Path(samples.meta["spec"].partition("#")[0])
     root = root if root.is_dir() else None
     ranking = found.order
@@ -99,11 +106,13 @@ def run(args: argparse.Namespace) -> int:
             writer.writerow([rank, pred.ids[i], str(root / pred.ids[i]) if root else "",
                              "" if pred.splits is None else pred.splits[i], pred.classes[pred.labels[i]],
                              pred.classes[pred.predicted[i]], f"{pred.confidence[i]:.4f}",
-                             f"{found.scores[i]:.4f}", f"{amb[i]:.4f}", int(found.flagged[i])])
+                             f"{found.scores[i]:.4f}", f"{amb[i]:.4f}", int(found.flagged[i]),
+                             f"{doubts.scores[i]:.4f}", "; ".join(doubts.reasons(i))])
     summary = {"data": samples.meta["spec"], "split": samples.name, "model": str(model_path), "n": len(pred),
                "ranked": len(ranking), "written": len(order), "flagged": int(found.flagged.sum()),
                "method": method, "trained_on": int(seen.sum()), "out_of_sample": int(found.out_of_sample.sum()),
                "memorisation_gap": found.memorisation_gap,
+               "no_face_found": int((doubts.no_face | doubts.blank).sum()), "blank": int(doubts.blank.sum()),
                "out": str(args.out),
                "top": [{"id": pred.ids[i], "given": pred.classes[pred.labels[i]],
                         "predicted": pred.classes[pred.predicted[i]], "score": round(float(found.scores[i]), 4)}
@@ -118,5 +127,8 @@ def run(args: argparse.Namespace) -> int:
               f"wrote {len(order)} rows to {args.out}")
         for row in summary["top"]:
             print(f"  {row['id']}: given {row['given']}, model says {row['predicted']} (score {row['score']})")
+        if summary["no_face_found"]:
+            print(f"{summary['no_face_found']} with no face found ({summary['blank']} blank): the highest "
+                  "not_a_face values; sort on that column to see them")
     return 0
 

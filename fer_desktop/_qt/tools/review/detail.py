@@ -252,6 +252,10 @@ class DetailView(QWidget):
             how = "out of fold: the model trained on it" if s.out_of_sample[i] else "the model's own probabilities"
             lines.append(f"<b>label-issue score</b> {s.scores[i]:.3f} (0 = surely wrong, 1 = surely right; "
                          f"{how}){flag}")
+        if s.doubts is not None:
+            reasons = s.doubts.reasons(i)
+            lines.append(f"<b>not a face?</b> {', '.join(reasons) + '; ' if reasons else ''}unusual "
+                         f"{s.doubts.unusual[i]:.2f} (0–1: how unlike this dataset's other faces the model sees it)")
         if not np.isnan(s.ambiguity[i]):
             lines.append(f"<b>ambiguity</b> {s.ambiguity[i]:.2f} (entropy of the prediction, 0–1)")
         self.info.setText("<br>".join(lines))

@@ -1,5 +1,5 @@
-"""The bar above the grid: which samples (label, prediction, right/wrong, relabelled, split,
-flagged, text in the id) and in which order; it shows the filter the matrix or a caller set, too."""
+"""The bar above the grid: which samples (label, prediction, right/wrong, relabelled, face found,
+split, flagged, text in the id) and in which order; it shows the filter the matrix or a caller set, too."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from fer_desktop.review import SORT_TITLES, SORTS, Filter, ReviewSession
 
 _RESULT = (("right and wrong", None), ("wrong only", False), ("right only", True))
 _CHANGES = (("edited or not", None), ("edited only", True), ("not edited", False))
+_FACES = (("face or not", None), ("face found", True), ("no face", False))
 
 
 class FilterBar(QWidget):
@@ -27,6 +28,8 @@ class FilterBar(QWidget):
         self.result_box = self._combo("Prediction right or wrong against the label")
         self.changes_box = self._combo("Samples you relabelled or excluded")
         self.split_box = self._combo("Dataset split")
+        self.face_box = self._combo("Whether the face detector found a face (no face: a blank image, or the crop "
+                                    "used as it is); Order ▸ likely not a face first ranks them")
         self.flagged_box = QCheckBox("flagged only", self)
         self.flagged_box.setToolTip("Only samples cleanlab's find_label_issues flags as likely mislabelled")
         self.flagged_box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -58,7 +61,8 @@ class FilterBar(QWidget):
                   self.changes_box, self.split_box, self.flagged_box):
             top.addWidget(w)
         top.addStretch(1)
-        for w in (QLabel("Order", self), self.sort_box, self.reverse_box, self.text_box, self.clear_button):
+        for w in (QLabel("Order", self), self.sort_box, self.reverse_box, self.face_box, self.text_box,
+                  self.clear_button):
             bottom.addWidget(w)
         bottom.addStretch(1)
         bottom.addWidget(self.title)
@@ -68,7 +72,7 @@ class FilterBar(QWidget):
         lay.setSpacing(2)
         lay.addLayout(top)
         lay.addLayout(bottom)
-        for box in (self.label_box, self.pred_box, self.result_box, self.changes_box, self.split_box):
+        for box in (self.label_box, self.pred_box, self.result_box, self.changes_box, self.face_box, self.split_box):
             box.currentIndexChanged.connect(self._from_widgets)
         self.flagged_box.toggled.connect(self._from_widgets)
         self.text_box.textChanged.connect(self._from_widgets)
@@ -88,8 +92,21 @@ class FilterBar(QWidget):
     def sort(self) -> tuple[str, bool]:
         return self.sort_box.currentData(), self.reverse_box.isChecked()
 
+    def set_sort(self, key: str, reverse: bool = False) -> None:
+        """Show and apply an order (a key of SORTS)."""
+        self.reverse_box.blockSignals(True)
+        self.reverse_box.setChecked(reverse)
+        self.reverse_box.blockSignals(False)
+        index = self.sort_box.findData(key)
+        if index < 0:
+            raise ValueError(f"unknown order {key!r}; known: {', '.join(SORTS)}")
+        if index == self.sort_box.currentIndex():
+            self._sort_changed()
+        else:
+            self.sort_box.setCurrentIndex(index)
+
     def set_session(self, session: ReviewSession) -> None:
-        boxes = (self.label_box, self.pred_box, self.split_box)
+        boxes = (self.label_box, self.pred_box, self.split_box, self.face_box)
         for box in boxes:
             box.blockSignals(True)
             box.clear()
@@ -103,6 +120,10 @@ class FilterBar(QWidget):
         self.split_box.setVisible(len(session.splits_present()) > 1)
         has_scores = session.issues is not None
         self.flagged_box.setVisible(has_scores)
+        for text, value in _FACES:  # refilled, not renamed: a renamed item keeps the box's old width
+            count = f" ({int(session.face_missing.sum()):,})" if value is False else ""
+            self.face_box.addItem(text + count, value)
+        self.face_box.setVisible(session.doubts is not None)
         for box in boxes:
             box.blockSignals(False)
         self.set_filter(Filter(), emit=False)
@@ -110,14 +131,15 @@ class FilterBar(QWidget):
     def set_filter(self, f: Filter, emit: bool = False) -> None:
         """Show ``f`` in the widgets (an explicit id set shows as a title)."""
         self.filter = f
-        widgets = (self.label_box, self.pred_box, self.result_box, self.changes_box, self.split_box, self.flagged_box,
-                   self.text_box)
+        widgets = (self.label_box, self.pred_box, self.result_box, self.changes_box, self.face_box, self.split_box,
+                   self.flagged_box, self.text_box)
         for w in widgets:
             w.blockSignals(True)
         _select(self.label_box, f.label)
         _select(self.pred_box, f.predicted)
         _select(self.result_box, f.correct)
         _select(self.changes_box, f.relabelled)
+        _select(self.face_box, f.face)
         _select(self.split_box, f.split)
         self.flagged_box.setChecked(bool(f.flagged))
         if self.text_box.text() != f.text:
@@ -134,6 +156,7 @@ class FilterBar(QWidget):
     def _from_widgets(self, *_) -> None:
         self.filter = replace(self.filter, label=self.label_box.currentData(), predicted=self.pred_box.currentData(),
                               correct=self.result_box.currentData(), relabelled=self.changes_box.currentData(),
+                              face=self.face_box.currentData(),
                               split=self.split_box.currentData(), flagged=True if self.flagged_box.isChecked() else None,
                               text=self.text_box.text().strip())
         self.filterChanged.emit(self.filter)

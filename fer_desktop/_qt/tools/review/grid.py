@@ -145,6 +145,14 @@ class TileCache:
             painter.setPen(QColor("#000000"))
             painter.setFont(self.bold)
             painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, "!")
+        if s.face_missing[i]:  # blank, or no face found: the crop as it is
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor("#60646c"))
+            badge = QRect(thumb.left() + 3, thumb.bottom() - 16, 14, 14)
+            painter.drawEllipse(badge)
+            painter.setPen(QColor("#ffffff"))
+            painter.setFont(self.bold)
+            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, "∅")
         line1 = QRect(r.left() + 4, thumb.bottom() + 3, r.width() - 8, 15)
         self._label_line(painter, s, i, line1)
         if predicted != NONE:
@@ -253,6 +261,8 @@ def tile_tooltip(s: ReviewSession, i: int) -> str:
     if not np.isnan(s.scores[i]):
         lines.append(f"label-issue score {s.scores[i]:.3f} (low: likely wrong)"
                      + ("; flagged" if s.flagged[i] else ""))
+    if s.doubts is not None and s.face_missing[i]:
+        lines.append("not a face? " + ", ".join(s.doubts.reasons(i)))
     return "\n".join(lines)
 
 
@@ -260,7 +270,7 @@ class TileDelegate(QStyledItemDelegate):
     """Paints a tile from the cache (see TileCache for what a tile shows: the face, its label
     or "given ▸ corrected", the prediction and confidence, a red/green edge for wrong/right,
     an orange corner when relabelled, a cross when excluded, a "!" when the ranking flags the
-    label); the selection is drawn around it."""
+    label, a "∅" when no face was found); the selection is drawn around it."""
 
     def __init__(self, cache: TileCache, parent: QWidget | None = None) -> None:
         super().__init__(parent)

@@ -61,11 +61,22 @@ def scores_note(s: ReviewSession) -> str:
             "<p><b>Tiles</b>: <span style='color:#30a46c'>▌</span> prediction agrees with the label, "
             "<span style='color:#e5484d'>▌</span> it does not; "
             "<span style='background:#ffc53d'>&nbsp;!&nbsp;</span> flagged; "
-            "<span style='color:#f76b15'>◥</span> relabelled; <span style='color:#e5484d'>✕</span> excluded.</p>"
+            "<span style='color:#f76b15'>◥</span> relabelled; <span style='color:#e5484d'>✕</span> excluded; "
+            "<span style='background:#60646c; color:#ffffff'>&nbsp;∅&nbsp;</span> no face found.</p>"
+            f"{_non_faces_note(s)}"
             "<p><b>Keys</b>: 1–{k} label, 0 back to the given label, X not a face, Space / arrows next and "
             "previous, Shift/Ctrl+click or Ctrl+A select several (a key then changes them all), Ctrl+Z / "
             "Ctrl+Shift+Z undo and redo. Every change is in the journal at once.</p>"
             ).replace("{k}", str(len(s.classes)))
+
+
+def _non_faces_note(s: ReviewSession) -> str:
+    if s.doubts is None:
+        return ""
+    missing, blank = int(s.face_missing.sum()), int(s.doubts.blank.sum())
+    return (f"<p><b>Not a face?</b> No face found in {missing:,}" + (f" ({blank:,} blank)" if blank else "")
+            + "; Order ▸ <i>likely not a face first</i> puts them first, then the faces the model finds least "
+            "like the others. Ctrl+4 shows them; Ctrl+A, X excludes them all.</p>")
 
 
 class ReviewWindow(QMainWindow):
@@ -217,6 +228,8 @@ class ReviewWindow(QMainWindow):
         self.act_wrong = a("Show &Wrong Predictions", lambda: self.apply_filter(Filter(correct=False)), ["Ctrl+1"])
         self.act_flagged = a("Show &Flagged Labels", lambda: self.apply_filter(Filter(flagged=True)), ["Ctrl+2"])
         self.act_edited = a("Show &Relabelled", lambda: self.apply_filter(Filter(relabelled=True)), ["Ctrl+3"])
+        self.act_no_face = a("Show &No Face Found", lambda: self.apply_filter(Filter(face=False)), ["Ctrl+4"],
+                             tip="Blank images and crops where the detector found no face")
         self.act_percent = a("Row &Percentages", self.matrix.normalise_box.setChecked, ["Ctrl+P"], checkable=True)
         self.act_larger = a("&Larger Tiles", lambda: self.grid.zoom(1), ["Ctrl++", "Ctrl+="], tip="Also Ctrl+wheel")
         self.act_smaller = a("&Smaller Tiles", lambda: self.grid.zoom(-1), ["Ctrl+-"], tip="Also Ctrl+wheel")
@@ -246,7 +259,7 @@ class ReviewWindow(QMainWindow):
             m.addSeparator() if act is None else m.addAction(act)
         m = mb.addMenu("&Go")
         for act in (self.act_next, self.act_prev, None, self.act_all, self.act_wrong, self.act_flagged, self.act_edited,
-                    self.act_find):
+                    self.act_no_face, self.act_find):
             m.addSeparator() if act is None else m.addAction(act)
         m = mb.addMenu("&View")
         m.addAction(self.act_percent)
@@ -267,7 +280,7 @@ class ReviewWindow(QMainWindow):
     def _enable(self, on: bool) -> None:
         for act in (self.act_export_journal, self.act_export_csv, self.act_export_data, self.act_withdraw,
                     self.act_exclude, self.act_next, self.act_prev, self.act_all, self.act_wrong, self.act_flagged,
-                    self.act_edited, self.act_select_all, self.act_find, *self.label_actions):
+                    self.act_edited, self.act_no_face, self.act_select_all, self.act_find, *self.label_actions):
             act.setEnabled(on)
 
     def _track_job(self, job) -> None:
