@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+# --filter's names for fer_desktop.review.Filter fields
+FILTERS = {"wrong": {"correct": False}, "flagged": {"flagged": True}, "relabelled": {"relabelled": True},
+           "no-face": {"face": False}, "copies-disagree": {"copies": "disagree"}, "copies-split": {"copies": "split"}}
 # --order's names for fer_desktop.review.SORTS
 ORDERS = {"label-error": "score", "not-a-face": "not_a_face", "confidence": "confidence", "ambiguity": "ambiguity",
           "id": "id"}
@@ -28,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "they are), auto; default: what the dataset declares (FER-2013, FER+, SFEW: crop)")
     p.add_argument("--cell", metavar="LABEL:PREDICTED",
                    help="start on one confusion-matrix cell, e.g. angry:neutral (either side may be empty)")
-    p.add_argument("--filter", choices=("wrong", "flagged", "relabelled", "no-face"), help="start with this filter")
+    p.add_argument("--filter", choices=tuple(FILTERS), help="start with this filter")
     p.add_argument("--order", choices=tuple(ORDERS),
                    help="start in this order (default: likely label error first)")
     p.add_argument("--screenshot", metavar="OUT.png", help="save the window once the predictions are shown, then quit")
@@ -93,8 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if cell is not None:
             window.matrix.click_cell(*cell)
         elif args.filter:
-            window.apply_filter({"wrong": Filter(correct=False), "flagged": Filter(flagged=True),
-                                 "relabelled": Filter(relabelled=True), "no-face": Filter(face=False)}[args.filter])
+            window.apply_filter(Filter(**FILTERS[args.filter]))
 
     window.sessionChanged.connect(start_view)
     if args.screenshot:

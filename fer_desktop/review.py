@@ -18,6 +18,7 @@ import numpy as np
 
 from trainer.data.relabel import EXCLUDED, RelabelJournal
 from trainer.data.samples import DataError, SampleSet
+from trainer.evaluation.duplicates import UNIQUE, across_splits, copy_groups, disagreeing, group_members
 
 if TYPE_CHECKING:
     from trainer.evaluation.label_quality import IssueScores
@@ -28,6 +29,8 @@ SORTS = ("score", "not_a_face", "confidence", "ambiguity", "id")
 SORT_TITLES = {"score": "likely label error first", "not_a_face": "likely not a face first",
                "confidence": "least confident first", "ambiguity": "most ambiguous first", "id": "dataset order"}
 NONE = -1  # no corrected class / no prediction
+# Filter.copies: an exact copy anywhere, a copy whose current label differs, a copy in another split.
+COPIES = ("any", "disagree", "split")
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class Filter:
     split: str | None = None
     flagged: bool | None = None  # cleanlab's find_label_issues verdict
     face: bool | None = None  # True: a face was found; False: none (blank, or the crop used as it is)
+    copies: str | None = None  # one of COPIES: samples with an exact copy (any, labelled otherwise, in another split)
     ids: frozenset[int] | None = None  # an explicit set of sample indices (show_ids)
     text: str = ""  # ids containing this, any case ("hangover" finds one SFEW film's faces)
     title: str = ""  # what an explicit set is, for the window
@@ -122,6 +126,8 @@ class ReviewSession:
         if doubts is not None and len(doubts.scores) != n:
             raise DataError(f"{self.name}: not-a-face scores for {len(doubts.scores)} samples, not {n}")
         self.doubts = doubts
+        self.copy_group = copy_groups(samples.images)  # trainer.evaluation.duplicates.UNIQUE: no copy
+        self._copy_members = group_members(self.copy_group)
         self.not_a_face = np.asarray(doubts.scores, np.float64) if doubts is not None else np.full(n, np.nan)
         self.face_missing = (doubts.blank | doubts.no_face) if doubts is not None else np.zeros(n, bool)
         self.journal = RelabelJournal(journal_path, dataset=self.dataset)
@@ -267,6 +273,8 @@ class ReviewSession:
             keep &= self.flagged if f.flagged else ~self.flagged
         if f.face is not None:
             keep &= ~self.face_missing if f.face else self.face_missing
+        if f.copies is not None:
+            keep &= self.copied(f.copies)
         if f.text:
             keep &= np.char.find(self._lower_ids, f.text.lower()) >= 0
         if f.ids is not None:
@@ -291,6 +299,26 @@ class ReviewSession:
         missing = np.isnan(key)
         order = np.lexsort((key, missing))  # NaN last, then ascending; stable on index
         return chosen[order]
+
+    def copied(self, kind: str = "any") -> np.ndarray:
+        """(N,) bool: samples with an exact copy (``kind`` "any"), with a copy whose current label
+        differs ("disagree": relabelling one copy settles it), or with a copy in another split
+        ("split": a test face the model may have trained on)."""
+        if kind == "any":
+            return self.copy_group != UNIQUE
+        if kind == "disagree":
+            return disagreeing(self.copy_group, self.labels())
+        if kind == "split":
+            return across_splits(self.copy_group, self.splits)
+        raise ValueError(f"unknown copies filter {kind!r}; known: {', '.join(COPIES)}")
+
+    def copies_of(self, i: int) -> np.ndarray:
+        """The samples with the same pixels as sample ``i`` (itself left out)."""
+        group = self.copy_group[i]
+        if group == UNIQUE:
+            return np.zeros(0, np.int64)
+        same = self._copy_members[group]
+        return same[same != i]
 
     def splits_present(self) -> list[str]:
         return [s for s in dict.fromkeys(self.splits.tolist()) if s]

@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 Status = Callable[[str], None]
-CSV_COLUMNS = ("id", "path", "given", "corrected", "predicted", "confidence", "score", "not_a_face", "face_doubts")
+CSV_COLUMNS = ("id", "path", "given", "corrected", "predicted", "confidence", "score", "not_a_face", "face_doubts",
+               "copies")
 _FACES_DONE = re.compile(r"faces (\d+)/(\d+)$")
 
 
@@ -237,7 +238,8 @@ def export_journal(session: ReviewSession, out: str | Path) -> Path:
 def export_csv(session: ReviewSession, out: str | Path) -> Path:
     """One row per sample, likeliest label error first: id, path, given, corrected (a class,
     not-a-face, or empty), predicted, confidence, score, the not-a-face score (high = likely
-    no face) and its reasons ("blank image; no face found", or empty)."""
+    no face) and its reasons ("blank image; no face found", or empty), and the ids of its exact
+    copies ("; "-joined)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     order = session.view(sort="score")
@@ -252,7 +254,8 @@ def export_csv(session: ReviewSession, out: str | Path) -> Path:
             writer.writerow([session.ids[i], session.paths[i] or "", session.given_name(i),
                              session.state_of(i) or "", predicted,
                              "" if np.isnan(conf) else f"{conf:.4f}", "" if np.isnan(score) else f"{score:.5f}",
-                             "" if np.isnan(doubt) else f"{doubt:.4f}", "; ".join(reasons)])
+                             "" if np.isnan(doubt) else f"{doubt:.4f}", "; ".join(reasons),
+                             "; ".join(session.ids[k] for k in session.copies_of(i))])
     return out
 
 

@@ -242,6 +242,36 @@ def test_non_faces_are_one_key_away(qtbot, make_window, faces_root, review_model
     assert np.all(np.diff(s.not_a_face[shown]) <= 0)
 
 
+def test_copies_labelled_otherwise_are_shown_and_relabelled_together(qtbot, make_window, faces_root,  # noqa: F811
+                                                                     review_model, tmp_path, one_torch_thread):
+    """Ctrl+5 shows the two identical faces with different labels, Ctrl+D on one shows it with its
+    copy, Ctrl+A and a label key give both one label, and Ctrl+5 then shows none."""
+    from test_review import with_extras
+
+    root, _black, (original, copy) = with_extras(faces_root, tmp_path)
+    win = make_window()
+    s = open_data(qtbot, win, root, review_model)
+    pair = {s.index[original], s.index[copy]}
+    assert "Exact copies" in win.about_scores.text()
+
+    def shown() -> list[int]:
+        return [win.grid.grid_model.sample_at(row) for row in range(win.grid.grid_model.rowCount())]
+
+    win.grid.setFocus()
+    key(win, Qt.Key.Key_5, Qt.KeyboardModifier.ControlModifier)
+    assert set(shown()) == pair
+    key(win, Qt.Key.Key_Escape)
+    win.grid.go_to_row(win.grid.grid_model.row_of(s.index[copy]))
+    key(win, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
+    assert set(shown()) == pair and "copies (2)" in win.filter_bar.title.text()
+    assert "exact copies" in win.detail.info.text() and original in win.detail.info.text()
+    key(win, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    key(win, Qt.Key.Key_1)  # angry, the original's label
+    assert {s.state_of(i) or s.given_name(i) for i in pair} == {"angry"}
+    key(win, Qt.Key.Key_5, Qt.KeyboardModifier.ControlModifier)
+    assert shown() == []
+
+
 def test_open_recent_lists_what_opened_and_opens_it_again(qtbot, make_window, faces_root, review_model,  # noqa: F811
                                                           tmp_path, one_torch_thread):
     """A dataset that opened is first in Review > Open Recent (once, however often opened); a

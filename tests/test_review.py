@@ -169,7 +169,8 @@ def test_exports_load_back_with_the_corrections(session, faces_root, tmp_path):
     session.exclude(gone)
     rows = list(csv.DictReader(export_csv(session, tmp_path / "ranked.csv").open()))
     assert len(rows) == len(session) and list(rows[0]) == ["id", "path", "given", "corrected", "predicted",
-                                                           "confidence", "score", "not_a_face", "face_doubts"]
+                                                           "confidence", "score", "not_a_face", "face_doubts",
+                                                           "copies"]
     by_id = {r["id"]: r for r in rows}
     assert by_id[moved]["corrected"] == "fear" and by_id[gone]["corrected"] == EXCLUDED
     assert by_id[ids[1]]["corrected"] == "" and by_id[moved]["given"] == "angry"
@@ -290,19 +291,49 @@ def test_accuracy_leaves_out_faces_of_a_class_the_model_lacks(tmp_path):
     assert "(4 faces; 2 labelled contempt left out: the model has no such class)" in summary["headline"]
 
 
+def with_extras(faces_root: Path, tmp_path: Path) -> tuple[Path, str, tuple[str, str]]:
+    """faces_root plus an all-black image and an exact copy of a Train face put in Val under
+    another class: (root, the black image's id, (the original's id, the copy's id))."""
+    import cv2
+
+    root = tmp_path / "with-extras"
+    shutil.copytree(faces_root, root)
+    black = "Val/Happy/black.png"
+    cv2.imwrite(str(root / black), np.zeros((48, 48), np.uint8))
+    original, copy = "Train/Angry/000.png", "Val/Fear/copy.png"
+    shutil.copyfile(root / original, root / copy)
+    return root, black, (original, copy)
+
+
+def test_exact_copies_are_found_and_settled_by_relabelling(faces_root, review_model, home, tmp_path,
+                                                          one_torch_thread):
+    """A Train face copied into Val under another class: both are "copied", "in another split"
+    and "labelled otherwise" until one is relabelled to the other's class; the CSV names the copy."""
+    from fer_desktop.review_io import export_csv, open_session
+
+    root, black, (original, copy) = with_extras(faces_root, tmp_path)
+    session = open_session(DatasetRequest(str(root), model=str(review_model)), cache_dir=tmp_path / "predictions")
+    pair = sorted([session.index[original], session.index[copy]])
+    for kind in ("any", "disagree", "split"):
+        assert session.view(Filter(copies=kind), sort="id").tolist() == pair, kind
+    assert session.copies_of(pair[0]).tolist() == [pair[1]]
+    assert session.copies_of(session.index[black]).tolist() == []
+    rows = {r["id"]: r for r in csv.DictReader(export_csv(session, tmp_path / "ranked.csv").open())}
+    assert rows[original]["copies"] == copy and rows[copy]["copies"] == original
+    assert sum(bool(r["copies"]) for r in rows.values()) == 2
+    session.relabel(copy, "angry")
+    assert session.view(Filter(copies="disagree")).tolist() == []
+    assert session.view(Filter(copies="split"), sort="id").tolist() == pair
+
+
 def test_a_black_frame_comes_first_as_not_a_face(faces_root, review_model, home, tmp_path, one_torch_thread, capsys):
     """A dataset with one all-black image among faces (SFEW has twelve): "likely not a face first"
     puts it first, the "no face found" filter shows it alone, and both CSVs (the window's export
     and fer-train issues) say why; the label-issue order is not where it is found."""
-    import cv2
-
     from fer_desktop.review_io import export_csv, open_session
     from trainer.cli import main
 
-    root = tmp_path / "with-black"
-    shutil.copytree(faces_root, root)
-    black = "Val/Happy/black.png"
-    cv2.imwrite(str(root / black), np.zeros((48, 48), np.uint8))
+    root, black, _copy = with_extras(faces_root, tmp_path)
     session = open_session(DatasetRequest(str(root), model=str(review_model)), cache_dir=tmp_path / "predictions")
     i = session.index[black]
     assert session.view(sort="not_a_face")[0] == i

@@ -25,6 +25,7 @@ from trainer.data.relabel import EXCLUDED
 
 FACE = 200  # px
 ORIGINAL = 220  # px, the longest side
+MAX_COPIES_LISTED = 4  # FER-2013's largest groups of identical images run to dozens
 
 
 def _image_label(parent: QWidget, size: int) -> QLabel:
@@ -256,6 +257,13 @@ class DetailView(QWidget):
             reasons = s.doubts.reasons(i)
             lines.append(f"<b>not a face?</b> {', '.join(reasons) + '; ' if reasons else ''}unusual "
                          f"{s.doubts.unusual[i]:.2f} (0–1: how unlike this dataset's other faces the model sees it)")
+        copies = s.copies_of(i)
+        if len(copies):
+            labels = s.labels()
+            shown = ", ".join(f"{s.ids[k]} ({s.classes[labels[k]] if labels[k] >= 0 else s.state_of(k) or 'unlabelled'})"
+                              for k in copies[:MAX_COPIES_LISTED])
+            more = f" and {len(copies) - MAX_COPIES_LISTED} more" if len(copies) > MAX_COPIES_LISTED else ""
+            lines.append(f"<b>exact copies</b> {shown}{more} (Ctrl+D shows them)")
         if not np.isnan(s.ambiguity[i]):
             lines.append(f"<b>ambiguity</b> {s.ambiguity[i]:.2f} (entropy of the prediction, 0–1)")
         self.info.setText("<br>".join(lines))

@@ -1,5 +1,5 @@
 """The bar above the grid: which samples (label, prediction, right/wrong, relabelled, face found,
-split, flagged, text in the id) and in which order; it shows the filter the matrix or a caller set, too."""
+exact copies, split, flagged, text in the id) and in which order; it shows the filter the matrix or a caller set, too."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from fer_desktop.review import SORT_TITLES, SORTS, Filter, ReviewSession
 _RESULT = (("right and wrong", None), ("wrong only", False), ("right only", True))
 _CHANGES = (("edited or not", None), ("edited only", True), ("not edited", False))
 _FACES = (("face or not", None), ("face found", True), ("no face", False))
+_COPIES = (("copies or not", None), ("copied", "any"), ("copies disagree", "disagree"),
+           ("copy in another split", "split"))
 
 
 class FilterBar(QWidget):
@@ -30,6 +32,8 @@ class FilterBar(QWidget):
         self.split_box = self._combo("Dataset split")
         self.face_box = self._combo("Whether the face detector found a face (no face: a blank image, or the crop "
                                     "used as it is); Order ▸ likely not a face first ranks them")
+        self.copies_box = self._combo("Faces with an exact copy in the dataset: any, a copy labelled otherwise, or a "
+                                      "copy in another split (a test face the model may have trained on)")
         self.flagged_box = QCheckBox("flagged only", self)
         self.flagged_box.setToolTip("Only samples cleanlab's find_label_issues flags as likely mislabelled")
         self.flagged_box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -55,24 +59,25 @@ class FilterBar(QWidget):
             self.result_box.addItem(text, value)
         for text, value in _CHANGES:
             self.changes_box.addItem(text, value)
-        # Two rows: a grid beside two docks leaves ~700 px on a 1600-px screen.
-        top, bottom = QHBoxLayout(), QHBoxLayout()
-        for w in (QLabel("Label", self), self.label_box, QLabel("predicted", self), self.pred_box, self.result_box,
-                  self.changes_box, self.split_box, self.flagged_box):
-            top.addWidget(w)
-        top.addStretch(1)
-        for w in (QLabel("Order", self), self.sort_box, self.reverse_box, self.face_box, self.text_box,
-                  self.clear_button):
-            bottom.addWidget(w)
-        bottom.addStretch(1)
-        bottom.addWidget(self.title)
-        bottom.addWidget(self.count)
+        # Three rows (labels; kinds of sample; order and text): a grid beside two docks leaves
+        # ~700 px on a 1600-px screen.
+        rows = ((QLabel("Label", self), self.label_box, QLabel("predicted", self), self.pred_box, self.result_box,
+                 self.changes_box),
+                (QLabel("Show", self), self.face_box, self.copies_box, self.split_box, self.flagged_box),
+                (QLabel("Order", self), self.sort_box, self.reverse_box, self.text_box, self.clear_button))
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 2, 4, 2)
         lay.setSpacing(2)
-        lay.addLayout(top)
-        lay.addLayout(bottom)
-        for box in (self.label_box, self.pred_box, self.result_box, self.changes_box, self.face_box, self.split_box):
+        for widgets in rows:
+            row = QHBoxLayout()
+            for w in widgets:
+                row.addWidget(w)
+            row.addStretch(1)
+            lay.addLayout(row)
+        row.addWidget(self.title)  # the last row: what an explicit set is, and how many are shown
+        row.addWidget(self.count)
+        for box in (self.label_box, self.pred_box, self.result_box, self.changes_box, self.face_box, self.copies_box,
+                    self.split_box):
             box.currentIndexChanged.connect(self._from_widgets)
         self.flagged_box.toggled.connect(self._from_widgets)
         self.text_box.textChanged.connect(self._from_widgets)
@@ -106,7 +111,7 @@ class FilterBar(QWidget):
             self.sort_box.setCurrentIndex(index)
 
     def set_session(self, session: ReviewSession) -> None:
-        boxes = (self.label_box, self.pred_box, self.split_box, self.face_box)
+        boxes = (self.label_box, self.pred_box, self.split_box, self.face_box, self.copies_box)
         for box in boxes:
             box.blockSignals(True)
             box.clear()
@@ -124,6 +129,10 @@ class FilterBar(QWidget):
             count = f" ({int(session.face_missing.sum()):,})" if value is False else ""
             self.face_box.addItem(text + count, value)
         self.face_box.setVisible(session.doubts is not None)
+        for text, value in _COPIES:  # counts only where relabelling cannot change them
+            count = f" ({int(session.copied(value).sum()):,})" if value in ("any", "split") else ""
+            self.copies_box.addItem(text + count, value)
+        self.copies_box.setVisible(bool(session.copied().any()))
         for box in boxes:
             box.blockSignals(False)
         self.set_filter(Filter(), emit=False)
@@ -131,8 +140,8 @@ class FilterBar(QWidget):
     def set_filter(self, f: Filter, emit: bool = False) -> None:
         """Show ``f`` in the widgets (an explicit id set shows as a title)."""
         self.filter = f
-        widgets = (self.label_box, self.pred_box, self.result_box, self.changes_box, self.face_box, self.split_box,
-                   self.flagged_box, self.text_box)
+        widgets = (self.label_box, self.pred_box, self.result_box, self.changes_box, self.face_box, self.copies_box,
+                   self.split_box, self.flagged_box, self.text_box)
         for w in widgets:
             w.blockSignals(True)
         _select(self.label_box, f.label)
@@ -140,6 +149,7 @@ class FilterBar(QWidget):
         _select(self.result_box, f.correct)
         _select(self.changes_box, f.relabelled)
         _select(self.face_box, f.face)
+        _select(self.copies_box, f.copies)
         _select(self.split_box, f.split)
         self.flagged_box.setChecked(bool(f.flagged))
         if self.text_box.text() != f.text:
@@ -156,7 +166,7 @@ class FilterBar(QWidget):
     def _from_widgets(self, *_) -> None:
         self.filter = replace(self.filter, label=self.label_box.currentData(), predicted=self.pred_box.currentData(),
                               correct=self.result_box.currentData(), relabelled=self.changes_box.currentData(),
-                              face=self.face_box.currentData(),
+                              face=self.face_box.currentData(), copies=self.copies_box.currentData(),
                               split=self.split_box.currentData(), flagged=True if self.flagged_box.isChecked() else None,
                               text=self.text_box.text().strip())
         self.filterChanged.emit(self.filter)

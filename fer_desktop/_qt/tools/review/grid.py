@@ -153,6 +153,14 @@ class TileCache:
             painter.setPen(QColor("#ffffff"))
             painter.setFont(self.bold)
             painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, "∅")
+        if s.copy_group[i] >= 0:  # an exact copy elsewhere in the dataset
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor("#0090ff"))
+            badge = QRect(thumb.right() - 16, thumb.bottom() - 16, 14, 14)
+            painter.drawEllipse(badge)
+            painter.setPen(QColor("#ffffff"))
+            painter.setFont(self.bold)
+            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, "=")
         line1 = QRect(r.left() + 4, thumb.bottom() + 3, r.width() - 8, 15)
         self._label_line(painter, s, i, line1)
         if predicted != NONE:
@@ -263,6 +271,9 @@ def tile_tooltip(s: ReviewSession, i: int) -> str:
                      + ("; flagged" if s.flagged[i] else ""))
     if s.doubts is not None and s.face_missing[i]:
         lines.append("not a face? " + ", ".join(s.doubts.reasons(i)))
+    copies = s.copies_of(i)
+    if len(copies):
+        lines.append(f"{len(copies)} exact cop{'ies' if len(copies) > 1 else 'y'} (Ctrl+D shows them)")
     return "\n".join(lines)
 
 
@@ -270,7 +281,8 @@ class TileDelegate(QStyledItemDelegate):
     """Paints a tile from the cache (see TileCache for what a tile shows: the face, its label
     or "given ▸ corrected", the prediction and confidence, a red/green edge for wrong/right,
     an orange corner when relabelled, a cross when excluded, a "!" when the ranking flags the
-    label, a "∅" when no face was found); the selection is drawn around it."""
+    label, a "∅" when no face was found, a "=" when the same image is in the dataset again); the
+    selection is drawn around it."""
 
     def __init__(self, cache: TileCache, parent: QWidget | None = None) -> None:
         super().__init__(parent)

@@ -62,8 +62,9 @@ def scores_note(s: ReviewSession) -> str:
             "<span style='color:#e5484d'>▌</span> it does not; "
             "<span style='background:#ffc53d'>&nbsp;!&nbsp;</span> flagged; "
             "<span style='color:#f76b15'>◥</span> relabelled; <span style='color:#e5484d'>✕</span> excluded; "
-            "<span style='background:#60646c; color:#ffffff'>&nbsp;∅&nbsp;</span> no face found.</p>"
-            f"{_non_faces_note(s)}"
+            "<span style='background:#60646c; color:#ffffff'>&nbsp;∅&nbsp;</span> no face found; "
+            "<span style='background:#0090ff; color:#ffffff'>&nbsp;=&nbsp;</span> an exact copy is in the data.</p>"
+            f"{_non_faces_note(s)}{_copies_note(s)}"
             "<p><b>Keys</b>: 1–{k} label, 0 back to the given label, X not a face, Space / arrows next and "
             "previous, Shift/Ctrl+click or Ctrl+A select several (a key then changes them all), Ctrl+Z / "
             "Ctrl+Shift+Z undo and redo. Every change is in the journal at once.</p>"
@@ -77,6 +78,21 @@ def _non_faces_note(s: ReviewSession) -> str:
     return (f"<p><b>Not a face?</b> No face found in {missing:,}" + (f" ({blank:,} blank)" if blank else "")
             + "; Order ▸ <i>likely not a face first</i> puts them first, then the faces the model finds least "
             "like the others. Ctrl+4 shows them; Ctrl+A, X excludes them all.</p>")
+
+
+def _copies_note(s: ReviewSession) -> str:
+    copied = int(s.copied().sum())
+    if not copied:
+        return ""
+    from trainer.evaluation.duplicates import disagreeing
+
+    groups = int(s.copy_group.max()) + 1  # numbered 0 .. groups - 1
+    given_otherwise = int(disagreeing(s.copy_group, s.given).sum())  # the dataset's labels: fixed, unlike corrections
+    split = int(s.copied("split").sum())
+    return (f"<p><b>Exact copies</b>: {copied:,} faces in {groups:,} group{'s' * (groups != 1)} of identical images; "
+            "the dataset gives "
+            f"{given_otherwise:,} of them a label their copy does not have (Ctrl+5 shows those still in conflict), "
+            f"{split:,} have a copy in another split. Ctrl+D shows a face's copies.</p>")
 
 
 class ReviewWindow(QMainWindow):
@@ -230,6 +246,10 @@ class ReviewWindow(QMainWindow):
         self.act_edited = a("Show &Relabelled", lambda: self.apply_filter(Filter(relabelled=True)), ["Ctrl+3"])
         self.act_no_face = a("Show &No Face Found", lambda: self.apply_filter(Filter(face=False)), ["Ctrl+4"],
                              tip="Blank images and crops where the detector found no face")
+        self.act_disagree = a("Show Copies &Labelled Otherwise", lambda: self.apply_filter(Filter(copies="disagree")),
+                              ["Ctrl+5"], tip="Identical images whose labels differ: one of them is wrong")
+        self.act_copies = a("Show &Copies of This Face", self.show_copies, ["Ctrl+D"],
+                            tip="The selected face and every identical image in the dataset")
         self.act_percent = a("Row &Percentages", self.matrix.normalise_box.setChecked, ["Ctrl+P"], checkable=True)
         self.act_larger = a("&Larger Tiles", lambda: self.grid.zoom(1), ["Ctrl++", "Ctrl+="], tip="Also Ctrl+wheel")
         self.act_smaller = a("&Smaller Tiles", lambda: self.grid.zoom(-1), ["Ctrl+-"], tip="Also Ctrl+wheel")
@@ -259,7 +279,7 @@ class ReviewWindow(QMainWindow):
             m.addSeparator() if act is None else m.addAction(act)
         m = mb.addMenu("&Go")
         for act in (self.act_next, self.act_prev, None, self.act_all, self.act_wrong, self.act_flagged, self.act_edited,
-                    self.act_no_face, self.act_find):
+                    self.act_no_face, self.act_disagree, self.act_copies, self.act_find):
             m.addSeparator() if act is None else m.addAction(act)
         m = mb.addMenu("&View")
         m.addAction(self.act_percent)
@@ -280,7 +300,8 @@ class ReviewWindow(QMainWindow):
     def _enable(self, on: bool) -> None:
         for act in (self.act_export_journal, self.act_export_csv, self.act_export_data, self.act_withdraw,
                     self.act_exclude, self.act_next, self.act_prev, self.act_all, self.act_wrong, self.act_flagged,
-                    self.act_edited, self.act_no_face, self.act_select_all, self.act_find, *self.label_actions):
+                    self.act_edited, self.act_no_face, self.act_disagree, self.act_copies, self.act_select_all,
+                    self.act_find, *self.label_actions):
             act.setEnabled(on)
 
     def _track_job(self, job) -> None:
@@ -407,6 +428,18 @@ class ReviewWindow(QMainWindow):
         self.show()
         self.raise_()
         return len(found)
+
+    def show_copies(self) -> None:
+        """The current face and its exact copies (Ctrl+A then a label key relabels them together)."""
+        i = self.grid.current_sample()
+        if self.session is None or i < 0:
+            return
+        copies = self.session.copies_of(i)
+        if not len(copies):
+            self.banner.show_message(f"{self.session.ids[i]} has no exact copy in {self.session.name}.", "info", "ids")
+            return
+        self.apply_filter(Filter(ids=frozenset([i, *copies.tolist()]),
+                                 title=f"{self.session.ids[i]} and its copies ({len(copies) + 1})"))
 
     def show_all(self) -> None:
         self.apply_filter(Filter())

@@ -1,0 +1,88 @@
+"""How much of a FER-2013 test score comes from faces the model trained on: FER-2013's test
+splits hold exact copies of Training images (the same 48x48 pixels under another row).
+
+Runs ``fer-train evaluate --predictions`` (the app's path, the model's default options) on a
+test split of FER-2013 or FER+ (FER+'s rows are FER-2013's), finds each test face's exact copies
+by its original pixels (``trainer.evaluation.duplicates``), and reports the accuracy on the
+faces with a copy in Training and on those without, beside the whole split's.
+
+    python bench/leakage.py --model fer2013-labels --data ../shared/data/fer2013/fer2013.csv.gz --split PrivateTest
+    python bench/leakage.py --data ../shared/data/ferplus/fer2013new.csv --split PrivateTest   # the bundled model
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def fer2013_copies(fer2013_csv: Path) -> tuple[np.ndarray, dict]:
+    """(rows,) bool over FER-2013's rows, True where a test image has an exact copy among
+    Training's rows; and counts of FER-2013's copies."""
+    from trainer.data.fer2013 import read_fer2013
+    from trainer.evaluation.duplicates import UNIQUE, across_splits, copy_groups, disagreeing
+
+    sets = read_fer2013(fer2013_csv)
+    rows = np.concatenate([[int(i.rpartition(":")[2]) for i in s.ids] for s in sets.values()])
+    images = np.concatenate([s.images for s in sets.values()])
+    labels = np.concatenate([s.labels for s in sets.values()])
+    splits = np.concatenate([np.full(len(s), name) for name, s in sets.items()])
+    groups = copy_groups(images)
+    copied = groups != UNIQUE
+    in_training = np.unique(groups[(splits == "Training") & copied])
+    leaked = (splits != "Training") & copied & np.isin(groups, in_training)
+    out = np.zeros(int(rows.max()) + 1, bool)
+    out[rows] = leaked
+    summary = {"groups": int(groups.max()) + 1, "images_in_groups": int(copied.sum()),
+               "groups_across_splits": len(np.unique(groups[across_splits(groups, splits)])),
+               "groups_labelled_otherwise": len(np.unique(groups[disagreeing(groups, labels)])),
+               "test_faces_with_a_copy_in_training": {name: int((leaked & (splits == name)).sum())
+                                                      for name in sets if name != "Training"}}
+    return out, summary
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default=None, help="default: the bundled model")
+    p.add_argument("--data", type=Path, required=True, help="FER-2013 csv(.gz) or FER+ csv")
+    p.add_argument("--split", default="PrivateTest")
+    p.add_argument("--fer2013", type=Path, default=Path("../shared/data/fer2013/fer2013.csv.gz"),
+                   help="FER-2013's csv, for the original pixels")
+    p.add_argument("--json", type=Path, help="also write the result here")
+    args = p.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        npz = Path(tmp) / "pred.npz"
+        command = [sys.executable, "-m", "trainer.cli", "evaluate", "--data", str(args.data), "--split", args.split,
+                   "--json", "--predictions", str(npz)] + (["--model", args.model] if args.model else [])
+        reported = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+        from trainer.evaluation.predictions import Predictions
+
+        pred = Predictions.load(npz)
+    labels = pred.scorable_labels
+    scored = labels >= 0
+    right = (pred.predicted == labels) & scored
+    rows = np.array([int(i.rpartition(":")[2]) for i in pred.ids])
+    copied, counts = fer2013_copies(args.fer2013)
+    leaked = copied[rows]
+    result = {"model": args.model or "default", "data": str(args.data), "split": args.split,
+              "reported_accuracy": reported["accuracy"], "faces": int(scored.sum()),
+              "accuracy": float(right.sum() / scored.sum()), "fer2013_copies": counts}
+    for name, part in (("with_a_copy_in_training", leaked), ("without", ~leaked)):
+        n = int((part & scored).sum())
+        result[name] = {"faces": n, "accuracy": float(right[part].sum() / n) if n else None}
+    print(json.dumps(result, indent=1))
+    if abs(result["accuracy"] - reported["accuracy"]) > 1e-9:
+        raise SystemExit("the predictions do not give the accuracy fer-train evaluate reported")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
