@@ -55,15 +55,21 @@ def main() -> None:
     p.add_argument("--fer2013", type=Path, default=Path("../shared/data/fer2013/fer2013.csv.gz"),
                    help="FER-2013's csv, for the original pixels")
     p.add_argument("--json", type=Path, help="also write the result here")
+    p.add_argument("--predictions", type=Path, metavar="NPZ",
+                   help="keep fer-train evaluate's predictions (NPZ) and its JSON (NPZ with .json) here, and reuse "
+                        "them when both exist: the evaluate JSON is the model's test record")
     args = p.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp:
-        npz = Path(tmp) / "pred.npz"
-        command = [sys.executable, "-m", "trainer.cli", "evaluate", "--data", str(args.data), "--split", args.split,
-                   "--json", "--predictions", str(npz)] + (["--model", args.model] if args.model else [])
-        reported = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
-        from trainer.evaluation.predictions import Predictions
+    from trainer.evaluation.predictions import Predictions
 
+    with tempfile.TemporaryDirectory() as tmp:
+        npz = args.predictions or Path(tmp) / "pred.npz"
+        report = npz.with_suffix(".json")
+        if not (npz.is_file() and report.is_file()):
+            command = [sys.executable, "-m", "trainer.cli", "evaluate", "--data", str(args.data), "--split",
+                       args.split, "--json", "--predictions", str(npz)] + (["--model", args.model] if args.model else [])
+            report.write_text(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+        reported = json.loads(report.read_text())
         pred = Predictions.load(npz)
     labels = pred.scorable_labels
     scored = labels >= 0
