@@ -46,8 +46,10 @@ def overview_rows(card: Any, *, path: str | None = None, device: str | None = No
                                f"{members}× the classifier's time")
     views = getattr(card, "test_views", None) or []
     if views:
+        total = (len(views) + 1) * members  # every view goes through every member
         rows.append(("Test views", f"each face also seen {len(views)} more ways (turned, scaled, shifted a little) "
-                                   f"and the probabilities averaged: {len(views) + 1}× the classifier's time"))
+                                   f"and the probabilities averaged: {total}× the classifier's time"
+                                   + (f" in all ({members} networks × {len(views) + 1} views)" if members > 1 else "")))
     if device:
         rows.append(("Runs on", device))
     if path:
