@@ -137,30 +137,13 @@ class TileCache:
             painter.setPen(Qt.PenStyle.NoPen)
             corner = thumb.topRight() + QPoint(1, 0)
             painter.drawPolygon([corner, corner + QPoint(-20, 0), corner + QPoint(0, 20)])
+        low, right = thumb.bottom() - 16, thumb.right() - 16  # the corners' 14-px badges
         if s.flagged[i]:
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(QColor("#ffc53d"))
-            badge = QRect(thumb.left() + 3, thumb.top() + 3, 14, 14)
-            painter.drawEllipse(badge)
-            painter.setPen(QColor("#000000"))
-            painter.setFont(self.bold)
-            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, "!")
+            self._badge(painter, QPoint(thumb.left() + 3, thumb.top() + 3), "#ffc53d", "#000000", "!")
         if s.face_missing[i]:  # blank, or no face found: the crop as it is
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(QColor("#60646c"))
-            badge = QRect(thumb.left() + 3, thumb.bottom() - 16, 14, 14)
-            painter.drawEllipse(badge)
-            painter.setPen(QColor("#ffffff"))
-            painter.setFont(self.bold)
-            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, "∅")
+            self._badge(painter, QPoint(thumb.left() + 3, low), "#60646c", "#ffffff", "∅")
         if s.copy_group[i] >= 0:  # an exact copy elsewhere in the dataset
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(QColor("#0090ff"))
-            badge = QRect(thumb.right() - 16, thumb.bottom() - 16, 14, 14)
-            painter.drawEllipse(badge)
-            painter.setPen(QColor("#ffffff"))
-            painter.setFont(self.bold)
-            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, "=")
+            self._badge(painter, QPoint(right, low), "#0090ff", "#ffffff", "=")
         line1 = QRect(r.left() + 4, thumb.bottom() + 3, r.width() - 8, 15)
         self._label_line(painter, s, i, line1)
         if predicted != NONE:
@@ -172,6 +155,16 @@ class TileCache:
                              self.metrics.elidedText(text, Qt.TextElideMode.ElideRight, line2.width()))
         painter.end()
         return pixmap
+
+    def _badge(self, painter: QPainter, top_left: QPoint, fill: str, ink: str, text: str) -> None:
+        """A 14-px disc with one bold character, on a corner of the face."""
+        badge = QRect(top_left, QSize(14, 14))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(fill))
+        painter.drawEllipse(badge)
+        painter.setPen(QColor(ink))
+        painter.setFont(self.bold)
+        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
 
     def _thumbnail(self, crop: np.ndarray) -> QImage:
         """The crop at the tile's face size (device pixels), scaled by OpenCV: 10x faster than a
