@@ -126,10 +126,10 @@ class ReviewSession:
         if doubts is not None and len(doubts.scores) != n:
             raise DataError(f"{self.name}: not-a-face scores for {len(doubts.scores)} samples, not {n}")
         self.doubts = doubts
+        self.not_a_face = np.asarray(doubts.scores, np.float64) if doubts is not None else np.full(n, np.nan)
+        self.face_missing = doubts.missing if doubts is not None else np.zeros(n, bool)
         self.copy_group = copy_groups(samples.images)  # trainer.evaluation.duplicates.UNIQUE: no copy
         self._copy_members = group_members(self.copy_group)
-        self.not_a_face = np.asarray(doubts.scores, np.float64) if doubts is not None else np.full(n, np.nan)
-        self.face_missing = (doubts.blank | doubts.no_face) if doubts is not None else np.zeros(n, bool)
         self.journal = RelabelJournal(journal_path, dataset=self.dataset)
         self.corrected = np.full(n, NONE, np.int64)  # class index of the correction
         self.excluded = np.zeros(n, bool)

@@ -133,10 +133,8 @@ def _issues(preds, cache_dir, model_path, spec, samples: SampleSet, seen: np.nda
     own probabilities where it never saw the sample, out of fold where it memorised it), cached
     beside the predictions under the scoring version (the K-fold head takes a while on FER-2013)."""
     from trainer.evaluation.label_quality import SCORING_VERSION, score_labels
-    from trainer.evaluation.predictions import cache_path
 
-    where = cache_path(model_path, str(spec), samples.meta.get("preprocessing"), cache_dir, samples=samples,
-                       tta_flip=True, embeddings=True, views=True).with_suffix(f".issues{SCORING_VERSION}.npz")
+    where = _beside_predictions(model_path, spec, samples, cache_dir, f".issues{SCORING_VERSION}.npz")
     cached = _load_scores(where, seen)
     if cached is not None:
         return cached
@@ -145,6 +143,15 @@ def _issues(preds, cache_dir, model_path, spec, samples: SampleSet, seen: np.nda
                  method=np.array(result.method),
                  gap=np.array(np.nan if result.memorisation_gap is None else result.memorisation_gap))
     return result
+
+
+def _beside_predictions(model_path, spec, samples: SampleSet, cache_dir, suffix: str) -> Path:
+    """Where scores made from the review's cached predictions (_predictions) are kept: the
+    predictions' own cache file with ``suffix``, so both go stale together."""
+    from trainer.evaluation.predictions import cache_path
+
+    return cache_path(model_path, str(spec), samples.meta.get("preprocessing"), cache_dir, samples=samples,
+                      tta_flip=True, embeddings=True, views=True).with_suffix(suffix)
 
 
 def _save_arrays(where: Path, **arrays: np.ndarray) -> None:
@@ -162,10 +169,8 @@ def _doubts(preds, cache_dir, model_path, spec, samples: SampleSet) -> FaceDoubt
     """Not-a-face signals (:func:`trainer.evaluation.not_a_face.sample_doubts`), cached beside the
     predictions: the nearest-neighbour search takes a while on FER-2013."""
     from trainer.evaluation.not_a_face import SCORING_VERSION, sample_doubts
-    from trainer.evaluation.predictions import cache_path
 
-    where = cache_path(model_path, str(spec), samples.meta.get("preprocessing"), cache_dir, samples=samples,
-                       tta_flip=True, embeddings=True, views=True).with_suffix(f".doubts{SCORING_VERSION}.npz")
+    where = _beside_predictions(model_path, spec, samples, cache_dir, f".doubts{SCORING_VERSION}.npz")
     if where.is_file():
         try:
             with np.load(where, allow_pickle=False) as data:

@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
                "ranked": len(ranking), "written": len(order), "flagged": int(found.flagged.sum()),
                "method": method, "trained_on": int(seen.sum()), "out_of_sample": int(found.out_of_sample.sum()),
                "memorisation_gap": found.memorisation_gap,
-               "no_face_found": int((doubts.no_face | doubts.blank).sum()), "blank": int(doubts.blank.sum()),
+               "no_face_found": int(doubts.missing.sum()), "blank": int(doubts.blank.sum()),
                "out": str(args.out),
                "top": [{"id": pred.ids[i], "given": pred.classes[pred.labels[i]],
                         "predicted": pred.classes[pred.predicted[i]], "score": round(float(found.scores[i]), 4)}

@@ -48,6 +48,11 @@ class FaceDoubts:
         return 2.0 * self.blank + self.no_face + self.unusual
 
     @property
+    def missing(self) -> np.ndarray:
+        """(N,) bool: no face to look at: blank, or none found (the review's "no face" filter)."""
+        return self.blank | self.no_face
+
+    @property
     def order(self) -> np.ndarray:
         """Sample indices, likeliest non-face first (ties in dataset order)."""
         return np.argsort(-self.scores, kind="stable")
