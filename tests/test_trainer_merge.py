@@ -54,3 +54,31 @@ def test_alpha_needs_exactly_two_models(tmp_path, capsys):
     args = ["merge", *(str(tmp_path / n) for n in "abc"), "--alpha", "0.3", "--out", str(tmp_path / "m")]
     assert cli.main(args) == 2
     assert "uniform average" in capsys.readouterr().err
+
+
+def test_test_views_on_one_model_make_a_copy_whose_card_lists_them(tmp_path, capsys):
+    from trainer.evaluation.views import VIEWS
+
+    a = _model(tmp_path, "a", 0)
+    out = tmp_path / "a-views" / "model"
+    assert cli.main(["merge", str(tmp_path / "a"), "--test-views", "eight", "--out", str(out)]) == 0
+    assert "a copy, test views: eight" in capsys.readouterr().out
+    copy, card = load_model(out)
+    assert card.test_views == [v.to_dict() for v in VIEWS] and len(card.test_views) == 8
+    assert card.name == "a-views"
+    assert card.metrics == {}  # measured without the views: they no longer describe this model
+    assert all(torch.equal(a.state_dict()[k], v) for k, v in copy.state_dict().items())
+    # ... and none takes them off again
+    back = tmp_path / "plain"
+    assert cli.main(["merge", str(out), "--test-views", "none", "--out", str(back)]) == 0
+    assert load_model(back)[1].test_views == []
+
+
+def test_one_model_without_test_views_or_as_an_ensemble_is_refused(tmp_path, capsys):
+    _model(tmp_path, "a", 0)
+    assert cli.main(["merge", str(tmp_path / "a"), "--out", str(tmp_path / "m")]) == 2
+    assert "or one with --test-views" in capsys.readouterr().err
+    assert cli.main(["merge", str(tmp_path / "a"), "--ensemble", "--test-views", "eight",
+                     "--out", str(tmp_path / "m")]) == 2
+    assert "--ensemble needs two or more models" in capsys.readouterr().err
+    assert not (tmp_path / "m.safetensors").exists()

@@ -13,9 +13,15 @@ one classifier pass a face per member. The members must read the same input (bac
 normalisation, face preprocessing, test views). ``--half`` stores the weights as float16: half
 the file, for a model to ship; check it with ``fer-train evaluate`` like any other.
 
+``--test-views eight``: the card lists the eight test views (turned 8 degrees either way, scaled
+0.9 and 1.1, shifted 1/24 of the side each way: trainer.evaluation.views.VIEWS), which every
+path that runs the model then averages in, at nine times the classifier's time a face;
+``none`` removes them. With it, one model is enough: the copy differs only in its card.
+
     fer-train merge runs/fer32/model runs/fer32-sfew/model --alpha 0.5 --out runs/merged/model
     fer-train merge runs/s0/model runs/s1/model runs/s2/model --out runs/soup/model
     fer-train merge runs/a/model runs/b/model --ensemble --half --out runs/ensemble/model
+    fer-train merge runs/a/model --test-views eight --out runs/a-views/model
 """
 
 from __future__ import annotations
@@ -27,12 +33,15 @@ from pathlib import Path
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("merge", help="average the weights of models of the same architecture",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("models", type=Path, nargs="+", metavar="MODEL", help="two or more models")
+    p.add_argument("models", type=Path, nargs="+", metavar="MODEL",
+                   help="two or more models (one with --test-views)")
     p.add_argument("--alpha", type=float, help="two models only: weight of the second, in [0, 1] "
                                                "(default: a uniform average)")
     p.add_argument("--ensemble", action="store_true",
                    help="keep every network and average their probabilities (one pass a face each)")
     p.add_argument("--half", action="store_true", help="store the weights as float16 (half the file)")
+    p.add_argument("--test-views", choices=("eight", "none"),
+                   help="the views the card lists: eight (nine looks a face) or none")
     p.add_argument("--out", type=Path, required=True, help="output NAME (writes NAME.safetensors + NAME.json)")
 
 
@@ -40,20 +49,28 @@ def run(args: argparse.Namespace) -> int:
     from trainer.errors import UsageError
     from trainer.models.card import load_model, save_model
 
-    if len(args.models) < 2:
-        raise UsageError("merge needs two or more models (one model merged with itself is itself)")
+    if len(args.models) < 2 and args.test_views is None:
+        raise UsageError("merge needs two or more models (one model merged with itself is itself), "
+                         "or one with --test-views")
     if args.alpha is not None and (len(args.models) != 2 or args.ensemble):
         raise UsageError("--alpha weighs two models; with more, merge takes the uniform average "
                          "(and --ensemble averages every model's predictions alike)")
     loaded = [load_model(m) for m in args.models]
     models, cards = [m for m, _ in loaded], [c for _, c in loaded]
-    if args.ensemble:
+    if len(models) == 1:
+        if args.ensemble:
+            raise UsageError("--ensemble needs two or more models")
+        merged, card, what = models[0], cards[0], "a copy"
+    elif args.ensemble:
         from trainer.models.ensemble import ensemble_of
 
         merged, card = ensemble_of(models, cards, [str(m) for m in args.models])
         what = f"an ensemble of {len(models)}"
     else:
         merged, card, what = _average(models, cards, args)
+    if args.test_views is not None:
+        what += f", test views: {args.test_views}"
+        _set_test_views(card, args.test_views)
     # runs/soup/model -> "soup": "model" names nothing in the app's status bar and model list
     card.name = args.out.parent.name if args.out.stem == "model" and args.out.parent.name else args.out.stem
     if args.half:
@@ -61,6 +78,15 @@ def run(args: argparse.Namespace) -> int:
     save_model(merged, card, args.out, half=args.half)
     print(f"wrote {args.out.with_suffix('.safetensors')} ({what}{', float16' if args.half else ''})")
     return 0
+
+
+def _set_test_views(card, which: str) -> None:
+    """The card lists ``which`` views; metrics measured with the old ones no longer hold."""
+    from trainer.evaluation.views import VIEWS
+
+    card.test_views = [v.to_dict() for v in VIEWS] if which == "eight" else []
+    card.metrics = {}
+    card.training = {**card.training, "test_views_set": which}
 
 
 def _average(models: list, cards: list, args: argparse.Namespace) -> tuple:
