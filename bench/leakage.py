@@ -1,10 +1,12 @@
 """How much of a FER-2013 test score comes from faces the model trained on: FER-2013's test
-splits hold exact copies of Training images (the same 48x48 pixels under another row).
+splits hold exact copies of Training images (the same 48x48 pixels under another row) and near
+copies (the same photo cropped a little differently, brighter, re-encoded, watermarked).
 
 Runs ``fer-train evaluate --predictions`` (the app's path, the model's default options) on a
-test split of FER-2013 or FER+ (FER+'s rows are FER-2013's), finds each test face's exact copies
-by its original pixels (``trainer.evaluation.duplicates``), and reports the accuracy on the
-faces with a copy in Training and on those without, beside the whole split's.
+test split of FER-2013 or FER+ (FER+'s rows are FER-2013's), finds each test face's copies by
+its original pixels (``trainer.evaluation.duplicates``), and reports the accuracy on the faces
+with an exact copy in Training, with only a near copy there, and with neither, beside the whole
+split's (and, as before near copies were found, on the faces without an exact copy).
 
     python bench/leakage.py --model fer2013-labels --data ../shared/data/fer2013/fer2013.csv.gz --split PrivateTest
     python bench/leakage.py --data ../shared/data/ferplus/fer2013new.csv --split PrivateTest   # the bundled model
@@ -22,29 +24,30 @@ from pathlib import Path
 import numpy as np
 
 
-def fer2013_copies(fer2013_csv: Path) -> tuple[np.ndarray, dict]:
-    """(rows,) bool over FER-2013's rows, True where a test image has an exact copy among
-    Training's rows; and counts of FER-2013's copies."""
+def fer2013_copies(fer2013_csv: Path) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Two (rows,) bool over FER-2013's rows: a test image has an exact copy among Training's
+    rows; it has an exact or near copy there. And counts of FER-2013's copies."""
     from trainer.data.fer2013 import read_fer2013
-    from trainer.evaluation.duplicates import UNIQUE, across_splits, copy_groups, disagreeing
+    from trainer.evaluation.duplicates import UNIQUE, across_splits, copy_groups, disagreeing, near_copy_groups
 
     sets = read_fer2013(fer2013_csv)
     rows = np.concatenate([[int(i.rpartition(":")[2]) for i in s.ids] for s in sets.values()])
     images = np.concatenate([s.images for s in sets.values()])
     labels = np.concatenate([s.labels for s in sets.values()])
     splits = np.concatenate([np.full(len(s), name) for name, s in sets.items()])
-    groups = copy_groups(images)
-    copied = groups != UNIQUE
-    in_training = np.unique(groups[(splits == "Training") & copied])
-    leaked = (splits != "Training") & copied & np.isin(groups, in_training)
-    out = np.zeros(int(rows.max()) + 1, bool)
-    out[rows] = leaked
-    summary = {"groups": int(groups.max()) + 1, "images_in_groups": int(copied.sum()),
-               "groups_across_splits": len(np.unique(groups[across_splits(groups, splits)])),
-               "groups_labelled_otherwise": len(np.unique(groups[disagreeing(groups, labels)])),
-               "test_faces_with_a_copy_in_training": {name: int((leaked & (splits == name)).sum())
-                                                      for name in sets if name != "Training"}}
-    return out, summary
+    summary, out = {}, []
+    for kind, groups in (("exact", copy_groups(images)), ("near", near_copy_groups(images))):
+        copied = groups != UNIQUE
+        in_training = np.unique(groups[(splits == "Training") & copied])
+        leaked = (splits != "Training") & copied & np.isin(groups, in_training)
+        out.append(np.zeros(int(rows.max()) + 1, bool))
+        out[-1][rows] = leaked
+        summary[kind] = {"groups": int(groups.max()) + 1, "images_in_groups": int(copied.sum()),
+                         "groups_across_splits": len(np.unique(groups[across_splits(groups, splits)])),
+                         "groups_labelled_otherwise": len(np.unique(groups[disagreeing(groups, labels)])),
+                         "test_faces_with_a_copy_in_training": {name: int((leaked & (splits == name)).sum())
+                                                                for name in sets if name != "Training"}}
+    return out[0], out[1], summary
 
 
 def main() -> None:
@@ -59,6 +62,8 @@ def main() -> None:
                    help="keep fer-train evaluate's predictions (NPZ) and its JSON (NPZ with .json) here, and reuse "
                         "them when both exist: the evaluate JSON is the model's test record")
     args = p.parse_args()
+    if args.json and args.predictions and args.json.resolve() == args.predictions.with_suffix(".json").resolve():
+        p.error("--json would overwrite fer-train evaluate's record kept beside --predictions; name another file")
 
     from trainer.evaluation.predictions import Predictions
 
@@ -75,12 +80,14 @@ def main() -> None:
     scored = labels >= 0
     right = (pred.predicted == labels) & scored
     rows = np.array([int(i.rpartition(":")[2]) for i in pred.ids])
-    copied, counts = fer2013_copies(args.fer2013)
-    leaked = copied[rows]
+    exact, near, counts = fer2013_copies(args.fer2013)
+    exact, near = exact[rows], near[rows]  # near: an exact or a near copy
     result = {"model": args.model or "default", "data": str(args.data), "split": args.split,
               "reported_accuracy": reported["accuracy"], "faces": int(scored.sum()),
               "accuracy": float(right.sum() / scored.sum()), "fer2013_copies": counts}
-    for name, part in (("with_a_copy_in_training", leaked), ("without", ~leaked)):
+    parts = (("with_a_copy_in_training", exact), ("without", ~exact),
+             ("with_only_a_near_copy_in_training", near & ~exact), ("without_any_copy", ~near))
+    for name, part in parts:
         n = int((part & scored).sum())
         result[name] = {"faces": n, "accuracy": float(right[part].sum() / n) if n else None}
     print(json.dumps(result, indent=1))

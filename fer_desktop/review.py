@@ -18,7 +18,8 @@ import numpy as np
 
 from trainer.data.relabel import EXCLUDED, RelabelJournal
 from trainer.data.samples import DataError, SampleSet
-from trainer.evaluation.duplicates import UNIQUE, across_splits, copy_groups, disagreeing, group_members
+from trainer.evaluation.duplicates import (UNIQUE, across_splits, copy_groups, disagreeing, group_members,
+                                           near_copy_groups, similarity)
 
 if TYPE_CHECKING:
     from trainer.evaluation.label_quality import IssueScores
@@ -29,7 +30,7 @@ SORTS = ("score", "not_a_face", "confidence", "ambiguity", "id")
 SORT_TITLES = {"score": "likely label error first", "not_a_face": "likely not a face first",
                "confidence": "least confident first", "ambiguity": "most ambiguous first", "id": "dataset order"}
 NONE = -1  # no corrected class / no prediction
-# Filter.copies: an exact copy anywhere, a copy whose current label differs, a copy in another split.
+# Filter.copies: a copy (exact or near) anywhere, a copy whose current label differs, a copy in another split.
 COPIES = ("any", "disagree", "split")
 
 
@@ -59,7 +60,7 @@ class Filter:
     split: str | None = None
     flagged: bool | None = None  # cleanlab's find_label_issues verdict
     face: bool | None = None  # True: a face was found; False: none (blank, or the crop used as it is)
-    copies: str | None = None  # one of COPIES: samples with an exact copy (any, labelled otherwise, in another split)
+    copies: str | None = None  # one of COPIES: samples with a copy (any, labelled otherwise, in another split)
     ids: frozenset[int] | None = None  # an explicit set of sample indices (show_ids)
     text: str = ""  # ids containing this, any case ("hangover" finds one SFEW film's faces)
     title: str = ""  # what an explicit set is, for the window
@@ -78,7 +79,7 @@ class ReviewSession:
 
     def __init__(self, samples: SampleSet, journal_path: str | Path, *, dataset: str | None = None,
                  predictions: Predictions | None = None, issues: IssueScores | None = None,
-                 doubts: FaceDoubts | None = None,
+                 doubts: FaceDoubts | None = None, copy_group: np.ndarray | None = None,
                  paths: list[str | None] | None = None, votes: np.ndarray | None = None,
                  vote_names: tuple[str, ...] = (), source: str = "", kind: str = "folder",
                  model_name: str = "", model_path: str = "", splits: np.ndarray | None = None) -> None:
@@ -128,7 +129,12 @@ class ReviewSession:
         self.doubts = doubts
         self.not_a_face = np.asarray(doubts.scores, np.float64) if doubts is not None else np.full(n, np.nan)
         self.face_missing = doubts.missing if doubts is not None else np.zeros(n, bool)
-        self.copy_group = copy_groups(samples.images)  # trainer.evaluation.duplicates.UNIQUE: no copy
+        # Copies, exact or near (trainer.evaluation.duplicates; UNIQUE: none): open_session passes
+        # them from its cache, since near copies take a minute to find in all of FER-2013.
+        self.copy_group = near_copy_groups(samples.images) if copy_group is None else np.asarray(copy_group)
+        if len(self.copy_group) != n:
+            raise DataError(f"{self.name}: copy groups for {len(self.copy_group)} samples, not {n}")
+        self.exact_group = copy_groups(samples.images)  # the same pixels: a subset of copy_group's links
         self._copy_members = group_members(self.copy_group)
         self.journal = RelabelJournal(journal_path, dataset=self.dataset)
         self.corrected = np.full(n, NONE, np.int64)  # class index of the correction
@@ -301,7 +307,7 @@ class ReviewSession:
         return chosen[order]
 
     def copied(self, kind: str = "any") -> np.ndarray:
-        """(N,) bool: samples with an exact copy (``kind`` "any"), with a copy whose current label
+        """(N,) bool: samples with a copy, exact or near (``kind`` "any"), with a copy whose current label
         differs ("disagree": relabelling one copy settles it), or with a copy in another split
         ("split": a test face the model may have trained on)."""
         if kind == "any":
@@ -313,12 +319,18 @@ class ReviewSession:
         raise ValueError(f"unknown copies filter {kind!r}; known: {', '.join(COPIES)}")
 
     def copies_of(self, i: int) -> np.ndarray:
-        """The samples with the same pixels as sample ``i`` (itself left out)."""
+        """The samples that are copies of sample ``i``, exact or near (itself left out)."""
         group = self.copy_group[i]
         if group == UNIQUE:
             return np.zeros(0, np.int64)
         same = self._copy_members[group]
         return same[same != i]
+
+    def copy_likeness(self, i: int, j: int) -> float | None:
+        """How alike two copies are (trainer.evaluation.duplicates.similarity); None: exact."""
+        if self.exact_group[i] != UNIQUE and self.exact_group[i] == self.exact_group[j]:
+            return None
+        return similarity(self.samples.images[i], self.samples.images[j])
 
     def splits_present(self) -> list[str]:
         return [s for s in dict.fromkeys(self.splits.tolist()) if s]

@@ -88,13 +88,15 @@ def open_session(request: DatasetRequest, *, progress: Progress | None = None,
     issues = _issues(preds, cache_dir, model_path, spec, samples, trained_on(samples, card.training))
     status("ranking likely non-faces")
     doubts = _doubts(preds, cache_dir, model_path, spec, samples)
+    status("finding copies")
+    copies = _copies(cache_dir, model_path, spec, samples, progress)
     paths = [str(path / i) for i in samples.ids] if kind == "folder" else [None] * len(samples)
     votes, vote_names = _ferplus_votes(path, kind, samples)
     journal = Path(request.journal) if request.journal else default_journal_path(path)
     # A folder without split folders has one nameless split (load_samples names it after the folder).
     no_splits = np.full(len(samples), "", dtype=str) if not splits else None
     return ReviewSession(samples, journal, dataset=dataset_key(path), predictions=preds, issues=issues, doubts=doubts,
-                         paths=paths, votes=votes, vote_names=vote_names, source=str(path), kind=kind,
+                         copy_group=copies, paths=paths, votes=votes, vote_names=vote_names, source=str(path), kind=kind,
                          model_name=card.name, model_path=str(model_path), splits=no_splits)
 
 
@@ -183,6 +185,24 @@ def _doubts(preds, cache_dir, model_path, spec, samples: SampleSet) -> FaceDoubt
     return doubts
 
 
+def _copies(cache_dir, model_path, spec, samples: SampleSet, progress: Progress) -> np.ndarray:
+    """Groups of exact and near copies among the crops
+    (:func:`trainer.evaluation.duplicates.near_copy_groups`), cached beside the predictions."""
+    from trainer.evaluation.duplicates import COPIES_VERSION, near_copy_groups
+
+    where = _beside_predictions(model_path, spec, samples, cache_dir, f".copies{COPIES_VERSION}.npz")
+    if where.is_file():
+        try:
+            with np.load(where, allow_pickle=False) as data:
+                if len(data["groups"]) == len(samples):
+                    return data["groups"]
+        except (OSError, KeyError, ValueError, EOFError):
+            pass
+    groups = near_copy_groups(samples.images, progress=progress)
+    _save_arrays(where, groups=groups)
+    return groups
+
+
 def _load_scores(where: Path, seen: np.ndarray) -> IssueScores | None:
     if not where.is_file():
         return None
@@ -243,8 +263,8 @@ def export_journal(session: ReviewSession, out: str | Path) -> Path:
 def export_csv(session: ReviewSession, out: str | Path) -> Path:
     """One row per sample, likeliest label error first: id, path, given, corrected (a class,
     not-a-face, or empty), predicted, confidence, score, the not-a-face score (high = likely
-    no face) and its reasons ("blank image; no face found", or empty), and the ids of its exact
-    copies ("; "-joined)."""
+    no face) and its reasons ("blank image; no face found", or empty), and the ids of its copies,
+    exact or near ("; "-joined)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     order = session.view(sort="score")

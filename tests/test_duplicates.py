@@ -1,10 +1,12 @@
-"""Exact copies (trainer.evaluation.duplicates) on arrays made to hold known copies."""
+"""Exact and near copies (trainer.evaluation.duplicates) on images made to hold known copies."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from trainer.evaluation.duplicates import UNIQUE, across_splits, copy_groups, disagreeing, group_members
+from trainer.evaluation.duplicates import (NEAR_COPY_SIMILARITY, UNIQUE, across_splits, copy_groups, disagreeing,
+                                           group_members, near_copy_groups, near_copy_pairs, similarity)
 
 
 def _images() -> np.ndarray:
@@ -40,3 +42,65 @@ def test_label_conflicts_and_splits():
     splits = np.array(["Training"] * 6 + ["PrivateTest"] * 2)
     assert np.flatnonzero(across_splits(groups, splits)).tolist() == [1, 2, 5, 6, 7]
     assert not across_splits(groups, np.full(8, "Training")).any()
+
+
+# --- near copies: the same photo cropped a little differently, brighter, re-encoded ---------
+
+def _face(astronaut_bgr, x0: int = 170, y0: int = 60, side: int = 110) -> np.ndarray:
+    """Eileen Collins's face, grey, 48x48 (box (x0, y0, side) in the 512x512 photo)."""
+    import cv2
+
+    grey = cv2.cvtColor(astronaut_bgr, cv2.COLOR_BGR2GRAY)
+    return cv2.resize(grey[y0:y0 + side, x0:x0 + side], (48, 48), interpolation=cv2.INTER_AREA)
+
+
+def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
+    import cv2
+
+    return cv2.imdecode(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_GRAYSCALE)
+
+
+def _near_copies_and_others(astronaut_bgr) -> tuple[np.ndarray, list[int], list[int]]:
+    from skimage import data
+
+    face = _face(astronaut_bgr)
+    near = [_face(astronaut_bgr, 173, 62),  # the box 3 px over: another crop of the same photo
+            _face(astronaut_bgr, 166, 56, 118),  # a looser crop
+            np.clip(face.astype(int) * 0.8 + 40, 0, 255).astype(np.uint8),  # less contrast, brighter
+            _jpeg(face, 40)]
+    others = [_face(astronaut_bgr, 320, 260),  # her suit, from the same photo
+              _face(astronaut_bgr, 20, 20),  # the flag
+              np.ascontiguousarray(data.camera()[60:220, 180:340][::3, ::3][:48, :48]),  # another person
+              face[:, ::-1].copy(),  # mirrored: another picture, whatever it shows
+              np.full((48, 48), 128, np.uint8)]  # blank
+    images = np.stack([face, *near, *others])
+    return images, list(range(1, 1 + len(near))), list(range(1 + len(near), len(images)))
+
+
+def test_a_photo_cropped_otherwise_brightened_or_re_encoded_is_a_near_copy(astronaut_bgr):
+    images, near, others = _near_copies_and_others(astronaut_bgr)
+    for i in near:
+        assert similarity(images[0], images[i]) >= NEAR_COPY_SIMILARITY, i
+    for i in others:
+        assert similarity(images[0], images[i]) < NEAR_COPY_SIMILARITY, i
+    assert similarity(images[0], images[0]) == pytest.approx(1.0, abs=1e-5)
+    assert similarity(np.full((48, 48), 7, np.uint8), np.full((48, 48), 7, np.uint8)) == 1.0  # blank and its copy
+    assert similarity(np.full((48, 48), 7, np.uint8), images[0]) == 0.0
+
+
+def test_near_copies_share_a_group_with_their_exact_copies(astronaut_bgr):
+    images, near, others = _near_copies_and_others(astronaut_bgr)
+    blank = np.full((1, 48, 48), 128, np.uint8)
+    images = np.concatenate([images, images[[1]], blank])  # an exact copy of a near copy; a second blank
+    groups = near_copy_groups(images)
+    copies = [0, *near, len(images) - 2]
+    assert len(set(groups[copies].tolist())) == 1 and groups[0] != UNIQUE
+    assert groups[[o for o in others if o != others[-1]]].tolist() == [UNIQUE] * (len(others) - 1)
+    assert groups[others[-1]] == groups[-1] != groups[0]  # two blanks: exact copies of each other only
+    pairs, alike = near_copy_pairs(images)
+    assert (pairs[:, 0] < pairs[:, 1]).all() and (alike >= NEAR_COPY_SIMILARITY).all()
+    # images of other sizes are compared on the same footing (a colour 96x96 copy of the face)
+    import cv2
+
+    big = cv2.cvtColor(cv2.resize(images[0], (96, 96), interpolation=cv2.INTER_CUBIC), cv2.COLOR_GRAY2BGR)
+    assert similarity(big, images[0]) >= NEAR_COPY_SIMILARITY

@@ -244,30 +244,38 @@ def test_non_faces_are_one_key_away(qtbot, make_window, faces_root, review_model
 
 def test_copies_labelled_otherwise_are_shown_and_relabelled_together(qtbot, make_window, faces_root,  # noqa: F811
                                                                      review_model, tmp_path, one_torch_thread):
-    """Ctrl+5 shows the two identical faces with different labels, Ctrl+D on one shows it with its
-    copy, Ctrl+A and a label key give both one label, and Ctrl+5 then shows none."""
+    """Ctrl+5 shows the planted copies with other labels (an exact one and a near one), Ctrl+D on
+    the exact copy shows it with its original, Ctrl+A and a label key give both one label, and
+    after the near copy's, Ctrl+5 shows none."""
     from test_review import with_extras
 
-    root, _black, (original, copy) = with_extras(faces_root, tmp_path)
+    root, _black, (original, copy), (near_original, near) = with_extras(faces_root, tmp_path)
     win = make_window()
     s = open_data(qtbot, win, root, review_model)
-    pair = {s.index[original], s.index[copy]}
-    assert "Exact copies" in win.about_scores.text()
+    pair, near_pair = {s.index[original], s.index[copy]}, {s.index[near_original], s.index[near]}
+    assert "Copies" in win.about_scores.text() and "1 exact" not in win.about_scores.text()
 
     def shown() -> list[int]:
         return [win.grid.grid_model.sample_at(row) for row in range(win.grid.grid_model.rowCount())]
 
     win.grid.setFocus()
     key(win, Qt.Key.Key_5, Qt.KeyboardModifier.ControlModifier)
-    assert set(shown()) == pair
+    planted = set(np.flatnonzero(np.isin(s.copy_group, s.copy_group[list(pair | near_pair)])).tolist())
+    assert pair | near_pair <= set(shown()) == planted  # with the generated faces they are near copies of
     key(win, Qt.Key.Key_Escape)
     win.grid.go_to_row(win.grid.grid_model.row_of(s.index[copy]))
     key(win, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
-    assert set(shown()) == pair and "copies (2)" in win.filter_bar.title.text()
-    assert "exact copies" in win.detail.info.text() and original in win.detail.info.text()
+    group = set(shown())
+    assert pair <= group and f"copies ({len(group)})" in win.filter_bar.title.text()
+    assert f"{original} (angry, exact)" in win.detail.info.text()
     key(win, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
-    key(win, Qt.Key.Key_1)  # angry, the original's label
-    assert {s.state_of(i) or s.given_name(i) for i in pair} == {"angry"}
+    key(win, Qt.Key.Key_1)  # angry, the original's label (its group's generated faces are angry too)
+    assert {s.state_of(i) or s.given_name(i) for i in group} == {"angry"}
+    key(win, Qt.Key.Key_5, Qt.KeyboardModifier.ControlModifier)
+    assert near_pair <= set(shown()) and not pair & set(shown())
+    win.grid.go_to_row(win.grid.grid_model.row_of(s.index[near]))
+    assert f"{near_original} (disgust, near: 0.9" in win.detail.info.text()  # how alike, never "1.00"
+    s.relabel(near, "disgust")
     key(win, Qt.Key.Key_5, Qt.KeyboardModifier.ControlModifier)
     assert shown() == []
 

@@ -291,9 +291,11 @@ def test_accuracy_leaves_out_faces_of_a_class_the_model_lacks(tmp_path):
     assert "(4 faces; 2 labelled contempt left out: the model has no such class)" in summary["headline"]
 
 
-def with_extras(faces_root: Path, tmp_path: Path) -> tuple[Path, str, tuple[str, str]]:
-    """faces_root plus an all-black image and an exact copy of a Train face put in Val under
-    another class: (root, the black image's id, (the original's id, the copy's id))."""
+def with_extras(faces_root: Path, tmp_path: Path) -> tuple[Path, str, tuple[str, str], tuple[str, str]]:
+    """faces_root plus an all-black image, an exact copy of a Train face put in Val under another
+    class, and a near copy (moved 2 px, brighter) of another Train face put in Val under another
+    class: (root, the black image's id, (the original's id, the copy's id), (the same for the
+    near copy))."""
     import cv2
 
     root = tmp_path / "with-extras"
@@ -302,28 +304,47 @@ def with_extras(faces_root: Path, tmp_path: Path) -> tuple[Path, str, tuple[str,
     cv2.imwrite(str(root / black), np.zeros((48, 48), np.uint8))
     original, copy = "Train/Angry/000.png", "Val/Fear/copy.png"
     shutil.copyfile(root / original, root / copy)
-    return root, black, (original, copy)
+    near_original, near = "Train/Disgust/002.png", "Val/Happy/near.png"
+    face = cv2.imread(str(root / near_original), cv2.IMREAD_GRAYSCALE)
+    moved = cv2.warpAffine(face, np.float32([[1, 0, 2], [0, 1, 0]]), (48, 48), borderMode=cv2.BORDER_REPLICATE)
+    cv2.imwrite(str(root / near), np.clip(moved.astype(int) + 25, 0, 255).astype(np.uint8))
+    return root, black, (original, copy), (near_original, near)
 
 
-def test_exact_copies_are_found_and_settled_by_relabelling(faces_root, review_model, home, tmp_path,
-                                                          one_torch_thread):
-    """A Train face copied into Val under another class: both are "copied", "in another split"
-    and "labelled otherwise" until one is relabelled to the other's class; the CSV names the copy."""
+def test_copies_are_found_and_settled_by_relabelling(faces_root, review_model, home, tmp_path, one_torch_thread):
+    """A Train face copied into Val under another class, and another moved and brightened into
+    Val under another class: each pair is "copied", "in another split" and "labelled otherwise"
+    until relabelled; the exact copy is told from the near one; the CSV names them."""
     from fer_desktop.review_io import export_csv, open_session
+    from trainer.evaluation.duplicates import NEAR_COPY_SIMILARITY, UNIQUE
 
-    root, black, (original, copy) = with_extras(faces_root, tmp_path)
+    root, black, (original, copy), (near_original, near) = with_extras(faces_root, tmp_path)
     session = open_session(DatasetRequest(str(root), model=str(review_model)), cache_dir=tmp_path / "predictions")
     pair = sorted([session.index[original], session.index[copy]])
-    for kind in ("any", "disagree", "split"):
-        assert session.view(Filter(copies=kind), sort="id").tolist() == pair, kind
-    assert session.copies_of(pair[0]).tolist() == [pair[1]]
+    near_pair = sorted([session.index[near_original], session.index[near]])
+    # The generated faces hold near copies of their own (one class's stripes, shifted), each
+    # group of one class: only the groups the planted copies joined are labelled otherwise.
+    planted = np.flatnonzero(np.isin(session.copy_group, session.copy_group[pair + near_pair])).tolist()
+    assert session.view(Filter(copies="disagree"), sort="id").tolist() == planted
+    for kind in ("any", "split"):
+        assert set(pair + near_pair) <= set(session.view(Filter(copies=kind)).tolist()), kind
+    assert np.flatnonzero(session.exact_group != UNIQUE).tolist() == pair  # the one exact copy
+    assert pair[1] in session.copies_of(pair[0]) and near_pair[1] in session.copies_of(near_pair[0])
+    assert session.copy_likeness(*pair) is None
+    assert NEAR_COPY_SIMILARITY <= session.copy_likeness(*near_pair) < 1
     assert session.copies_of(session.index[black]).tolist() == []
     rows = {r["id"]: r for r in csv.DictReader(export_csv(session, tmp_path / "ranked.csv").open())}
-    assert rows[original]["copies"] == copy and rows[copy]["copies"] == original
-    assert sum(bool(r["copies"]) for r in rows.values()) == 2
+    assert copy in rows[original]["copies"].split("; ") and original in rows[copy]["copies"].split("; ")
+    assert near in rows[near_original]["copies"].split("; ")
+    assert sum(bool(r["copies"]) for r in rows.values()) == int(session.copied().sum())
     session.relabel(copy, "angry")
+    session.relabel(near, "disgust")
     assert session.view(Filter(copies="disagree")).tolist() == []
-    assert session.view(Filter(copies="split"), sort="id").tolist() == pair
+    assert set(pair) <= set(session.view(Filter(copies="split")).tolist())
+    # reopening takes the groups from the cache beside the predictions, the same
+    again = open_session(DatasetRequest(str(root), model=str(review_model)), cache_dir=tmp_path / "predictions")
+    assert list((tmp_path / "predictions").rglob("*.copies*.npz"))
+    assert np.array_equal(again.copy_group, session.copy_group)
 
 
 def test_a_black_frame_comes_first_as_not_a_face(faces_root, review_model, home, tmp_path, one_torch_thread, capsys):
@@ -333,7 +354,7 @@ def test_a_black_frame_comes_first_as_not_a_face(faces_root, review_model, home,
     from fer_desktop.review_io import export_csv, open_session
     from trainer.cli import main
 
-    root, black, _copy = with_extras(faces_root, tmp_path)
+    root, black, *_copies = with_extras(faces_root, tmp_path)
     session = open_session(DatasetRequest(str(root), model=str(review_model)), cache_dir=tmp_path / "predictions")
     i = session.index[black]
     assert session.view(sort="not_a_face")[0] == i

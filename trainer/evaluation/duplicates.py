@@ -1,20 +1,35 @@
-"""Exact copies inside a dataset: the same image under several ids.
+"""Copies inside a dataset: the same image under several ids, exactly or nearly.
 
 FER-2013 holds 1,514 groups of identical faces (3,365 images); 568 of its PublicTest and
-PrivateTest faces have a copy in Training, and 57 groups carry more than one label. A copy in
-the training split inflates a test score, and copies labelled differently are label errors
-by construction. Functions of (images[, labels, splits]), Qt-free, for the review window and
-``bench/leakage.py``.
+PrivateTest faces have a copy in Training, and 57 groups carry more than one label. It holds
+more near copies: the same photo cropped a little differently, brighter, re-encoded or with
+another watermark. A copy in the training split inflates a test score, and copies labelled
+differently are label errors by construction. Functions of (images[, labels, splits]),
+Qt-free, for the review window and ``bench/leakage.py``.
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import Sequence
+from typing import Callable, Sequence
 
+import cv2
 import numpy as np
 
 UNIQUE = -1  # the group of an image with no copy
+
+# Near copies: the correlation of two faces' pixels where they line up best (shifted up to 1/12
+# of the side, scaled by 0.92 to 1.08, turned up to 3 degrees). The threshold was chosen by eye
+# on FER-2013's pairs (bench/near_copies.py --montage, 16 random pairs a band): from 0.93 up, 47
+# of 48 were one photo twice (the other: one woman in two photos); 0.91-0.93, 30 of 32; 0.89-0.91,
+# 6 of 16. Changed copies of 1,000 Training faces are found among the rest 91% of the time.
+NEAR_COPY_SIMILARITY = 0.93
+COPIES_VERSION = 1  # bump when what near_copy_groups finds changes: caches of groups go stale
+_THUMB = 16  # side of the thumbnails whose correlation proposes candidates (cheap, brightness-free)
+_SIDE = 48  # side at which candidates are compared (FER-2013's own)
+_SHIFT = 4  # pixels of _SIDE each way
+_SCALES = (0.92, 0.96, 1.0, 1.04, 1.08)
+_ANGLES = (-3.0, 0.0, 3.0)  # degrees
 
 
 def copy_groups(images: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
@@ -65,3 +80,92 @@ def _spread(groups: np.ndarray, values: np.ndarray, valid: np.ndarray) -> np.nda
     pairs = np.unique(np.stack([groups[copied], values[copied]], axis=1), axis=0)
     per_group = np.bincount(pairs[:, 0], minlength=int(groups.max()) + 1)
     return (groups != UNIQUE) & valid & (per_group[np.maximum(groups, 0)] > 1)
+
+
+def near_copy_groups(images: np.ndarray | Sequence[np.ndarray], threshold: float = NEAR_COPY_SIMILARITY,
+                     neighbours: int = 4, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """(N,) int like copy_groups, over exact and near copies: images linked by a chain of
+    pairs at least ``threshold`` alike (near_copy_pairs) share a group."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(images)
+    pairs, _ = near_copy_pairs(images, threshold, neighbours, progress)
+    exact = copy_groups(images)
+    members = group_members(exact)  # exact copies join even where the candidates missed one
+    chained = [np.stack([m[:-1], m[1:]], axis=1) for m in members]
+    edges = np.concatenate([pairs.reshape(-1, 2), *chained]) if chained else pairs.reshape(-1, 2)
+    graph = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n))
+    _, component = connected_components(graph, directed=False)
+    counts = np.bincount(component, minlength=n)
+    groups = np.full(n, UNIQUE, np.int64)
+    shared = counts[component] > 1
+    # numbered in order of first appearance, as copy_groups numbers them
+    first = np.full(n, n, np.int64)
+    np.minimum.at(first, component, np.arange(n))
+    _, groups[shared] = np.unique(first[component[shared]], return_inverse=True)
+    return groups
+
+
+def near_copy_pairs(images: np.ndarray | Sequence[np.ndarray], threshold: float = NEAR_COPY_SIMILARITY,
+                    neighbours: int = 4, progress: Callable[[int, int], None] | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """((P, 2) int, (P,) float): pairs (i < j) of images at least ``threshold`` alike, and
+    their similarity. Each image's ``neighbours`` most correlated thumbnails are the
+    candidates; each candidate pair is compared at full size (similarity). ``progress(done,
+    total)`` after each block of images searched (all of FER-2013 takes about a minute)."""
+    if len(images) < 2:
+        return np.empty((0, 2), np.int64), np.empty(0)
+    thumbs = _unit_rows(np.stack([_resized(im, _THUMB) for im in images]).reshape(len(images), -1))
+    k = min(neighbours, len(images) - 1)
+    candidates = []
+    for start in range(0, len(thumbs), 1024):  # blocks of rows: memory stays at 1024 x N
+        c = thumbs[start:start + 1024] @ thumbs.T
+        rows = np.arange(len(c))
+        c[rows, rows + start] = -np.inf  # not itself
+        nearest = np.argpartition(-c, k - 1, axis=1)[:, :k]
+        candidates.append(np.stack([np.repeat(rows + start, k), nearest.ravel()], axis=1))
+        if progress is not None:
+            progress(start + len(c), len(thumbs))
+    pairs = np.unique(np.sort(np.concatenate(candidates), axis=1), axis=0)
+    faces = [_resized(im, _SIDE) for im in images]
+    alike = np.array([similarity(faces[i], faces[j]) for i, j in pairs])
+    keep = alike >= threshold
+    return pairs[keep], alike[keep]
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """The correlation of two faces' pixels (-1 to 1) where they line up best: ``a`` scaled (0.92
+    to 1.08), turned (-3 to 3 degrees) and shifted up to 1/12 of the side over ``b``. An image
+    of one grey level is like nothing (0) but its exact copy, which copy_groups finds."""
+    a, b = _resized(a, _SIDE).astype(np.float32), _resized(b, _SIDE).astype(np.float32)
+    if a.std() < 1 or b.std() < 1:
+        return 1.0 if np.array_equal(a, b) else 0.0
+    centre = ((_SIDE - 1) / 2, (_SIDE - 1) / 2)
+    best = -1.0
+    for scale in _SCALES:
+        for angle in _ANGLES:
+            moved = cv2.warpAffine(a, cv2.getRotationMatrix2D(centre, angle, scale), (_SIDE, _SIDE),
+                                   borderMode=cv2.BORDER_REPLICATE)
+            middle = moved[_SHIFT:-_SHIFT, _SHIFT:-_SHIFT]  # the template slides _SHIFT px each way over b
+            if middle.std() < 1:
+                continue
+            best = max(best, float(cv2.matchTemplate(b, middle, cv2.TM_CCOEFF_NORMED).max()))
+    return best
+
+
+def _resized(image: np.ndarray, side: int) -> np.ndarray:
+    """A grey ``side`` x ``side`` copy (area averaging shrinks without aliasing)."""
+    image = np.asarray(image)
+    if image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    if image.shape == (side, side):
+        return image
+    return cv2.resize(image, (side, side), interpolation=cv2.INTER_AREA)
+
+
+def _unit_rows(rows: np.ndarray) -> np.ndarray:
+    """Each row less its mean, over its length: dot products are correlations."""
+    rows = rows.astype(np.float32)
+    rows -= rows.mean(axis=1, keepdims=True)
+    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-6)

@@ -25,7 +25,13 @@ from trainer.data.relabel import EXCLUDED
 
 FACE = 200  # px
 ORIGINAL = 220  # px, the longest side
-MAX_COPIES_LISTED = 4  # FER-2013's largest groups of identical images run to dozens
+MAX_COPIES_LISTED = 4  # FER-2013's largest groups of copies run to dozens
+
+
+def _likeness(alike: float | None) -> str:
+    """How a copy is listed: exact, or how alike a near copy is (1 = the same pixels)."""
+    # rounded down: a near copy never reads "1.00", the same pixels
+    return ", exact" if alike is None else f", near: {np.floor(alike * 100) / 100:.2f} alike"
 
 
 def _image_label(parent: QWidget, size: int) -> QLabel:
@@ -260,10 +266,10 @@ class DetailView(QWidget):
         copies = s.copies_of(i)
         if len(copies):
             labels = s.labels()
-            shown = ", ".join(f"{s.ids[k]} ({s.classes[labels[k]] if labels[k] >= 0 else s.state_of(k) or 'unlabelled'})"
-                              for k in copies[:MAX_COPIES_LISTED])
+            shown = ", ".join(f"{s.ids[k]} ({s.classes[labels[k]] if labels[k] >= 0 else s.state_of(k) or 'unlabelled'}"
+                              f"{_likeness(s.copy_likeness(i, k))})" for k in copies[:MAX_COPIES_LISTED])
             more = f" and {len(copies) - MAX_COPIES_LISTED} more" if len(copies) > MAX_COPIES_LISTED else ""
-            lines.append(f"<b>exact copies</b> {shown}{more} (Ctrl+D shows them)")
+            lines.append(f"<b>copies</b> {shown}{more} (Ctrl+D shows them)")
         if not np.isnan(s.ambiguity[i]):
             lines.append(f"<b>ambiguity</b> {s.ambiguity[i]:.2f} (entropy of the prediction, 0–1)")
         self.info.setText("<br>".join(lines))

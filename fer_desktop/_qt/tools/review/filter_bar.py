@@ -1,5 +1,5 @@
 """The bar above the grid: which samples (label, prediction, right/wrong, relabelled, face found,
-exact copies, split, flagged, text in the id) and in which order; it shows the filter the matrix or a caller set, too."""
+copies, split, flagged, text in the id) and in which order; it shows the filter the matrix or a caller set, too."""
 
 from __future__ import annotations
 
@@ -32,8 +32,9 @@ class FilterBar(QWidget):
         self.split_box = self._combo("Dataset split")
         self.face_box = self._combo("Whether the face detector found a face (no face: a blank image, or the crop "
                                     "used as it is); Order ▸ likely not a face first ranks them")
-        self.copies_box = self._combo("Faces with an exact copy in the dataset: any, a copy labelled otherwise, or a "
-                                      "copy in another split (a test face the model may have trained on)")
+        self.copies_box = self._combo("Faces with a copy in the dataset, exact or near (the same photo cropped, lit "
+                                      "or encoded a little differently): any, a copy labelled otherwise, or a copy in "
+                                      "another split (a test face the model may have trained on)")
         self.flagged_box = QCheckBox("flagged only", self)
         self.flagged_box.setToolTip("Only samples cleanlab's find_label_issues flags as likely mislabelled")
         self.flagged_box.setFocusPolicy(Qt.FocusPolicy.NoFocus)

@@ -142,8 +142,9 @@ class TileCache:
             self._badge(painter, QPoint(thumb.left() + 3, thumb.top() + 3), "#ffc53d", "#000000", "!")
         if s.face_missing[i]:  # blank, or no face found: the crop as it is
             self._badge(painter, QPoint(thumb.left() + 3, low), "#60646c", "#ffffff", "∅")
-        if s.copy_group[i] >= 0:  # an exact copy elsewhere in the dataset
-            self._badge(painter, QPoint(right, low), "#0090ff", "#ffffff", "=")
+        if s.copy_group[i] >= 0:  # a copy elsewhere in the dataset: "=" the same pixels, "≈" a near copy only
+            exact = s.exact_group[i] >= 0
+            self._badge(painter, QPoint(right, low), "#0090ff", "#ffffff", "=" if exact else "≈")
         line1 = QRect(r.left() + 4, thumb.bottom() + 3, r.width() - 8, 15)
         self._label_line(painter, s, i, line1)
         if predicted != NONE:
@@ -266,7 +267,9 @@ def tile_tooltip(s: ReviewSession, i: int) -> str:
         lines.append("not a face? " + ", ".join(s.doubts.reasons(i)))
     copies = s.copies_of(i)
     if len(copies):
-        lines.append(f"{len(copies)} exact cop{'ies' if len(copies) > 1 else 'y'} (Ctrl+D shows them)")
+        exact = int((s.exact_group[copies] == s.exact_group[i]).sum()) if s.exact_group[i] >= 0 else 0
+        kinds = ", ".join(f"{n} {kind}" for n, kind in ((exact, "exact"), (len(copies) - exact, "near")) if n)
+        lines.append(f"{len(copies)} cop{'ies' if len(copies) > 1 else 'y'}: {kinds} (Ctrl+D shows them)")
     return "\n".join(lines)
 
 
@@ -274,7 +277,8 @@ class TileDelegate(QStyledItemDelegate):
     """Paints a tile from the cache (see TileCache for what a tile shows: the face, its label
     or "given ▸ corrected", the prediction and confidence, a red/green edge for wrong/right,
     an orange corner when relabelled, a cross when excluded, a "!" when the ranking flags the
-    label, a "∅" when no face was found, a "=" when the same image is in the dataset again); the
+    label, a "∅" when no face was found, a "=" when the same image is in the dataset again, a "≈" when only
+    a near copy is); the
     selection is drawn around it."""
 
     def __init__(self, cache: TileCache, parent: QWidget | None = None) -> None:

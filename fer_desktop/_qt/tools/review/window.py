@@ -63,7 +63,8 @@ def scores_note(s: ReviewSession) -> str:
             "<span style='background:#ffc53d'>&nbsp;!&nbsp;</span> flagged; "
             "<span style='color:#f76b15'>◥</span> relabelled; <span style='color:#e5484d'>✕</span> excluded; "
             "<span style='background:#60646c; color:#ffffff'>&nbsp;∅&nbsp;</span> no face found; "
-            "<span style='background:#0090ff; color:#ffffff'>&nbsp;=&nbsp;</span> an exact copy is in the data.</p>"
+            "<span style='background:#0090ff; color:#ffffff'>&nbsp;=&nbsp;</span> an exact copy is in the data, "
+            "<span style='background:#0090ff; color:#ffffff'>&nbsp;≈&nbsp;</span> a near copy.</p>"
             f"{_non_faces_note(s)}{_copies_note(s)}"
             "<p><b>Keys</b>: 1–{k} label, 0 back to the given label, X not a face, Space / arrows next and "
             "previous, Shift/Ctrl+click or Ctrl+A select several (a key then changes them all), Ctrl+Z / "
@@ -84,13 +85,14 @@ def _copies_note(s: ReviewSession) -> str:
     copied = int(s.copied().sum())
     if not copied:
         return ""
-    from trainer.evaluation.duplicates import disagreeing
+    from trainer.evaluation.duplicates import UNIQUE, disagreeing
 
     groups = int(s.copy_group.max()) + 1  # numbered 0 .. groups - 1
     given_otherwise = int(disagreeing(s.copy_group, s.given).sum())  # the dataset's labels: fixed, unlike corrections
     split = int(s.copied("split").sum())
-    return (f"<p><b>Exact copies</b>: {copied:,} faces in {groups:,} group{'s' * (groups != 1)} of identical images; "
-            "the dataset gives "
+    exact = int((s.exact_group != UNIQUE).sum())
+    return (f"<p><b>Copies</b>: {copied:,} faces in {groups:,} group{'s' * (groups != 1)} of one photo each "
+            f"({exact:,} exact copies: =, the rest near copies: ≈); the dataset gives "
             f"{given_otherwise:,} of them a label their copy does not have (Ctrl+5 shows those still in conflict), "
             f"{split:,} have a copy in another split. Ctrl+D shows a face's copies.</p>")
 
@@ -247,9 +249,9 @@ class ReviewWindow(QMainWindow):
         self.act_no_face = a("Show &No Face Found", lambda: self.apply_filter(Filter(face=False)), ["Ctrl+4"],
                              tip="Blank images and crops where the detector found no face")
         self.act_disagree = a("Show Copies &Labelled Otherwise", lambda: self.apply_filter(Filter(copies="disagree")),
-                              ["Ctrl+5"], tip="Identical images whose labels differ: one of them is wrong")
+                              ["Ctrl+5"], tip="Copies of one photo whose labels differ: one of them is likely wrong")
         self.act_copies = a("Show &Copies of This Face", self.show_copies, ["Ctrl+D"],
-                            tip="The selected face and every identical image in the dataset")
+                            tip="The selected face and its copies in the dataset, exact and near")
         self.act_percent = a("Row &Percentages", self.matrix.normalise_box.setChecked, ["Ctrl+P"], checkable=True)
         self.act_larger = a("&Larger Tiles", lambda: self.grid.zoom(1), ["Ctrl++", "Ctrl+="], tip="Also Ctrl+wheel")
         self.act_smaller = a("&Smaller Tiles", lambda: self.grid.zoom(-1), ["Ctrl+-"], tip="Also Ctrl+wheel")
@@ -430,13 +432,13 @@ class ReviewWindow(QMainWindow):
         return len(found)
 
     def show_copies(self) -> None:
-        """The current face and its exact copies (Ctrl+A then a label key relabels them together)."""
+        """The current face and its copies, exact and near (Ctrl+A then a label key relabels them together)."""
         i = self.grid.current_sample()
         if self.session is None or i < 0:
             return
         copies = self.session.copies_of(i)
         if not len(copies):
-            self.banner.show_message(f"{self.session.ids[i]} has no exact copy in {self.session.name}.", "info", "ids")
+            self.banner.show_message(f"{self.session.ids[i]} has no copy in {self.session.name}.", "info", "ids")
             return
         self.apply_filter(Filter(ids=frozenset([i, *copies.tolist()]),
                                  title=f"{self.session.ids[i]} and its copies ({len(copies) + 1})"))

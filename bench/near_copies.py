@@ -1,0 +1,110 @@
+"""FER-2013's near copies: how many, how sure, and how many a known change still finds.
+
+``trainer.evaluation.duplicates`` calls two images near copies when their pixels correlate at
+``NEAR_COPY_SIMILARITY`` or more where they line up best (small shifts and scalings). This
+script
+1. finds them in all of FER-2013 (Training, PublicTest, PrivateTest) and counts them;
+2. with ``--montage DIR``, draws 16 random pairs (fixed seed) from each band of similarity,
+   each pair side by side, for the eye to say whether they are one photo twice: the threshold
+   was chosen on these pictures;
+3. with ``--recall N``, makes a changed copy of N random Training faces (shifted up to 3 px,
+   scaled 0.92-1.08, turned up to 4 degrees, contrast 0.8-1.2, brightness -20 to 20, JPEG
+   quality 40-90), adds them to the dataset and counts the copies found in their original's
+   group: the share of such near copies the finder gets among 35,887 other faces.
+
+    python bench/near_copies.py --montage /tmp/near --recall 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from trainer.data.fer2013 import read_fer2013  # noqa: E402
+from trainer.evaluation.duplicates import (NEAR_COPY_SIMILARITY, UNIQUE, across_splits, copy_groups,  # noqa: E402
+                                           disagreeing, near_copy_groups, near_copy_pairs)
+
+BANDS = ((0.97, 0.99), (0.95, 0.97), (0.93, 0.95), (0.92, 0.93), (0.91, 0.92), (0.89, 0.91), (0.85, 0.89))
+
+
+def changed(face: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A near copy of a 48x48 face: moved, scaled, turned, re-lit and re-encoded a little."""
+    side = face.shape[0]
+    m = cv2.getRotationMatrix2D(((side - 1) / 2, (side - 1) / 2), rng.uniform(-4, 4), rng.uniform(0.92, 1.08))
+    m[:, 2] += rng.uniform(-3, 3, 2)
+    out = cv2.warpAffine(face, m, (side, side), borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+    out = np.clip(out * rng.uniform(0.8, 1.2) + rng.uniform(-20, 20), 0, 255).astype(np.uint8)
+    ok, jpeg = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(40, 91))])
+    return cv2.imdecode(jpeg, cv2.IMREAD_GRAYSCALE)
+
+
+def montage(images: np.ndarray, pairs: np.ndarray, alike: np.ndarray, exact: np.ndarray, out: Path) -> dict:
+    """One PNG a band: 16 random pairs not exact copies, two rows of eight, each pair side by side."""
+    out.mkdir(parents=True, exist_ok=True)
+    rng, drawn = np.random.default_rng(0), {}
+    for lo, hi in BANDS:
+        idx = np.flatnonzero((alike >= lo) & (alike < hi) & ~exact)
+        pick = rng.choice(idx, min(16, len(idx)), replace=False)
+        tiles = [np.pad(np.hstack([images[i], np.full((48, 2), 255, np.uint8), images[j]]), ((3, 3), (6, 6)))
+                 for i, j in pairs[pick]]
+        tiles += [np.zeros_like(tiles[0])] * (16 - len(tiles))
+        sheet = np.vstack([np.hstack(tiles[:8]), np.hstack(tiles[8:])])
+        name = out / f"pairs-{lo:.2f}-{hi:.2f}.png"
+        cv2.imwrite(str(name), cv2.resize(sheet, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST))
+        drawn[f"{lo:.2f}-{hi:.2f}"] = {"pairs_in_band": int(len(idx)), "drawn": int(len(pick)), "file": str(name)}
+    return drawn
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--fer2013", type=Path, default=Path("../shared/data/fer2013/fer2013.csv.gz"))
+    p.add_argument("--montage", type=Path, metavar="DIR", help="write the pairs of each band of similarity here")
+    p.add_argument("--recall", type=int, default=0, metavar="N", help="add N changed Training faces and count them found")
+    p.add_argument("--json", type=Path, help="also write the result here")
+    args = p.parse_args()
+
+    sets = read_fer2013(args.fer2013)
+    images = np.concatenate([s.images for s in sets.values()])
+    labels = np.concatenate([s.labels for s in sets.values()])
+    splits = np.concatenate([np.full(len(s), name) for name, s in sets.items()])
+    started = time.perf_counter()
+    groups = near_copy_groups(images)
+    result: dict = {"images": len(images), "threshold": NEAR_COPY_SIMILARITY,
+                    "seconds": round(time.perf_counter() - started, 1)}
+    exact = copy_groups(images)
+    for kind, g in (("exact", exact), ("exact_or_near", groups)):
+        copied = g != UNIQUE
+        in_training = np.unique(g[(splits == "Training") & copied])
+        result[kind] = {
+            "groups": int(g.max()) + 1, "images_in_groups": int(copied.sum()),
+            "groups_across_splits": len(np.unique(g[across_splits(g, splits)])),
+            "groups_labelled_otherwise": len(np.unique(g[disagreeing(g, labels)])),
+            "test_faces_with_a_copy_in_training": {
+                name: int(((splits == name) & copied & np.isin(g, in_training)).sum()) for name in ("PublicTest", "PrivateTest")}}
+    if args.montage:
+        pairs, alike = near_copy_pairs(images, threshold=min(lo for lo, _ in BANDS))
+        same = np.array([np.array_equal(images[i], images[j]) for i, j in pairs], bool)
+        result["montage"] = montage(images, pairs, alike, same, args.montage)
+    if args.recall:
+        rng = np.random.default_rng(1)
+        originals = rng.choice(np.flatnonzero(splits == "Training"), args.recall, replace=False)
+        copies = np.stack([changed(images[i], rng) for i in originals])
+        g = near_copy_groups(np.concatenate([images, copies]))
+        found = (g[len(images):] != UNIQUE) & (g[len(images):] == g[originals])
+        result["recall"] = {"changed_copies": args.recall, "found_with_their_original": int(found.sum()),
+                            "share": round(float(found.mean()), 4)}
+    print(json.dumps(result, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
