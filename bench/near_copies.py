@@ -7,12 +7,15 @@ script
 2. with ``--montage DIR``, draws 16 random pairs (fixed seed) from each band of similarity,
    each pair side by side, for the eye to say whether they are one photo twice: the threshold
    was chosen on these pictures;
-3. with ``--recall N``, makes a changed copy of N random Training faces (shifted up to 3 px,
+3. with ``--ferplus``, measures copies labelled two ways against FER+'s majority (an
+   independent relabelling): how often FER-2013's label of a face in such a group differs from
+   FER+'s, and of the faces whose label the fewest of its copies share (the group's minority);
+4. with ``--recall N``, makes a changed copy of N random Training faces (shifted up to 3 px,
    scaled 0.92-1.08, turned up to 4 degrees, contrast 0.8-1.2, brightness -20 to 20, JPEG
    quality 40-90), adds them to the dataset and counts the copies found in their original's
    group: the share of such near copies the finder gets among 35,887 other faces.
 
-    python bench/near_copies.py --montage /tmp/near --recall 1000
+    python bench/near_copies.py --montage /tmp/near --recall 1000 --ferplus
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from trainer.data.fer2013 import read_fer2013  # noqa: E402
 from trainer.evaluation.duplicates import (NEAR_COPY_SIMILARITY, UNIQUE, across_splits, copy_groups,  # noqa: E402
-                                           disagreeing, near_copy_groups, near_copy_pairs)
+                                           disagreeing, group_members, near_copy_groups, near_copy_pairs)
 
 BANDS = ((0.97, 0.99), (0.95, 0.97), (0.93, 0.95), (0.92, 0.93), (0.91, 0.92), (0.89, 0.91), (0.85, 0.89))
 
@@ -63,11 +66,39 @@ def montage(images: np.ndarray, pairs: np.ndarray, alike: np.ndarray, exact: np.
     return drawn
 
 
+def against_ferplus(groups: np.ndarray, labels: np.ndarray, differs: np.ndarray) -> dict:
+    """How often FER-2013's label differs from FER+'s majority (``differs``: 1, 0, NaN where FER+
+    has none) on all faces, in groups of copies labelled two ways, and on those groups' minority
+    and majority labels (groups whose top label is tied left out of the last two)."""
+    conflict = disagreeing(groups, labels)
+    minority, majority = [], []
+    for members in group_members(groups):
+        counts = np.bincount(labels[members])
+        top = counts.argmax()
+        if (counts > 0).sum() < 2 or (counts == counts[top]).sum() > 1:
+            continue
+        minority += members[labels[members] != top].tolist()
+        majority += members[labels[members] == top].tolist()
+
+    def rate(mask) -> dict:
+        known = differs[mask]
+        known = known[~np.isnan(known)]
+        return {"faces": int(len(known)), "differs_from_ferplus": round(float(known.mean()), 4) if len(known) else None}
+
+    everyone = np.ones(len(labels), bool)
+    return {"all_faces": rate(everyone), "in_groups_labelled_two_ways": rate(conflict),
+            "in_groups_labelled_one_way": rate((groups != UNIQUE) & ~conflict),
+            "minority_label": rate(np.isin(np.arange(len(labels)), minority)),
+            "majority_label": rate(np.isin(np.arange(len(labels)), majority))}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--fer2013", type=Path, default=Path("../shared/data/fer2013/fer2013.csv.gz"))
     p.add_argument("--montage", type=Path, metavar="DIR", help="write the pairs of each band of similarity here")
     p.add_argument("--recall", type=int, default=0, metavar="N", help="add N changed Training faces and count them found")
+    p.add_argument("--ferplus", action="store_true",
+                   help="measure copies labelled two ways against FER+'s majority (fer2013new.csv beside fer2013/)")
     p.add_argument("--json", type=Path, help="also write the result here")
     args = p.parse_args()
 
@@ -89,6 +120,14 @@ def main() -> None:
             "groups_labelled_otherwise": len(np.unique(g[disagreeing(g, labels)])),
             "test_faces_with_a_copy_in_training": {
                 name: int(((splits == name) & copied & np.isin(g, in_training)).sum()) for name in ("PublicTest", "PrivateTest")}}
+    if args.ferplus:
+        from label_issues import ferplus_differs  # bench/label_issues.py: the same truth as the ranking's
+
+        root = args.fer2013.resolve().parent.parent
+        differs = np.concatenate([ferplus_differs(root, name, list(part.ids), part.classes, part.labels)
+                                  for name, part in sets.items()])
+        result["against_ferplus"] = {kind: against_ferplus(g, labels, differs) for kind, g in
+                                     (("exact", exact), ("exact_or_near", groups))}
     if args.montage:
         pairs, alike = near_copy_pairs(images, threshold=min(lo for lo, _ in BANDS))
         same = np.array([np.array_equal(images[i], images[j]) for i, j in pairs], bool)
