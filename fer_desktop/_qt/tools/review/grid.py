@@ -277,9 +277,8 @@ class TileDelegate(QStyledItemDelegate):
     """Paints a tile from the cache (see TileCache for what a tile shows: the face, its label
     or "given ▸ corrected", the prediction and confidence, a red/green edge for wrong/right,
     an orange corner when relabelled, a cross when excluded, a "!" when the ranking flags the
-    label, a "∅" when no face was found, a "=" when the same image is in the dataset again, a "≈" when only
-    a near copy is); the
-    selection is drawn around it."""
+    label, a "∅" when no face was found, a "=" when the same image is in the dataset again, a
+    "≈" when only a near copy is); the selection is drawn around it."""
 
     def __init__(self, cache: TileCache, parent: QWidget | None = None) -> None:
         super().__init__(parent)
