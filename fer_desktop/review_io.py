@@ -186,21 +186,11 @@ def _doubts(preds, cache_dir, model_path, spec, samples: SampleSet) -> FaceDoubt
 
 
 def _copies(cache_dir, model_path, spec, samples: SampleSet, progress: Progress) -> np.ndarray:
-    """Groups of exact and near copies among the crops
-    (:func:`trainer.evaluation.duplicates.near_copy_groups`), cached beside the predictions."""
-    from trainer.evaluation.duplicates import COPIES_VERSION, near_copy_groups
+    """Groups of exact and near copies among the crops, cached beside the predictions."""
+    from trainer.evaluation.duplicates import cached_near_copy_groups
 
-    where = _beside_predictions(model_path, spec, samples, cache_dir, f".copies{COPIES_VERSION}.npz")
-    if where.is_file():
-        try:
-            with np.load(where, allow_pickle=False) as data:
-                if len(data["groups"]) == len(samples):
-                    return data["groups"]
-        except (OSError, KeyError, ValueError, EOFError):
-            pass
-    groups = near_copy_groups(samples.images, progress=progress)
-    _save_arrays(where, groups=groups)
-    return groups
+    return cached_near_copy_groups(samples.images, _beside_predictions(model_path, spec, samples, cache_dir, ".npz"),
+                                   progress)
 
 
 def _load_scores(where: Path, seen: np.ndarray) -> IssueScores | None:

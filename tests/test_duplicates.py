@@ -104,3 +104,25 @@ def test_near_copies_share_a_group_with_their_exact_copies(astronaut_bgr):
 
     big = cv2.cvtColor(cv2.resize(images[0], (96, 96), interpolation=cv2.INTER_CUBIC), cv2.COLOR_GRAY2BGR)
     assert similarity(big, images[0]) >= NEAR_COPY_SIMILARITY
+
+
+def test_groups_are_kept_beside_a_file_and_rebuilt_when_they_do_not_fit(tmp_path, monkeypatch, astronaut_bgr):
+    import trainer.evaluation.duplicates as duplicates
+
+    images, _near, _others = _near_copies_and_others(astronaut_bgr)
+    beside = tmp_path / "pass.npz"
+    groups = duplicates.cached_near_copy_groups(images, beside)
+    kept = list(tmp_path.glob("pass.copies*.npz"))
+    assert len(kept) == 1
+
+    def not_again(*_args, **_kwargs):
+        raise AssertionError("searched again although the groups were kept")
+
+    monkeypatch.setattr(duplicates, "near_copy_groups", not_again)
+    assert np.array_equal(duplicates.cached_near_copy_groups(images, beside), groups)
+    monkeypatch.undo()
+    # other images (fewer) or a damaged file: searched again, and the file rewritten
+    assert len(duplicates.cached_near_copy_groups(images[:3], beside)) == 3
+    kept[0].write_bytes(b"garbage")
+    assert np.array_equal(duplicates.cached_near_copy_groups(images, beside), groups)
+    assert np.array_equal(duplicates.cached_near_copy_groups(images, None), groups)  # nothing kept

@@ -311,7 +311,8 @@ def with_extras(faces_root: Path, tmp_path: Path) -> tuple[Path, str, tuple[str,
     return root, black, (original, copy), (near_original, near)
 
 
-def test_copies_are_found_and_settled_by_relabelling(faces_root, review_model, home, tmp_path, one_torch_thread):
+def test_copies_are_found_and_settled_by_relabelling(faces_root, review_model, home, tmp_path, one_torch_thread,
+                                                    capsys):
     """A Train face copied into Val under another class, and another moved and brightened into
     Val under another class: each pair is "copied", "in another split" and "labelled otherwise"
     until relabelled; the exact copy is told from the near one; the CSV names them."""
@@ -337,6 +338,17 @@ def test_copies_are_found_and_settled_by_relabelling(faces_root, review_model, h
     assert copy in rows[original]["copies"].split("; ") and original in rows[copy]["copies"].split("; ")
     assert near in rows[near_original]["copies"].split("; ")
     assert sum(bool(r["copies"]) for r in rows.values()) == int(session.copied().sum())
+    # fer-train issues names the same copies, and counts them
+    from trainer.cli import main
+
+    out = tmp_path / "issues.csv"
+    assert main(["issues", str(root), "--split", "Train+Val", "--model", str(review_model), "--out", str(out),
+                 "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["copied"] == int(session.copied().sum())
+    assert summary["copies_labelled_otherwise"] == len(session.view(Filter(copies="disagree")))
+    cli = {r["id"]: set(filter(None, r["copies"].split("; "))) for r in csv.DictReader(open(out, encoding="utf-8"))}
+    assert cli == {i: set(filter(None, r["copies"].split("; "))) for i, r in rows.items()}
     session.relabel(copy, "angry")
     session.relabel(near, "disgust")
     assert session.view(Filter(copies="disagree")).tolist() == []

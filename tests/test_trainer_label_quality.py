@@ -170,7 +170,7 @@ def test_issues_cli_ranks_corrupted_labels_first(tmp_path, capsys, monkeypatch, 
     rows = list(csv.DictReader(open(out, encoding="utf-8")))
     assert len(rows) == summary["ranked"] == 120 and list(rows[0]) == [
         "rank", "id", "path", "split", "given", "predicted", "confidence", "score", "ambiguity", "flagged",
-        "not_a_face", "face_doubts"]
+        "not_a_face", "face_doubts", "copies"]
     top = {r["id"] for r in rows[:8]}
     assert len(top & set(corrupted)) >= 6, (top, corrupted)
     assert (data / rows[0]["id"]).as_posix() == rows[0]["path"].replace("\\", "/") or rows[0]["path"].endswith(rows[0]["id"])

@@ -10,7 +10,9 @@ it learnt by heart as right. docs/label-issues.md has the measurements.
 
 Samples that are no face at all get a column of their own, ``not_a_face`` (high = likely no
 face: blank, no face found, then how unusual the model finds it; the review window's "likely
-not a face first"), with its reasons in ``face_doubts``: sort on it to find them.
+not a face first"), with its reasons in ``face_doubts``: sort on it to find them. ``copies``
+lists the ids of a sample's copies in the data, exact or near (trainer.evaluation.duplicates):
+copies labelled two ways point at label errors.
 
 Examples::
 
@@ -30,7 +32,7 @@ from trainer.commands.train import add_ferplus_args
 from trainer.errors import UsageError
 
 COLUMNS = ("rank", "id", "path", "split", "given", "predicted", "confidence", "score", "ambiguity", "flagged",
-           "not_a_face", "face_doubts")
+           "not_a_face", "face_doubts", "copies")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -67,10 +69,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from trainer.commands.evaluate import load_data_arg, load_model_arg
+    from trainer.evaluation.duplicates import UNIQUE, cached_near_copy_groups, disagreeing, group_members
     from trainer.evaluation.label_quality import (DEFAULT_METHOD, METHODS, IssueScores, ambiguity, find_issues,
                                                   score_labels)
     from trainer.evaluation.not_a_face import sample_doubts
-    from trainer.evaluation.predictions import cached_predict
+    from trainer.evaluation.predictions import cache_path, cached_predict
     from trainer.evaluation.trained_on import trained_on
 
     method = args.method or DEFAULT_METHOD
@@ -83,9 +86,9 @@ def run(args: argparse.Namespace) -> int:
     samples = load_data_arg(args, card)
     if len(samples) == 0:
         raise UsageError(f"{args.data}: no labelled samples to rank")
+    views = not args.no_views and args.probs != "out-of-fold"
     pred, _ = cached_predict(model_path, model, card, samples, samples.meta["spec"], device=args.device,
-                             tta_flip=not args.no_tta, batch_size=args.batch_size, embeddings=True,
-                             views=not args.no_views and args.probs != "out-of-fold")
+                             tta_flip=not args.no_tta, batch_size=args.batch_size, embeddings=True, views=views)
     seen = trained_on(samples, card.training)
     if args.probs == "auto":
         found = score_labels(pred, seen, method=method, folds=args.folds, seed=args.seed)
@@ -93,6 +96,10 @@ def run(args: argparse.Namespace) -> int:
         found = IssueScores.of(find_issues(pred, out_of_sample=args.probs == "out-of-fold", method=method,
                                            folds=args.folds, seed=args.seed))
     doubts = sample_doubts(samples, pred.embeddings)
+    beside = cache_path(model_path, samples.meta["spec"], samples.meta.get("preprocessing"), samples=samples,
+                        tta_flip=not args.no_tta, embeddings=True, views=views)
+    groups = cached_near_copy_groups(samples.images, beside)
+    members = group_members(groups)
     root = Path(samples.meta["spec"].partition("#")[0])
     root = root if root.is_dir() else None
     ranking = found.order
@@ -107,12 +114,14 @@ def run(args: argparse.Namespace) -> int:
                              "" if pred.splits is None else pred.splits[i], pred.classes[pred.labels[i]],
                              pred.classes[pred.predicted[i]], f"{pred.confidence[i]:.4f}",
                              f"{found.scores[i]:.4f}", f"{amb[i]:.4f}", int(found.flagged[i]),
-                             f"{doubts.scores[i]:.4f}", "; ".join(doubts.reasons(i))])
+                             f"{doubts.scores[i]:.4f}", "; ".join(doubts.reasons(i)),
+                             "" if groups[i] == UNIQUE else "; ".join(pred.ids[k] for k in members[groups[i]] if k != i)])
     summary = {"data": samples.meta["spec"], "split": samples.name, "model": str(model_path), "n": len(pred),
                "ranked": len(ranking), "written": len(order), "flagged": int(found.flagged.sum()),
                "method": method, "trained_on": int(seen.sum()), "out_of_sample": int(found.out_of_sample.sum()),
                "memorisation_gap": found.memorisation_gap,
                "no_face_found": int(doubts.missing.sum()), "blank": int(doubts.blank.sum()),
+               "copied": int((groups != UNIQUE).sum()), "copies_labelled_otherwise": int(disagreeing(groups, pred.labels).sum()),
                "out": str(args.out),
                "top": [{"id": pred.ids[i], "given": pred.classes[pred.labels[i]],
                         "predicted": pred.classes[pred.predicted[i]], "score": round(float(found.scores[i]), 4)}
@@ -130,5 +139,8 @@ def run(args: argparse.Namespace) -> int:
         if summary["no_face_found"]:
             print(f"{summary['no_face_found']} with no face found ({summary['blank']} blank): the highest "
                   "not_a_face values; sort on that column to see them")
+        if summary["copied"]:
+            print(f"{summary['copied']} with a copy in the data, exact or near ({summary['copies_labelled_otherwise']} "
+                  "of them labelled otherwise than a copy): the copies column names them")
     return 0
 

@@ -12,6 +12,7 @@ Qt-free, for the review window and ``bench/leakage.py``.
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Callable, Sequence
 
 import cv2
@@ -105,6 +106,26 @@ def near_copy_groups(images: np.ndarray | Sequence[np.ndarray], threshold: float
     first = np.full(n, n, np.int64)
     np.minimum.at(first, component, np.arange(n))
     _, groups[shared] = np.unique(first[component[shared]], return_inverse=True)
+    return groups
+
+
+def cached_near_copy_groups(images: np.ndarray | Sequence[np.ndarray], beside: Path | None,
+                            progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """near_copy_groups, kept next to the file ``beside`` (a cached pass of a model over these
+    crops, whose name changes when they do) and read back from there; None: not kept."""
+    from trainer.data.cache import expect, load_entry, save_entry
+
+    where = None if beside is None else beside.with_suffix(f".copies{COPIES_VERSION}.npz")
+
+    def read(arrays: dict[str, np.ndarray]) -> np.ndarray:
+        expect(len(arrays["groups"]) == len(images), "for another number of images")
+        return arrays["groups"]
+
+    groups = None if where is None else load_entry(where, read)
+    if groups is None:
+        groups = near_copy_groups(images, progress=progress)
+        if where is not None:
+            save_entry(where, {"groups": groups})
     return groups
 
 
