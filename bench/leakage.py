@@ -28,7 +28,7 @@ def fer2013_copies(fer2013_csv: Path) -> tuple[np.ndarray, np.ndarray, dict]:
     """Two (rows,) bool over FER-2013's rows: a test image has an exact copy among Training's
     rows; it has an exact or near copy there. And counts of FER-2013's copies."""
     from trainer.data.fer2013 import read_fer2013
-    from trainer.evaluation.duplicates import UNIQUE, across_splits, copy_groups, disagreeing, near_copy_groups
+    from trainer.evaluation.duplicates import copy_groups, near_copy_groups
 
     sets = read_fer2013(fer2013_csv)
     rows = np.concatenate([[int(i.rpartition(":")[2]) for i in s.ids] for s in sets.values()])
@@ -37,17 +37,32 @@ def fer2013_copies(fer2013_csv: Path) -> tuple[np.ndarray, np.ndarray, dict]:
     splits = np.concatenate([np.full(len(s), name) for name, s in sets.items()])
     summary, out = {}, []
     for kind, groups in (("exact", copy_groups(images)), ("near", near_copy_groups(images))):
-        copied = groups != UNIQUE
-        in_training = np.unique(groups[(splits == "Training") & copied])
-        leaked = (splits != "Training") & copied & np.isin(groups, in_training)
+        leaked = copied_from_training(groups, splits)
         out.append(np.zeros(int(rows.max()) + 1, bool))
         out[-1][rows] = leaked
-        summary[kind] = {"groups": int(groups.max()) + 1, "images_in_groups": int(copied.sum()),
-                         "groups_across_splits": len(np.unique(groups[across_splits(groups, splits)])),
-                         "groups_labelled_otherwise": len(np.unique(groups[disagreeing(groups, labels)])),
-                         "test_faces_with_a_copy_in_training": {name: int((leaked & (splits == name)).sum())
-                                                                for name in sets if name != "Training"}}
+        summary[kind] = summarise_copies(groups, labels, splits)
     return out[0], out[1], summary
+
+
+def copied_from_training(groups: np.ndarray, splits: np.ndarray) -> np.ndarray:
+    """(N,) bool: a face of another split with a copy in Training."""
+    from trainer.evaluation.duplicates import UNIQUE
+
+    copied = groups != UNIQUE
+    return (splits != "Training") & copied & np.isin(groups, np.unique(groups[(splits == "Training") & copied]))
+
+
+def summarise_copies(groups: np.ndarray, labels: np.ndarray, splits: np.ndarray) -> dict:
+    """Counts of a dataset's copies: groups, images in them, groups across splits or labelled two
+    ways, and each test split's faces with a copy in Training."""
+    from trainer.evaluation.duplicates import UNIQUE, across_splits, disagreeing
+
+    leaked = copied_from_training(groups, splits)
+    return {"groups": int(groups.max()) + 1, "images_in_groups": int((groups != UNIQUE).sum()),
+            "groups_across_splits": len(np.unique(groups[across_splits(groups, splits)])),
+            "groups_labelled_otherwise": len(np.unique(groups[disagreeing(groups, labels)])),
+            "test_faces_with_a_copy_in_training": {name: int((leaked & (splits == name)).sum())
+                                                   for name in dict.fromkeys(splits.tolist()) if name != "Training"}}
 
 
 def main() -> None:

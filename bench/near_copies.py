@@ -33,10 +33,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from leakage import summarise_copies  # noqa: E402  (bench/leakage.py: the same counts it reports)
 from trainer.data.fer2013 import read_fer2013  # noqa: E402
-from trainer.evaluation.duplicates import (NEAR_COPY_SIMILARITY, UNIQUE, across_splits, copy_groups,  # noqa: E402
-                                           disagreeing, group_members, near_copy_groups, near_copy_pairs,
-                                           similarity)
+from trainer.evaluation.duplicates import (NEAR_COPY_SIMILARITY, UNIQUE, copy_groups, disagreeing,  # noqa: E402
+                                           group_members, near_copy_groups, near_copy_pairs, similarity)
 
 BANDS = ((0.97, 0.99), (0.95, 0.97), (0.93, 0.95), (0.92, 0.93), (0.91, 0.92), (0.89, 0.91), (0.85, 0.89))
 
@@ -116,14 +116,7 @@ def main() -> None:
                     "seconds": round(time.perf_counter() - started, 1)}
     exact = copy_groups(images)
     for kind, g in (("exact", exact), ("exact_or_near", groups)):
-        copied = g != UNIQUE
-        in_training = np.unique(g[(splits == "Training") & copied])
-        result[kind] = {
-            "groups": int(g.max()) + 1, "images_in_groups": int(copied.sum()),
-            "groups_across_splits": len(np.unique(g[across_splits(g, splits)])),
-            "groups_labelled_otherwise": len(np.unique(g[disagreeing(g, labels)])),
-            "test_faces_with_a_copy_in_training": {
-                name: int(((splits == name) & copied & np.isin(g, in_training)).sum()) for name in ("PublicTest", "PrivateTest")}}
+        result[kind] = summarise_copies(g, labels, splits)
     if args.ferplus:
         from label_issues import ferplus_differs  # bench/label_issues.py: the same truth as the ranking's
 
