@@ -18,8 +18,8 @@ import numpy as np
 
 from trainer.data.relabel import EXCLUDED, RelabelJournal
 from trainer.data.samples import DataError, SampleSet
-from trainer.evaluation.duplicates import (UNIQUE, across_splits, copy_groups, disagreeing, group_members,
-                                           near_copy_groups, similarity)
+from trainer.evaluation.duplicates import (UNIQUE, across_splits, copies_of, copy_groups, disagreeing,
+                                           group_members, near_copy_groups, similarity)
 
 if TYPE_CHECKING:
     from trainer.evaluation.label_quality import IssueScores
@@ -320,11 +320,7 @@ class ReviewSession:
 
     def copies_of(self, i: int) -> np.ndarray:
         """The samples that are copies of sample ``i``, exact or near (itself left out)."""
-        group = self.copy_group[i]
-        if group == UNIQUE:
-            return np.zeros(0, np.int64)
-        same = self._copy_members[group]
-        return same[same != i]
+        return copies_of(self.copy_group, self._copy_members, i)
 
     def copy_likeness(self, i: int, j: int) -> float | None:
         """How alike two copies are (trainer.evaluation.duplicates.similarity); None: exact."""

@@ -69,7 +69,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from trainer.commands.evaluate import load_data_arg, load_model_arg
-    from trainer.evaluation.duplicates import UNIQUE, cached_near_copy_groups, disagreeing, group_members
+    from trainer.evaluation.duplicates import UNIQUE, cached_near_copy_groups, copies_of, disagreeing, group_members
     from trainer.evaluation.label_quality import (DEFAULT_METHOD, METHODS, IssueScores, ambiguity, find_issues,
                                                   score_labels)
     from trainer.evaluation.not_a_face import sample_doubts
@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
                              pred.classes[pred.predicted[i]], f"{pred.confidence[i]:.4f}",
                              f"{found.scores[i]:.4f}", f"{amb[i]:.4f}", int(found.flagged[i]),
                              f"{doubts.scores[i]:.4f}", "; ".join(doubts.reasons(i)),
-                             "" if groups[i] == UNIQUE else "; ".join(pred.ids[k] for k in members[groups[i]] if k != i)])
+                             "; ".join(pred.ids[k] for k in copies_of(groups, members, i))])
     summary = {"data": samples.meta["spec"], "split": samples.name, "model": str(model_path), "n": len(pred),
                "ranked": len(ranking), "written": len(order), "flagged": int(found.flagged.sum()),
                "method": method, "trained_on": int(seen.sum()), "out_of_sample": int(found.out_of_sample.sum()),

@@ -52,14 +52,14 @@ def run(args: argparse.Namespace) -> int:
     if len(args.models) < 2 and args.test_views is None:
         raise UsageError("merge needs two or more models (one model merged with itself is itself), "
                          "or one with --test-views")
+    if len(args.models) == 1 and args.ensemble:
+        raise UsageError("--ensemble needs two or more models")
     if args.alpha is not None and (len(args.models) != 2 or args.ensemble):
         raise UsageError("--alpha weighs two models; with more, merge takes the uniform average "
                          "(and --ensemble averages every model's predictions alike)")
     loaded = [load_model(m) for m in args.models]
     models, cards = [m for m, _ in loaded], [c for _, c in loaded]
     if len(models) == 1:
-        if args.ensemble:
-            raise UsageError("--ensemble needs two or more models")
         merged, card, what = models[0], cards[0], "a copy"
     elif args.ensemble:
         from trainer.models.ensemble import ensemble_of

@@ -4,9 +4,10 @@ FER-2013 holds 1,514 groups of identical faces (3,365 images); 568 of its Public
 PrivateTest faces have a copy in Training, and 57 groups carry more than one label. It holds
 more near copies: the same photo cropped a little differently, brighter, re-encoded or with
 another watermark. With them, 9,038 images fall in 3,392 groups, 1,659 test faces have a copy
-in Training and 403 groups carry more than one label (bench/near_copies.py). A copy in the training split inflates a test score, and copies labelled
-differently are label errors by construction. Functions of (images[, labels, splits]),
-Qt-free, for the review window and ``bench/leakage.py``.
+in Training and 403 groups carry more than one label (bench/near_copies.py). A copy in the
+training split inflates a test score, and copies labelled differently are label errors by
+construction. Functions of (images[, labels, splits]), Qt-free, for the review window,
+``fer-train issues`` and ``bench/leakage.py``.
 """
 
 from __future__ import annotations
@@ -44,10 +45,16 @@ def copy_groups(images: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
         h = hashlib.blake2b(f"{array.shape}{array.dtype}".encode(), digest_size=16)  # 48x48 is not 24x96
         h.update(array.tobytes())
         keys[i] = first.setdefault(h.digest(), i)
-    counts = np.bincount(keys, minlength=len(keys))
-    shared = counts[keys] > 1
-    groups = np.full(len(keys), UNIQUE, np.int64)
-    _, groups[shared] = np.unique(keys[shared], return_inverse=True)
+    return _numbered(keys)
+
+
+def _numbered(first: np.ndarray) -> np.ndarray:
+    """Groups from each image's first look-alike (its own index when it is the first): numbered
+    in order of first appearance, UNIQUE for an image alone."""
+    counts = np.bincount(first, minlength=len(first))
+    shared = counts[first] > 1
+    groups = np.full(len(first), UNIQUE, np.int64)
+    _, groups[shared] = np.unique(first[shared], return_inverse=True)
     return groups
 
 
@@ -59,6 +66,14 @@ def group_members(groups: np.ndarray) -> list[np.ndarray]:
     order = copied[np.argsort(groups[copied], kind="stable")]
     bounds = np.cumsum(np.bincount(groups[copied]))
     return np.split(order, bounds[:-1])
+
+
+def copies_of(groups: np.ndarray, members: list[np.ndarray], i: int) -> np.ndarray:
+    """The other members of sample ``i``'s group (``members``: group_members(groups))."""
+    if groups[i] == UNIQUE:
+        return np.zeros(0, np.int64)
+    same = members[groups[i]]
+    return same[same != i]
 
 
 def disagreeing(groups: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -99,14 +114,9 @@ def near_copy_groups(images: np.ndarray | Sequence[np.ndarray], threshold: float
     edges = np.concatenate([pairs.reshape(-1, 2), *chained]) if chained else pairs.reshape(-1, 2)
     graph = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n))
     _, component = connected_components(graph, directed=False)
-    counts = np.bincount(component, minlength=n)
-    groups = np.full(n, UNIQUE, np.int64)
-    shared = counts[component] > 1
-    # numbered in order of first appearance, as copy_groups numbers them
     first = np.full(n, n, np.int64)
-    np.minimum.at(first, component, np.arange(n))
-    _, groups[shared] = np.unique(first[component[shared]], return_inverse=True)
-    return groups
+    np.minimum.at(first, component, np.arange(n))  # each component's first image
+    return _numbered(first[component])
 
 
 def cached_near_copy_groups(images: np.ndarray | Sequence[np.ndarray], beside: Path | None,
