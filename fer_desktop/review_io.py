@@ -134,16 +134,23 @@ def _issues(preds, cache_dir, model_path, spec, samples: SampleSet, seen: np.nda
     """Label-issue scores (:func:`trainer.evaluation.label_quality.score_labels`: the model's
     own probabilities where it never saw the sample, out of fold where it memorised it), cached
     beside the predictions under the scoring version (the K-fold head takes a while on FER-2013)."""
+    from trainer.data.cache import expect, load_entry, save_entry
     from trainer.evaluation.label_quality import SCORING_VERSION, score_labels
 
+    def read(data: dict[str, np.ndarray]) -> IssueScores:
+        expect(len(data["scores"]) == len(seen) and np.array_equal(data["seen"], seen), "for other samples")
+        gap = float(data["gap"])
+        return IssueScores(data["scores"], data["flagged"], data["out_of_sample"], str(data["method"]),
+                           None if np.isnan(gap) else gap, seen)
+
     where = _beside_predictions(model_path, spec, samples, cache_dir, f".issues{SCORING_VERSION}.npz")
-    cached = _load_scores(where, seen)
+    cached = load_entry(where, read)
     if cached is not None:
         return cached
     result = score_labels(preds, seen)
-    _save_arrays(where, scores=result.scores, flagged=result.flagged, out_of_sample=result.out_of_sample, seen=seen,
-                 method=np.array(result.method),
-                 gap=np.array(np.nan if result.memorisation_gap is None else result.memorisation_gap))
+    save_entry(where, {"scores": result.scores, "flagged": result.flagged, "out_of_sample": result.out_of_sample,
+                       "seen": seen, "method": np.array(result.method),
+                       "gap": np.array(np.nan if result.memorisation_gap is None else result.memorisation_gap)})
     return result
 
 
@@ -156,32 +163,22 @@ def _beside_predictions(model_path, spec, samples: SampleSet, cache_dir, suffix:
                       tta_flip=True, embeddings=True, views=True).with_suffix(suffix)
 
 
-def _save_arrays(where: Path, **arrays: np.ndarray) -> None:
-    """Scores beside the cached predictions, written whole or not at all."""
-    try:
-        tmp = where.with_name(where.name + ".tmp")
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
-        tmp.replace(where)
-    except OSError:
-        pass  # a read-only cache only costs time
-
-
 def _doubts(preds, cache_dir, model_path, spec, samples: SampleSet) -> FaceDoubts:
     """Not-a-face signals (:func:`trainer.evaluation.not_a_face.sample_doubts`), cached beside the
     predictions: the nearest-neighbour search takes a while on FER-2013."""
+    from trainer.data.cache import expect, load_entry, save_entry
     from trainer.evaluation.not_a_face import SCORING_VERSION, sample_doubts
 
+    def read(data: dict[str, np.ndarray]) -> FaceDoubts:
+        expect(len(data["unusual"]) == len(samples), "for another number of samples")
+        return FaceDoubts(data["blank"], data["no_face"], data["unusual"])
+
     where = _beside_predictions(model_path, spec, samples, cache_dir, f".doubts{SCORING_VERSION}.npz")
-    if where.is_file():
-        try:
-            with np.load(where, allow_pickle=False) as data:
-                if len(data["unusual"]) == len(samples):
-                    return FaceDoubts(data["blank"], data["no_face"], data["unusual"])
-        except (OSError, KeyError, ValueError, EOFError):
-            pass
+    cached = load_entry(where, read)
+    if cached is not None:
+        return cached
     doubts = sample_doubts(samples, preds.embeddings)
-    _save_arrays(where, blank=doubts.blank, no_face=doubts.no_face, unusual=doubts.unusual)
+    save_entry(where, {"blank": doubts.blank, "no_face": doubts.no_face, "unusual": doubts.unusual})
     return doubts
 
 
@@ -191,20 +188,6 @@ def _copies(cache_dir, model_path, spec, samples: SampleSet, progress: Progress)
 
     return cached_near_copy_groups(samples.images, _beside_predictions(model_path, spec, samples, cache_dir, ".npz"),
                                    progress)
-
-
-def _load_scores(where: Path, seen: np.ndarray) -> IssueScores | None:
-    if not where.is_file():
-        return None
-    try:
-        with np.load(where, allow_pickle=False) as data:
-            if len(data["scores"]) == len(seen) and np.array_equal(data["seen"], seen):
-                gap = float(data["gap"])
-                return IssueScores(data["scores"], data["flagged"], data["out_of_sample"], str(data["method"]),
-                                   None if np.isnan(gap) else gap, seen)
-    except (OSError, KeyError, ValueError, EOFError):
-        pass
-    return None
 
 
 def find_votes_file(path: Path, kind: str) -> Path | None:
