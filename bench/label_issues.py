@@ -115,7 +115,7 @@ def main() -> None:
         samples = load_samples(spec)
     t_load = time.perf_counter() - t0
     t0 = time.perf_counter()
-    pred, cached = cached_predict(model_path, model, card, samples, spec, embeddings=True, views=True)
+    pred, cached, _ = cached_predict(model_path, model, card, samples, spec, embeddings=True, views=True)
     t_predict = time.perf_counter() - t0
     truth = ferplus_differs(args.data_root, args.split, pred.ids, pred.classes, pred.labels)
     known = ~np.isnan(truth)

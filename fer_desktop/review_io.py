@@ -61,6 +61,7 @@ def open_session(request: DatasetRequest, *, progress: Progress | None = None,
     true."""
     from trainer.data.datasets import DataSpec, LoadOptions, dataset_kind, load_samples
     from trainer.data.input_kinds import input_for
+    from trainer.evaluation.duplicates import cached_near_copy_groups
     from trainer.evaluation.evaluate import face_options_for_input
     from trainer.evaluation.trained_on import trained_on
     from trainer.inference.bundled import resolve_model
@@ -83,13 +84,13 @@ def open_session(request: DatasetRequest, *, progress: Progress | None = None,
     samples = load_samples(spec, LoadOptions(faces=faces, report=report, faces_on_csv=True), purpose="eval")
     kind = dataset_kind(path)
     _stop_if(cancelled, "cancelled while reading faces")
-    preds = _predictions(model_path, samples, str(spec), cache_dir, device, progress, cancelled, status)
+    preds, _, pass_file = _predictions(model_path, samples, str(spec), cache_dir, device, progress, cancelled, status)
     status("ranking likely label errors")
-    issues = _issues(preds, cache_dir, model_path, spec, samples, trained_on(samples, card.training))
+    issues = _issues(preds, pass_file, trained_on(samples, card.training))
     status("ranking likely non-faces")
-    doubts = _doubts(preds, cache_dir, model_path, spec, samples)
+    doubts = _doubts(preds, pass_file, samples)
     status("finding copies")
-    copies = _copies(cache_dir, model_path, spec, samples, progress)
+    copies = cached_near_copy_groups(samples.images, pass_file, progress)
     paths = [str(path / i) for i in samples.ids] if kind == "folder" else [None] * len(samples)
     votes, vote_names = _ferplus_votes(path, kind, samples)
     journal = Path(request.journal) if request.journal else default_journal_path(path)
@@ -107,30 +108,34 @@ def _stop_if(cancelled: Callable[[], bool] | None, text: str) -> None:
         raise Cancelled(text)
 
 
+# The review's pass of a model over the crops: mirror averaged, with the embeddings (not-a-face)
+# and the likeliest label errors scored over a few extra views (trainer.evaluation.views).
+_REVIEW_PASS = {"tta_flip": True, "embeddings": True, "views": True}
+
+
 def _predictions(model_path: Path, samples: SampleSet, data: str, cache_dir, device: str, progress: Progress,
                  cancelled, status: Status):
-    """From the cache when this model already ran over these crops (no model load), else run it."""
-    from trainer.evaluation.predictions import cached_predict, load_cached
+    """The model's pass over the crops (a CachedPass): from the cache when this model already
+    ran over them (no model load), else run it."""
+    from trainer.evaluation.predictions import CachedPass, cached_predict, load_cached, pass_file
     from trainer.inference.backends import create_classifier
     from trainer.models.card import read_card
 
-    # views: the likeliest label errors are scored over a few extra views (trainer.evaluation.views)
-    found = load_cached(model_path, samples, data, cache_dir=cache_dir, tta_flip=True, embeddings=True, views=True)
+    found = load_cached(model_path, samples, data, cache_dir=cache_dir, **_REVIEW_PASS)
     if found is not None:
         log.info("review %s: predictions from the cache", samples.name)
-        return found
+        return CachedPass(found, True, pass_file(model_path, samples, data, cache_dir, **_REVIEW_PASS))
     status("loading the model")
     card = read_card(model_path)
     # Every core: this is the one job the user is waiting on (ONNX Runtime on a CPU).
     model = create_classifier(model_path, card, "auto", device, threads=None)
     _stop_if(cancelled, "cancelled while loading the model")
     status("running the model")
-    preds, _ = cached_predict(model_path, model, card, samples, data, cache_dir=cache_dir, embeddings=True, views=True,
-                              device=device, progress=progress, cancelled=cancelled)
-    return preds
+    return cached_predict(model_path, model, card, samples, data, cache_dir=cache_dir, device=device, progress=progress,
+                          cancelled=cancelled, **_REVIEW_PASS)
 
 
-def _issues(preds, cache_dir, model_path, spec, samples: SampleSet, seen: np.ndarray) -> IssueScores:
+def _issues(preds, pass_file: Path, seen: np.ndarray) -> IssueScores:
     """Label-issue scores (:func:`trainer.evaluation.label_quality.score_labels`: the model's
     own probabilities where it never saw the sample, out of fold where it memorised it), cached
     beside the predictions under the scoring version (the K-fold head takes a while on FER-2013)."""
@@ -143,7 +148,7 @@ def _issues(preds, cache_dir, model_path, spec, samples: SampleSet, seen: np.nda
         return IssueScores(data["scores"], data["flagged"], data["out_of_sample"], str(data["method"]),
                            None if np.isnan(gap) else gap, seen)
 
-    where = _beside_predictions(model_path, spec, samples, cache_dir, f".issues{SCORING_VERSION}.npz")
+    where = pass_file.with_suffix(f".issues{SCORING_VERSION}.npz")
     cached = load_entry(where, read)
     if cached is not None:
         return cached
@@ -154,16 +159,7 @@ def _issues(preds, cache_dir, model_path, spec, samples: SampleSet, seen: np.nda
     return result
 
 
-def _beside_predictions(model_path, spec, samples: SampleSet, cache_dir, suffix: str) -> Path:
-    """Where scores made from the review's cached predictions (_predictions) are kept: the
-    predictions' own cache file with ``suffix``, so both go stale together."""
-    from trainer.evaluation.predictions import cache_path
-
-    return cache_path(model_path, str(spec), samples.meta.get("preprocessing"), cache_dir, samples=samples,
-                      tta_flip=True, embeddings=True, views=True).with_suffix(suffix)
-
-
-def _doubts(preds, cache_dir, model_path, spec, samples: SampleSet) -> FaceDoubts:
+def _doubts(preds, pass_file: Path, samples: SampleSet) -> FaceDoubts:
     """Not-a-face signals (:func:`trainer.evaluation.not_a_face.sample_doubts`), cached beside the
     predictions: the nearest-neighbour search takes a while on FER-2013."""
     from trainer.data.cache import expect, load_entry, save_entry
@@ -173,21 +169,13 @@ def _doubts(preds, cache_dir, model_path, spec, samples: SampleSet) -> FaceDoubt
         expect(len(data["unusual"]) == len(samples), "for another number of samples")
         return FaceDoubts(data["blank"], data["no_face"], data["unusual"])
 
-    where = _beside_predictions(model_path, spec, samples, cache_dir, f".doubts{SCORING_VERSION}.npz")
+    where = pass_file.with_suffix(f".doubts{SCORING_VERSION}.npz")
     cached = load_entry(where, read)
     if cached is not None:
         return cached
     doubts = sample_doubts(samples, preds.embeddings)
     save_entry(where, {"blank": doubts.blank, "no_face": doubts.no_face, "unusual": doubts.unusual})
     return doubts
-
-
-def _copies(cache_dir, model_path, spec, samples: SampleSet, progress: Progress) -> np.ndarray:
-    """Groups of exact and near copies among the crops, cached beside the predictions."""
-    from trainer.evaluation.duplicates import cached_near_copy_groups
-
-    return cached_near_copy_groups(samples.images, _beside_predictions(model_path, spec, samples, cache_dir, ".npz"),
-                                   progress)
 
 
 def find_votes_file(path: Path, kind: str) -> Path | None:

@@ -192,5 +192,5 @@ def test_a_bare_path_opens_it_and_the_screenshot_says_when(tiny_model, astronaut
                            "--screenshot", str(out)], capture_output=True, text=True, timeout=180, env=env)
     assert proc.returncode == 0, proc.stderr
     line = next(x for x in proc.stderr.splitlines() if "screenshot saved" in x)
-    assert "window after" in line and "first frame after" in line and "result after" in line
+    assert "window after" in line and "first frame after" in line and "result after" in line, proc.stderr
     assert cv2.imread(str(out)) is not None

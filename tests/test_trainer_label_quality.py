@@ -124,17 +124,17 @@ def test_cached_predict_reuses_and_rebuilds(tiny_model, tmp_path):
     weights = tmp_path / "m.safetensors"
     weights.write_bytes(b"stand-in: the cache key reads the file's stamp")
     samples = _set()
-    first, hit = cached_predict(weights, model, card, samples, "toy", cache_dir=tmp_path / "c")
+    first, hit, _ = cached_predict(weights, model, card, samples, "toy", cache_dir=tmp_path / "c")
     assert not hit
-    again, hit = cached_predict(weights, model, card, samples, "toy", cache_dir=tmp_path / "c")
+    again, hit, _ = cached_predict(weights, model, card, samples, "toy", cache_dir=tmp_path / "c")
     assert hit and np.allclose(again.probs, first.probs)
     relabelled = SampleSet(ids=samples.ids, images=samples.images, labels=(samples.labels + 1) % 4,
                            classes=samples.classes, name="toy")
-    again, hit = cached_predict(weights, model, card, relabelled, "toy", cache_dir=tmp_path / "c")
+    again, hit, _ = cached_predict(weights, model, card, relabelled, "toy", cache_dir=tmp_path / "c")
     assert hit and list(again.labels) == list(relabelled.labels)  # labels come from the data, not the cache
     for f in (tmp_path / "c").glob("*.npz"):
         f.write_bytes(b"garbage")
-    again, hit = cached_predict(weights, model, card, samples, "toy", cache_dir=tmp_path / "c")
+    again, hit, _ = cached_predict(weights, model, card, samples, "toy", cache_dir=tmp_path / "c")
     assert not hit and np.allclose(again.probs, first.probs)  # a broken entry is rebuilt, not fatal
 
 

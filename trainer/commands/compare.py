@@ -69,8 +69,8 @@ def _set(args: argparse.Namespace, role: str, models: list, relabels: Path | Non
             pick = np.sort(np.random.default_rng(0).permutation(len(samples))[: args.max_samples])
             samples = samples.subset(pick)
         print(f"compare: {card.name} on {samples.name} ({len(samples)} samples)", file=sys.stderr)
-        pred, _ = cached_predict(path, model, card, samples, samples.meta["spec"], device=args.device,
-                                 tta_flip=not args.no_tta, batch_size=args.batch_size)
+        pred = cached_predict(path, model, card, samples, samples.meta["spec"], device=args.device,
+                              tta_flip=not args.no_tta, batch_size=args.batch_size).predictions
         preds.append(pred)
         info = {"data": samples.meta["spec"], "name": samples.name,
                 "relabels": str(relabels) if relabels else None,

@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from trainer.evaluation.label_quality import (DEFAULT_METHOD, METHODS, IssueScores, ambiguity, find_issues,
                                                   score_labels)
     from trainer.evaluation.not_a_face import sample_doubts
-    from trainer.evaluation.predictions import cache_path, cached_predict
+    from trainer.evaluation.predictions import cached_predict
     from trainer.evaluation.trained_on import trained_on
 
     method = args.method or DEFAULT_METHOD
@@ -87,8 +87,9 @@ def run(args: argparse.Namespace) -> int:
     if len(samples) == 0:
         raise UsageError(f"{args.data}: no labelled samples to rank")
     views = not args.no_views and args.probs != "out-of-fold"
-    pred, _ = cached_predict(model_path, model, card, samples, samples.meta["spec"], device=args.device,
-                             tta_flip=not args.no_tta, batch_size=args.batch_size, embeddings=True, views=views)
+    pred, _, pass_file = cached_predict(model_path, model, card, samples, samples.meta["spec"], device=args.device,
+                                        tta_flip=not args.no_tta, batch_size=args.batch_size, embeddings=True,
+                                        views=views)
     seen = trained_on(samples, card.training)
     if args.probs == "auto":
         found = score_labels(pred, seen, method=method, folds=args.folds, seed=args.seed)
@@ -96,9 +97,7 @@ def run(args: argparse.Namespace) -> int:
         found = IssueScores.of(find_issues(pred, out_of_sample=args.probs == "out-of-fold", method=method,
                                            folds=args.folds, seed=args.seed))
     doubts = sample_doubts(samples, pred.embeddings)
-    beside = cache_path(model_path, samples.meta["spec"], samples.meta.get("preprocessing"), samples=samples,
-                        tta_flip=not args.no_tta, embeddings=True, views=views)
-    groups = cached_near_copy_groups(samples.images, beside)
+    groups = cached_near_copy_groups(samples.images, pass_file)
     members = group_members(groups)
     root = Path(samples.meta["spec"].partition("#")[0])
     root = root if root.is_dir() else None

@@ -13,7 +13,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -246,13 +246,25 @@ def cache_path(model_path: str | Path, data: str, preprocessing: dict | None, ca
     return Path(cache_dir or cache_dir_default()) / f"{digest.hexdigest()[:32]}.npz"
 
 
+def pass_file(model_path: str | Path, samples: SampleSet, data: str, cache_dir: str | Path | None = None, *,
+              tta_flip: bool = True, embeddings: bool = False, views: bool = False) -> Path:
+    """Where a pass of ``model_path`` over exactly these crops is cached (cache_path); what is
+    computed from that pass is kept beside it, under the same name with another suffix, so that
+    both go stale together."""
+    return cache_path(model_path, data, samples.meta.get("preprocessing"), cache_dir, samples=samples,
+                      tta_flip=tta_flip, embeddings=embeddings, views=views)
+
+
 def load_cached(model_path: str | Path, samples: SampleSet, data: str, *, cache_dir: str | Path | None = None,
                 tta_flip: bool = True, embeddings: bool = False, views: bool = False) -> Predictions | None:
     """A cached pass of ``model_path`` over exactly these crops, or None; a cache entry that does
     not load is discarded. Given labels always come from ``samples`` (a relabelled set reuses
     the model's pass). Needs no model: callers check here before loading one."""
-    path = cache_path(model_path, data, samples.meta.get("preprocessing"), cache_dir, samples=samples,
-                      tta_flip=tta_flip, embeddings=embeddings, views=views)
+    path = pass_file(model_path, samples, data, cache_dir, tta_flip=tta_flip, embeddings=embeddings, views=views)
+    return _load_pass(path, model_path, samples)
+
+
+def _load_pass(path: Path, model_path: str | Path, samples: SampleSet) -> Predictions | None:
     if not path.is_file():
         return None
     try:
@@ -270,19 +282,24 @@ def load_cached(model_path: str | Path, samples: SampleSet, data: str, *, cache_
     return found
 
 
+class CachedPass(NamedTuple):
+    predictions: Predictions
+    from_cache: bool
+    file: Path  # where the pass is kept (pass_file): keep what is computed from it beside it
+
+
 def cached_predict(model_path: str | Path, model, card, samples: SampleSet, data: str, *,
-                   cache_dir: str | Path | None = None, **kwargs) -> tuple[Predictions, bool]:
-    """:func:`predict_samples` through the on-disk cache; returns (predictions, came from cache)."""
-    key = {"tta_flip": kwargs.get("tta_flip", True), "embeddings": kwargs.get("embeddings", False),
-           "views": kwargs.get("views", False)}
-    found = load_cached(model_path, samples, data, cache_dir=cache_dir, **key)
+                   cache_dir: str | Path | None = None, **kwargs) -> CachedPass:
+    """:func:`predict_samples` through the on-disk cache."""
+    file = pass_file(model_path, samples, data, cache_dir, tta_flip=kwargs.get("tta_flip", True),
+                     embeddings=kwargs.get("embeddings", False), views=kwargs.get("views", False))
+    found = _load_pass(file, model_path, samples)
     if found is not None:
-        return found, True
+        return CachedPass(found, True, file)
     result = predict_samples(model, card, samples, **kwargs)
     result.meta["model_path"] = str(model_path)
     try:
-        result.save(cache_path(model_path, data, samples.meta.get("preprocessing"), cache_dir, samples=samples,
-                               **key))
+        result.save(file)
     except OSError:
         pass  # a read-only cache only costs time
-    return result, False
+    return CachedPass(result, False, file)
