@@ -15,6 +15,7 @@ split's (and, as before near copies were found, on the faces without an exact co
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import subprocess
 import sys
@@ -28,7 +29,8 @@ def fer2013_copies(fer2013_csv: Path) -> tuple[np.ndarray, np.ndarray, dict]:
     """Two (rows,) bool over FER-2013's rows: a test image has an exact copy among Training's
     rows; it has an exact or near copy there. And counts of FER-2013's copies."""
     from trainer.data.fer2013 import read_fer2013
-    from trainer.evaluation.duplicates import copy_groups, near_copy_groups
+    from trainer.evaluation.duplicates import cached_near_copy_groups, copy_groups
+    from trainer.evaluation.predictions import cache_dir_default
 
     sets = read_fer2013(fer2013_csv)
     rows = np.concatenate([[int(i.rpartition(":")[2]) for i in s.ids] for s in sets.values()])
@@ -36,7 +38,11 @@ def fer2013_copies(fer2013_csv: Path) -> tuple[np.ndarray, np.ndarray, dict]:
     labels = np.concatenate([s.labels for s in sets.values()])
     splits = np.concatenate([np.full(len(s), name) for name, s in sets.items()])
     summary, out = {}, []
-    for kind, groups in (("exact", copy_groups(images)), ("near", near_copy_groups(images))):
+    # the search takes minutes: its groups are kept for this csv (a changed file is searched again)
+    stat = fer2013_csv.stat()
+    key = hashlib.sha256(f"{fer2013_csv.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:32]
+    near = cached_near_copy_groups(images, cache_dir_default() / f"fer2013-{key}.npz")
+    for kind, groups in (("exact", copy_groups(images)), ("near", near)):
         leaked = copied_from_training(groups, splits)
         out.append(np.zeros(int(rows.max()) + 1, bool))
         out[-1][rows] = leaked

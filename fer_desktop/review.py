@@ -19,7 +19,7 @@ import numpy as np
 from trainer.data.relabel import EXCLUDED, RelabelJournal
 from trainer.data.samples import DataError, SampleSet
 from trainer.evaluation.duplicates import (UNIQUE, across_splits, copies_of, copy_groups, disagreeing,
-                                           group_members, near_copy_groups, similarity)
+                                           group_members, likeness, near_copy_groups)
 
 if TYPE_CHECKING:
     from trainer.evaluation.label_quality import IssueScores
@@ -322,11 +322,12 @@ class ReviewSession:
         """The samples that are copies of sample ``i``, exact or near (itself left out)."""
         return copies_of(self.copy_group, self._copy_members, i)
 
-    def copy_likeness(self, i: int, j: int) -> float | None:
-        """How alike two copies are (trainer.evaluation.duplicates.similarity); None: exact."""
+    def copy_likeness(self, i: int, j: int) -> tuple[float, bool] | None:
+        """How alike two copies are, and whether one is mirrored (trainer.evaluation.duplicates.
+        likeness); None: exact."""
         if self.exact_group[i] != UNIQUE and self.exact_group[i] == self.exact_group[j]:
             return None
-        return similarity(self.samples.images[i], self.samples.images[j])
+        return likeness(self.samples.images[i], self.samples.images[j])
 
     def splits_present(self) -> list[str]:
         return [s for s in dict.fromkeys(self.splits.tolist()) if s]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trainer.evaluation.duplicates import (NEAR_COPY_SIMILARITY, UNIQUE, across_splits, copy_groups, disagreeing,
-                                           group_members, near_copy_groups, near_copy_pairs, similarity)
+from trainer.evaluation.duplicates import (MIRRORED_COPY_SIMILARITY, NEAR_COPY_SIMILARITY, UNIQUE, across_splits, copy_groups, disagreeing,
+                                           group_members, likeness, near_copy_groups, near_copy_pairs,
+                                           similarity)
 
 
 def _images() -> np.ndarray:
@@ -60,7 +61,8 @@ def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     return cv2.imdecode(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_GRAYSCALE)
 
 
-def _near_copies_and_others(astronaut_bgr) -> tuple[np.ndarray, list[int], list[int]]:
+def _near_copies_and_others(astronaut_bgr) -> tuple[np.ndarray, list[int], list[int], list[int]]:
+    """(images, near copies of images[0], its mirrored copies, other pictures)."""
     from skimage import data
 
     face = _face(astronaut_bgr)
@@ -68,37 +70,56 @@ def _near_copies_and_others(astronaut_bgr) -> tuple[np.ndarray, list[int], list[
             _face(astronaut_bgr, 166, 56, 118),  # a looser crop
             np.clip(face.astype(int) * 0.8 + 40, 0, 255).astype(np.uint8),  # less contrast, brighter
             _jpeg(face, 40)]
+    mirrored = [face[:, ::-1].copy(),  # the same photo mirrored: what flip augmentation trains on
+                _jpeg(_face(astronaut_bgr, 173, 62)[:, ::-1], 60)]  # mirrored, moved and re-encoded
     others = [_face(astronaut_bgr, 320, 260),  # her suit, from the same photo
               _face(astronaut_bgr, 20, 20),  # the flag
               np.ascontiguousarray(data.camera()[60:220, 180:340][::3, ::3][:48, :48]),  # another person
-              face[:, ::-1].copy(),  # mirrored: another picture, whatever it shows
               np.full((48, 48), 128, np.uint8)]  # blank
-    images = np.stack([face, *near, *others])
-    return images, list(range(1, 1 + len(near))), list(range(1 + len(near), len(images)))
+    images = np.stack([face, *near, *mirrored, *others])
+    first_mirrored, first_other = 1 + len(near), 1 + len(near) + len(mirrored)
+    return (images, list(range(1, first_mirrored)), list(range(first_mirrored, first_other)),
+            list(range(first_other, len(images))))
 
 
 def test_a_photo_cropped_otherwise_brightened_or_re_encoded_is_a_near_copy(astronaut_bgr):
-    images, near, others = _near_copies_and_others(astronaut_bgr)
+    images, near, mirrored, others = _near_copies_and_others(astronaut_bgr)
     for i in near:
         assert similarity(images[0], images[i]) >= NEAR_COPY_SIMILARITY, i
-    for i in others:
+        alike, flipped = likeness(images[0], images[i])
+        assert alike >= NEAR_COPY_SIMILARITY and not flipped, i
+    for i in mirrored:  # alike only once one of the two is mirrored
         assert similarity(images[0], images[i]) < NEAR_COPY_SIMILARITY, i
+        assert similarity(images[0], images[i], mirrored=True) >= MIRRORED_COPY_SIMILARITY, i
+        assert similarity(images[i], images[0], mirrored=True) >= MIRRORED_COPY_SIMILARITY, i
+        alike, flipped = likeness(images[i], images[0])
+        assert alike >= MIRRORED_COPY_SIMILARITY and flipped, i
+    for i in others:
+        assert likeness(images[0], images[i])[0] < NEAR_COPY_SIMILARITY, i
     assert similarity(images[0], images[0]) == pytest.approx(1.0, abs=1e-5)
     assert similarity(np.full((48, 48), 7, np.uint8), np.full((48, 48), 7, np.uint8)) == 1.0  # blank and its copy
     assert similarity(np.full((48, 48), 7, np.uint8), images[0]) == 0.0
 
 
 def test_near_copies_share_a_group_with_their_exact_copies(astronaut_bgr):
-    images, near, others = _near_copies_and_others(astronaut_bgr)
+    images, near, mirrored, others = _near_copies_and_others(astronaut_bgr)
     blank = np.full((1, 48, 48), 128, np.uint8)
     images = np.concatenate([images, images[[1]], blank])  # an exact copy of a near copy; a second blank
     groups = near_copy_groups(images)
-    copies = [0, *near, len(images) - 2]
+    copies = [0, *near, *mirrored, len(images) - 2]
     assert len(set(groups[copies].tolist())) == 1 and groups[0] != UNIQUE
     assert groups[[o for o in others if o != others[-1]]].tolist() == [UNIQUE] * (len(others) - 1)
     assert groups[others[-1]] == groups[-1] != groups[0]  # two blanks: exact copies of each other only
-    pairs, alike = near_copy_pairs(images)
-    assert (pairs[:, 0] < pairs[:, 1]).all() and (alike >= NEAR_COPY_SIMILARITY).all()
+    found = near_copy_pairs(images)
+    assert (found.pairs[:, 0] < found.pairs[:, 1]).all() and (found.alike >= NEAR_COPY_SIMILARITY).all()
+    # the mirrored copies line up mirrored with the face and its near copies, and as they are with each other
+    for (i, j), flipped in zip(found.pairs.tolist(), found.mirrored.tolist()):
+        assert flipped == ((i in mirrored) != (j in mirrored)), (i, j)
+    assert {(0, m) for m in mirrored} <= set(map(tuple, found.pairs.tolist()))
+    # mirrored pairs answer to their own, stricter threshold: above every pair here, only the
+    # pairs that line up as they are stay
+    strict = near_copy_pairs(images, mirrored_threshold=1.01)
+    assert not strict.mirrored.any() and len(strict.pairs) == (~found.mirrored).sum()
     # images of other sizes are compared on the same footing (a colour 96x96 copy of the face)
     import cv2
 
@@ -109,7 +130,7 @@ def test_near_copies_share_a_group_with_their_exact_copies(astronaut_bgr):
 def test_groups_are_kept_beside_a_file_and_rebuilt_when_they_do_not_fit(tmp_path, monkeypatch, astronaut_bgr):
     import trainer.evaluation.duplicates as duplicates
 
-    images, _near, _others = _near_copies_and_others(astronaut_bgr)
+    images, *_ = _near_copies_and_others(astronaut_bgr)
     beside = tmp_path / "pass.npz"
     groups = duplicates.cached_near_copy_groups(images, beside)
     kept = list(tmp_path.glob("pass.copies*.npz"))

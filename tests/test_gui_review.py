@@ -280,6 +280,16 @@ def test_copies_labelled_otherwise_are_shown_and_relabelled_together(qtbot, make
     assert shown() == []
 
 
+def test_a_copy_is_listed_as_exact_near_or_mirrored():
+    """The detail's words for a copy: exact, or how alike (rounded down: only the same pixels
+    read 1.00) and whether it lines up mirrored."""
+    from fer_desktop._qt.tools.review.detail import _likeness
+
+    assert _likeness(None) == ", exact"
+    assert _likeness((0.9999, False)) == ", near: 0.99 alike"
+    assert _likeness((0.951, True)) == ", mirrored: 0.95 alike"
+
+
 def test_open_recent_lists_what_opened_and_opens_it_again(qtbot, make_window, faces_root, review_model,  # noqa: F811
                                                           tmp_path, one_torch_thread):
     """A dataset that opened is first in Review > Open Recent (once, however often opened); a

@@ -3,10 +3,10 @@
 FER-2013 holds 1,514 groups of identical faces (3,365 images); 568 of its PublicTest and
 PrivateTest faces have a copy in Training, and 57 groups carry more than one label. It holds
 more near copies: the same photo cropped a little differently, brighter, re-encoded or with
-another watermark. With them, 9,038 images fall in 3,392 groups, 1,659 test faces have a copy
-in Training and 403 groups carry more than one label (bench/near_copies.py). A copy in the
-training split inflates a test score, and copies labelled differently are label errors by
-construction. Functions of (images[, labels, splits]), Qt-free, for the review window,
+another watermark, or mirrored. With them, 9,092 images fall in 3,397 groups, 1,671 test faces
+have a copy in Training and 407 groups carry more than one label (bench/near_copies.py). A copy
+in the training split inflates a test score (a mirrored one too: training flips faces), and
+copies labelled differently are label errors by construction. Functions of (images[, labels, splits]), Qt-free, for the review window,
 ``fer-train issues`` and ``bench/leakage.py``.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import cv2
 import numpy as np
@@ -27,7 +27,12 @@ UNIQUE = -1  # the group of an image with no copy
 # of 48 were one photo twice (the other: one woman in two photos); 0.91-0.93, 30 of 32; 0.89-0.91,
 # 6 of 16. Changed copies of 1,000 Training faces are found among the rest 91% of the time.
 NEAR_COPY_SIMILARITY = 0.93
-COPIES_VERSION = 1  # bump when what near_copy_groups finds changes: caches of groups go stale
+# Mirrored, a face lines up with other people's more easily (faces are nearly symmetric, and
+# each face gets twice the candidates): on the same pictures, 32 of 32 mirrored pairs from 0.95
+# up were one photo, about 11 of 16 at 0.93-0.95 (two different men among them) and 2 of 16 at
+# 0.92-0.93.
+MIRRORED_COPY_SIMILARITY = 0.95
+COPIES_VERSION = 2  # bump when what near_copy_groups finds changes: caches of groups go stale
 _THUMB = 16  # side of the thumbnails whose correlation proposes candidates (cheap, brightness-free)
 _SIDE = 48  # side at which candidates are compared (FER-2013's own)
 _SHIFT = 4  # pixels of _SIDE each way
@@ -107,7 +112,7 @@ def near_copy_groups(images: np.ndarray | Sequence[np.ndarray], threshold: float
     from scipy.sparse.csgraph import connected_components
 
     n = len(images)
-    pairs, _ = near_copy_pairs(images, threshold, neighbours, progress)
+    pairs = near_copy_pairs(images, threshold, neighbours, progress).pairs
     exact = copy_groups(images)
     members = group_members(exact)  # exact copies join even where the candidates missed one
     chained = [np.stack([m[:-1], m[1:]], axis=1) for m in members]
@@ -139,38 +144,77 @@ def cached_near_copy_groups(images: np.ndarray | Sequence[np.ndarray], beside: P
     return groups
 
 
+class NearCopies(NamedTuple):
+    """Pairs of images found alike: (P, 2) indices i < j, (P,) similarity, (P,) bool whether
+    they line up best with one of them mirrored."""
+
+    pairs: np.ndarray
+    alike: np.ndarray
+    mirrored: np.ndarray
+
+
 def near_copy_pairs(images: np.ndarray | Sequence[np.ndarray], threshold: float = NEAR_COPY_SIMILARITY,
-                    neighbours: int = 4, progress: Callable[[int, int], None] | None = None
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """((P, 2) int, (P,) float): pairs (i < j) of images at least ``threshold`` alike, and
-    their similarity. Each image's ``neighbours`` most correlated thumbnails are the
-    candidates; each candidate pair is compared at full size (similarity). ``progress(done,
-    total)`` after each block of images searched (all of FER-2013 takes about a minute)."""
+                    neighbours: int = 4, progress: Callable[[int, int], None] | None = None,
+                    mirrored_threshold: float = MIRRORED_COPY_SIMILARITY) -> NearCopies:
+    """Pairs of images at least ``threshold`` alike as they are, or ``mirrored_threshold`` with
+    one mirrored. Each image's ``neighbours`` most correlated thumbnails, and its mirror image's,
+    are the candidates; each candidate pair is compared at full size the way it was proposed.
+    ``progress(done, total)`` after each block of images searched (all of FER-2013 takes two
+    to four minutes)."""
     if len(images) < 2:
-        return np.empty((0, 2), np.int64), np.empty(0)
-    thumbs = _unit_rows(np.stack([_resized(im, _THUMB) for im in images]).reshape(len(images), -1))
+        return NearCopies(np.empty((0, 2), np.int64), np.empty(0), np.empty(0, bool))
+    thumbs = np.stack([_resized(im, _THUMB) for im in images])
+    rows = _unit_rows(thumbs.reshape(len(images), -1))
+    mirrors = _unit_rows(thumbs[:, :, ::-1].reshape(len(images), -1))
     k = min(neighbours, len(images) - 1)
     candidates = []
-    for start in range(0, len(thumbs), 1024):  # blocks of rows: memory stays at 1024 x N
-        c = thumbs[start:start + 1024] @ thumbs.T
-        rows = np.arange(len(c))
-        c[rows, rows + start] = -np.inf  # not itself
-        nearest = np.argpartition(-c, k - 1, axis=1)[:, :k]
-        candidates.append(np.stack([np.repeat(rows + start, k), nearest.ravel()], axis=1))
-        if progress is not None:
-            progress(start + len(c), len(thumbs))
-    pairs = np.unique(np.sort(np.concatenate(candidates), axis=1), axis=0)
+    for flag, queries in ((0, rows), (1, mirrors)):
+        report = None if progress is None else (lambda done, total, f=flag: progress(f * total + done, 2 * total))
+        found = _most_correlated(queries, rows, k, report)
+        candidates.append(np.column_stack([np.sort(found, axis=1), np.full(len(found), flag)]))
+    proposed = np.unique(np.concatenate(candidates), axis=0)  # (i, j, mirrored), i < j
     faces = [_resized(im, _SIDE) for im in images]
-    alike = np.array([similarity(faces[i], faces[j]) for i, j in pairs])
-    keep = alike >= threshold
-    return pairs[keep], alike[keep]
+    alike = np.array([similarity(faces[i], faces[j], mirrored=bool(m)) for i, j, m in proposed])
+    passed = alike >= np.where(proposed[:, 2] == 1, mirrored_threshold, threshold)
+    proposed, alike = proposed[passed], alike[passed]
+    # a pair that passes both ways keeps the way it lines up best
+    best = np.lexsort((-alike, proposed[:, 1], proposed[:, 0]))
+    proposed, alike = proposed[best], alike[best]
+    first = np.ones(len(proposed), bool)
+    first[1:] = (np.diff(proposed[:, :2], axis=0) != 0).any(axis=1)
+    return NearCopies(proposed[first, :2], alike[first], proposed[first, 2].astype(bool))
 
 
-def similarity(a: np.ndarray, b: np.ndarray) -> float:
-    """The correlation of two faces' pixels (-1 to 1) where they line up best: ``a`` scaled (0.92
-    to 1.08), turned (-3 to 3 degrees) and shifted up to 1/12 of the side over ``b``. An image
-    of one grey level is like nothing (0) but its exact copy, which copy_groups finds."""
+def _most_correlated(queries: np.ndarray, rows: np.ndarray, k: int,
+                     progress: Callable[[int, int], None] | None) -> np.ndarray:
+    """(N*k, 2) pairs (query, row): each query's ``k`` most correlated rows, itself left out."""
+    out = []
+    for start in range(0, len(queries), 1024):  # blocks of queries: memory stays at 1024 x N
+        c = queries[start:start + 1024] @ rows.T
+        index = np.arange(len(c))
+        c[index, index + start] = -np.inf  # not itself (nor its own mirror image)
+        nearest = np.argpartition(-c, k - 1, axis=1)[:, :k]
+        out.append(np.stack([np.repeat(index + start, k), nearest.ravel()], axis=1))
+        if progress is not None:
+            progress(start + len(c), len(queries))
+    return np.concatenate(out)
+
+
+def likeness(a: np.ndarray, b: np.ndarray) -> tuple[float, bool]:
+    """(similarity, mirrored): how alike two faces are as they are or with one mirrored,
+    whichever lines up better."""
+    direct, mirrored = similarity(a, b), similarity(a, b, mirrored=True)
+    return (mirrored, True) if mirrored > direct else (direct, False)
+
+
+def similarity(a: np.ndarray, b: np.ndarray, mirrored: bool = False) -> float:
+    """The correlation of two faces' pixels (-1 to 1) where they line up best: ``a`` (its mirror
+    image when ``mirrored``) scaled (0.92 to 1.08), turned (-3 to 3 degrees) and shifted up to
+    1/12 of the side over ``b``. An image of one grey level is like nothing (0) but its exact
+    copy, which copy_groups finds."""
     a, b = _resized(a, _SIDE).astype(np.float32), _resized(b, _SIDE).astype(np.float32)
+    if mirrored:
+        a = np.ascontiguousarray(a[:, ::-1])
     if a.std() < 1 or b.std() < 1:
         return 1.0 if np.array_equal(a, b) else 0.0
     centre = ((_SIDE - 1) / 2, (_SIDE - 1) / 2)

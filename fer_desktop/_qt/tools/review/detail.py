@@ -28,10 +28,14 @@ ORIGINAL = 220  # px, the longest side
 MAX_COPIES_LISTED = 4  # FER-2013's largest groups of copies run to dozens
 
 
-def _likeness(alike: float | None) -> str:
-    """How a copy is listed: exact, or how alike a near copy is (1 = the same pixels)."""
+def _likeness(likeness: tuple[float, bool] | None) -> str:
+    """How a copy is listed: exact, or how alike a near copy is (1 = the same pixels) and
+    whether it is mirrored."""
+    if likeness is None:
+        return ", exact"
+    alike, mirrored = likeness
     # rounded down: a near copy never reads "1.00", the same pixels
-    return ", exact" if alike is None else f", near: {np.floor(alike * 100) / 100:.2f} alike"
+    return f", {'mirrored' if mirrored else 'near'}: {np.floor(alike * 100) / 100:.2f} alike"
 
 
 def _image_label(parent: QWidget, size: int) -> QLabel:
