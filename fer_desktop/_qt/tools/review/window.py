@@ -64,7 +64,7 @@ def scores_note(s: ReviewSession) -> str:
             "<span style='color:#f76b15'>◥</span> relabelled; <span style='color:#e5484d'>✕</span> excluded; "
             "<span style='background:#60646c; color:#ffffff'>&nbsp;∅&nbsp;</span> no face found; "
             "<span style='background:#0090ff; color:#ffffff'>&nbsp;=&nbsp;</span> an exact copy is in the data, "
-            "<span style='background:#0090ff; color:#ffffff'>&nbsp;≈&nbsp;</span> a near copy.</p>"
+            "<span style='background:#0090ff; color:#ffffff'>&nbsp;≈&nbsp;</span> a near copy (cropped, lit or encoded otherwise, or mirrored).</p>"
             f"{_non_faces_note(s)}{_copies_note(s)}"
             "<p><b>Keys</b>: 1–{k} label, 0 back to the given label, X not a face, Space / arrows next and "
             "previous, Shift/Ctrl+click or Ctrl+A select several (a key then changes them all), Ctrl+Z / "
