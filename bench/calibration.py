@@ -1,0 +1,103 @@
+"""How far a model's probability bars can be taken at their word, on the sets it is scored on.
+
+Reads ``fer-train evaluate --predictions`` files (the app's path, the model's default options)
+and prints, for each: accuracy, mean top probability, the expected calibration error (ECE, 15
+bins), the negative log-likelihood, and the same after temperature scaling with a temperature
+fitted on the ``--fit`` file alone (a set not reported as test), and the reliability table.
+With ``--votes`` (FER+'s fer2013new.csv), predictions of FER-2013 rows are also held against the
+share of FER+'s taggers who chose the model's top class (vote_ece): the bundled model learnt
+those shares, so that is what its bars are meant to say.
+
+    fer-train evaluate --data ../shared/data/ferplus/fer2013new.csv --split PublicTest --predictions valid.npz
+    fer-train evaluate --data ../shared/data/ferplus/fer2013new.csv --split PrivateTest --predictions test.npz
+    fer-train evaluate --data ../shared/data/sfew2 --split Val --predictions sfew.npz
+    python bench/calibration.py --fit valid.npz valid.npz test.npz sfew.npz \
+        --votes ../shared/data/ferplus/fer2013new.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from trainer.classes import canonical_class  # noqa: E402
+from trainer.evaluation.calibration import (calibration_error, expected_calibration_error,  # noqa: E402
+                                            fit_temperature, negative_log_likelihood, reliability,
+                                            vote_reliability, with_temperature)
+from trainer.evaluation.predictions import Predictions  # noqa: E402
+
+
+def describe(probs, labels, shares=None) -> dict:
+    scored = labels >= 0
+    out = {"accuracy": round(float((probs.argmax(axis=1) == labels)[scored].mean()), 4),
+           "mean_confidence": round(float(probs.max(axis=1)[scored].mean()), 4),
+           "ece": round(expected_calibration_error(probs, labels), 4),
+           "nll": round(negative_log_likelihood(probs, labels), 4)}
+    if shares is not None:
+        out["vote_ece"] = round(calibration_error(vote_reliability(probs, shares)), 4)
+    return out
+
+
+def vote_shares(votes_csv: Path, pred: Predictions) -> np.ndarray | None:
+    """(N, C) share of FER+'s votes for each of the predictions' classes (contempt, unknown and
+    not-a-face votes left out), zero rows where the sample is not scored; None when the
+    predictions are not of FER-2013 rows."""
+    from trainer.data.ferplus import VOTE_COLUMNS, read_votes
+
+    if not all(i.startswith("fer2013:") for i in pred.ids):
+        return None
+    votes = read_votes(votes_csv).votes
+    rows = np.array([int(i.rpartition(":")[2]) for i in pred.ids])
+    names = [canonical_class(c) if c not in ("contempt", "unknown", "NF") else None for c in VOTE_COLUMNS]
+    counts = np.zeros((len(rows), len(pred.classes)))
+    for column, name in enumerate(names):
+        if name in pred.classes:
+            counts[:, list(pred.classes).index(name)] = votes[rows, column]
+    counts[pred.scorable_labels < 0] = 0
+    total = counts.sum(axis=1, keepdims=True)
+    return np.divide(counts, total, out=np.zeros_like(counts), where=total > 0)
+
+
+def table(bins) -> list[list]:
+    """[low, high, faces, mean confidence, accuracy (or mean vote share)] a bin."""
+    return [[round(b.low, 3), round(b.high, 3), b.count, round(b.confidence, 4), round(b.accuracy, 4)] for b in bins]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("predictions", nargs="+", type=Path, help="fer-train evaluate --predictions files")
+    p.add_argument("--fit", type=Path, help="fit a temperature on this file's predictions (not a test set)")
+    p.add_argument("--votes", type=Path, help="FER+'s fer2013new.csv: hold FER-2013 rows' bars against its votes")
+    p.add_argument("--json", type=Path, help="also write the result here")
+    args = p.parse_args()
+
+    temperature = None
+    if args.fit:
+        fit = Predictions.load(args.fit)
+        temperature = fit_temperature(fit.probs, fit.scorable_labels)
+    result: dict = {"temperature": None if temperature is None else round(temperature, 4),
+                    "fitted_on": str(args.fit) if args.fit else None, "sets": {}}
+    for path in args.predictions:
+        pred = Predictions.load(path)
+        labels = pred.scorable_labels
+        shares = vote_shares(args.votes, pred) if args.votes else None
+        entry = {"faces": int((labels >= 0).sum()), "as_shipped": describe(pred.probs, labels, shares),
+                 "reliability": table(reliability(pred.probs, labels))}
+        if shares is not None:
+            entry["vote_reliability"] = table(vote_reliability(pred.probs, shares))
+        if temperature is not None:
+            entry["with_temperature"] = describe(with_temperature(pred.probs, temperature), labels, shares)
+        result["sets"][str(path)] = entry
+    print(json.dumps(result, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
