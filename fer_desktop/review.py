@@ -130,11 +130,12 @@ class ReviewSession:
         self.not_a_face = np.asarray(doubts.scores, np.float64) if doubts is not None else np.full(n, np.nan)
         self.face_missing = doubts.missing if doubts is not None else np.zeros(n, bool)
         # Copies, exact or near (trainer.evaluation.duplicates; UNIQUE: none): open_session passes
-        # them from its cache, since near copies take a minute to find in all of FER-2013.
-        self.copy_group = near_copy_groups(samples.images) if copy_group is None else np.asarray(copy_group)
+        # them from its cache, since near copies take minutes to find in all of FER-2013.
+        self.exact_group = copy_groups(samples.images)  # the same pixels: a subset of copy_group's links
+        self.copy_group = (near_copy_groups(samples.images, exact=self.exact_group) if copy_group is None
+                           else np.asarray(copy_group))
         if len(self.copy_group) != n:
             raise DataError(f"{self.name}: copy groups for {len(self.copy_group)} samples, not {n}")
-        self.exact_group = copy_groups(samples.images)  # the same pixels: a subset of copy_group's links
         self._copy_members = group_members(self.copy_group)
         self.journal = RelabelJournal(journal_path, dataset=self.dataset)
         self.corrected = np.full(n, NONE, np.int64)  # class index of the correction

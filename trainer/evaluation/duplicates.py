@@ -105,15 +105,17 @@ def _spread(groups: np.ndarray, values: np.ndarray, valid: np.ndarray) -> np.nda
 
 
 def near_copy_groups(images: np.ndarray | Sequence[np.ndarray], threshold: float = NEAR_COPY_SIMILARITY,
-                     neighbours: int = 4, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+                     neighbours: int = 4, progress: Callable[[int, int], None] | None = None,
+                     exact: np.ndarray | None = None) -> np.ndarray:
     """(N,) int like copy_groups, over exact and near copies: images linked by a chain of
-    pairs at least ``threshold`` alike (near_copy_pairs) share a group."""
+    pairs at least ``threshold`` alike (near_copy_pairs) share a group. ``exact``: the images'
+    copy_groups, when the caller has them already."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
     n = len(images)
     pairs = near_copy_pairs(images, threshold, neighbours, progress).pairs
-    exact = copy_groups(images)
+    exact = copy_groups(images) if exact is None else exact
     members = group_members(exact)  # exact copies join even where the candidates missed one
     chained = [np.stack([m[:-1], m[1:]], axis=1) for m in members]
     edges = np.concatenate([pairs.reshape(-1, 2), *chained]) if chained else pairs.reshape(-1, 2)
