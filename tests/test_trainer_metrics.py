@@ -93,3 +93,21 @@ def test_seven_class_model_on_eight_class_data():
     r = evaluate_samples(model, _card(BASIC_CLASSES), data, device="cpu", tta_flip=False)
     assert r["n"] == 2 and r["left_out"] == 1 and r["accuracy"] == 1.0
     assert "contempt" in r["class_mapping"][0]
+
+
+def test_the_summary_says_how_far_the_bars_hold():
+    """Sure (0.9) and right half the time, unsure (0.6) and always right: top bars 0.75 on
+    average, 0.4 off in both bins. The data's third class, which the model lacks, is renormalised
+    away (its 0.1 was never a possible answer)."""
+    from trainer.evaluation.evaluate import summarise_predictions
+    from trainer.evaluation.predictions import Predictions
+
+    probs = np.array([[0.9, 0.1, 0.0], [0.9, 0.1, 0.0], [0.54, 0.36, 0.1], [0.54, 0.36, 0.1]], np.float32)
+    data_classes = ("angry", "happy", "contempt")
+    pred = Predictions(ids=list("abcd"), labels=np.array([0, 1, 0, 0]), probs=probs, classes=data_classes)
+    r = summarise_predictions(pred, ["angry", "happy"])
+    assert r["accuracy"] == 0.75
+    assert r["calibration"]["mean_confidence"] == pytest.approx(0.75)
+    assert r["calibration"]["ece"] == pytest.approx(0.4)
+    assert r["calibration"]["nll"] == pytest.approx(-(np.log(0.9) + np.log(0.1) + 2 * np.log(0.6)) / 4, rel=1e-5)
+    assert "ECE 0.400" in format_report(r)

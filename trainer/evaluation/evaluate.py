@@ -74,11 +74,25 @@ def summarise_predictions(pred: Predictions, model_classes: list[str]) -> dict[s
     if not len(keep):  # an accuracy of nothing is no accuracy: refuse rather than print 0.0
         raise DataError(f"no labelled samples of the model's classes ({', '.join(common)}) to evaluate on "
                         f"({len(pred)} samples, none usable)")
-    predictions = pred.probs[keep][:, columns].argmax(axis=1)
+    probs = pred.probs[keep][:, columns]
+    predictions = probs.argmax(axis=1)
     summary = summarise(confusion_matrix(labels[keep], predictions, len(common)), common)
     summary["class_mapping"] = notes or None
     summary["left_out"] = len(pred) - len(keep)
+    summary["calibration"] = calibration_summary(probs, labels[keep])
     return summary
+
+
+def calibration_summary(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """How far the top probability can be taken at its word (trainer.evaluation.calibration):
+    its mean, how often the top class is right, the gap between the two over confidence bins
+    (ECE), and the negative log-likelihood. ``probs`` are renormalised over the classes kept."""
+    from trainer.evaluation.calibration import expected_calibration_error, negative_log_likelihood
+
+    total = probs.sum(axis=1, keepdims=True)
+    probs = np.divide(probs, total, out=np.full_like(probs, 1 / probs.shape[1]), where=total > 0)
+    return {"mean_confidence": float(probs.max(axis=1).mean()),
+            "ece": expected_calibration_error(probs, labels), "nll": negative_log_likelihood(probs, labels)}
 
 
 def format_report(result: dict[str, Any]) -> str:
@@ -89,6 +103,11 @@ def format_report(result: dict[str, Any]) -> str:
              f"mean class recall {100 * result['mean_class_recall']:.2f}%  (n={result['n']})"]
     for note in result.get("class_mapping") or []:
         lines.append(f"note: {note}")
+    calibration = result.get("calibration")
+    if calibration:
+        lines.append(f"calibration: mean top probability {100 * calibration['mean_confidence']:.1f}% for "
+                     f"{100 * result['accuracy']:.1f}% right; ECE {calibration['ece']:.3f} "
+                     f"(0: the top bar says how often it is right), NLL {calibration['nll']:.3f}")
     lines.append("")
     lines.append(f"{'class':<{width}}  recall  precision  n")
     for i, c in enumerate(classes):
