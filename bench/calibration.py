@@ -27,18 +27,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from trainer.classes import canonical_class  # noqa: E402
-from trainer.evaluation.calibration import (calibration_error, expected_calibration_error,  # noqa: E402
-                                            fit_temperature, negative_log_likelihood, reliability,
+from trainer.evaluation.calibration import (calibration_error, fit_temperature, reliability,  # noqa: E402
                                             vote_reliability, with_temperature)
+from trainer.evaluation.evaluate import calibration_summary  # noqa: E402
 from trainer.evaluation.predictions import Predictions  # noqa: E402
 
 
 def describe(probs, labels, shares=None) -> dict:
+    """fer-train evaluate's calibration summary, and against the votes when there are some."""
     scored = labels >= 0
     out = {"accuracy": round(float((probs.argmax(axis=1) == labels)[scored].mean()), 4),
-           "mean_confidence": round(float(probs.max(axis=1)[scored].mean()), 4),
-           "ece": round(expected_calibration_error(probs, labels), 4),
-           "nll": round(negative_log_likelihood(probs, labels), 4)}
+           **{k: round(v, 4) for k, v in calibration_summary(probs[scored], labels[scored]).items()}}
     if shares is not None:
         out["vote_ece"] = round(calibration_error(vote_reliability(probs, shares)), 4)
     return out
