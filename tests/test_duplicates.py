@@ -147,3 +147,18 @@ def test_groups_are_kept_beside_a_file_and_rebuilt_when_they_do_not_fit(tmp_path
     kept[0].write_bytes(b"garbage")
     assert np.array_equal(duplicates.cached_near_copy_groups(images, beside), groups)
     assert np.array_equal(duplicates.cached_near_copy_groups(images, None), groups)  # nothing kept
+
+
+def test_likeness_names_the_way_that_makes_two_faces_copies(monkeypatch):
+    """The review lists a copy the way the finder found it: as it is when that passes 0.93 and
+    the mirrored way does not pass 0.95, though it lines up a little better mirrored."""
+    import trainer.evaluation.duplicates as duplicates
+
+    cases = [((0.94, 0.945), (0.94, False)),  # a copy as it is only
+             ((0.90, 0.96), (0.96, True)),  # a mirrored copy only
+             ((0.95, 0.97), (0.97, True)),  # both: the better
+             ((0.50, 0.60), (0.60, True))]  # neither: the better
+    for (as_is, flipped), expected in cases:
+        monkeypatch.setattr(duplicates, "similarity",
+                            lambda a, b, mirrored=False, v=(as_is, flipped): v[1] if mirrored else v[0])
+        assert duplicates.likeness(None, None) == expected, (as_is, flipped)

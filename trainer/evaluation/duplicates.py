@@ -6,8 +6,8 @@ more near copies: the same photo cropped a little differently, brighter, re-enco
 another watermark, or mirrored. With them, 9,092 images fall in 3,397 groups, 1,671 test faces
 have a copy in Training and 407 groups carry more than one label (bench/near_copies.py). A copy
 in the training split inflates a test score (a mirrored one too: training flips faces), and
-copies labelled differently are label errors by construction. Functions of (images[, labels, splits]), Qt-free, for the review window,
-``fer-train issues`` and ``bench/leakage.py``.
+copies labelled differently are label errors by construction. Functions of (images[, labels,
+splits]), Qt-free, for the review window, ``fer-train issues`` and ``bench/leakage.py``.
 """
 
 from __future__ import annotations
@@ -203,9 +203,12 @@ def _most_correlated(queries: np.ndarray, rows: np.ndarray, k: int,
 
 
 def likeness(a: np.ndarray, b: np.ndarray) -> tuple[float, bool]:
-    """(similarity, mirrored): how alike two faces are as they are or with one mirrored,
-    whichever lines up better."""
+    """(similarity, mirrored): how alike two faces are as they are or with one mirrored: the
+    way that makes them copies (near_copy_pairs' thresholds), else whichever lines up better."""
     direct, mirrored = similarity(a, b), similarity(a, b, mirrored=True)
+    copy_as_is, copy_mirrored = direct >= NEAR_COPY_SIMILARITY, mirrored >= MIRRORED_COPY_SIMILARITY
+    if copy_as_is != copy_mirrored:
+        return (mirrored, True) if copy_mirrored else (direct, False)
     return (mirrored, True) if mirrored > direct else (direct, False)
 
 
