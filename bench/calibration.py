@@ -27,9 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from trainer.classes import canonical_class  # noqa: E402
-from trainer.evaluation.calibration import (calibration_error, fit_temperature, reliability,  # noqa: E402
-                                            vote_reliability, with_temperature)
-from trainer.evaluation.evaluate import calibration_summary  # noqa: E402
+from trainer.evaluation.calibration import (calibration_error, calibration_summary, fit_temperature,  # noqa: E402
+                                            reliability, vote_reliability, with_temperature)
 from trainer.evaluation.predictions import Predictions  # noqa: E402
 
 
@@ -37,7 +36,7 @@ def describe(probs, labels, shares=None) -> dict:
     """fer-train evaluate's calibration summary, and against the votes when there are some."""
     scored = labels >= 0
     out = {"accuracy": round(float((probs.argmax(axis=1) == labels)[scored].mean()), 4),
-           **{k: round(v, 4) for k, v in calibration_summary(probs[scored], labels[scored]).items()}}
+           **{k: round(v, 4) for k, v in calibration_summary(probs, labels).items()}}
     if shares is not None:
         out["vote_ece"] = round(calibration_error(vote_reliability(probs, shares)), 4)
     return out

@@ -69,6 +69,14 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int 
     return calibration_error(reliability(probs, labels, bins))
 
 
+def calibration_summary(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """The mean top probability, the expected calibration error and the negative
+    log-likelihood: what ``fer-train evaluate`` reports of the bars."""
+    probs, labels = _scored(probs, labels)
+    return {"mean_confidence": float(probs.max(axis=1).mean()) if len(labels) else 0.0,
+            "ece": expected_calibration_error(probs, labels), "nll": negative_log_likelihood(probs, labels)}
+
+
 def negative_log_likelihood(probs: np.ndarray, labels: np.ndarray) -> float:
     """Mean -log p(label): lower is better; punishes a confident mistake most."""
     probs, labels = _scored(probs, labels)

@@ -14,6 +14,7 @@ import torch
 
 from trainer.data.crops import FaceOptions
 from trainer.data.samples import DataError, SampleSet
+from trainer.evaluation.calibration import calibration_summary
 from trainer.evaluation.metrics import confusion_matrix, summarise
 from trainer.evaluation.predictions import Predictions, predict_samples
 from trainer.models.card import ModelCard
@@ -79,20 +80,11 @@ def summarise_predictions(pred: Predictions, model_classes: list[str]) -> dict[s
     summary = summarise(confusion_matrix(labels[keep], predictions, len(common)), common)
     summary["class_mapping"] = notes or None
     summary["left_out"] = len(pred) - len(keep)
-    summary["calibration"] = calibration_summary(probs, labels[keep])
-    return summary
-
-
-def calibration_summary(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """How far the top probability can be taken at its word (trainer.evaluation.calibration):
-    its mean, how often the top class is right, the gap between the two over confidence bins
-    (ECE), and the negative log-likelihood. ``probs`` are renormalised over the classes kept."""
-    from trainer.evaluation.calibration import expected_calibration_error, negative_log_likelihood
-
+    # the bars as they would read over the classes model and data share
     total = probs.sum(axis=1, keepdims=True)
-    probs = np.divide(probs, total, out=np.full_like(probs, 1 / probs.shape[1]), where=total > 0)
-    return {"mean_confidence": float(probs.max(axis=1).mean()),
-            "ece": expected_calibration_error(probs, labels), "nll": negative_log_likelihood(probs, labels)}
+    shared = np.divide(probs, total, out=np.full_like(probs, 1 / probs.shape[1]), where=total > 0)
+    summary["calibration"] = calibration_summary(shared, labels[keep])
+    return summary
 
 
 def format_report(result: dict[str, Any]) -> str:
