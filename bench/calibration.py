@@ -26,7 +26,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from trainer.classes import canonical_class  # noqa: E402
 from trainer.evaluation.calibration import (calibration_error, calibration_summary, fit_temperature,  # noqa: E402
                                             reliability, vote_reliability, with_temperature)
 from trainer.evaluation.predictions import Predictions  # noqa: E402
@@ -46,20 +45,21 @@ def vote_shares(votes_csv: Path, pred: Predictions) -> np.ndarray | None:
     """(N, C) share of FER+'s votes for each of the predictions' classes (contempt, unknown and
     not-a-face votes left out), zero rows where the sample is not scored; None when the
     predictions are not of FER-2013 rows."""
-    from trainer.data.ferplus import VOTE_COLUMNS, read_votes
+    from trainer.data.ferplus import label_votes, read_votes
 
     if not all(i.startswith("fer2013:") for i in pred.ids):
         return None
-    votes = read_votes(votes_csv).votes
+    table = read_votes(votes_csv)
     rows = np.array([int(i.rpartition(":")[2]) for i in pred.ids])
-    names = [canonical_class(c) if c not in ("contempt", "unknown", "NF") else None for c in VOTE_COLUMNS]
-    counts = np.zeros((len(rows), len(pred.classes)))
-    for column, name in enumerate(names):
+    # the distributions the bundled model trained on (its card: votes, contempt dropped)
+    voted = label_votes(table.votes[rows], np.zeros(len(rows), np.int64), [table.image_name[r] for r in rows],
+                        mode="votes", contempt="drop")
+    shares = np.zeros((len(rows), len(pred.classes)))
+    for column, name in enumerate(voted.classes):
         if name in pred.classes:
-            counts[:, list(pred.classes).index(name)] = votes[rows, column]
-    counts[pred.scorable_labels < 0] = 0
-    total = counts.sum(axis=1, keepdims=True)
-    return np.divide(counts, total, out=np.zeros_like(counts), where=total > 0)
+            shares[:, list(pred.classes).index(name)] = voted.soft[:, column]
+    shares[pred.scorable_labels < 0] = 0
+    return shares
 
 
 def table(bins) -> list[list]:
