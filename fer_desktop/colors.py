@@ -12,10 +12,13 @@ CLASS_COLORS: dict[str, str] = {
     "neutral": "#9ba1a6",
     "contempt": "#a18072",
 }
+UNLABELLED_COLOR = "#d0d3d6"  # a sample with no label yet (the review's tiles and detail)
 _FALLBACK = ["#12a594", "#d6409f", "#0090ff", "#ffc53d", "#7d66d9", "#bdee63"]
 
 
 def class_color(name: str, index: int = 0) -> str:
+    if name == "unlabelled":
+        return UNLABELLED_COLOR
     return CLASS_COLORS.get(name.lower(), _FALLBACK[index % len(_FALLBACK)])
 
 

@@ -53,7 +53,7 @@ class Filter:
     """Which samples to show; None means "any". ``label`` is the current label (the
     correction where there is one); a confusion-matrix cell is ``label`` + ``predicted``."""
 
-    label: int | None = None
+    label: int | None = None  # NONE: not labelled yet (neither by the dataset nor by a correction)
     predicted: int | None = None
     correct: bool | None = None
     relabelled: bool | None = None  # True: corrected or excluded; False: untouched
@@ -189,6 +189,10 @@ class ReviewSession:
         out = np.where(self.corrected != NONE, self.corrected, self.given)
         return np.where(self.excluded, -1, out)
 
+    def unlabelled(self) -> np.ndarray:
+        """(N,) bool: samples with no label yet: none given, none set here, not excluded."""
+        return (self.given < 0) & (self.corrected == NONE) & ~self.excluded
+
     def given_name(self, i: int) -> str:
         return self.classes[self.given[i]] if self.given[i] >= 0 else "unlabelled"
 
@@ -241,6 +245,16 @@ class ReviewSession:
             listener(indices, records)
         return records
 
+    def label_as_predicted(self, samples: Sequence[int | str]) -> list[dict]:
+        """Take the model's top class as each sample's label (one journal write); samples
+        without a prediction are left as they are."""
+        targets = []
+        for sample in samples:
+            i = self._to_index(sample)
+            if self.predicted[i] != NONE:
+                targets.append((i, self.classes[self.predicted[i]]))
+        return self.change(targets)
+
     def relabel(self, sample: int | str, label: str) -> dict | None:
         return self.set_state(sample, label)
 
@@ -264,7 +278,9 @@ class ReviewSession:
     def mask(self, f: Filter) -> np.ndarray:
         labels = self.labels()
         keep = np.ones(len(self), bool)
-        if f.label is not None:
+        if f.label == NONE:
+            keep &= self.unlabelled()
+        elif f.label is not None:
             keep &= labels == f.label
         if f.predicted is not None:
             keep &= self.predicted == f.predicted
@@ -361,18 +377,29 @@ class ReviewSession:
         rows, cols = cm.sum(1), cm.sum(0)
         recall = [float(cm[k, k] / rows[k]) if rows[k] and not lacks[k] else None for k in range(len(self.classes))]
         precision = [float(cm[k, k] / cols[k]) if cols[k] else None for k in range(len(self.classes))]
-        relabelled = int((self.corrected != NONE).sum())
+        set_here = self.corrected != NONE
+        labelled_here = int((set_here & (self.given < 0)).sum())  # images that came without a label
+        relabelled = int(set_here.sum()) - labelled_here
         excluded = int(self.excluded.sum())
         accuracy = correct / n if n else None
-        notes = [f"{n:,} faces"]
+        unlabelled = int(self.unlabelled().sum())
+        notes = [f"{n:,} face{'s' * (n != 1)}"] + ([f"{unlabelled:,} not labelled yet"] if unlabelled else [])
         if left_out:
             names = ", ".join(c for c, lacked in zip(self.classes, lacks) if lacked)
             notes.append(f"{left_out:,} labelled {names} left out: the model has no such class")
+        if labelled_here:
+            notes.append(f"{labelled_here:,} labelled here")
         if relabelled or excluded:
             notes.append(f"labels with {relabelled} correction{'s' * (relabelled != 1)}"
                          + (f", {excluded} excluded" if excluded else ""))
         what = f"on {self.name} ({'; '.join(notes)})" + (f", model {self.model_name}" if self.model_name else "")
-        headline = (f"accuracy {100 * accuracy:.1f}% {what}" if accuracy is not None
-                    else f"no predictions yet {what}")
+        if accuracy is not None:
+            headline = f"accuracy {100 * accuracy:.1f}% {what}"
+        elif self.has_predictions:
+            headline = f"no labelled faces yet {what}"
+        else:
+            headline = f"no predictions yet {what}"
         return {"accuracy": accuracy, "n": n, "correct": correct, "recall": recall, "precision": precision,
-                "relabelled": relabelled, "excluded": excluded, "confusion": cm, "headline": headline}
+                "relabelled": relabelled, "labelled_here": labelled_here, "excluded": excluded,
+                "unlabelled": unlabelled, "confusion": cm,
+                "headline": headline}

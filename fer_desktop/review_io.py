@@ -248,7 +248,8 @@ def export_csv(session: ReviewSession, out: str | Path) -> Path:
 def export_corrected(session: ReviewSession, out: str | Path, *, progress: Progress | None = None,
                      cancelled: Callable[[], bool] | None = None) -> Path:
     """A corrected copy of the whole dataset (every split, the journal's state applied,
-    excluded samples left out): class folders for class-folder data (the original files),
+    excluded samples left out): class folders for class-folder data (the original files; images
+    still without a label in an ``unlabelled/`` folder),
     a FER-2013 csv for a FER-2013 csv, class folders of the 48x48 faces for FER+."""
     out = Path(out)
     source = Path(session.source)
@@ -274,37 +275,43 @@ def _check_cancel(cancelled: Callable[[], bool] | None, what: str) -> None:
 
 def _copy_folders(root: Path, out: Path, state: dict[str, str], progress: Progress,
                   cancelled: Callable[[], bool] | None) -> Path:
-    from trainer.data.folders import scan_folder_dataset
+    from trainer.data.folders import UNLABELLED, is_unlabelled_folder, scan_folder_dataset
     from trainer.data.input_kinds import declared_input, write_declaration
 
     listings = scan_folder_dataset(root)
-    spelling: dict[str, str] = {}  # canonical class -> the dataset's folder name
-    jobs: list[tuple[str, str, str]] = []  # (id, split, class)
+    spelling: dict[str, str] = {}  # canonical class (or UNLABELLED) -> the dataset's folder name
+    jobs: list[tuple[str, str, str, tuple[str, ...]]] = []  # (id, split, class, path below the class folder)
     for listing in listings:
         depth = 1 if listing.split else 0
         for rel, label in zip(listing.files, listing.labels):
-            cls = listing.classes[label]
-            spelling.setdefault(cls, Path(rel).parts[depth])
-            jobs.append((rel, listing.split, cls))
+            parts = Path(rel).parts
+            if label < 0 and not is_unlabelled_folder(parts[depth]):  # a loose image: no folder above it
+                jobs.append((rel, listing.split, UNLABELLED, parts[depth:]))
+                continue
+            cls = listing.classes[label] if label >= 0 else UNLABELLED
+            spelling.setdefault(cls, parts[depth])
+            jobs.append((rel, listing.split, cls, parts[depth + 1:]))
     # Files that stay in their class first: a relabelled file meeting a namesake is the one renamed.
     jobs.sort(key=lambda job: state.get(job[0], job[2]) != job[2])
     used: set[Path] = set()
-    for n, (rel, split, cls) in enumerate(jobs):
+    for n, (rel, split, cls, parts) in enumerate(jobs):
         if n % 200 == 0:
             _check_cancel(cancelled, str(out))
             progress(n, len(jobs))
         target = state.get(rel, cls)
         if target == EXCLUDED:
             continue
-        parts = Path(rel).parts[(1 if split else 0) + 1:]  # below the class folder
-        dest = out.joinpath(*([split] if split else []), spelling.get(target, target.capitalize()), *parts)
+        folder = spelling.get(target, UNLABELLED if target == UNLABELLED else target.capitalize())
+        dest = out.joinpath(*([split] if split else []), folder, *parts)
         dest = _unique(dest, used)
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / rel, dest)
     progress(len(jobs), len(jobs))
     # Every class keeps a folder in every split, empty where all its faces were relabelled away.
-    for split in {split for _, split, _ in jobs}:
-        for folder in spelling.values():
+    for split in {split for _, split, _, _ in jobs}:
+        for cls, folder in spelling.items():
+            if cls == UNLABELLED:
+                continue  # an empty unlabelled folder says nothing
             out.joinpath(*([split] if split else []), folder).mkdir(parents=True, exist_ok=True)
     declared = declared_input(root)
     if declared is not None:  # a copy of SFEW is face crops too, whatever its new name

@@ -154,11 +154,11 @@ def test_a_selection_changes_together_and_undoes_in_one_step(qtbot, make_window,
 
     asked = []
     monkeypatch.setattr(window_module, "CONFIRM_ABOVE", 5)
-    monkeypatch.setattr(win, "confirm_batch", lambda n, state: asked.append((n, state)) or False)
+    monkeypatch.setattr(win, "confirm_batch", lambda n, what: asked.append((n, what)) or False)
     win.apply_filter(Filter())
     key(win, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
     key(win, Qt.Key.Key_X)
-    assert asked == [(40, EXCLUDED)] and not any(s.state_of(i) == EXCLUDED for i in range(len(s)))
+    assert asked == [(40, "exclude")] and not any(s.state_of(i) == EXCLUDED for i in range(len(s)))
 
     grid.go_to_row(4)  # Shift+arrows run along the order too, across the row's wrap
     for _ in range(3):
@@ -422,3 +422,40 @@ def test_the_note_says_which_probabilities_ranked_the_labels(tmp_path):
                          np.arange(n) >= 4)
     note = scores_note(ReviewSession(samples, tmp_path / "j.jsonl", issues=issues))
     assert "from out-of-fold probabilities for the 4 samples of splits the model trained on" in note
+
+
+def test_new_images_open_to_be_labelled_and_enter_takes_the_models_class(qtbot, make_window, tmp_path,  # noqa: F811
+                                                                        review_model, one_torch_thread):
+    """A folder of loose images opens on the images to label, least sure first; Enter labels the
+    current face as the model predicts and moves on, Ctrl+A then Enter labels the rest at once."""
+    from fer_desktop.review import NONE
+    from trainer.data.synthetic import write_class_folders
+
+    gen = write_class_folders(tmp_path / "gen", 4, class_names=["Happy"], size=48)
+    loose = tmp_path / "new"
+    (gen / "Happy").rename(loose)
+    win = make_window()
+    s = open_data(qtbot, win, loose, review_model)
+    assert s.unlabelled().all() and win.filter_bar.label_box.currentData() == NONE
+    assert win.filter_bar.label_box.currentText() == "unlabelled" and win.filter_bar.sort == ("confidence", False)
+    order = [win.grid.grid_model.sample_at(row) for row in range(win.grid.grid_model.rowCount())]
+    assert [float(s.confidence[i]) for i in order] == sorted(float(c) for c in s.confidence)
+    assert "no labelled faces yet" in win.matrix.headline.text() and "4 not labelled yet" in win.matrix.headline.text()
+    assert "4 images came without a label" in win.about_scores.text() and "1–7 another" in win.about_scores.text()
+
+    win.grid.go_to_row(0)
+    first = win.grid.current_sample()
+    key(win, Qt.Key.Key_Return)
+    assert s.state_of(first) == s.classes[s.predicted[first]] and win.grid.current_sample() == order[1]
+    assert "(1 face; 3 not labelled yet; 1 labelled here)" in win.matrix.headline.text()
+    assert win.detail.sample == order[1] and win.detail.title.text().startswith("not labelled yet")
+    win.grid.go_to_row(0)
+    assert win.detail.title.text().startswith(f"labelled {s.state_of(first)} here")
+    key(win, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    key(win, Qt.Key.Key_Enter)
+    assert all(s.state_of(i) == s.classes[s.predicted[i]] for i in range(len(s)))
+    assert RelabelJournal(s.journal.path, s.dataset).state() == {s.ids[i]: s.state_of(i) for i in range(len(s))}
+    assert win.undo_stack.count() == 2 and not s.unlabelled().any()
+    assert win.matrix.headline.text().startswith("accuracy 100.0%")  # labelled as predicted: right by definition
+    key(win, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert [i for i in range(len(s)) if s.unlabelled()[i]] == sorted(order[1:])

@@ -248,6 +248,65 @@ def test_folder_without_splits(tmp_path, review_model, home, one_torch_thread):
     assert not s.out_of_sample.any()  # the card names faces#Train, not this folder
 
 
+def test_new_images_are_labelled_with_the_models_help_and_exported(tmp_path, review_model, home,
+                                                                   one_torch_thread, capsys):
+    """Images with no label yet (an unlabelled/ folder beside the class folders): shown by the
+    "not labelled" filter, counted in the headline but not in the accuracy, labelled one by one
+    or as the model predicts, and exported as class folders with the rest still unlabelled."""
+    from fer_desktop.review import NONE
+    from fer_desktop.review_io import export_corrected, open_session
+    from trainer.data.crops import FaceOptions
+    from trainer.data.datasets import LoadOptions, load_samples
+    from trainer.data.synthetic import write_class_folders
+
+    root = write_class_folders(tmp_path / "part", 3, class_names=["Happy", "Sad", "unlabelled"], size=48)
+    s = open_session(DatasetRequest(str(root), model=str(review_model)), cache_dir=tmp_path / "predictions")
+    todo = [i for i, sample_id in enumerate(s.ids) if sample_id.startswith("unlabelled/")]
+    assert len(todo) == 3 and list(s.view(Filter(label=NONE), "id")) == todo
+    summary = s.summary()
+    assert summary["n"] == 6 and summary["unlabelled"] == 3 and "3 not labelled yet" in summary["headline"]
+    assert np.isnan(s.scores[todo]).all()  # no label, no label-error score
+    from trainer.cli import main as fer_train
+
+    assert fer_train(["issues", str(root), "--model", str(review_model), "--out", str(tmp_path / "r.csv")]) == 0
+    assert "3 without a label are not ranked" in capsys.readouterr().out
+
+    first, rest = todo[0], todo[1:]
+    s.relabel(first, "surprise")
+    records = s.label_as_predicted(rest)
+    predicted = {s.ids[i]: s.classes[s.predicted[i]] for i in rest}
+    assert {r["id"]: r["to"] for r in records} == predicted and all(r["from"] is None for r in records)
+    assert not s.unlabelled().any() and s.summary()["n"] == 9
+    s.undo(records)
+    assert list(s.view(Filter(label=NONE), "id")) == rest
+
+    out = export_corrected(s, tmp_path / "labelled")
+    back = load_samples(str(out), LoadOptions(faces=FaceOptions(mode="none", crop_size=48), use_cache=False))
+    files = {Path(i).parent.name: sorted(Path(j).name for j in back.ids if Path(j).parent == Path(i).parent)
+             for i in back.ids}
+    assert files == {"Happy": ["000.png", "001.png", "002.png"], "Sad": ["000.png", "001.png", "002.png"],
+                     "Surprise": ["000.png"], "unlabelled": ["001.png", "002.png"]}
+    assert sorted(back.classes[k] if k >= 0 else "?" for k in back.labels) == \
+        ["?", "?"] + ["happy"] * 3 + ["sad"] * 3 + ["surprise"]
+
+
+def test_a_folder_of_loose_images_opens_for_labelling(tmp_path, review_model, home, one_torch_thread):
+    from fer_desktop.review import NONE
+    from fer_desktop.review_io import export_corrected, open_session
+    from trainer.data.synthetic import write_class_folders
+
+    gen = write_class_folders(tmp_path / "gen", 2, class_names=["Happy"], size=48)
+    loose = tmp_path / "new photos"
+    (gen / "Happy").rename(loose)
+    s = open_session(DatasetRequest(str(loose), model=str(review_model)), cache_dir=tmp_path / "predictions")
+    assert s.ids == ["000.png", "001.png"] and s.unlabelled().all() and s.classes == BASIC_CLASSES
+    assert s.summary()["headline"].startswith("no labelled faces yet on new photos (0 faces; 2 not labelled yet)")
+    assert list(s.view(Filter(label=NONE), "confidence")) == list(np.argsort(s.confidence, kind="stable"))
+    s.relabel("001.png", "happy")
+    out = export_corrected(s, tmp_path / "out")
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png")) == ["Happy/001.png", "unlabelled/000.png"]
+
+
 def test_trained_splits_reads_the_bundled_card():
     from trainer.evaluation.trained_on import trained_splits
 
@@ -391,3 +450,17 @@ def test_a_black_frame_comes_first_as_not_a_face(faces_root, review_model, home,
     # The same signals in both: the window's and the command's not-a-face scores agree.
     assert {r["id"]: round(float(r["not_a_face"]), 3) for r in cli} == {
         r["id"]: round(float(r["not_a_face"]), 3) for r in rows}
+
+
+def test_the_suggestion_table_counts_by_hand():
+    """bench/label_assist.py's table on four faces counted by hand (the unlabelled one left out)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from label_assist import suggestion_table
+
+    rows = suggestion_table(np.array([0, 1, 2, -1]), np.array([0, 2, 2, 1]), np.array([0.9, 0.8, 0.5, 0.99]),
+                            shares=(1.0, 0.5, 0.25))
+    assert [(r["taken"], r["by_hand"], r["lowest_confidence"]) for r in rows] == [(3, 0, 0.5), (2, 1, 0.8), (1, 2, 0.9)]
+    assert [r["accuracy"] for r in rows] == pytest.approx([2 / 3, 0.5, 1.0])
+    assert [r["set_error"] for r in rows] == pytest.approx([1 / 3, 1 / 3, 0.0])

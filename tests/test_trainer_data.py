@@ -210,6 +210,39 @@ def test_a_split_may_lack_a_class_and_keeps_the_dataset_class_list(tmp_path):
     assert list(load_samples(f"{root}#Val", NONE).class_counts()[[3, 4]]) == [2, 0]  # an empty Sad folder
 
 
+def test_images_without_a_label_read_as_unlabelled(tmp_path):
+    """A folder of loose images is all unlabelled (the basic classes); an unlabelled/ folder
+    beside class folders, any split, holds the images still to label; neither adds a class."""
+    loose = tmp_path / "photos"
+    write_class_folders(tmp_path / "gen", 3, class_names=["Happy"])
+    loose.mkdir()
+    for k, f in enumerate(sorted((tmp_path / "gen" / "Happy").iterdir())):
+        f.rename(loose / f"img{k}.png")
+    (loose / "notes.txt").write_text("not an image")
+    s = load_samples(str(loose), NONE)
+    assert s.ids == ["img0.png", "img1.png", "img2.png"] and list(s.labels) == [-1, -1, -1]
+    assert s.classes == BASIC_CLASSES and len(s.labelled()) == 0
+    with pytest.raises(DataError, match="no split folders"):
+        load_samples(f"{loose}#Train", NONE)
+
+    root = write_class_folders(tmp_path / "part", 2, splits=["Train", "Val"], class_names=["Happy", "Sad", "Unlabeled"])
+    train = load_samples(f"{root}#Train", NONE)
+    assert train.classes == BASIC_CLASSES  # the unlabelled folder is no class
+    named = {i: (train.classes[k] if k >= 0 else "?") for i, k in zip(train.ids, train.labels)}
+    assert named == {"Train/Happy/000.png": "happy", "Train/Happy/001.png": "happy", "Train/Sad/000.png": "sad",
+                     "Train/Sad/001.png": "sad", "Train/Unlabeled/000.png": "?", "Train/Unlabeled/001.png": "?"}
+    assert [listing.unlabelled for listing in scan_folder_dataset(root)] == [2, 2]
+    flat = write_class_folders(tmp_path / "flat", 1, class_names=["Angry", "unlabelled"])
+    assert list(load_samples(str(flat), NONE).labels) == [0, -1]  # no split level: both are label folders
+
+    twice = write_class_folders(tmp_path / "twice", 1, class_names=["Angry", "unlabelled", "Unlabeled"])
+    with pytest.raises(DataError, match="both unlabelled"):
+        load_samples(str(twice), NONE)
+    odd = write_class_folders(tmp_path / "odd", 1, class_names=["unlabelled", "Hapy"])
+    with pytest.raises(DataError, match="unknown class folder name.*'Hapy'"):  # a typo is still named
+        load_samples(str(odd), NONE)
+
+
 def test_folder_errors(tmp_path):
     root = write_class_folders(tmp_path / "a", 1, splits=["Train", "Val"], class_names=["Angry", "Happy"])
     for f in (root / "Val").glob("*/*.png"):

@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
                              f"{doubts.scores[i]:.4f}", "; ".join(doubts.reasons(i)),
                              "; ".join(pred.ids[k] for k in copies_of(groups, members, i))])
     summary = {"data": samples.meta["spec"], "split": samples.name, "model": str(model_path), "n": len(pred),
-               "ranked": len(ranking), "written": len(order), "flagged": int(found.flagged.sum()),
+               "ranked": len(ranking), "unlabelled": int((pred.labels < 0).sum()), "written": len(order), "flagged": int(found.flagged.sum()),
                "method": method, "trained_on": int(seen.sum()), "out_of_sample": int(found.out_of_sample.sum()),
                "memorisation_gap": found.memorisation_gap,
                "no_face_found": int(doubts.missing.sum()), "blank": int(doubts.blank.sum()),
@@ -133,6 +133,9 @@ def run(args: argparse.Namespace) -> int:
               + f"); cleanlab flags {summary['flagged']} "
               f"({100 * summary['flagged'] / max(1, summary['ranked']):.1f}%) as likely label errors; "
               f"wrote {len(order)} rows to {args.out}")
+        if summary["unlabelled"]:  # images still to label: no label to doubt
+            print(f"{summary['unlabelled']} without a label are not ranked: label them in "
+                  f"fer-desktop review {samples.meta['spec']}")
         for row in summary["top"]:
             print(f"  {row['id']}: given {row['given']}, model says {row['predicted']} (score {row['score']})")
         if summary["no_face_found"]:

@@ -10,6 +10,10 @@ The class list is the same for every split of a dataset (all 7 basic classes, pl
 when any split has a Contempt folder), so a split may lack a class folder or hold an empty one:
 a small test split without disgust, or a corrected copy whose last disgust face was relabelled.
 
+Images not labelled yet sit in an ``unlabelled/`` folder beside the class folders (label -1),
+or are the whole dataset: a folder holding images and no sub-folder at all (``photos/*.jpg``)
+is one split of unlabelled images, to be labelled in the review window.
+
 Errors are DataErrors naming the folder: an unknown class folder name, two folders of one
 class, no class folders at all, a split (or a dataset) without any image.
 """
@@ -24,6 +28,9 @@ from trainer.data.samples import DataError
 from trainer.faces.io import IMAGE_EXTENSIONS, images_under
 
 NO_SPLIT = ""
+UNLABELLED = "unlabelled"  # the folder of images without a label yet, beside the class folders
+UNLABELLED_SPELLINGS = frozenset({"unlabelled", "unlabeled"})
+UNLABELLED_LABEL = -1
 
 
 @dataclass
@@ -31,21 +38,40 @@ class FolderListing:
     root: Path
     classes: tuple[str, ...]  # the canonical class list the labels index
     files: list[str]  # posix paths relative to root
-    labels: list[int]
+    labels: list[int]  # UNLABELLED_LABEL (-1) for an image without a label yet
     split: str  # the split folder's name as on disk ("" without a split level)
+
+    @property
+    def unlabelled(self) -> int:
+        return sum(1 for label in self.labels if label < 0)
 
 
 def _subdirs(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
+def is_unlabelled_folder(name: str) -> bool:
+    return name.lower() in UNLABELLED_SPELLINGS
+
+
+def _is_label_folder(name: str) -> bool:
+    """A folder a class-folder level may hold: a class, or the unlabelled images."""
+    return is_class_name(name) or is_unlabelled_folder(name)
+
+
 def _class_folders(folder: Path, where: str) -> dict[str, Path]:
-    """canonical class -> its folder; errors on unknown names, duplicates and no class folder at all."""
+    """canonical class (or UNLABELLED) -> its folder; errors on unknown names, duplicates and no
+    class folder at all."""
     found: dict[str, Path] = {}
     subdirs = _subdirs(folder)
     if not subdirs:
         raise DataError(f"{folder}: no class folders in {where} (expected one folder per class, e.g. Happy/, Sad/)")
     for sub in subdirs:
+        if is_unlabelled_folder(sub.name):
+            if UNLABELLED in found:
+                raise DataError(f"{folder}: folders {found[UNLABELLED].name!r} and {sub.name!r} are both unlabelled")
+            found[UNLABELLED] = sub
+            continue
         try:
             name = canonical_class(sub.name)
         except UnknownClassError as exc:
@@ -64,9 +90,9 @@ def dataset_classes(names: set[str]) -> tuple[str, ...]:
 def _has_split_level(root: Path, subdirs: list[Path]) -> bool:
     """False when ROOT's folders are classes, True when they are splits; a mix is an error
     (most likely a misspelt class folder)."""
-    class_like = [d.name for d in subdirs if is_class_name(d.name)]
+    class_like = [d.name for d in subdirs if _is_label_folder(d.name)]
     if class_like and len(class_like) != len(subdirs):
-        odd = [d.name for d in subdirs if not is_class_name(d.name)]
+        odd = [d.name for d in subdirs if not _is_label_folder(d.name)]
         raise DataError(f"{root}: unknown class folder name(s) {', '.join(map(repr, odd))} next to class folders "
                         f"{', '.join(class_like)}")
     return not class_like
@@ -95,14 +121,15 @@ def scan_folder_dataset(root: str | Path, splits: list[str] | None = None) -> li
     """List the images of the requested splits (all when None; case-insensitive names).
 
     Every split gets the class list of the whole dataset (:func:`dataset_classes` of all its
-    class folders); a split needs at least one image, a class folder none.
+    class folders); a split needs at least one image, a class folder none. Images in an
+    ``unlabelled/`` folder, or in a folder without sub-folders, get label -1.
     """
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"dataset folder not found: {root}")
     subdirs = _subdirs(root)
     if not subdirs:
-        raise DataError(f"{root}: no sub-folders; expected one folder per class, optionally under split folders")
+        return [_loose_images(root, splits)]
     if _has_split_level(root, subdirs):
         # Every split's class folders, requested or not: Val read alone gets Train's class list.
         layout = {d.name: _class_folders(d, f"split {d.name!r}") for d in subdirs}
@@ -111,16 +138,32 @@ def scan_folder_dataset(root: str | Path, splits: list[str] | None = None) -> li
                         f"{'+'.join(splits)} does not exist")
     else:
         layout = {NO_SPLIT: _class_folders(root, "the dataset root")}
-    classes = dataset_classes(set().union(*(set(folders) for folders in layout.values())))
+    classes = dataset_classes(set().union(*(set(folders) - {UNLABELLED} for folders in layout.values())))
     out = []
     for split, folders in _requested(root, layout, splits).items():
         files, labels = [], []
-        for name, folder in sorted(folders.items(), key=lambda kv: classes.index(kv[0])):
+        # Class order, the unlabelled images last.
+        for name, folder in sorted(folders.items(), key=lambda kv: _class_rank(classes, kv[0])):
             images = images_under(folder)
             files += [p.relative_to(root).as_posix() for p in images]
-            labels += [classes.index(name)] * len(images)
+            labels += [_class_rank(classes, name) if name != UNLABELLED else UNLABELLED_LABEL] * len(images)
         if not files:
             where = root / split if split else root
             raise DataError(f"{where}: no images in its class folders (looked for {', '.join(IMAGE_EXTENSIONS)})")
         out.append(FolderListing(root, classes, files, labels, split))
     return out
+
+
+def _class_rank(classes: tuple[str, ...], name: str) -> int:
+    return len(classes) if name == UNLABELLED else classes.index(name)
+
+
+def _loose_images(root: Path, splits: list[str] | None) -> FolderListing:
+    """A folder of images without sub-folders: all of them unlabelled, in one nameless split."""
+    if splits:
+        raise DataError(f"{root}: has no split folders, so split {'+'.join(splits)} does not exist")
+    files = [p.relative_to(root).as_posix() for p in images_under(root)]
+    if not files:
+        raise DataError(f"{root}: no images and no sub-folders; expected images to label, or one folder per "
+                        "class, optionally under split folders")
+    return FolderListing(root, dataset_classes(set()), files, [UNLABELLED_LABEL] * len(files), NO_SPLIT)

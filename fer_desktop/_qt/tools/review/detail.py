@@ -188,9 +188,9 @@ class DetailView(QWidget):
         if state == EXCLUDED:
             text = f"{given}  ▸  excluded (not a face)"
         elif state is not None:
-            text = f"{given}  ▸  relabelled {state}"
+            text = f"labelled {state} here" if s.given[i] < 0 else f"{given}  ▸  relabelled {state}"
         else:
-            text = f"labelled {given}"
+            text = "not labelled yet" if s.given[i] < 0 else f"labelled {given}"
         if s.predicted[i] != NONE:
             text += f"  ·  predicted {s.classes[s.predicted[i]]} {s.confidence[i]:.0%}"
         self.title.setText(text)

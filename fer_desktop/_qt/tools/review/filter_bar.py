@@ -8,7 +8,7 @@ from dataclasses import replace
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit, QToolButton, QVBoxLayout, QWidget
 
-from fer_desktop.review import SORT_TITLES, SORTS, Filter, ReviewSession
+from fer_desktop.review import NONE, SORT_TITLES, SORTS, Filter, ReviewSession
 
 _RESULT = (("right and wrong", None), ("wrong only", False), ("right only", True))
 _CHANGES = (("edited or not", None), ("edited only", True), ("not edited", False))
@@ -120,6 +120,8 @@ class FilterBar(QWidget):
             box.addItem(anything, None)
             for k, name in enumerate(session.classes):
                 box.addItem(name, k)
+        if (session.given < 0).any():  # images to label: the first thing to show them
+            self.label_box.insertItem(1, "unlabelled", NONE)
         self.split_box.addItem("all splits", None)
         for split in session.splits_present():
             self.split_box.addItem(split, split)

@@ -190,8 +190,8 @@ class TileCache:
         text = s.given_name(i)
         if s.excluded[i]:
             text = f"{text} ✕"
-        elif state is not None:
-            text = f"{text}→{state}"
+        elif state is not None:  # a label set here on a sample that had none reads as the label
+            text = state if s.given[i] < 0 else f"{text}→{state}"
         width = rect.width() - 11
         # Bold when it fits; "surprise→happy" in the regular face rather than cut.
         font, metrics = (self.bold, self.bold_metrics) if self.bold_metrics.horizontalAdvance(text) <= width \

@@ -45,7 +45,7 @@ class OpenDatasetDialog(QDialog):
         self.setWindowTitle("Open a dataset for review")
         self.start_dir = start_dir
         self.path = QLineEdit(path, self)
-        self.path.setPlaceholderText("a FER-2013 / FER+ csv or a folder with one folder per class")
+        self.path.setPlaceholderText("a FER-2013 / FER+ csv, a folder with one folder per class, or images to label")
         folder = QPushButton("Folder…", self)
         csv = QPushButton("CSV…", self)
         folder.clicked.connect(self._pick_folder)

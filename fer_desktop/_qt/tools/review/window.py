@@ -33,7 +33,7 @@ from fer_desktop._qt.tools.review.filter_bar import FilterBar
 from fer_desktop._qt.tools.review.grid import SampleGrid
 from fer_desktop._qt.tools.review.matrix import ConfusionMatrix
 from fer_desktop._qt.tools.review.recent import fill_recent_menu, remember
-from fer_desktop.review import DatasetRequest, Filter, ReviewSession
+from fer_desktop.review import NONE, DatasetRequest, Filter, ReviewSession
 from trainer.data.relabel import EXCLUDED
 
 MAX_CLASSES = 8  # number keys 1-8 (FER+ has contempt)
@@ -56,8 +56,11 @@ def scores_note(s: ReviewSession) -> str:
     n_lacked = sum(1 for g in s.given if g >= 0 and s.model_lacks[g])
     unscored = (f" The {n_lacked:,} faces labelled {', '.join(lacked)}, a class the model does not have, are "
                 "not scored: nothing it says can confirm or doubt such a label." if n_lacked else "")
-    return (f"<p><b>Likely label errors</b>: {flagged:,} of {len(s):,} flagged by cleanlab. Scores ({method}, "
-            f"0–1, low = likely wrong) from {s.issues.which_probabilities()}.{unscored}</p>"
+    labelled = int((s.given >= 0).sum())
+    errors = (f"<p><b>Likely label errors</b>: {flagged:,} of {labelled:,} labelled faces flagged by cleanlab. "
+              f"Scores ({method}, 0–1, low = likely wrong) from {s.issues.which_probabilities()}.{unscored}</p>"
+              if labelled else "")  # images that all came without a label have none to doubt
+    return (f"{_to_label_note(s)}{errors}"
             "<p><b>Tiles</b>: <span style='color:#30a46c'>▌</span> prediction agrees with the label, "
             "<span style='color:#e5484d'>▌</span> it does not; "
             "<span style='background:#ffc53d'>&nbsp;!&nbsp;</span> flagged; "
@@ -66,10 +69,22 @@ def scores_note(s: ReviewSession) -> str:
             "<span style='background:#0090ff; color:#ffffff'>&nbsp;=&nbsp;</span> an exact copy is in the data, "
             "<span style='background:#0090ff; color:#ffffff'>&nbsp;≈&nbsp;</span> a near copy (cropped, lit or encoded otherwise, or mirrored).</p>"
             f"{_non_faces_note(s)}{_copies_note(s)}"
-            "<p><b>Keys</b>: 1–{k} label, 0 back to the given label, X not a face, Space / arrows next and "
+            "<p><b>Keys</b>: 1–{k} label, Enter the model's class, 0 back to the given label, X not a face, "
+            "Space / arrows next and "
             "previous, Shift/Ctrl+click or Ctrl+A select several (a key then changes them all), Ctrl+Z / "
             "Ctrl+Shift+Z undo and redo. Every change is in the journal at once.</p>"
             ).replace("{k}", str(len(s.classes)))
+
+
+def _to_label_note(s: ReviewSession) -> str:
+    """What to do with images that came without a label."""
+    new = int((s.given < 0).sum())
+    if not new:
+        return ""
+    return (f"<p><b>To label</b>: {new:,} image{'s' * (new != 1)} came without a label (Label ▸ <i>unlabelled</i> "
+            "shows those still without one, the model's least sure first). Enter takes the model's class "
+            "for the selected faces, 1–{k} another; Export Corrected Dataset writes class folders, the images "
+            "still to label in <i>unlabelled/</i>.</p>")
 
 
 def _non_faces_note(s: ReviewSession) -> str:
@@ -145,7 +160,8 @@ class ReviewWindow(QMainWindow):
         self.grid = SampleGrid(central)
         self.placeholder = QWidget(central)
         self.placeholder_text = QLabel("Open a dataset to review it: Review ▸ Open dataset… (Ctrl+O).\n"
-                                       "Any dataset the trainer reads: a FER-2013 or FER+ csv, or class folders.",
+                                       "Any dataset the trainer reads: a FER-2013 or FER+ csv, class folders, or a folder of "
+                                       "images to label.",
                                        self.placeholder)
         self.placeholder_text.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder_text.setWordWrap(True)
@@ -229,6 +245,13 @@ class ReviewWindow(QMainWindow):
         for k in range(MAX_CLASSES):
             act = a(f"Label {k + 1}", lambda _=False, k=k: self.set_label_index(k), [str(k + 1)])
             self.label_actions.append(act)
+        self.act_accept = a("Label as &Predicted", lambda: self.label_as_predicted(), ["Return", "Enter"],
+                            tip="Take the model's top class as the label of the selected faces (to label new "
+                                "images quickly: check, then Enter)")
+        # Enter only from the grid: in the id box it ends the typing, and must not label a face.
+        self.act_accept.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.removeAction(self.act_accept)
+        self.grid.addAction(self.act_accept)
         self.act_withdraw = a("&Withdraw Correction", lambda: self.set_state(None), ["0", "Backspace"],
                               tip="Back to the dataset's own label")
         self.act_exclude = a("E&xclude (Not a Face)", lambda: self.set_state(EXCLUDED), ["X"],
@@ -277,7 +300,8 @@ class ReviewWindow(QMainWindow):
         self.label_menu = m
         for act in self.label_actions:
             m.addAction(act)
-        for act in (self.act_withdraw, self.act_exclude, None, self.act_select_all, self.act_advance):
+        for act in (self.act_accept, self.act_withdraw, self.act_exclude, None, self.act_select_all,
+                    self.act_advance):
             m.addSeparator() if act is None else m.addAction(act)
         m = mb.addMenu("&Go")
         for act in (self.act_next, self.act_prev, None, self.act_all, self.act_wrong, self.act_flagged, self.act_edited,
@@ -303,7 +327,7 @@ class ReviewWindow(QMainWindow):
         for act in (self.act_export_journal, self.act_export_csv, self.act_export_data, self.act_withdraw,
                     self.act_exclude, self.act_next, self.act_prev, self.act_all, self.act_wrong, self.act_flagged,
                     self.act_edited, self.act_no_face, self.act_disagree, self.act_copies, self.act_select_all,
-                    self.act_find, *self.label_actions):
+                    self.act_find, self.act_accept, *self.label_actions):
             act.setEnabled(on)
 
     def _track_job(self, job) -> None:
@@ -383,8 +407,12 @@ class ReviewWindow(QMainWindow):
                 act.setText(f"Label as {session.classes[k]}")
         self._enable(True)
         self.stack.setCurrentWidget(self.grid)
+        if session.unlabelled().any():
+            # Images to label: those first, the ones the model is least sure of at the top (they
+            # need a person; the sure ones can then be taken a class at a time: Ctrl+A, Enter).
+            self.filter_bar.set_sort("confidence")
         self.sort = self.filter_bar.sort
-        self.apply_filter(Filter())
+        self.apply_filter(Filter(label=NONE) if session.unlabelled().any() else Filter())
         self.grid.setFocus()
         self._update_title()
         self.banner.clear_topic("load")
@@ -479,7 +507,9 @@ class ReviewWindow(QMainWindow):
         if self.session is None:
             return
         samples = self.grid.selected_samples()
-        if not samples or (len(samples) > CONFIRM_ABOVE and not self.confirm_batch(len(samples), state)):
+        what = ("withdraw the corrections of" if state is None else "exclude" if state == EXCLUDED
+                else f"relabel as {state}")
+        if not samples or (len(samples) > CONFIRM_ABOVE and not self.confirm_batch(len(samples), what)):
             return
         records = self.session.set_states(samples, state)
         if records:
@@ -487,12 +517,27 @@ class ReviewWindow(QMainWindow):
         if len(samples) == 1 and self.act_advance.isChecked():
             self.grid.step(1)
 
-    def confirm_batch(self, n: int, state: str | None) -> bool:
-        """Ask before one key press changes many faces (undo would put them back, but say it)."""
-        what = ("withdraw the corrections of" if state is None else "exclude" if state == EXCLUDED
-                else f"relabel as {state}")
+    @guarded
+    def label_as_predicted(self) -> None:
+        """Label the selected samples with the model's top class each: one undo step."""
+        if self.session is None or not self.session.has_predictions:
+            return
+        samples = self.grid.selected_samples()
+        if not samples or (len(samples) > CONFIRM_ABOVE
+                           and not self.confirm_batch(len(samples), "label as the model predicts")):
+            return
+        records = self.session.label_as_predicted(samples)
+        if records:
+            self.undo_stack.push(LabelCommand(self.session, records))
+        if len(samples) == 1 and self.act_advance.isChecked():
+            self.grid.step(1)
+
+    def confirm_batch(self, n: int, what: str) -> bool:
+        """Ask before one key press changes many faces (undo would put them back, but say it);
+        ``what`` is the change in words ("exclude")."""
         answer = QMessageBox.question(self, "Change many faces?",
-                                      f"{what.capitalize()} the {n:,} selected faces? (Ctrl+Z undoes it in one step.)")
+                                      f"{what[0].upper() + what[1:]} the {n:,} selected faces? "
+                                      "(Ctrl+Z undoes it in one step.)")
         return answer == QMessageBox.StandardButton.Yes
 
     def _on_label_change(self, indices: list[int], records: list[dict]) -> None:
