@@ -28,6 +28,7 @@ import numpy as np
 def fer2013_copies(fer2013_csv: Path) -> tuple[np.ndarray, np.ndarray, dict]:
     """Two (rows,) bool over FER-2013's rows: a test image has an exact copy among Training's
     rows; it has an exact or near copy there. And counts of FER-2013's copies."""
+    from trainer.data.cache import file_stamp
     from trainer.data.fer2013 import read_fer2013
     from trainer.evaluation.duplicates import cached_near_copy_groups, copy_groups
     from trainer.evaluation.predictions import cache_dir_default
@@ -39,8 +40,7 @@ def fer2013_copies(fer2013_csv: Path) -> tuple[np.ndarray, np.ndarray, dict]:
     splits = np.concatenate([np.full(len(s), name) for name, s in sets.items()])
     summary, out = {}, []
     # the search takes minutes: its groups are kept for this csv (a changed file is searched again)
-    stat = fer2013_csv.stat()
-    key = hashlib.sha256(f"{fer2013_csv.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:32]
+    key = hashlib.sha256(json.dumps(file_stamp(fer2013_csv)).encode()).hexdigest()[:32]
     near = cached_near_copy_groups(images, cache_dir_default() / f"fer2013-{key}.npz")
     for kind, groups in (("exact", copy_groups(images)), ("near", near)):
         leaked = copied_from_training(groups, splits)

@@ -20,6 +20,20 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+def file_stamp(path: Path) -> list:
+    """What changes when a file or folder changes, for cache keys: its path, size and mtime (a
+    folder's split and class folders too, which change when files are added or removed)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return [str(path), None]
+    out = [str(path.resolve()), st.st_size if path.is_file() else 0, st.st_mtime_ns]
+    if path.is_dir():
+        for sub in sorted(p for p in path.rglob("*") if p.is_dir()):
+            out.append([sub.name, sub.stat().st_mtime_ns])
+    return out
+
+
 class BadEntry(ValueError):
     """Raised by a ``check`` when a loaded entry is not what was written."""
 

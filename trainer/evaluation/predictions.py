@@ -17,6 +17,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
+from trainer.data.cache import file_stamp
 from trainer.data.samples import DataError, SampleSet
 
 CACHE_VERSION = 1
@@ -205,20 +206,6 @@ def to_data_classes(probs: np.ndarray, model_classes: list[str], data_classes: t
     return np.divide(out, total, out=np.zeros_like(out), where=total > 0)
 
 
-def _stamp(path: Path) -> list:
-    """What changes when a file or folder changes (size + mtime; a folder's split and class
-    folders too, which change when files are added or removed)."""
-    try:
-        st = path.stat()
-    except OSError:
-        return [str(path), None]
-    out = [str(path.resolve()), st.st_size if path.is_file() else 0, st.st_mtime_ns]
-    if path.is_dir():
-        for sub in sorted(p for p in path.rglob("*") if p.is_dir()):
-            out.append([sub.name, sub.stat().st_mtime_ns])
-    return out
-
-
 def cache_dir_default() -> Path:
     from trainer.data.crops import default_cache_dir
 
@@ -235,8 +222,8 @@ def cache_path(model_path: str | Path, data: str, preprocessing: dict | None, ca
 
     weights, card = model_paths(model_path)
     data_path = Path(str(data).partition("#")[0])
-    key = {"v": CACHE_VERSION, "model": [_stamp(weights), _stamp(card)], "data": str(data),
-           "files": _stamp(data_path), "preprocessing": preprocessing, "tta": tta_flip, "emb": embeddings}
+    key = {"v": CACHE_VERSION, "model": [file_stamp(weights), file_stamp(card)], "data": str(data),
+           "files": file_stamp(data_path), "preprocessing": preprocessing, "tta": tta_flip, "emb": embeddings}
     if views:  # keys of passes without views stay as they were
         key["views"] = True
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode())
