@@ -63,6 +63,7 @@ class RunInfo:
     val: str | None  # the set compare uses, with the journal applied
     test: str | None  # a set the journal did not touch, its own labels
     name: str = ""
+    val_fold: list[int] | None = None  # [k, n]: validation is fold k of n of the data (it has no Val split)
     base_name: str = ""  # the base model's card name
     pid: int | None = None
     started: float = 0.0
@@ -279,6 +280,8 @@ class RunFolder:
         args = ["compare", info.base_model, str(self.model_path), "--data", str(info.val or info.data[0]), "--json"]
         if info.journal:
             args += ["--relabels", info.journal]
+        if info.val_fold:
+            args += ["--val-fold", "/".join(map(str, info.val_fold))]
         if info.test:
             args += ["--test", info.test]
         return trainer_command(*args)
@@ -377,6 +380,11 @@ def default_test_spec(train: list[str], replay: list[str], val: str | None) -> s
                     and split not in spec.splits:
                 return str(DataSpec(spec.path, (split,)))
     return None
+
+
+# Data without a validation split holds out one fold of its (labelled) images: the epoch is
+# chosen and old and new compared on faces the run did not train on.
+HOLD_OUT = (0, 5)
 
 
 def val_spec_of(train: list[str], val: str | None) -> str | None:

@@ -6,6 +6,7 @@ and the next session follows it again."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -200,4 +201,26 @@ def test_a_run_that_ended_while_the_app_was_closed(qtbot, env):
         qtbot.mouseClick(panel.compare_button, Qt.MouseButton.LeftButton)
     assert compared.args[0]["sets"][0]["name"] == "target/Val" and run.comparison() is not None
     assert tool.history.entries()[0].comparison["target/Val"]["new"] == compared.args[0]["sets"][0]["new"]["accuracy"]
+    win.close()
+
+
+def test_data_without_a_val_split_holds_out_a_fold_to_compare_on(qtbot, env):
+    """A folder of class folders with no split (images labelled in the review, say): the run
+    holds out fold 1 of 5 of them, chooses on it, and old and new are compared on those same
+    faces (2 a class here), not on nothing."""
+    root = write_class_folders(env / "flat", 10, size=40)
+    old = _old_model(env / "old" / "tiny", epochs=2)
+    win = _window(qtbot, env, old)
+    tool = win.tools["Training"]
+    tool.close_policy = "stop"
+    dialog = _fill_dialog(qtbot, tool, root, env / "run", epochs=2)
+    assert "no validation split: 1 in 5 of its labelled images" in dialog.val_note.text()
+    spec, info = dialog.build()
+    assert spec.val_fold == (0, 5) and info.val is None and info.val_fold == [0, 5]
+    with qtbot.waitSignal(tool.comparisonReady, timeout=2 * WAIT_MS) as compared:
+        qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+    val = compared.args[0]["sets"][0]
+    assert (val["name"], val["n"]) == ("flat[fold0of5]", 8)
+    described = RunFolder(env / "run").path.joinpath("config.json")
+    assert json.loads(described.read_text())["data"]["val_samples"] == 8  # the faces the run chose on
     win.close()

@@ -138,3 +138,26 @@ def test_compare_user_errors(tmp_path, capsys, two_models):
     assert code == 2 and "model card not found" in err and "Traceback" not in err
     code, _, err = _run(capsys, "compare", old, new, "--data", tmp_path, "--relabels", tmp_path / "none.jsonl")
     assert code == 2 and "relabel journal not found" in err
+
+
+def test_compare_on_the_fold_a_run_held_out(tmp_path, capsys, two_models):
+    """Data without a Val split: a run validates on fold 0 of 5 of it (after the journal) and
+    compare --val-fold 0/5 scores the same faces: 10 a class, one angry face relabelled happy,
+    so the fold holds 2 + 2 + 2 + 3 (every 5th of each class, counted by hand)."""
+    root = write_class_folders(tmp_path / "flat", 10, size=40)
+    RelabelJournal(tmp_path / "j.jsonl", dataset="flat").set("Angry/000.png", "happy", previous="angry")
+    old, new = two_models
+    code, out, err = _run(capsys, "compare", old, new, "--data", root, "--relabels", tmp_path / "j.jsonl",
+                          "--val-fold", "0/5", "--json")
+    assert code == 0, err
+    val = json.loads(out)["sets"][0]
+    assert val["n"] == 9 and val["name"] == "flat[fold0of5]" and val["relabelled"] == 1
+    code, _, err = _run(capsys, "train", "--data", root, "--relabels", tmp_path / "j.jsonl", "--val-fold", "0/5",
+                        "--faces", "none", "--crop-size", "40", "--model", "timm:test_resnet", "--no-pretrained",
+                        "--input-size", "32", "--epochs", "1", "--batch-size", "8", "--out", tmp_path / "run")
+    assert code == 0, err
+    described = json.loads((tmp_path / "run" / "config.json").read_text())["data"]
+    assert (described["val_samples"], described["train_samples"]) == (9, 31)
+    with pytest.raises(SystemExit) as usage:  # argparse's own exit: a usage line, status 2
+        _run(capsys, "compare", old, new, "--data", root, "--val-fold", "5/5")
+    assert usage.value.code == 2 and "need N >= 2 and 0 <= K < N" in capsys.readouterr().err

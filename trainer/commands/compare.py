@@ -22,7 +22,8 @@ import sys
 from pathlib import Path
 
 from trainer.commands.evaluate import add_input_args
-from trainer.commands.train import add_ferplus_args
+from trainer.commands.train import add_ferplus_args, fold_arg
+from trainer.data.samples import FOLD_UNITS
 
 BUNDLED = "bundled"
 
@@ -35,6 +36,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, metavar="PATH", help="csv, csv.gz, FER+ csv or class-folder dataset")
     p.add_argument("--split", help="split name(s), '+'-joined (default: the val / test split)")
     p.add_argument("--relabels", type=Path, metavar="JOURNAL", help="a relabel journal applied to --data's labels")
+    p.add_argument("--val-fold", type=fold_arg, metavar="K/N",
+                   help="compare on fold K of N of --data (after --relabels), the fold a run held out to validate on")
+    p.add_argument("--fold-by", choices=FOLD_UNITS, default="sample", help="what the fold keeps whole (as for train)")
     p.add_argument("--test", metavar="SPEC", help="also compare on this set, with its own labels: PATH[#SPLIT]")
     p.add_argument("--json", action="store_true", help="print one JSON object (every fixed / broken sample)")
     p.add_argument("--list", type=int, default=10, metavar="N", help="fixed / broken samples listed in the text")
@@ -65,6 +69,8 @@ def _set(args: argparse.Namespace, role: str, models: list, relabels: Path | Non
     preds, info = [], {}
     for path, model, card in models:
         samples = load_data_arg(set_args, card)
+        if getattr(set_args, "val_fold", None):  # the run's held-out fold: split as training split it
+            samples = samples.split_fold(*set_args.val_fold, by=set_args.fold_by)[1]
         if args.max_samples and len(samples) > args.max_samples:
             pick = np.sort(np.random.default_rng(0).permutation(len(samples))[: args.max_samples])
             samples = samples.subset(pick)
@@ -87,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     models = [_model(args.old, args), _model(args.new, args)]
     sets = [_set(args, "validation", models, args.relabels)]
     if args.test:
-        test_args = argparse.Namespace(**{**vars(args), "data": args.test, "split": None})
+        test_args = argparse.Namespace(**{**vars(args), "data": args.test, "split": None, "val_fold": None})
         sets.append(_set(test_args, "test (labels as published)", models, None))
     result = {"old_model": {"path": str(models[0][0]), "name": models[0][2].name},
               "new_model": {"path": str(models[1][0]), "name": models[1][2].name}, "sets": sets}

@@ -70,7 +70,7 @@ def make_progress(kind: str | None):
     return JsonProgress() if kind == "json" else TqdmProgress()
 
 
-def _fold(text: str) -> tuple[int, int]:
+def fold_arg(text: str) -> tuple[int, int]:
     """K/N -> (K, N) with 0 <= K < N, N >= 2."""
     try:
         k, n = (int(part) for part in text.split("/"))
@@ -102,7 +102,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      help="every setting from a training spec (the app writes one into each run folder); "
                           "only --resume, --progress, --stop-file, --threads and --estimate go with it")
     d.add_argument("--val", metavar="SPEC", help="validation data (default: the --data set's val split)")
-    d.add_argument("--val-fold", type=_fold, metavar="K/N",
+    d.add_argument("--val-fold", type=fold_arg, metavar="K/N",
                    help="validate (and choose) on fold K of N of the training data, a fixed class-stratified "
                         "split by sample id, and train on the rest: e.g. 0/5 of SFEW Train, whose Val is for reporting")
     d.add_argument("--fold-by", choices=FOLD_UNITS, default="sample",
@@ -250,9 +250,9 @@ def build_stage(args: argparse.Namespace):
 
         from trainer.inference.bundled import resolve_model
 
-        spec = spec_from_card(resolve_model(args.from_model), list(args.data), val=args.val, relabels=args.relabels, overrides=o,
-                              load=load_options(args, None))
-        spec = replace(spec, val_fold=args.val_fold, fold_by=args.fold_by)
+        spec = spec_from_card(resolve_model(args.from_model), list(args.data), val=args.val, relabels=args.relabels,
+                              overrides=o, load=load_options(args, None), val_fold=args.val_fold)
+        spec = replace(spec, fold_by=args.fold_by)
         if args.out is None:  # the command line's usual runs/NAME, so that --resume finds it again
             from trainer.training.spec import check_out
 

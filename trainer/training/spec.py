@@ -230,12 +230,13 @@ def locate(spec: str, anchors: list[Path]) -> str | None:
 
 def spec_from_card(model: str | Path, data: list[str], *, val: str | None = None, relabels: Path | None = None,
                    overrides: Overrides | None = None, load: LoadOptions | None = None,
-                   recipe: CardRecipe | None = None) -> StageSpec:
+                   recipe: CardRecipe | None = None, val_fold: tuple[int, int] | None = None) -> StageSpec:
     """Fine-tune ``model`` on ``data`` (with the relabel journal applied to training and
     validation data) with the recipe its card records; ``overrides`` change it.
 
     The config is built as: TrainConfig defaults <- the card's recipe <- ``overrides.preset``
-    <- the other overrides. Validation defaults to the data's own Val-like split."""
+    <- the other overrides. Validation defaults to the data's own Val-like split; ``val_fold``
+    (k, n) holds out fold k of n of the training data instead (data without a validation split)."""
     o = overrides or Overrides()
     recipe = recipe or card_recipe(model)
     if not data:
@@ -259,7 +260,8 @@ def spec_from_card(model: str | Path, data: list[str], *, val: str | None = None
     return build_spec(config=cfg.to_dict(), train=list(data), val=val, relabels=relabels,
                       load=load, faces=asdict(faces),
                       max_val_samples=o.max_val_samples or 0,
-                      replay=recipe.replay if o.replay is None else o.replay, name=name, out=out)
+                      replay=recipe.replay if o.replay is None else o.replay, name=name, out=out,
+                      val_fold=val_fold)
 
 
 def default_run_dir(name: str) -> Path:

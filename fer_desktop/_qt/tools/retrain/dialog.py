@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from fer_desktop._qt.context import AppContext
 from fer_desktop._qt.jobs import ProcessJob, ThreadJob
-from fer_desktop.retrain import RunInfo, default_test_spec, format_duration, trainer_command, val_spec_of
+from fer_desktop.retrain import HOLD_OUT, RunInfo, default_test_spec, format_duration, trainer_command, val_spec_of
 
 AS_RECORDED = "as its card records"
 PRESET_TITLES = {"paper": "paper (SGD, lr 1e-3, step decay)", "modern": "modern (AdamW, cosine)",
@@ -269,8 +269,10 @@ class RetrainDialog(QDialog):
         if data:
             try:
                 val = val_spec_of([data], None)
+                k, n = HOLD_OUT
                 self.val_note.setText(f"{val}, with the corrections applied" if val else
-                                      "none found: the run keeps its last epoch and compares on nothing")
+                                      f"the data has no validation split: 1 in {n} of its labelled images (a fixed "
+                                      f"fold, {k + 1} of {n}) is held out to choose the epoch and compare on")
                 replay = self.replay_edit.text().split() if self.replay_check.isChecked() else []
                 if "test" not in self._edited:
                     self.test_edit.setText(default_test_spec([data], replay, val) or "")
@@ -356,11 +358,14 @@ class RetrainDialog(QDialog):
                               seed=self.seed_spin.value(), replay=replay, replay_ratio=self.ratio_spin.value(),
                               out=Path(out or self.out_edit.text().strip()) if (out or self.out_edit.text().strip())
                               else None)
-        spec = spec_from_card(self.recipe.model, [data], relabels=relabels, overrides=overrides, recipe=self.recipe)
-        val = val_spec_of(spec.train, spec.val)
+        val = val_spec_of([data], None)
+        fold = None if val else HOLD_OUT
+        spec = spec_from_card(self.recipe.model, [data], relabels=relabels, overrides=overrides, recipe=self.recipe,
+                              val_fold=fold)
         info = RunInfo(base_model=str(self.recipe.model), base_name=self.recipe.card_name, data=list(spec.train),
                        journal=str(relabels) if relabels else None, val=val,
-                       test=self.test_edit.text().strip() or None, name=spec.name)
+                       test=self.test_edit.text().strip() or None, name=spec.name,
+                       val_fold=list(fold) if fold else None)
         return spec, info
 
     def _accept(self) -> None:
