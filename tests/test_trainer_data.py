@@ -231,7 +231,10 @@ def test_images_without_a_label_read_as_unlabelled(tmp_path):
     named = {i: (train.classes[k] if k >= 0 else "?") for i, k in zip(train.ids, train.labels)}
     assert named == {"Train/Happy/000.png": "happy", "Train/Happy/001.png": "happy", "Train/Sad/000.png": "sad",
                      "Train/Sad/001.png": "sad", "Train/Unlabeled/000.png": "?", "Train/Unlabeled/001.png": "?"}
-    assert [listing.unlabelled for listing in scan_folder_dataset(root)] == [2, 2]
+    assert [sum(label < 0 for label in listing.labels) for listing in scan_folder_dataset(root)] == [2, 2]
+    (root / "Unlabeled" / "x").mkdir(parents=True)
+    with pytest.raises(DataError, match="'Unlabeled' sits beside the split folders Train, Val; move it into one"):
+        load_samples(f"{root}#Train", NONE)
     flat = write_class_folders(tmp_path / "flat", 1, class_names=["Angry", "unlabelled"])
     assert list(load_samples(str(flat), NONE).labels) == [0, -1]  # no split level: both are label folders
 

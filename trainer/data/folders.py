@@ -11,8 +11,8 @@ when any split has a Contempt folder), so a split may lack a class folder or hol
 a small test split without disgust, or a corrected copy whose last disgust face was relabelled.
 
 Images not labelled yet sit in an ``unlabelled/`` folder beside the class folders (label -1),
-or are the whole dataset: a folder holding images and no sub-folder at all (``photos/*.jpg``)
-is one split of unlabelled images, to be labelled in the review window.
+in any split, or are the whole dataset: a folder holding images and no sub-folder at all
+(``photos/*.jpg``) is one split of unlabelled images, to be labelled in the review window.
 
 Errors are DataErrors naming the folder: an unknown class folder name, two folders of one
 class, no class folders at all, a split (or a dataset) without any image.
@@ -41,10 +41,6 @@ class FolderListing:
     labels: list[int]  # UNLABELLED_LABEL (-1) for an image without a label yet
     split: str  # the split folder's name as on disk ("" without a split level)
 
-    @property
-    def unlabelled(self) -> int:
-        return sum(1 for label in self.labels if label < 0)
-
 
 def _subdirs(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -52,11 +48,6 @@ def _subdirs(folder: Path) -> list[Path]:
 
 def is_unlabelled_folder(name: str) -> bool:
     return name.lower() in UNLABELLED_SPELLINGS
-
-
-def _is_label_folder(name: str) -> bool:
-    """A folder a class-folder level may hold: a class, or the unlabelled images."""
-    return is_class_name(name) or is_unlabelled_folder(name)
 
 
 def _class_folders(folder: Path, where: str) -> dict[str, Path]:
@@ -89,13 +80,23 @@ def dataset_classes(names: set[str]) -> tuple[str, ...]:
 
 def _has_split_level(root: Path, subdirs: list[Path]) -> bool:
     """False when ROOT's folders are classes, True when they are splits; a mix is an error
-    (most likely a misspelt class folder)."""
-    class_like = [d.name for d in subdirs if _is_label_folder(d.name)]
+    (most likely a misspelt class folder), and so is an unlabelled folder beside split folders
+    (its images would belong to no split)."""
+    others = [d for d in subdirs if not is_unlabelled_folder(d.name)]
+    unlabelled = [d.name for d in subdirs if is_unlabelled_folder(d.name)]
+    if unlabelled and others and all(_holds_class_folders(d) for d in others):
+        raise DataError(f"{root}: {unlabelled[0]!r} sits beside the split folders {', '.join(d.name for d in others)}; "
+                        f"move it into one of them ({others[0].name}/{unlabelled[0]}/) beside its class folders")
+    class_like = [d.name for d in subdirs if is_class_name(d.name) or is_unlabelled_folder(d.name)]
     if class_like and len(class_like) != len(subdirs):
-        odd = [d.name for d in subdirs if not _is_label_folder(d.name)]
+        odd = [d.name for d in subdirs if d.name not in class_like]
         raise DataError(f"{root}: unknown class folder name(s) {', '.join(map(repr, odd))} next to class folders "
                         f"{', '.join(class_like)}")
     return not class_like
+
+
+def _holds_class_folders(folder: Path) -> bool:
+    return any(is_class_name(d.name) for d in _subdirs(folder))
 
 
 def split_names(root: str | Path) -> list[str]:
@@ -146,7 +147,7 @@ def scan_folder_dataset(root: str | Path, splits: list[str] | None = None) -> li
         for name, folder in sorted(folders.items(), key=lambda kv: _class_rank(classes, kv[0])):
             images = images_under(folder)
             files += [p.relative_to(root).as_posix() for p in images]
-            labels += [_class_rank(classes, name) if name != UNLABELLED else UNLABELLED_LABEL] * len(images)
+            labels += [UNLABELLED_LABEL if name == UNLABELLED else classes.index(name)] * len(images)
         if not files:
             where = root / split if split else root
             raise DataError(f"{where}: no images in its class folders (looked for {', '.join(IMAGE_EXTENSIONS)})")
