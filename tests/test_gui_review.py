@@ -459,3 +459,10 @@ def test_new_images_open_to_be_labelled_and_enter_takes_the_models_class(qtbot, 
     assert win.matrix.headline.text().startswith("accuracy 100.0%")  # labelled as predicted: right by definition
     key(win, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert [i for i in range(len(s)) if s.unlabelled()[i]] == sorted(order[1:])
+    win.grid.clearSelection()  # the button does what Enter does, for mouse users
+    win.grid.go_to_row(1)
+    current = win.grid.current_sample()
+    assert win.grid.selected_samples() == [current] and s.unlabelled()[current]
+    qtbot.waitUntil(win.detail.predicted_button.isVisible)
+    qtbot.mouseClick(win.detail.predicted_button, Qt.MouseButton.LeftButton)
+    assert s.state_of(current) == s.classes[s.predicted[current]] and win.undo_stack.count() == 2

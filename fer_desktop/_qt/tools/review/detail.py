@@ -48,6 +48,7 @@ def _image_label(parent: QWidget, size: int) -> QLabel:
 
 class DetailView(QWidget):
     stateRequested = Signal(object)  # a class name, None (withdraw) or EXCLUDED
+    predictedRequested = Signal()  # label as the model predicts (Enter)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -96,6 +97,7 @@ class DetailView(QWidget):
         self.info.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         self.buttons_box = QGridLayout()
         self.buttons: dict[object, QPushButton] = {}
+        self.predicted_button: QPushButton | None = None  # "as predicted": a change, not a state
         self.applies_to = QLabel(self)  # the buttons change every selected face: say so
         self.applies_to.setStyleSheet("color: #0b68cb; font-weight: bold;")
         self.applies_to.setWordWrap(True)
@@ -121,24 +123,34 @@ class DetailView(QWidget):
         self.show_sample(-1)
 
     def _build_buttons(self) -> None:
-        for button in self.buttons.values():
+        for button in [*self.buttons.values(), *([self.predicted_button] if self.predicted_button else [])]:
             self.buttons_box.removeWidget(button)
             button.deleteLater()
-        self.buttons = {}
+        self.buttons, self.predicted_button = {}, None
         if self.session is None:
             return
         entries = [(f"{k + 1}  {c}", c, class_color(c, k)) for k, c in enumerate(self.session.classes)]
         entries += [("0  as given", None, "#9ba1a6"), ("X  not a face", EXCLUDED, "#e5484d")]
         columns = 4
         for n, (text, state, color) in enumerate(entries):
-            button = QPushButton(text, self)
+            button = self._button(text, color)
             button.setCheckable(True)
-            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-            button.setStyleSheet(f"QPushButton {{ text-align: left; padding: 3px 6px; border-left: 5px solid {color}; }}"
-                                 "QPushButton:checked { font-weight: bold; }")
             button.clicked.connect(lambda _=False, s=state: self.stateRequested.emit(s))
             self.buttons_box.addWidget(button, n // columns, n % columns)
             self.buttons[state] = button
+        if self.session.has_predictions:
+            self.predicted_button = self._button("⏎  as predicted", "#0090ff")
+            self.predicted_button.setToolTip("Take the model's class (Enter)")
+            self.predicted_button.clicked.connect(lambda _=False: self.predictedRequested.emit())
+            n = len(entries)
+            self.buttons_box.addWidget(self.predicted_button, n // columns, n % columns)
+
+    def _button(self, text: str, color: str) -> QPushButton:
+        button = QPushButton(text, self)
+        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        button.setStyleSheet(f"QPushButton {{ text-align: left; padding: 3px 6px; border-left: 5px solid {color}; }}"
+                             "QPushButton:checked { font-weight: bold; }")
+        return button
 
     def _build_bars(self) -> None:
         remove_class_bars(self.plot, self.bars, self.texts)
@@ -165,11 +177,13 @@ class DetailView(QWidget):
             self.original.clear()
             self.info.setText("")
             self.votes.setText("")
-            for button in self.buttons.values():
+            for button in [*self.buttons.values(), *([self.predicted_button] if self.predicted_button else [])]:
                 button.setEnabled(False)
             return
         for button in self.buttons.values():
             button.setEnabled(True)
+        if self.predicted_button is not None:
+            self.predicted_button.setEnabled(bool(s.predicted[i] != NONE))
         state = s.state_of(i)
         for key, button in self.buttons.items():
             button.setChecked(key == state)

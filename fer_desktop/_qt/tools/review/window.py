@@ -203,6 +203,7 @@ class ReviewWindow(QMainWindow):
         left_lay.addStretch(1)
         self.matrix.cellClicked.connect(self._cell_clicked)
         self.detail.stateRequested.connect(self.set_state)
+        self.detail.predictedRequested.connect(self.label_as_predicted)
         self.docks: dict[str, QDockWidget] = {}
         for key, title, widget, area in (
                 ("reviewMatrix", "Confusion matrix", left, Qt.DockWidgetArea.LeftDockWidgetArea),
