@@ -42,10 +42,11 @@ class ToolSpec:
 
 
 def default_tools() -> list[ToolSpec]:
+    from fer_desktop._qt.tools.collect import collect_tool
     from fer_desktop._qt.tools.retrain import retrain_tool
     from fer_desktop._qt.tools.review import review_tool
 
-    return [review_tool(), retrain_tool()]
+    return [collect_tool(), review_tool(), retrain_tool()]  # the menus in the order of the work
 
 
 def default_panels() -> list[PanelSpec]:
