@@ -17,7 +17,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from trainer.data.folders import UNLABELLED
+from trainer.classes import UNLABELLED
 from trainer.data.samples import DataError
 
 # Context around the detector's box, as a share of its side, each way: enough for the aligner

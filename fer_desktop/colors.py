@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from trainer.classes import UNLABELLED
+
 CLASS_COLORS: dict[str, str] = {
     "angry": "#e5484d",
     "disgust": "#46a758",
@@ -17,7 +19,7 @@ _FALLBACK = ["#12a594", "#d6409f", "#0090ff", "#ffc53d", "#7d66d9", "#bdee63"]
 
 
 def class_color(name: str, index: int = 0) -> str:
-    if name == "unlabelled":
+    if name == UNLABELLED:
         return UNLABELLED_COLOR
     return CLASS_COLORS.get(name.lower(), _FALLBACK[index % len(_FALLBACK)])
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
+from trainer.classes import UNLABELLED
 from trainer.data.relabel import EXCLUDED, RelabelJournal
 from trainer.data.samples import DataError, SampleSet
 from trainer.evaluation.duplicates import (UNIQUE, across_splits, copies_of, copy_groups, disagreeing,
@@ -194,7 +195,7 @@ class ReviewSession:
         return (self.given < 0) & (self.corrected == NONE) & ~self.excluded
 
     def given_name(self, i: int) -> str:
-        return self.classes[self.given[i]] if self.given[i] >= 0 else "unlabelled"
+        return self.classes[self.given[i]] if self.given[i] >= 0 else UNLABELLED
 
     def method_of(self, i: int) -> str | None:
         """How sample ``i``'s face crop was made (trainer.faces.prepare.METHOD_TITLES' keys:

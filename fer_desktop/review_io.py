@@ -275,7 +275,8 @@ def _check_cancel(cancelled: Callable[[], bool] | None, what: str) -> None:
 
 def _copy_folders(root: Path, out: Path, state: dict[str, str], progress: Progress,
                   cancelled: Callable[[], bool] | None) -> Path:
-    from trainer.data.folders import UNLABELLED, is_unlabelled_folder, scan_folder_dataset
+    from trainer.classes import UNLABELLED
+    from trainer.data.folders import is_unlabelled_folder, scan_folder_dataset
     from trainer.data.input_kinds import declared_input, write_declaration
 
     listings = scan_folder_dataset(root)
@@ -371,13 +372,15 @@ def _write_crops(session: ReviewSession, out: Path, state: dict[str, str], progr
                  cancelled: Callable[[], bool] | None) -> Path:
     import cv2
 
+    from trainer.classes import UNLABELLED
+
     n = len(session)
     for i in range(n):
         if i % 500 == 0:
             _check_cancel(cancelled, str(out))
             progress(i, n)
         target = state.get(session.ids[i], session.given_name(i))
-        if target in (EXCLUDED, "unlabelled"):
+        if target in (EXCLUDED, UNLABELLED):
             continue
         split = session.splits[i] or ""
         dest = out.joinpath(*([split] if split else []), target.capitalize(),

@@ -8,6 +8,8 @@ from trainer.errors import UserError
 BASIC_CLASSES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 # FER+ adds an eighth class.
 FERPLUS_CLASSES: tuple[str, ...] = BASIC_CLASSES + ("contempt",)
+# An image without a label yet (label -1): its folder's name, and how the app names its state.
+UNLABELLED = "unlabelled"
 
 _ALIASES: dict[str, str] = {
     "anger": "angry",

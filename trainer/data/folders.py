@@ -23,12 +23,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from trainer.classes import BASIC_CLASSES, FERPLUS_CLASSES, UnknownClassError, canonical_class, is_class_name
+from trainer.classes import (BASIC_CLASSES, FERPLUS_CLASSES, UNLABELLED, UnknownClassError, canonical_class,
+                             is_class_name)
 from trainer.data.samples import DataError
 from trainer.faces.io import IMAGE_EXTENSIONS, images_under
 
 NO_SPLIT = ""
-UNLABELLED = "unlabelled"  # the folder of images without a label yet, beside the class folders
 UNLABELLED_SPELLINGS = frozenset({"unlabelled", "unlabeled"})
 UNLABELLED_LABEL = -1
 

@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit, QToolButton, QVBoxLayout, QWidget
 
 from fer_desktop.review import NONE, SORT_TITLES, SORTS, Filter, ReviewSession
+from trainer.classes import UNLABELLED
 
 _RESULT = (("right and wrong", None), ("wrong only", False), ("right only", True))
 _CHANGES = (("edited or not", None), ("edited only", True), ("not edited", False))
@@ -121,7 +122,7 @@ class FilterBar(QWidget):
             for k, name in enumerate(session.classes):
                 box.addItem(name, k)
         if (session.given < 0).any():  # images to label: the first thing to show them
-            self.label_box.insertItem(1, "unlabelled", NONE)
+            self.label_box.insertItem(1, UNLABELLED, NONE)
         self.split_box.addItem("all splits", None)
         for split in session.splits_present():
             self.split_box.addItem(split, split)
