@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QWidget
 
 from fer_desktop._qt.context import AppContext
@@ -39,6 +40,21 @@ class ToolSpec:
     key: str
     title: str  # the menu's title, e.g. "&Review"
     install: Callable[[AppContext, QMenu], object]
+
+
+def menu_action(menu: QMenu, text: str, slot, shortcut: str | None = None, tip: str = "",
+                before: QAction | None = None) -> QAction:
+    """An entry of a tool's menu (its shortcut works from the main window), placed last or
+    ``before`` another."""
+    act = QAction(text, menu)
+    if shortcut:
+        act.setShortcut(QKeySequence(shortcut))
+    if tip:
+        act.setToolTip(tip)
+        act.setStatusTip(tip)
+    act.triggered.connect(slot)
+    menu.insertAction(before, act) if before is not None else menu.addAction(act)
+    return act
 
 
 def default_tools() -> list[ToolSpec]:

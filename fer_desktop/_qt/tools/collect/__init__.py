@@ -9,12 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QObject
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
 from fer_desktop._qt.context import AppContext
 from fer_desktop._qt.errors import guarded
-from fer_desktop._qt.panels import ToolSpec
+from fer_desktop._qt.panels import ToolSpec, menu_action
 from fer_desktop._qt.settings import value
 from fer_desktop.collect import FaceCollection
 from fer_desktop.review import DatasetRequest
@@ -36,29 +36,17 @@ class CollectTool(QObject):
         super().__init__(menu)
         self.ctx = ctx
         self.menu = menu
-        self.act_folder = self._add("Choose &Folder…", lambda: self.choose_folder(),
-                                    tip="Where saved faces go: one folder per class, unlabelled/ for the rest")
+        self.act_folder = menu_action(menu, "Choose &Folder…", lambda: self.choose_folder(),
+                                      tip="Where saved faces go: one folder per class, unlabelled/ for the rest")
         menu.addSeparator()
         self.label_actions: list[QAction] = []
-        self.act_unlabelled = self._add("Save Face &Unlabelled", lambda: self.save(None), "Alt+0",
-                                        "Save the selected face without a label, to label later in the review")
+        self.act_unlabelled = menu_action(menu, "Save Face &Unlabelled", lambda: self.save(None), "Alt+0",
+                                          "Save the selected face without a label, to label later in the review")
         menu.addSeparator()
-        self.act_review = self._add("&Review Collected Faces", self.review,
-                                    tip="Open the folder in the review window: check, label, export, retrain")
+        self.act_review = menu_action(menu, "&Review Collected Faces", self.review,
+                                      tip="Open the folder in the review window: check, label, export, retrain")
         self.ctx.modelChanged.connect(lambda _model: self._fill_label_actions())
         self._fill_label_actions()
-
-    def _add(self, text: str, slot, shortcut: str | None = None, tip: str = "", before: QAction | None = None
-             ) -> QAction:
-        act = QAction(text, self.menu)
-        if shortcut:
-            act.setShortcut(QKeySequence(shortcut))
-        if tip:
-            act.setToolTip(tip)
-            act.setStatusTip(tip)
-        act.triggered.connect(slot)
-        self.menu.insertAction(before, act) if before is not None else self.menu.addAction(act)
-        return act
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -71,9 +59,9 @@ class CollectTool(QObject):
             self.menu.removeAction(act)
             act.deleteLater()
         self.label_actions = [
-            self._add(f"Save Face as {name}", lambda _=False, c=name: self.save(c),
-                      f"Alt+{k + 1}" if k < 9 else None, f"Save the selected face into {name.capitalize()}/",
-                      before=self.act_unlabelled)
+            menu_action(self.menu, f"Save Face as {name}", lambda _=False, c=name: self.save(c),
+                        f"Alt+{k + 1}" if k < 9 else None, f"Save the selected face into {name.capitalize()}/",
+                        before=self.act_unlabelled)
             for k, name in enumerate(self.classes)]
 
     @property

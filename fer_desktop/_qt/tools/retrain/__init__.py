@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
 from fer_desktop._qt.context import AppContext
 from fer_desktop._qt.jobs import ProcessJob
-from fer_desktop._qt.panels import ToolSpec
+from fer_desktop._qt.panels import ToolSpec, menu_action
 from fer_desktop._qt.settings import value
 from fer_desktop.model_history import ModelHistory, entry_from_card
 from fer_desktop.retrain import RunFolder
@@ -42,27 +41,16 @@ class RetrainTool(QObject):
         self.history = ModelHistory()
         # What closing the app does to a running run: "ask" (a question), "keep" or "stop".
         self.close_policy = "ask"
-        self.act_retrain = self._add(menu, "&Retrain…", self.open_dialog, "Ctrl+Shift+R",
-                                     "Fine-tune the model on the corrected labels, then compare old and new")
-        self.act_show = self._add(menu, "Show &Training Window", self.show_panel)
-        self.act_open_run = self._add(menu, "&Open Run Folder…", lambda: self.open_run_folder(),
-                                      tip="Follow, resume or compare a run started earlier")
+        self.act_retrain = menu_action(menu, "&Retrain…", self.open_dialog, "Ctrl+Shift+R",
+                                       "Fine-tune the model on the corrected labels, then compare old and new")
+        self.act_show = menu_action(menu, "Show &Training Window", self.show_panel)
+        self.act_open_run = menu_action(menu, "&Open Run Folder…", lambda: self.open_run_folder(),
+                                        tip="Follow, resume or compare a run started earlier")
         menu.addSeparator()
         self.history_menu = QMenu("Models &Trained Here", menu)
         self.history_menu.aboutToShow.connect(self.fill_history_menu)
         menu.addMenu(self.history_menu)
         self._reattach()
-
-    def _add(self, menu: QMenu, text: str, slot, shortcut: str | None = None, tip: str = "") -> QAction:
-        act = QAction(text, menu)
-        if shortcut:
-            act.setShortcut(QKeySequence(shortcut))
-        if tip:
-            act.setStatusTip(tip)
-            act.setToolTip(tip)
-        act.triggered.connect(slot)
-        menu.addAction(act)
-        return act
 
     def shared_menus(self) -> dict[str, QMenu]:
         """Menus of this tool that belong in the window's own menus too (Model ▸ history)."""

@@ -5,11 +5,10 @@ in a :class:`~fer_desktop._qt.tools.review.window.ReviewWindow` of its own."""
 from __future__ import annotations
 
 from PySide6.QtCore import QObject
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QWidget
 
 from fer_desktop._qt.context import AppContext
-from fer_desktop._qt.panels import ToolSpec
+from fer_desktop._qt.panels import ToolSpec, menu_action
 from fer_desktop._qt.tools.review.recent import fill_recent_menu
 from fer_desktop.review import DatasetRequest
 
@@ -21,27 +20,19 @@ class ReviewTool(QObject):
         super().__init__(menu)
         self.ctx = ctx
         self._window = None
-        self.act_open = self._add(menu, "&Open Dataset…", lambda: self.window().open_dialog(), "Ctrl+R")
+        self.act_open = menu_action(menu, "&Open Dataset…", lambda: self.window().open_dialog(), "Ctrl+R")
         self.recent_menu = menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(lambda: fill_recent_menu(self.recent_menu, ctx.settings, self.open))
-        self.act_show = self._add(menu, "&Show Review Window", self.show_window)
+        self.act_show = menu_action(menu, "&Show Review Window", self.show_window)
         menu.addSeparator()
-        self.act_export_journal = self._add(menu, "Export &Journal…", lambda: self.window().export_journal())
-        self.act_export_csv = self._add(menu, "Export Ranked &CSV…", lambda: self.window().export_csv())
-        self.act_export_data = self._add(menu, "Export Corrected &Dataset…", lambda: self.window().export_dataset())
+        self.act_export_journal = menu_action(menu, "Export &Journal…", lambda: self.window().export_journal())
+        self.act_export_csv = menu_action(menu, "Export Ranked &CSV…", lambda: self.window().export_csv())
+        self.act_export_data = menu_action(menu, "Export Corrected &Dataset…", lambda: self.window().export_dataset())
         for act in (self.act_export_journal, self.act_export_csv, self.act_export_data):
             act.setEnabled(False)
         ctx.openDatasetRequested.connect(self.open)
         ctx.showSamplesRequested.connect(self.show_ids)
         ctx.datasetOpened.connect(self._dataset_opened)
-
-    def _add(self, menu: QMenu, text: str, slot, shortcut: str | None = None) -> QAction:
-        act = QAction(text, menu)
-        if shortcut:
-            act.setShortcut(QKeySequence(shortcut))
-        act.triggered.connect(slot)
-        menu.addAction(act)
-        return act
 
     def window(self):
         """The review window (one per app), beside the main window and closed with it."""
