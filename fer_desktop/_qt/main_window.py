@@ -695,14 +695,21 @@ class MainWindow(QMainWindow):
 
         show_about(self, self.ctx.model)
 
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        """(action, keys) for every action with a key: the window's own, then the tools' menus
+        (Collect, Review, Training), for Help > Keyboard Shortcuts."""
+        tool_actions = [act for menu in self.menus.values() for act in menu.actions()]
+        rows = []
+        for act in dict.fromkeys([*self.actions(), *tool_actions]):
+            keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in act.shortcuts())
+            if keys:
+                rows.append((act.text().replace("&", ""), keys))
+        return rows
+
     def _show_shortcuts(self) -> None:
         from PySide6.QtWidgets import QMessageBox
 
-        lines = []
-        for act in self.actions():
-            keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in act.shortcuts())
-            if keys:
-                lines.append(f"<tr><td>{act.text().replace('&', '')}</td><td><b>{keys}</b></td></tr>")
+        lines = [f"<tr><td>{text}</td><td><b>{keys}</b></td></tr>" for text, keys in self.shortcut_rows()]
         box = QMessageBox(QMessageBox.Icon.NoIcon, "Keyboard shortcuts", "<table>" + "".join(lines) + "</table>",
                           QMessageBox.StandardButton.Close, self)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
