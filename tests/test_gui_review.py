@@ -425,7 +425,7 @@ def test_the_note_says_which_probabilities_ranked_the_labels(tmp_path):
 
 
 def test_new_images_open_to_be_labelled_and_enter_takes_the_models_class(qtbot, make_window, tmp_path,  # noqa: F811
-                                                                        review_model, one_torch_thread):
+                                                                        faces_root, review_model, one_torch_thread):
     """A folder of loose images opens on the images to label, least sure first; Enter labels the
     current face as the model predicts and moves on, Ctrl+A then Enter labels the rest at once."""
     from fer_desktop.review import NONE
@@ -440,6 +440,10 @@ def test_new_images_open_to_be_labelled_and_enter_takes_the_models_class(qtbot, 
     assert win.filter_bar.label_box.currentText() == "unlabelled" and win.filter_bar.sort == ("confidence", False)
     order = [win.grid.grid_model.sample_at(row) for row in range(win.grid.grid_model.rowCount())]
     assert [float(s.confidence[i]) for i in order] == sorted(float(c) for c in s.confidence)
+    labelled = open_data(qtbot, win, faces_root, review_model)  # a labelled dataset next: errors first again
+    assert win.filter_bar.sort == ("score", False) and win.filter_bar.label_box.currentData() is None
+    s = open_data(qtbot, win, loose, review_model)
+    assert labelled is not s and win.filter_bar.sort == ("confidence", False)
     assert "no labelled faces yet" in win.matrix.headline.text() and "4 not labelled yet" in win.matrix.headline.text()
     assert "4 images came without a label" in win.about_scores.text() and "1–7 another" in win.about_scores.text()
 

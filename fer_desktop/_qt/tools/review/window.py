@@ -408,12 +408,13 @@ class ReviewWindow(QMainWindow):
                 act.setText(f"Label as {session.classes[k]}")
         self._enable(True)
         self.stack.setCurrentWidget(self.grid)
-        if session.unlabelled().any():
-            # Images to label: those first, the ones the model is least sure of at the top (they
-            # need a person; the sure ones can then be taken a class at a time: Ctrl+A, Enter).
-            self.filter_bar.set_sort("confidence")
+        # Images to label: those first, the ones the model is least sure of at the top (they need
+        # a person; the sure ones can then be taken a class at a time: Ctrl+A, Enter). Else the
+        # likeliest label errors first.
+        to_label = bool(session.unlabelled().any())
+        self.filter_bar.set_sort("confidence" if to_label else "score")
         self.sort = self.filter_bar.sort
-        self.apply_filter(Filter(label=NONE) if session.unlabelled().any() else Filter())
+        self.apply_filter(Filter(label=NONE) if to_label else Filter())
         self.grid.setFocus()
         self._update_title()
         self.banner.clear_topic("load")
