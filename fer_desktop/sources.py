@@ -10,10 +10,10 @@ import cv2
 import numpy as np
 
 from trainer.errors import UserError
-from trainer.faces.io import IMAGE_EXTENSIONS
+from trainer.faces.io import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
-IMAGE_SUFFIXES = set(IMAGE_EXTENSIONS)  # the engine's list: what trains is what opens
-VIDEO_SUFFIXES = {".avi", ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".ogv"}
+IMAGE_SUFFIXES = set(IMAGE_EXTENSIONS)  # the engine's lists: what trains is what opens
+VIDEO_SUFFIXES = set(VIDEO_EXTENSIONS)
 RESOLUTIONS: list[tuple[int, int]] = [(640, 480), (1280, 720), (1920, 1080), (320, 240)]
 
 

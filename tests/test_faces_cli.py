@@ -121,7 +121,7 @@ def test_align_unreadable_file_is_a_clear_error(tmp_path, capsys):
     assert "Traceback" not in err
     assert "bad.jpg: not an image" in err
     assert "missing.png: no such file" in err
-    assert "error: none of the 2 input image(s) could be read" in err
+    assert "error: none of the 2 input file(s) could be read" in err
     records = json.loads((out / "faces.json").read_text())
     assert [("error" in r) for r in records] == [True, True]
 
@@ -129,7 +129,7 @@ def test_align_unreadable_file_is_a_clear_error(tmp_path, capsys):
 def test_align_empty_directory_and_bad_detector(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert cli.main(["align", str(tmp_path / "empty"), "--out", str(tmp_path / "o")]) == 2
-    assert "no input images found" in capsys.readouterr().err
+    assert "no input images or videos found" in capsys.readouterr().err
     img = _write(tmp_path / "x.png", np.zeros((10, 10), np.uint8))
     assert cli.main(["align", str(img), "--out", str(tmp_path / "o"), "--detector", "nope"]) == 2
     err = capsys.readouterr().err
@@ -143,3 +143,35 @@ def test_align_non_ascii_names(tmp_path, astronaut_bgr, capsys):
     rec = json.loads((out / "faces.json").read_text(encoding="utf-8"))[0]
     assert rec["image"] == str(src)
     assert (out / rec["faces"][0]["crop"]).is_file()
+
+
+def test_align_samples_video_frames(tmp_path, astronaut_bgr, capsys):
+    """A 2.5 s clip at 10 fps (the astronaut sliding right) and one photo, in a folder: one
+    frame a second is aligned (frames 0, 10, 20), each crop named after its frame, each
+    record giving the frame's index; a file that is no video is recorded, not fatal."""
+    src = tmp_path / "in"
+    src.mkdir()
+    writer = cv2.VideoWriter(str(src / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (320, 240))
+    assert writer.isOpened()
+    head = cv2.resize(astronaut_bgr[0:300, 80:380], (180, 180))
+    for i in range(25):
+        frame = np.full((240, 320, 3), 90, np.uint8)
+        frame[30:210, 10 + 4 * i:190 + 4 * i] = head
+        writer.write(frame)
+    writer.release()
+    _write(src / "photo.png", astronaut_bgr)
+    (src / "broken.mp4").write_bytes(b"no video here")
+    out = tmp_path / "out"
+    assert cli.main(["align", str(src), "--out", str(out), "--detector", DETECTOR, "--every", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "broken.mp4: " in err and "Traceback" not in err and "(3 video frame(s))" in err
+    records = json.loads((out / "faces.json").read_text())
+    frames = [(Path(r["image"]).name, r.get("frame"), len(r.get("faces", []))) for r in records]
+    assert frames == [("photo.png", None, 1), ("broken.mp4", None, 0), ("clip.avi", 0, 1), ("clip.avi", 10, 1),
+                      ("clip.avi", 20, 1)]
+    assert sorted(p.name for p in out.glob("*.png")) == ["clip_f000000_face0.png", "clip_f000010_face0.png",
+                                                         "clip_f000020_face0.png", "photo_face0.png"]
+    boxes = [r["faces"][0]["box"][0] for r in records if r.get("frame") is not None]
+    assert boxes[0] < boxes[1] < boxes[2]  # the face moved right, 40 px each second
+    assert cli.main(["align", str(src / "clip.avi"), "--out", str(out), "--every", "0"]) == 2
+    assert "--every must be a positive number" in capsys.readouterr().err

@@ -10,7 +10,7 @@ import os
 import stat
 import struct
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -22,6 +22,8 @@ from .types import as_uint8
 # The one list of image file types: folders are searched for these, file dialogs offer them.
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".dib", ".tif", ".tiff", ".webp",
                     ".pgm", ".ppm", ".pbm", ".pnm")
+# Videos the app plays and `fer-train align` samples frames from (what OpenCV's FFmpeg reads).
+VIDEO_EXTENSIONS = (".avi", ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".ogv")
 # Limits, checked before anything is decoded (a 19 kB JPEG can claim 30000x30000 pixels):
 # a 100-megapixel photo decodes to 300 MB, and reading it takes under 1.5 GB at its peak.
 MAX_FILE_BYTES = 512 << 20
@@ -160,14 +162,56 @@ def is_image_name(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
+def is_video_name(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in VIDEO_EXTENSIONS
+
+
+def video_frames(path: str | os.PathLike, every_s: float) -> Iterator[tuple[int, np.ndarray]]:
+    """(frame index, BGR frame) for one frame every ``every_s`` seconds of a video, from the
+    first; an ImageReadError when it cannot be opened or holds no frame."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImageReadError(f"{path}: no such video")
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            raise ImageReadError(f"{path}: not a video OpenCV can read")
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        fps = fps if fps and np.isfinite(fps) and 1 <= fps <= 240 else 25.0  # broken headers: a usual rate
+        step = max(1, round(every_s * fps))
+        index = 0
+        while True:
+            ok = cap.grab()  # grab without decoding the frames that are skipped
+            if not ok:
+                break
+            if index % step == 0:
+                ok, frame = cap.retrieve()
+                if ok and frame is not None:
+                    yield index, frame
+            index += 1
+        if index == 0:
+            raise ImageReadError(f"{path}: no frame could be read")
+    finally:
+        cap.release()
+
+
+def videos_under(folder: Path) -> list[Path]:
+    """The video files under ``folder``, recursively, sorted (hidden ones left out)."""
+    return _files_under(folder, is_video_name)
+
+
 def images_under(folder: Path) -> list[Path]:
     """The image files under ``folder``, recursively, sorted; hidden files and folders are
     left out, and symlinked folders are not followed (a link to a parent would loop)."""
+    return _files_under(folder, is_image_name)
+
+
+def _files_under(folder: Path, wanted: Callable[[str], bool]) -> list[Path]:
     found = []
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for f in filenames:
             p = Path(dirpath) / f
-            if not f.startswith(".") and is_image_name(f) and p.is_file():
+            if not f.startswith(".") and wanted(f) and p.is_file():
                 found.append(p)
     return sorted(found)
