@@ -24,6 +24,7 @@ from trainer.evaluation.duplicates import (UNIQUE, across_splits, copies_of, cop
 
 if TYPE_CHECKING:
     from trainer.evaluation.label_quality import IssueScores
+    from trainer.evaluation.suggest import Suggestions
     from trainer.evaluation.not_a_face import FaceDoubts
     from trainer.evaluation.predictions import Predictions
 
@@ -121,6 +122,10 @@ class ReviewSession:
             self.ambiguity = np.full(n, np.nan, np.float32)
         # The data's classes the model cannot predict (FER+'s contempt for a 7-class model).
         self.model_lacks = predictions.model_lacks if predictions is not None else np.zeros(len(self.classes), bool)
+        # What Enter labels a face as: the model's class, until suggestions learnt from the
+        # labels given so far replace it (learn_suggestions).
+        self.suggestions: Suggestions | None = None
+        self.suggested = self.predicted.copy()
         self.scores = np.asarray(issues.scores, np.float64) if issues is not None else np.full(n, np.nan)
         self.flagged = np.asarray(issues.flagged, bool) if issues is not None else np.zeros(n, bool)
         self.out_of_sample = np.asarray(issues.out_of_sample, bool) if issues is not None else np.zeros(n, bool)
@@ -246,15 +251,30 @@ class ReviewSession:
             listener(indices, records)
         return records
 
-    def label_as_predicted(self, samples: Sequence[int | str]) -> list[dict]:
-        """Take the model's top class as each sample's label (one journal write); samples
-        without a prediction are left as they are."""
+    def label_as_suggested(self, samples: Sequence[int | str]) -> list[dict]:
+        """Take the suggested class (the model's, or one learnt from the labels given so far) as
+        each sample's label (one journal write); samples without a prediction stay as they are."""
         targets = []
         for sample in samples:
             i = self._to_index(sample)
-            if self.predicted[i] != NONE:
-                targets.append((i, self.classes[self.predicted[i]]))
+            if self.suggested[i] != NONE:
+                targets.append((i, self.classes[self.suggested[i]]))
         return self.change(targets)
+
+    def learn_suggestions(self) -> Suggestions:
+        """Suggestions learnt from the current labels (trainer.evaluation.suggest; seconds, so
+        the window runs it in a thread); set_suggestions puts them to use."""
+        from trainer.evaluation.suggest import suggest
+
+        if self.predictions is None or self.predictions.embeddings is None:
+            raise DataError(f"{self.name}: no model features to learn suggestions from")
+        labels = self.labels()
+        labels = np.where((labels >= 0) & self.model_lacks[np.maximum(labels, 0)], -1, labels)
+        return suggest(self.probs, self.predictions.embeddings, labels)
+
+    def set_suggestions(self, suggestions: Suggestions) -> None:
+        self.suggestions = suggestions
+        self.suggested = suggestions.classes.astype(np.int64) if self.has_predictions else self.predicted.copy()
 
     def relabel(self, sample: int | str, label: str) -> dict | None:
         return self.set_state(sample, label)

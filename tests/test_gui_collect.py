@@ -68,4 +68,5 @@ def test_saving_without_a_face_says_so(qtbot, window, tmp_path):  # noqa: F811
 def test_help_lists_the_tools_keys_too(window):  # noqa: F811
     rows = dict(window.shortcut_rows())
     assert rows["Save Face as happy"] == "Alt+4" and rows["Save Face Unlabelled"] == "Alt+0"
-    assert rows["Open Dataset…"] == "Ctrl+R" and rows["Retrain…"] == "Ctrl+Shift+R" and "Ctrl+O" in rows["Open Image…"]
+    assert rows["Open Dataset…"] == "Ctrl+R" and rows["Retrain…"] == "Ctrl+Shift+R"
+    assert "Ctrl+O" in rows["Open Image…"]

@@ -467,6 +467,30 @@ def test_new_images_open_to_be_labelled_and_enter_takes_the_models_class(qtbot, 
     win.grid.go_to_row(1)
     current = win.grid.current_sample()
     assert win.grid.selected_samples() == [current] and s.unlabelled()[current]
-    qtbot.waitUntil(win.detail.predicted_button.isVisible)
-    qtbot.mouseClick(win.detail.predicted_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(win.detail.suggested_button.isVisible)
+    qtbot.mouseClick(win.detail.suggested_button, Qt.MouseButton.LeftButton)
     assert s.state_of(current) == s.classes[s.predicted[current]] and win.undo_stack.count() == 2
+
+    # Ctrl+L: suggestions learnt from the labels so far (two here: too few, the model's stay).
+    key(win, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: s.suggestions is not None, timeout=WAIT_MS)
+    assert s.suggestions.rule == "model" and "too few to learn from" in win.banner.text()
+    assert np.array_equal(s.suggested, s.predicted)
+    # Suggestions that differ from the model (as a head learnt from many labels would give):
+    # Enter takes them, the sample and the tile say so.
+    from trainer.evaluation.suggest import Suggestions
+
+    shifted = np.roll(s.probs, 1, axis=1)
+    win._suggestions_learnt(s, Suggestions(shifted, "head", 30, {"model": 0.3, "mix": 0.4, "head": 0.5}))
+    todo = int(np.flatnonzero(s.unlabelled())[0])
+    win.grid.go_to_row(win.grid.grid_model.row_of(todo))
+    wanted = s.classes[int(shifted[todo].argmax())]
+    assert wanted != s.classes[s.predicted[todo]] and f"suggested {wanted}" in win.detail.title.text()
+    assert "a head learnt from your labels, from your 30 labels" in win.banner.text()
+    model = win.grid.grid_model
+    tip = model.data(model.index(model.row_of(todo)), Qt.ItemDataRole.ToolTipRole)
+    assert f"suggested: {wanted} (Enter)" in tip
+    win.grid.clearSelection()
+    win.grid.go_to_row(win.grid.grid_model.row_of(todo))
+    key(win, Qt.Key.Key_Return)
+    assert s.state_of(todo) == wanted

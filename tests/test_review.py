@@ -273,7 +273,7 @@ def test_new_images_are_labelled_with_the_models_help_and_exported(tmp_path, rev
 
     first, rest = todo[0], todo[1:]
     s.relabel(first, "surprise")
-    records = s.label_as_predicted(rest)
+    records = s.label_as_suggested(rest)  # the model's classes: nothing learnt yet
     predicted = {s.ids[i]: s.classes[s.predicted[i]] for i in rest}
     assert {r["id"]: r["to"] for r in records} == predicted and all(r["from"] is None for r in records)
     assert not s.unlabelled().any() and s.summary()["n"] == 9

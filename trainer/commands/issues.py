@@ -116,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
                              f"{doubts.scores[i]:.4f}", "; ".join(doubts.reasons(i)),
                              "; ".join(pred.ids[k] for k in copies_of(groups, members, i))])
     summary = {"data": samples.meta["spec"], "split": samples.name, "model": str(model_path), "n": len(pred),
-               "ranked": len(ranking), "unlabelled": int((pred.labels < 0).sum()), "written": len(order), "flagged": int(found.flagged.sum()),
+               "ranked": len(ranking), "unlabelled": int((pred.labels < 0).sum()),
+               "written": len(order), "flagged": int(found.flagged.sum()),
                "method": method, "trained_on": int(seen.sum()), "out_of_sample": int(found.out_of_sample.sum()),
                "memorisation_gap": found.memorisation_gap,
                "no_face_found": int(doubts.missing.sum()), "blank": int(doubts.blank.sum()),

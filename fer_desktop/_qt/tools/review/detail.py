@@ -48,7 +48,7 @@ def _image_label(parent: QWidget, size: int) -> QLabel:
 
 class DetailView(QWidget):
     stateRequested = Signal(object)  # a class name, None (withdraw) or EXCLUDED
-    predictedRequested = Signal()  # label as the model predicts (Enter)
+    suggestedRequested = Signal()  # label as suggested (Enter)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -97,7 +97,7 @@ class DetailView(QWidget):
         self.info.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         self.buttons_box = QGridLayout()
         self.buttons: dict[object, QPushButton] = {}
-        self.predicted_button: QPushButton | None = None  # "as predicted": a change, not a state
+        self.suggested_button: QPushButton | None = None  # "as suggested": a change, not a state
         self.applies_to = QLabel(self)  # the buttons change every selected face: say so
         self.applies_to.setStyleSheet("color: #0b68cb; font-weight: bold;")
         self.applies_to.setWordWrap(True)
@@ -123,10 +123,10 @@ class DetailView(QWidget):
         self.show_sample(-1)
 
     def _build_buttons(self) -> None:
-        for button in [*self.buttons.values(), *([self.predicted_button] if self.predicted_button else [])]:
+        for button in [*self.buttons.values(), *([self.suggested_button] if self.suggested_button else [])]:
             self.buttons_box.removeWidget(button)
             button.deleteLater()
-        self.buttons, self.predicted_button = {}, None
+        self.buttons, self.suggested_button = {}, None
         if self.session is None:
             return
         entries = [(f"{k + 1}  {c}", c, class_color(c, k)) for k, c in enumerate(self.session.classes)]
@@ -139,11 +139,12 @@ class DetailView(QWidget):
             self.buttons_box.addWidget(button, n // columns, n % columns)
             self.buttons[state] = button
         if self.session.has_predictions:
-            self.predicted_button = self._button("⏎  as predicted", "#0090ff")
-            self.predicted_button.setToolTip("Take the model's class (Enter)")
-            self.predicted_button.clicked.connect(lambda _=False: self.predictedRequested.emit())
+            self.suggested_button = self._button("⏎  as suggested", "#0090ff")
+            self.suggested_button.setToolTip("Take the suggested class: the model's, or one learnt from your labels "
+                                             "(Ctrl+L) (Enter)")
+            self.suggested_button.clicked.connect(lambda _=False: self.suggestedRequested.emit())
             n = len(entries)
-            self.buttons_box.addWidget(self.predicted_button, n // columns, n % columns)
+            self.buttons_box.addWidget(self.suggested_button, n // columns, n % columns)
 
     def _button(self, text: str, color: str) -> QPushButton:
         button = QPushButton(text, self)
@@ -177,13 +178,13 @@ class DetailView(QWidget):
             self.original.clear()
             self.info.setText("")
             self.votes.setText("")
-            for button in [*self.buttons.values(), *([self.predicted_button] if self.predicted_button else [])]:
+            for button in [*self.buttons.values(), *([self.suggested_button] if self.suggested_button else [])]:
                 button.setEnabled(False)
             return
         for button in self.buttons.values():
             button.setEnabled(True)
-        if self.predicted_button is not None:
-            self.predicted_button.setEnabled(bool(s.predicted[i] != NONE))
+        if self.suggested_button is not None:
+            self.suggested_button.setEnabled(bool(s.suggested[i] != NONE))
         state = s.state_of(i)
         for key, button in self.buttons.items():
             button.setChecked(key == state)
@@ -207,6 +208,8 @@ class DetailView(QWidget):
             text = "not labelled yet" if s.given[i] < 0 else f"labelled {given}"
         if s.predicted[i] != NONE:
             text += f"  ·  predicted {s.classes[s.predicted[i]]} {s.confidence[i]:.0%}"
+        if s.suggested[i] != s.predicted[i]:
+            text += f"  ·  suggested {s.classes[s.suggested[i]]}"
         self.title.setText(text)
         now = state if state not in (None, EXCLUDED) else given
         color = QColor(class_color(now))

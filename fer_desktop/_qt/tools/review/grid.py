@@ -152,6 +152,8 @@ class TileCache:
             painter.setFont(self.font)
             painter.setPen(self.text_color)
             text = f"→ {s.classes[predicted]} {s.confidence[i]:.0%}"
+            if s.suggested[i] != predicted and label_now < 0:  # what Enter gives, learnt from the labels: first
+                text = f"⏎ {s.classes[s.suggested[i]]} · {s.classes[predicted]} {s.confidence[i]:.0%}"
             painter.drawText(line2, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                              self.metrics.elidedText(text, Qt.TextElideMode.ElideRight, line2.width()))
         painter.end()
@@ -260,6 +262,8 @@ def tile_tooltip(s: ReviewSession, i: int) -> str:
         lines.append(f"corrected: {state}")
     if s.predicted[i] != NONE:
         lines.append(f"predicted: {s.classes[s.predicted[i]]} {s.confidence[i]:.0%}")
+    if s.suggested[i] != s.predicted[i]:
+        lines.append(f"suggested: {s.classes[s.suggested[i]]} (Enter), learnt from your labels")
     if not np.isnan(s.scores[i]):
         lines.append(f"label-issue score {s.scores[i]:.3f} (low: likely wrong)"
                      + ("; flagged" if s.flagged[i] else ""))
@@ -385,6 +389,11 @@ class SampleGrid(QListView):
         """Sample ``sample`` changed (relabelled, excluded): draw its tile again."""
         self.cache.invalidate(sample)
         self.grid_model.refresh(sample)
+
+    def refresh_all(self) -> None:
+        """Every tile changed (new suggestions): draw them again as they come into view."""
+        self.cache.reset(self.cache.session)
+        self.viewport().update()
 
     def set_order(self, order: np.ndarray, keep: int | None = None) -> None:
         """Show ``order``; ``keep`` (a sample index) stays current when it is still shown,

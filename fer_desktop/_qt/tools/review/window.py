@@ -69,7 +69,8 @@ def scores_note(s: ReviewSession) -> str:
             "<span style='background:#0090ff; color:#ffffff'>&nbsp;=&nbsp;</span> an exact copy is in the data, "
             "<span style='background:#0090ff; color:#ffffff'>&nbsp;≈&nbsp;</span> a near copy (cropped, lit or encoded otherwise, or mirrored).</p>"
             f"{_non_faces_note(s)}{_copies_note(s)}"
-            "<p><b>Keys</b>: 1–{k} label, Enter the model's class, 0 back to the given label, X not a face, "
+            "<p><b>Keys</b>: 1–{k} label, Enter the suggested class (the model's, until Ctrl+L learns from "
+            "your labels), 0 back to the given label, X not a face, "
             "Space / arrows next and "
             "previous, Shift/Ctrl+click or Ctrl+A select several (a key then changes them all), Ctrl+Z / "
             "Ctrl+Shift+Z undo and redo. Every change is in the journal at once.</p>"
@@ -82,9 +83,9 @@ def _to_label_note(s: ReviewSession) -> str:
     if not new:
         return ""
     return (f"<p><b>To label</b>: {new:,} image{'s' * (new != 1)} came without a label (Label ▸ <i>unlabelled</i> "
-            "shows those still without one, the model's least sure first). Enter takes the model's class "
-            "for the selected faces, 1–{k} another; Export Corrected Dataset writes class folders, the images "
-            "still to label in <i>unlabelled/</i>.</p>")
+            "shows those still without one, the model's least sure first). Enter takes the suggested class "
+            "for the selected faces, 1–{k} another; after some labels, Ctrl+L learns suggestions from them. "
+            "Export Corrected Dataset writes class folders, the images still to label in <i>unlabelled/</i>.</p>")
 
 
 def _non_faces_note(s: ReviewSession) -> str:
@@ -131,6 +132,7 @@ class ReviewWindow(QMainWindow):
         self.sort: tuple[str, bool] = ("score", False)
         self.load_job: ThreadJob | None = None
         self.export_job: ThreadJob | None = None
+        self.learn_job: ThreadJob | None = None
         self.undo_stack = QUndoStack(self)
         self._build_central()
         self._build_docks()
@@ -160,8 +162,8 @@ class ReviewWindow(QMainWindow):
         self.grid = SampleGrid(central)
         self.placeholder = QWidget(central)
         self.placeholder_text = QLabel("Open a dataset to review it: Review ▸ Open dataset… (Ctrl+O).\n"
-                                       "Any dataset the trainer reads: a FER-2013 or FER+ csv, class folders, or a folder of "
-                                       "images to label.",
+                                       "Any dataset the trainer reads: a FER-2013 or FER+ csv, class folders, "
+                                       "or a folder of images to label.",
                                        self.placeholder)
         self.placeholder_text.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder_text.setWordWrap(True)
@@ -203,7 +205,7 @@ class ReviewWindow(QMainWindow):
         left_lay.addStretch(1)
         self.matrix.cellClicked.connect(self._cell_clicked)
         self.detail.stateRequested.connect(self.set_state)
-        self.detail.predictedRequested.connect(self.label_as_predicted)
+        self.detail.suggestedRequested.connect(self.label_as_suggested)
         self.docks: dict[str, QDockWidget] = {}
         for key, title, widget, area in (
                 ("reviewMatrix", "Confusion matrix", left, Qt.DockWidgetArea.LeftDockWidgetArea),
@@ -246,9 +248,12 @@ class ReviewWindow(QMainWindow):
         for k in range(MAX_CLASSES):
             act = a(f"Label {k + 1}", lambda _=False, k=k: self.set_label_index(k), [str(k + 1)])
             self.label_actions.append(act)
-        self.act_accept = a("Label as &Predicted", lambda: self.label_as_predicted(), ["Return", "Enter"],
-                            tip="Take the model's top class as the label of the selected faces (to label new "
-                                "images quickly: check, then Enter)")
+        self.act_accept = a("Label as &Suggested", lambda: self.label_as_suggested(), ["Return", "Enter"],
+                            tip="Take the suggested class (the model's, until suggestions are learnt from your "
+                                "labels) as the label of the selected faces: check, then Enter")
+        self.act_learn = a("&Learn Suggestions from My Labels", lambda: self.learn_suggestions(), ["Ctrl+L"],
+                           tip="Fit a head on the model's features to the labels given so far; the suggestions "
+                               "follow it where it beats the model on your own labels")
         # Enter only from the grid: in the id box it ends the typing, and must not label a face.
         self.act_accept.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.removeAction(self.act_accept)
@@ -301,8 +306,8 @@ class ReviewWindow(QMainWindow):
         self.label_menu = m
         for act in self.label_actions:
             m.addAction(act)
-        for act in (self.act_accept, self.act_withdraw, self.act_exclude, None, self.act_select_all,
-                    self.act_advance):
+        for act in (self.act_accept, self.act_learn, None, self.act_withdraw, self.act_exclude, None,
+                    self.act_select_all, self.act_advance):
             m.addSeparator() if act is None else m.addAction(act)
         m = mb.addMenu("&Go")
         for act in (self.act_next, self.act_prev, None, self.act_all, self.act_wrong, self.act_flagged, self.act_edited,
@@ -328,7 +333,7 @@ class ReviewWindow(QMainWindow):
         for act in (self.act_export_journal, self.act_export_csv, self.act_export_data, self.act_withdraw,
                     self.act_exclude, self.act_next, self.act_prev, self.act_all, self.act_wrong, self.act_flagged,
                     self.act_edited, self.act_no_face, self.act_disagree, self.act_copies, self.act_select_all,
-                    self.act_find, self.act_accept, *self.label_actions):
+                    self.act_find, self.act_accept, self.act_learn, *self.label_actions):
             act.setEnabled(on)
 
     def _track_job(self, job) -> None:
@@ -520,19 +525,46 @@ class ReviewWindow(QMainWindow):
             self.grid.step(1)
 
     @guarded
-    def label_as_predicted(self) -> None:
-        """Label the selected samples with the model's top class each: one undo step."""
+    def label_as_suggested(self) -> None:
+        """Label the selected samples with their suggested class each: one undo step."""
         if self.session is None or not self.session.has_predictions:
             return
         samples = self.grid.selected_samples()
         if not samples or (len(samples) > CONFIRM_ABOVE
-                           and not self.confirm_batch(len(samples), "label as the model predicts")):
+                           and not self.confirm_batch(len(samples), "label as suggested")):
             return
-        records = self.session.label_as_predicted(samples)
+        records = self.session.label_as_suggested(samples)
         if records:
             self.undo_stack.push(LabelCommand(self.session, records))
         if len(samples) == 1 and self.act_advance.isChecked():
             self.grid.step(1)
+
+    @guarded
+    def learn_suggestions(self) -> None:
+        """Learn suggestions from the labels given so far, in a thread; the grid and the sample
+        show them when they arrive."""
+        s = self.session
+        if s is None or not s.has_predictions or self.learn_job is not None:
+            return
+        job = ThreadJob(s.learn_suggestions, title="Learning suggestions from your labels", parent=self)
+        job.returned.connect(lambda found, s=s: self._suggestions_learnt(s, found))
+        job.errored.connect(lambda exc: self.banner.show_message(f"Could not learn suggestions: {exc}", "error",
+                                                                 "suggest"))
+        job.finished.connect(self._learn_ended)
+        self.learn_job = job
+        self.ctx.start_job(job)
+
+    def _suggestions_learnt(self, session: ReviewSession, found) -> None:
+        if session is not self.session:  # another dataset opened meanwhile
+            return
+        session.set_suggestions(found)
+        self.grid.refresh_all()
+        self.detail.show_sample(self.detail.sample)
+        self.banner.show_message(f"Suggestions: {found.describe()}. Ctrl+L again after more labels.", "info",
+                                 "suggest")
+
+    def _learn_ended(self) -> None:
+        self.learn_job = None
 
     def confirm_batch(self, n: int, what: str) -> bool:
         """Ask before one key press changes many faces (undo would put them back, but say it);
@@ -630,7 +662,7 @@ class ReviewWindow(QMainWindow):
         super().closeEvent(event)
 
     def shutdown(self) -> None:
-        for job in (self.load_job, self.export_job):
+        for job in (self.load_job, self.export_job, self.learn_job):
             if job is not None:
                 job.cancel()
                 job.wait(10000)
