@@ -494,3 +494,26 @@ def test_new_images_open_to_be_labelled_and_enter_takes_the_models_class(qtbot, 
     win.grid.go_to_row(win.grid.grid_model.row_of(todo))
     key(win, Qt.Key.Key_Return)
     assert s.state_of(todo) == wanted
+
+
+def test_suggestions_asked_for_are_learnt_again_as_labels_arrive(qtbot, make_window, tmp_path,  # noqa: F811
+                                                                  review_model, one_torch_thread):
+    from trainer.data.synthetic import write_class_folders
+
+    gen = write_class_folders(tmp_path / "gen", 15, class_names=["Happy", "Sad"], size=48)
+    loose = tmp_path / "new"
+    loose.mkdir()
+    for f in gen.rglob("*.png"):
+        f.rename(loose / f"{f.parent.name}-{f.name}")
+    win = make_window()
+    s = open_data(qtbot, win, loose, review_model)
+    key(win, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: s.suggestions is not None, timeout=WAIT_MS)
+    assert s.suggestions.labelled == 0 and "learnt again after every 20 new labels" in win.banner.text()
+    happy = [i for i, name in enumerate(s.ids) if name.startswith("Happy")]
+    s.set_states(happy[:10], "happy")  # 10 new labels: not yet
+    assert win.learn_job is None and s.suggestions.labelled == 0
+    sad = [i for i, name in enumerate(s.ids) if name.startswith("Sad")]
+    s.set_states(sad[:10], "sad")  # 20: learnt again, quietly, from both classes' labels
+    qtbot.waitUntil(lambda: s.suggestions.labelled == 20, timeout=WAIT_MS)
+    assert s.suggestions.cv_accuracy and "from your 20 labels" in win.statusBar().currentMessage()

@@ -38,6 +38,7 @@ from trainer.data.relabel import EXCLUDED
 
 MAX_CLASSES = 8  # number keys 1-8 (FER+ has contempt)
 CONFIRM_ABOVE = 50  # a key press that changes more faces than this asks first (Ctrl+A, then a digit)
+RELEARN_EVERY = 20  # once suggestions are learnt (Ctrl+L), they are learnt again after this many new labels
 
 
 def _home(path: str | Path) -> str:
@@ -540,28 +541,39 @@ class ReviewWindow(QMainWindow):
             self.grid.step(1)
 
     @guarded
-    def learn_suggestions(self) -> None:
+    def learn_suggestions(self, automatic: bool = False) -> None:
         """Learn suggestions from the labels given so far, in a thread; the grid and the sample
-        show them when they arrive."""
+        show them when they arrive. ``automatic``: a relearn after new labels, said quietly."""
         s = self.session
         if s is None or not s.has_predictions or self.learn_job is not None:
             return
         job = ThreadJob(s.learn_suggestions, title="Learning suggestions from your labels", parent=self)
-        job.returned.connect(lambda found, s=s: self._suggestions_learnt(s, found))
+        job.returned.connect(lambda found, s=s: self._suggestions_learnt(s, found, automatic))
         job.errored.connect(lambda exc: self.banner.show_message(f"Could not learn suggestions: {exc}", "error",
                                                                  "suggest"))
         job.finished.connect(self._learn_ended)
         self.learn_job = job
         self.ctx.start_job(job)
 
-    def _suggestions_learnt(self, session: ReviewSession, found) -> None:
+    def _suggestions_learnt(self, session: ReviewSession, found, automatic: bool = False) -> None:
         if session is not self.session:  # another dataset opened meanwhile
             return
         session.set_suggestions(found)
         self.grid.refresh_all()
         self.detail.show_sample(self.detail.sample)
-        self.banner.show_message(f"Suggestions: {found.describe()}. Ctrl+L again after more labels.", "info",
-                                 "suggest")
+        text = f"Suggestions: {found.describe()}."
+        if automatic:
+            self.statusBar().showMessage(text, 10000)
+        else:
+            self.banner.show_message(f"{text} They are learnt again after every {RELEARN_EVERY} new labels.",
+                                     "info", "suggest")
+
+    def _relearn_if_due(self) -> None:
+        """Suggestions the user asked for keep up with the labels: learnt again every RELEARN_EVERY."""
+        s = self.session
+        if s is not None and s.suggestions is not None and \
+                int((s.labels() >= 0).sum()) - s.suggestions.labelled >= RELEARN_EVERY:
+            self.learn_suggestions(automatic=True)
 
     def _learn_ended(self) -> None:
         self.learn_job = None
@@ -586,6 +598,7 @@ class ReviewWindow(QMainWindow):
         if self.detail.sample in indices:
             self.detail.show_sample(self.detail.sample)
         self._update_title()
+        self._relearn_if_due()
         self.ctx.labels_changed(self.session.dataset, [self.session.ids[i] for i in indices])
 
     # ------------------------------------------------------------------ exports
