@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+import trainer.evaluation.suggest as suggest_module
 from trainer.evaluation.suggest import MIN_LABELS, suggest
 
 
@@ -48,3 +49,12 @@ def test_too_few_labels_leave_the_model_alone():
     found = suggest(probs, x, _given(truth, MIN_LABELS - 1))
     assert found.rule == "model" and found.cv_accuracy == {} and (found.classes == 1).all()
     assert "too few to learn from" in found.describe()
+
+
+def test_many_labels_are_drawn_down_and_said_so(monkeypatch):
+    monkeypatch.setattr(suggest_module, "MAX_LABELS", 50)
+    x, truth = _faces()
+    blind = np.tile([0.5, 0.3, 0.2], (len(truth), 1))
+    found = suggest(blind, x, _given(truth, 120))
+    assert (found.labelled, found.used) == (120, 50) and "from 50 of your 120 labels" in found.describe()
+    assert (found.classes == truth).mean() > 0.9
