@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 import numpy as np
 
 from fer_desktop.review import DatasetRequest
 from fer_desktop.review_io import open_session
+from trainer.evaluation.suggest import suggest
 
 SHARES = (1.0, 0.75, 0.5, 0.25, 0.1)
 LEARN_FROM = (25, 50, 100, 200, 400)
@@ -57,8 +59,6 @@ def learning_table(labels: np.ndarray, probs: np.ndarray, embeddings: np.ndarray
     """For each K of ``sizes``: K labelled faces drawn at random (``draws`` times), the accuracy
     of the model's classes and of the learnt suggestions on the other labelled faces, and which
     rule each draw chose."""
-    from trainer.evaluation.suggest import suggest
-
     rng = np.random.default_rng(0)
     known = np.flatnonzero(labels >= 0)
     rows = []
@@ -102,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     learnt = []
     if args.learn:
         learnt = learning_table(labels, session.probs, session.predictions.embeddings)
+        started = time.perf_counter()
+        whole = suggest(session.probs, session.predictions.embeddings, labels)
+        print(f"\nfrom all {whole.labelled:,} labels: {whole.describe()}; {time.perf_counter() - started:.1f} s")
         print("\n| faces labelled so far | the model's class right on the rest | learnt suggestion right "
               "| rules chosen |")
         print("|---:|---:|---:|---|")
