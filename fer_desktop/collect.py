@@ -14,11 +14,11 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-import cv2
 import numpy as np
 
 from trainer.classes import UNLABELLED
 from trainer.data.samples import DataError
+from trainer.faces.io import write_image
 
 # Context around the detector's box, as a share of its side, each way: enough for the aligner
 # to find the eyes again and for the paper's crop box (1.35 eye distances below the eyes).
@@ -63,9 +63,7 @@ class FaceCollection:
         n = 0
         while (path := folder / f"{stamp}-{n:02d}.png").exists():
             n += 1
-        if not cv2.imwrite(str(path), face_region(frame, box)):
-            raise OSError(f"could not write {path}")
-        return path
+        return write_image(path, face_region(frame, box))
 
     def counts(self) -> dict[str, int]:
         """Faces saved so far, per label (``unlabelled`` included), for the status line."""

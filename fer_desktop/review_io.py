@@ -370,9 +370,8 @@ def _copy_fer_csv(source: Path, out: Path, state: dict[str, str], progress: Prog
 
 def _write_crops(session: ReviewSession, out: Path, state: dict[str, str], progress: Progress,
                  cancelled: Callable[[], bool] | None) -> Path:
-    import cv2
-
     from trainer.classes import UNLABELLED
+    from trainer.faces.io import write_image
 
     n = len(session)
     for i in range(n):
@@ -386,7 +385,6 @@ def _write_crops(session: ReviewSession, out: Path, state: dict[str, str], progr
         dest = out.joinpath(*([split] if split else []), target.capitalize(),
                             session.ids[i].replace(":", "-") + ".png")
         dest.parent.mkdir(parents=True, exist_ok=True)
-        if not cv2.imwrite(str(dest), session.samples.images[i]):
-            raise OSError(f"could not write {dest}")
+        write_image(dest, session.samples.images[i])
     progress(n, n)
     return out

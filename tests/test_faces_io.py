@@ -139,3 +139,13 @@ def test_find_images_recurses_and_filters(tmp_path, colour):
     assert found == ["a/b/two.JPG", "a/one.png", "three.tiff"]
     # Files named directly are kept whatever their extension (read_image decides).
     assert list(find_images([tmp_path / "notes.txt"])) == [tmp_path / "notes.txt"]
+
+
+def test_write_image_round_trips_under_any_name(tmp_path):
+    from trainer.faces.io import write_image
+
+    image = (np.arange(24 * 32) % 251).astype(np.uint8).reshape(24, 32)
+    path = write_image(tmp_path / "été.png", image)
+    assert np.array_equal(cv2.imread(str(path), cv2.IMREAD_UNCHANGED), image)
+    with pytest.raises(OSError, match="could not encode"):
+        write_image(tmp_path / "x.notaformat", image)

@@ -12,10 +12,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from trainer.errors import UserError
+from trainer.faces.io import write_image
 
 
 class AlignError(UserError, RuntimeError):
@@ -81,7 +81,7 @@ class _Writer:
             name = _unique(f"{stem}_face{i}.png", self.used)
             target = self.out_dir / name
             target.parent.mkdir(parents=True, exist_ok=True)
-            _write_png(target, a.crop)
+            write_image(target, a.crop)
             entry = a.face.to_dict()
             entry["crop"] = name
             entry["eye_source"] = a.face.eye_source
@@ -174,8 +174,3 @@ def _unique(name: str, used: set[str]) -> str:
     return name
 
 
-def _write_png(path: Path, image: np.ndarray) -> None:
-    ok, buf = cv2.imencode(".png", image)
-    if not ok:
-        raise AlignError(f"could not encode a PNG for {path}")
-    buf.tofile(str(path))  # tofile: non-ASCII paths work on every platform

@@ -158,6 +158,21 @@ def find_images(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
             yield p
 
 
+def write_image(path: str | os.PathLike, image: np.ndarray) -> Path:
+    """Write ``image`` in the format its suffix names (PNG, JPEG ...); encoded in memory and
+    written with numpy, so non-ASCII paths work on every platform (cv2.imwrite's do not on
+    Windows). An OSError when it cannot be written."""
+    path = Path(path)
+    try:
+        ok, buf = cv2.imencode(path.suffix or ".png", image)
+    except cv2.error:  # no encoder for that suffix
+        ok = False
+    if not ok:
+        raise OSError(f"could not encode {path.name} as {path.suffix or '.png'}")
+    buf.tofile(str(path))
+    return path
+
+
 def is_image_name(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
