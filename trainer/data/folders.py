@@ -80,19 +80,24 @@ def dataset_classes(names: set[str]) -> tuple[str, ...]:
 
 def _has_split_level(root: Path, subdirs: list[Path]) -> bool:
     """False when ROOT's folders are classes, True when they are splits; a mix is an error
-    (most likely a misspelt class folder), and so is an unlabelled folder beside split folders
-    (its images would belong to no split)."""
-    others = [d for d in subdirs if not is_unlabelled_folder(d.name)]
-    unlabelled = [d.name for d in subdirs if is_unlabelled_folder(d.name)]
-    if unlabelled and others and all(_holds_class_folders(d) for d in others):
-        raise DataError(f"{root}: {unlabelled[0]!r} sits beside the split folders {', '.join(d.name for d in others)}; "
-                        f"move it into one of them ({others[0].name}/{unlabelled[0]}/) beside its class folders")
+    (most likely a misspelt class folder)."""
+    _check_unlabelled_placement(root, subdirs)
     class_like = [d.name for d in subdirs if is_class_name(d.name) or is_unlabelled_folder(d.name)]
     if class_like and len(class_like) != len(subdirs):
         odd = [d.name for d in subdirs if d.name not in class_like]
         raise DataError(f"{root}: unknown class folder name(s) {', '.join(map(repr, odd))} next to class folders "
                         f"{', '.join(class_like)}")
     return not class_like
+
+
+def _check_unlabelled_placement(root: Path, subdirs: list[Path]) -> None:
+    """An unlabelled folder beside split folders (each holding class folders) is an error: its
+    images would belong to no split."""
+    unlabelled = [d.name for d in subdirs if is_unlabelled_folder(d.name)]
+    splits = [d for d in subdirs if not is_unlabelled_folder(d.name)]
+    if unlabelled and splits and all(_holds_class_folders(d) for d in splits):
+        raise DataError(f"{root}: {unlabelled[0]!r} sits beside the split folders {', '.join(d.name for d in splits)}; "
+                        f"move it into one of them ({splits[0].name}/{unlabelled[0]}/) beside its class folders")
 
 
 def _holds_class_folders(folder: Path) -> bool:
