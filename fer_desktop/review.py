@@ -274,7 +274,7 @@ class ReviewSession:
 
     def set_suggestions(self, suggestions: Suggestions) -> None:
         self.suggestions = suggestions
-        self.suggested = suggestions.classes.astype(np.int64) if self.has_predictions else self.predicted.copy()
+        self.suggested = suggestions.classes.astype(np.int64)
 
     def relabel(self, sample: int | str, label: str) -> dict | None:
         return self.set_state(sample, label)

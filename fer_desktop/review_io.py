@@ -117,14 +117,14 @@ def _predictions(model_path: Path, samples: SampleSet, data: str, cache_dir, dev
                  cancelled, status: Status):
     """The model's pass over the crops (a CachedPass): from the cache when this model already
     ran over them (no model load), else run it."""
-    from trainer.evaluation.predictions import CachedPass, cached_predict, load_cached, pass_file
+    from trainer.evaluation.predictions import cached_predict, load_cached
     from trainer.inference.backends import create_classifier
     from trainer.models.card import read_card
 
     found = load_cached(model_path, samples, data, cache_dir=cache_dir, **_REVIEW_PASS)
-    if found is not None:
+    if found is not None:  # the crops hashed once: the pass's file comes with it
         log.info("review %s: predictions from the cache", samples.name)
-        return CachedPass(found, True, pass_file(model_path, samples, data, cache_dir, **_REVIEW_PASS))
+        return found
     status("loading the model")
     card = read_card(model_path)
     # Every core: this is the one job the user is waiting on (ONNX Runtime on a CPU).

@@ -243,12 +243,13 @@ def pass_file(model_path: str | Path, samples: SampleSet, data: str, cache_dir: 
 
 
 def load_cached(model_path: str | Path, samples: SampleSet, data: str, *, cache_dir: str | Path | None = None,
-                tta_flip: bool = True, embeddings: bool = False, views: bool = False) -> Predictions | None:
+                tta_flip: bool = True, embeddings: bool = False, views: bool = False) -> CachedPass | None:
     """A cached pass of ``model_path`` over exactly these crops, or None; a cache entry that does
     not load is discarded. Given labels always come from ``samples`` (a relabelled set reuses
     the model's pass). Needs no model: callers check here before loading one."""
     path = pass_file(model_path, samples, data, cache_dir, tta_flip=tta_flip, embeddings=embeddings, views=views)
-    return _load_pass(path, model_path, samples)
+    found = _load_pass(path, model_path, samples)
+    return None if found is None else CachedPass(found, True, path)
 
 
 def _load_pass(path: Path, model_path: str | Path, samples: SampleSet) -> Predictions | None:

@@ -123,7 +123,7 @@ class DetailView(QWidget):
         self.show_sample(-1)
 
     def _build_buttons(self) -> None:
-        for button in [*self.buttons.values(), *([self.suggested_button] if self.suggested_button else [])]:
+        for button in self._all_buttons():
             self.buttons_box.removeWidget(button)
             button.deleteLater()
         self.buttons, self.suggested_button = {}, None
@@ -145,6 +145,9 @@ class DetailView(QWidget):
             self.suggested_button.clicked.connect(lambda _=False: self.suggestedRequested.emit())
             n = len(entries)
             self.buttons_box.addWidget(self.suggested_button, n // columns, n % columns)
+
+    def _all_buttons(self) -> list[QPushButton]:
+        return [*self.buttons.values(), *([self.suggested_button] if self.suggested_button else [])]
 
     def _button(self, text: str, color: str) -> QPushButton:
         button = QPushButton(text, self)
@@ -178,7 +181,7 @@ class DetailView(QWidget):
             self.original.clear()
             self.info.setText("")
             self.votes.setText("")
-            for button in [*self.buttons.values(), *([self.suggested_button] if self.suggested_button else [])]:
+            for button in self._all_buttons():
                 button.setEnabled(False)
             return
         for button in self.buttons.values():

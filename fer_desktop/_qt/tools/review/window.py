@@ -514,27 +514,24 @@ class ReviewWindow(QMainWindow):
         selected): on disk before the screen changes, one undo step however many."""
         if self.session is None:
             return
-        samples = self.grid.selected_samples()
         what = ("withdraw the corrections of" if state is None else "exclude" if state == EXCLUDED
                 else f"relabel as {state}")
-        if not samples or (len(samples) > CONFIRM_ABOVE and not self.confirm_batch(len(samples), what)):
-            return
-        records = self.session.set_states(samples, state)
-        if records:
-            self.undo_stack.push(LabelCommand(self.session, records))
-        if len(samples) == 1 and self.act_advance.isChecked():
-            self.grid.step(1)
+        self._change_selection(what, lambda samples: self.session.set_states(samples, state))
 
     @guarded
     def label_as_suggested(self) -> None:
         """Label the selected samples with their suggested class each: one undo step."""
         if self.session is None or not self.session.has_predictions:
             return
+        self._change_selection("label as suggested", self.session.label_as_suggested)
+
+    def _change_selection(self, what: str, change) -> None:
+        """Apply ``change`` (selected samples -> journal records) to the selection, asking first
+        when it is large (``what``: the change in words); one undo step; one face: go on."""
         samples = self.grid.selected_samples()
-        if not samples or (len(samples) > CONFIRM_ABOVE
-                           and not self.confirm_batch(len(samples), "label as suggested")):
+        if not samples or (len(samples) > CONFIRM_ABOVE and not self.confirm_batch(len(samples), what)):
             return
-        records = self.session.label_as_suggested(samples)
+        records = change(samples)
         if records:
             self.undo_stack.push(LabelCommand(self.session, records))
         if len(samples) == 1 and self.act_advance.isChecked():
