@@ -23,13 +23,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="fer-desktop review",
         description="Browse a model's mistakes on a labelled dataset, rank likely label errors, relabel "
                     "(number keys, undo with Ctrl+Z) and export. Every change goes to a journal at once.")
-    p.add_argument("data", help="a FER-2013 csv(.gz), a FER+ csv or a class-folder dataset")
+    p.add_argument("data", help="a FER-2013 csv(.gz), a FER+ csv, a class-folder dataset or a folder of images")
     p.add_argument("--split", help="split(s) to review, '+'-joined (default: all)")
     p.add_argument("--model", help="model file (.safetensors/.json), or a bundled model by name (e.g. paper-fer32-sfew); default: the bundled default model")
     p.add_argument("--journal", help="relabel journal (default: one per dataset in the user's data folder)")
     p.add_argument("--input", choices=("auto", "photo", "crop"),
                    help="what the images are: photo (find the face), crop (face crops: pad, re-align, else as "
                         "they are), auto; default: what the dataset declares (FER-2013, FER+, SFEW: crop)")
+    p.add_argument("--every-face", action="store_true",
+                   help="one sample a face: every face of the photos (group photos) and of one frame a second of "
+                        "the videos, cut once into a folder in your data folder (default: an image is its largest face)")
     p.add_argument("--cell", metavar="LABEL:PREDICTED",
                    help="start on one confusion-matrix cell, e.g. angry:neutral (either side may be empty)")
     p.add_argument("--filter", choices=tuple(FILTERS), help="start with this filter")
@@ -86,7 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if size:
         window.resize(*size)
     window.show()
-    window.open_dataset(DatasetRequest(args.data, args.split, args.model, args.journal, args.input))
+    window.open_dataset(DatasetRequest(args.data, args.split, args.model, args.journal, args.input,
+                                       args.every_face))
 
     exit_code = {"code": 0}
 

@@ -23,6 +23,7 @@ from trainer.evaluation.duplicates import (UNIQUE, across_splits, copies_of, cop
                                            group_members, likeness, near_copy_groups)
 
 if TYPE_CHECKING:
+    from trainer.data.every_face import FaceSource
     from trainer.evaluation.label_quality import IssueScores
     from trainer.evaluation.suggest import Suggestions
     from trainer.evaluation.not_a_face import FaceDoubts
@@ -40,14 +41,16 @@ COPIES = ("any", "disagree", "split")
 class DatasetRequest:
     """What to open: a dataset path (FER-2013 csv, FER+ csv, class folders), the splits
     ("+"-joined; None = all), the model (None = the bundled one), the journal (None = the
-    dataset's default journal in the user's data dir) and what its images are (auto | photo |
-    crop; None = what the dataset declares: trainer.data.input_kinds)."""
+    dataset's default journal in the user's data dir), what its images are (auto | photo |
+    crop; None = what the dataset declares: trainer.data.input_kinds), and whether every face
+    of its photos and videos is a sample (trainer.data.every_face) or an image its largest face."""
 
     path: str
     split: str | None = None
     model: str | None = None
     journal: str | None = None
     input: str | None = None
+    every_face: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,8 @@ class ReviewSession:
                  doubts: FaceDoubts | None = None, copy_group: np.ndarray | None = None,
                  paths: list[str | None] | None = None, votes: np.ndarray | None = None,
                  vote_names: tuple[str, ...] = (), source: str = "", kind: str = "folder",
-                 model_name: str = "", model_path: str = "", splits: np.ndarray | None = None) -> None:
+                 model_name: str = "", model_path: str = "", splits: np.ndarray | None = None,
+                 origins: list[FaceSource | None] | None = None, opening_note: str = "") -> None:
         n = len(samples)
         self.samples = samples
         self.ids = list(samples.ids)
@@ -100,6 +104,9 @@ class ReviewSession:
         splits = splits if splits is not None else samples.meta.get("split_per_sample")
         self.splits = np.asarray(splits, dtype=str) if splits is not None else np.full(n, "", dtype=str)
         self.paths = paths if paths is not None else [None] * n
+        # Where each face came from when a photo or video gave several (trainer.data.every_face).
+        self.origins = origins if origins is not None else [None] * n
+        self.opening_note = opening_note  # what opening found that the user should hear of, once
         self.votes = votes  # (N, K) raw votes (FER+), NaN-free; None without
         self.vote_names = vote_names
         self.model_name = model_name

@@ -8,12 +8,13 @@ Qt-free: the window runs :func:`open_session` and the exports in a ThreadJob, pa
 from __future__ import annotations
 
 import csv
+import dataclasses
 import gzip
 import logging
 import re
 import shutil
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -22,6 +23,10 @@ from trainer.data.relabel import EXCLUDED, dataset_key, default_journal_path
 from trainer.data.samples import DataError, SampleSet
 from trainer.evaluation.label_quality import IssueScores
 from trainer.evaluation.not_a_face import FaceDoubts
+
+if TYPE_CHECKING:
+    from trainer.data.crops import FaceOptions
+    from trainer.data.every_face import FaceSource
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +64,8 @@ def open_session(request: DatasetRequest, *, progress: Progress | None = None,
     declares), run the model over every sample (cached on disk: reopening is instant), score
     the labels, and read the journal. Raises the engine's Cancelled when ``cancelled()`` turns
     true."""
-    from trainer.data.datasets import DataSpec, LoadOptions, dataset_kind, load_samples
-    from trainer.data.input_kinds import input_for
+    from trainer.data.datasets import DataSpec, dataset_kind
     from trainer.evaluation.duplicates import cached_near_copy_groups
-    from trainer.evaluation.evaluate import face_options_for_input
     from trainer.evaluation.trained_on import trained_on
     from trainer.inference.bundled import resolve_model
     from trainer.models.card import read_card
@@ -77,11 +80,12 @@ def open_session(request: DatasetRequest, *, progress: Progress | None = None,
         if found:
             progress(int(found.group(1)), int(found.group(2)))
 
+    opened = _faces_to_read(request, path, card, progress, cancelled, status)
+    source, path = path, opened.path
     status("reading faces")
     splits = tuple(s for s in (request.split or "").split("+") if s) or all_splits(path)
     spec = DataSpec(path, splits)
-    faces = face_options_for_input(card, input_for(path, request.input))
-    samples = load_samples(spec, LoadOptions(faces=faces, report=report, faces_on_csv=True), purpose="eval")
+    samples = _read_samples(spec, opened, source, report)
     kind = dataset_kind(path)
     _stop_if(cancelled, "cancelled while reading faces")
     preds, _, pass_file = _predictions(model_path, samples, str(spec), cache_dir, device, progress, cancelled, status)
@@ -98,7 +102,58 @@ def open_session(request: DatasetRequest, *, progress: Progress | None = None,
     no_splits = np.full(len(samples), "", dtype=str) if not splits else None
     return ReviewSession(samples, journal, dataset=dataset_key(path), predictions=preds, issues=issues, doubts=doubts,
                          copy_group=copies, paths=paths, votes=votes, vote_names=vote_names, source=str(path), kind=kind,
-                         model_name=card.name, model_path=str(model_path), splits=no_splits)
+                         model_name=card.name, model_path=str(model_path), splits=no_splits,
+                         origins=[opened.origins.get(i) for i in samples.ids] if opened.origins else None,
+                         opening_note=opened.note)
+
+
+@dataclasses.dataclass
+class _FacesToRead:
+    path: Path  # where the samples are read from: the dataset, or the faces cut from its photos
+    faces: FaceOptions  # how their model input is made
+    origins: dict[str, FaceSource]  # a cut face's id -> its photo
+    note: str = ""  # what cutting found
+
+
+def _faces_to_read(request: DatasetRequest, path: Path, card, progress: Progress, cancelled, status: Status
+                   ) -> _FacesToRead:
+    """The dataset's images as the request says (auto, photo, crop); with every face, the
+    faces of its photos cut first (trainer.data.every_face)."""
+    from trainer.data.every_face import every_face_folder, face_sources, summary
+    from trainer.data.input_kinds import input_for
+    from trainer.evaluation.evaluate import face_options_for_input
+
+    if not request.every_face:
+        return _FacesToRead(path, face_options_for_input(card, input_for(path, request.input)), {})
+    status("finding every face")
+    folder = every_face_folder(path, face_options_for_input(card, "photo"), progress=progress, cancelled=cancelled)
+    # Cut by the app's own pipeline from the photos: the faces are model input, used as they are.
+    return _FacesToRead(folder, face_options_for_input(card, "none"), face_sources(folder),
+                        f"Every face of {path.name}: {summary(folder)}.")
+
+
+def _read_samples(spec, opened: _FacesToRead, source: Path, report: Callable[[str], None]) -> SampleSet:
+    from trainer.data.datasets import LoadOptions, load_samples
+
+    every_face = opened.path != source
+    try:
+        samples = load_samples(spec, LoadOptions(faces=opened.faces, report=report, faces_on_csv=True), purpose="eval")
+    except DataError as exc:
+        if every_face:  # name the user's folder, not the faces' one
+            raise DataError(str(exc).replace(str(opened.path), str(source))) from None
+        raise DataError(f"{exc}{_videos_hint(source)}") from None
+    if every_face:  # each face was found and aligned in its photo: say so, not "used as is"
+        samples = dataclasses.replace(samples, meta={**samples.meta, "face_methods": np.full(len(samples), "detect")})
+    return samples
+
+
+def _videos_hint(path: Path) -> str:
+    """Why a folder of videos reads as no images, and what to do."""
+    from trainer.faces.io import videos_under
+
+    videos = videos_under(path) if path.is_dir() else []
+    return (f". It holds {len(videos)} video(s): open it with Every face (--every-face) to label the faces of "
+            "one frame a second") if videos else ""
 
 
 def _stop_if(cancelled: Callable[[], bool] | None, text: str) -> None:

@@ -42,6 +42,21 @@ def astronaut_bgr():
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
+@pytest.fixture(scope="session")
+def two_people_bgr(astronaut_bgr):
+    """Two real people side by side, 512 px high: the astronaut (scikit-image) in columns
+    0-511, Grace Hopper (matplotlib's sample data) right of her; both photos are in the public
+    domain."""
+    import cv2
+    import matplotlib
+    import numpy as np
+
+    hopper = cv2.imread(os.path.join(matplotlib.get_data_path(), "sample_data", "grace_hopper.jpg"))
+    h = astronaut_bgr.shape[0]
+    hopper = cv2.resize(hopper, (round(hopper.shape[1] * h / hopper.shape[0]), h))
+    return np.hstack([astronaut_bgr, hopper])
+
+
 @pytest.fixture
 def one_torch_thread():
     """Training tests share two cores with whatever else runs; more torch threads only thrash."""

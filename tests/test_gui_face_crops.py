@@ -117,3 +117,19 @@ def test_the_review_dialog_says_what_the_dataset_holds(qtbot, tmp_path):
     assert not dialog.face_crops.isChecked() and dialog.request().input is None
     dialog.face_crops.setChecked(True)
     assert dialog.request().input == "crop"
+
+
+def test_the_review_dialog_asks_for_every_face_or_face_crops_not_both(qtbot, tmp_path):
+    from fer_desktop._qt.tools.review.open_dialog import OpenDatasetDialog
+
+    (tmp_path / "party").mkdir()
+    dialog = OpenDatasetDialog(path=str(tmp_path / "party"))
+    qtbot.addWidget(dialog)
+    assert not dialog.every_face.isChecked() and dialog.request().every_face is False
+    dialog.face_crops.setChecked(True)
+    dialog.every_face.setChecked(True)  # group photos: one sample a face, so not face crops
+    assert not dialog.face_crops.isChecked()
+    request = dialog.request()
+    assert request.every_face is True and request.input is None
+    dialog.face_crops.setChecked(True)
+    assert not dialog.every_face.isChecked() and dialog.request().input == "crop"

@@ -8,7 +8,6 @@ import os
 import time
 
 import cv2
-import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
@@ -23,17 +22,11 @@ MODEL_DELAY_S = 3.0  # an artificially slow model load: long enough to see what 
 
 
 @pytest.fixture(scope="session")
-def two_faces_png(astronaut_bgr, tmp_path_factory):
-    """Two real people side by side: the astronaut (scikit-image) and Grace Hopper (matplotlib's
-    sample data); both photos are in the public domain."""
-    import matplotlib
-
-    hopper = cv2.imread(os.path.join(matplotlib.get_data_path(), "sample_data", "grace_hopper.jpg"))
-    h = astronaut_bgr.shape[0]
-    hopper = cv2.resize(hopper, (round(hopper.shape[1] * h / hopper.shape[0]), h))
+def two_faces_png(astronaut_bgr, two_people_bgr, tmp_path_factory):
+    """Two real people side by side (conftest's two_people_bgr), then the astronaut alone."""
     folder = tmp_path_factory.mktemp("two")
     path = folder / "two_faces.png"
-    cv2.imwrite(str(path), np.hstack([astronaut_bgr, hopper]))
+    cv2.imwrite(str(path), two_people_bgr)
     cv2.imwrite(str(folder / "zz_one_face.png"), astronaut_bgr)  # the next file in the folder
     return path
 

@@ -517,3 +517,29 @@ def test_suggestions_asked_for_are_learnt_again_as_labels_arrive(qtbot, make_win
     s.set_states(sad[:10], "sad")  # 20: learnt again, quietly, from both classes' labels
     qtbot.waitUntil(lambda: s.suggestions.labelled == 20, timeout=WAIT_MS)
     assert s.suggestions.cv_accuracy and "from your 20 labels" in win.statusBar().currentMessage()
+
+
+def test_group_photos_are_reviewed_face_by_face(qtbot, make_window, tmp_path, two_people_bgr,  # noqa: F811
+                                                review_model, one_torch_thread):
+    """Opened with every face, a photo of two people is two samples; the detail shows the photo
+    with the selected face boxed, says which face it is, and the banner what the cut found."""
+    import cv2
+
+    photos = tmp_path / "party"
+    photos.mkdir()
+    cv2.imwrite(str(photos / "two.png"), two_people_bgr)
+    cv2.imwrite(str(photos / "wall.png"), np.full((90, 90, 3), 120, np.uint8))
+    win = make_window()
+    with qtbot.waitSignal(win.sessionChanged, timeout=WAIT_MS):
+        win.open_dataset(DatasetRequest(str(photos), model=str(review_model), every_face=True))
+    s = win.session
+    assert s.ids == ["two_face0.png", "two_face1.png"] and s.unlabelled().all()
+    assert "2 faces from 1 of 2 images; no face in wall.png" in win.banner.text()
+    win.grid.go_to_row(win.grid.grid_model.row_of(1))
+    qtbot.waitUntil(lambda: win.detail.sample == 1)
+    assert win.detail.original.pixmap() is not None and not win.detail.original.pixmap().isNull()
+    caption = win.detail.original_caption.text()
+    assert caption.startswith(f"photo {two_people_bgr.shape[1]}×512: two.png, face 2 of 2"), caption
+    assert "<b>from</b> two.png, face 2 of 2" in win.detail.info.text()
+    key(win, Qt.Key.Key_4)  # happy
+    assert s.state_of(1) == "happy"

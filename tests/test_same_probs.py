@@ -111,3 +111,27 @@ def test_sfew_val_agrees_with_the_default_options(shared_data, tmp_path, capsys)
     doc = predict(picked, None, capsys)
     assert {image["input"] for image in doc["images"]} == {"crop"}
     assert assert_same(pred, doc, data) == len(picked)
+
+
+def test_every_face_in_the_review_gets_predicts_probabilities(tmp_path, two_people_bgr, tiny_model, capsys,  # noqa: F811
+                                                              monkeypatch):
+    """A group photo opened in the review with every face: each face's probabilities are those
+    ``fer-desktop predict`` gives the same face of the photo (matched by its box)."""
+    from fer_desktop.review import DatasetRequest
+    from fer_desktop.review_io import open_session
+    from trainer.faces.geometry import box_iou
+
+    monkeypatch.setenv("FER_DESKTOP_HOME", str(tmp_path / "home"))
+    photos = tmp_path / "party"
+    photos.mkdir()
+    cv2.imwrite(str(photos / "two.png"), two_people_bgr)
+    doc = predict([photos / "two.png"], tiny_model, capsys)
+    faces = doc["images"][0]["faces"]
+    s = open_session(DatasetRequest(str(photos), model=str(tiny_model), every_face=True),
+                     cache_dir=tmp_path / "predictions")
+    assert len(faces) == len(s) == 2
+    for i, origin in enumerate(s.origins):
+        face = max(faces, key=lambda f: box_iou(f["box"], origin.box))
+        assert box_iou(face["box"], origin.box) > 0.99
+        probs = np.array([face["probs"][c] for c in s.classes])
+        np.testing.assert_allclose(probs, s.probs[i], atol=TOLERANCE, err_msg=s.ids[i])

@@ -21,6 +21,7 @@ from fer_desktop._qt.annotate import to_qimage
 from fer_desktop._qt.prob_bars import add_class_bars, remove_class_bars
 from fer_desktop.colors import class_color, text_color_on
 from fer_desktop.review import NONE, ReviewSession
+from trainer.data.every_face import FaceSource
 from trainer.data.relabel import EXCLUDED
 
 FACE = 200  # px
@@ -36,6 +37,23 @@ def _likeness(likeness: tuple[float, bool] | None) -> str:
     alike, mirrored = likeness
     # rounded down: a near copy never reads "1.00", the same pixels
     return f", {'mirrored' if mirrored else 'near'}: {np.floor(alike * 100) / 100:.2f} alike"
+
+
+def _read_pixmap(path: str, box: tuple[float, ...] | None) -> QPixmap | None:
+    """An image file as a pixmap, ``box`` (x, y, w, h) drawn on it; None when unreadable."""
+    import cv2
+
+    from trainer.faces.io import ImageReadError, read_image
+
+    try:
+        image = read_image(path)  # any path, non-ASCII ones too
+    except ImageReadError:
+        return None
+    if box is not None:  # a line that stays visible once the photo is scaled into the panel
+        x, y, w, h = (int(round(v)) for v in box)
+        thick = max(2, round(max(image.shape[:2]) / ORIGINAL * 2))
+        cv2.rectangle(image, (x, y), (x + w, y + h), (0, 200, 255), thick)
+    return QPixmap.fromImage(to_qimage(image))
 
 
 def _image_label(parent: QWidget, size: int) -> QLabel:
@@ -54,7 +72,7 @@ class DetailView(QWidget):
         super().__init__(parent)
         self.session: ReviewSession | None = None
         self.sample = -1
-        self._original_cache: tuple[str, QPixmap | None] = ("", None)
+        self._original_cache: tuple[tuple, QPixmap | None] = ((), None)
         self.title = QLabel("No sample selected", self)
         font = QFont(self.title.font())
         font.setPointSizeF(font.pointSizeF() * 1.25)
@@ -195,7 +213,7 @@ class DetailView(QWidget):
         face = QPixmap.fromImage(to_qimage(s.samples.images[i]))
         self.face.setPixmap(face.scaled(FACE - 4, FACE - 4, Qt.AspectRatioMode.KeepAspectRatio,
                                         Qt.TransformationMode.SmoothTransformation))
-        self._show_original(s.paths[i])
+        self._show_original(s.paths[i], s.origins[i])
         self._show_method(s, i)
         self._show_bars(s, i, state)
         self._show_votes(s, i)
@@ -229,25 +247,29 @@ class DetailView(QWidget):
         self.face_caption.setText(f"model input: {title}")
         self.face.setToolTip(f"The face as the model gets it (grey): {title}")
 
-    def _show_original(self, path: str | None) -> None:
-        visible = path is not None
+    def _show_original(self, path: str | None, origin: FaceSource | None) -> None:
+        """The image file; for a face of a group photo, the photo with the face boxed."""
+        from trainer.faces.io import is_video_name
+
+        photo = origin is not None and not is_video_name(origin.image)
+        shown = origin.image if photo else path
+        visible = shown is not None
         self.original.setVisible(visible)
         self.original_caption.setVisible(visible)
         if not visible:
             return
-        cached_path, pixmap = self._original_cache
-        if cached_path != path:
-            import cv2
-
-            image = cv2.imread(path, cv2.IMREAD_COLOR)
-            pixmap = None if image is None else QPixmap.fromImage(to_qimage(image))
-            self._original_cache = (path, pixmap)
+        key = (shown, origin.box if photo else None)
+        cached_key, pixmap = self._original_cache
+        if cached_key != key:
+            pixmap = _read_pixmap(shown, origin.box if photo else None)
+            self._original_cache = (key, pixmap)
         if pixmap is None:
             self.original.setText("cannot read\nthe original")
             return
         self.original.setPixmap(pixmap.scaled(ORIGINAL - 4, ORIGINAL - 4, Qt.AspectRatioMode.KeepAspectRatio,
                                               Qt.TransformationMode.SmoothTransformation))
-        self.original_caption.setText(f"original {pixmap.width()}×{pixmap.height()}")
+        where = f": {origin.describe()}" if origin is not None else ""
+        self.original_caption.setText(f"{'photo' if photo else 'original'} {pixmap.width()}×{pixmap.height()}{where}")
 
     def _show_bars(self, s: ReviewSession, i: int, state: str | None) -> None:
         if self.bars is None:
@@ -276,6 +298,8 @@ class DetailView(QWidget):
         lines = [f"<b>id</b> {s.ids[i]}"]
         if s.paths[i]:
             lines.append(f"<b>file</b> {s.paths[i]}")
+        if s.origins[i] is not None:
+            lines.append(f"<b>from</b> {s.origins[i].describe()} ({s.origins[i].image})")
         if s.splits[i]:
             lines.append(f"<b>split</b> {s.splits[i]}")
         if not np.isnan(s.scores[i]):

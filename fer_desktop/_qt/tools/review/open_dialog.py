@@ -70,6 +70,12 @@ class OpenDatasetDialog(QDialog):
         self.face_crops.setToolTip("Each image is a face crop (FER-2013's, SFEW's): pad it, find the face again and "
                                    "re-align it, else use it as it is. Otherwise faces are found in the images. "
                                    "Set by itself for known crop datasets")
+        self.every_face = QCheckBox("Every face (group photos; videos, one frame a second)", self)
+        self.every_face.setToolTip("One sample a face: every face of each photo, and of one frame a second of each "
+                                   "video, is cut once into a folder of its own (in your data folder) and reviewed "
+                                   "face by face. Otherwise an image is one sample, its largest face")
+        self.face_crops.toggled.connect(lambda on: on and self.every_face.setChecked(False))
+        self.every_face.toggled.connect(lambda on: on and self.face_crops.setChecked(False))
         self._declared: str | None = None  # what the typed dataset declares (trainer.data.input_kinds)
         form = QFormLayout(self)
         form.addRow("Dataset", row)
@@ -77,6 +83,7 @@ class OpenDatasetDialog(QDialog):
         form.addRow("Model", model_row)
         form.addRow("Journal", self.journal)
         form.addRow("Images", self.face_crops)
+        form.addRow("", self.every_face)
         note = QLabel("The model runs over every face once; the result is cached, so reopening is instant.", self)
         note.setWordWrap(True)
         form.addRow(note)
@@ -130,7 +137,8 @@ class OpenDatasetDialog(QDialog):
         split = self.split.currentText().strip()  # an item's text is its split, or typed by hand
         split = "" if split == "all splits" else split
         crops = self.face_crops.isChecked()
+        every_face = self.every_face.isChecked()
         # As declared when the box says what the dataset says; the user's choice otherwise.
-        kind = None if crops == (self._declared == "crop") else ("crop" if crops else "auto")
+        kind = None if every_face or crops == (self._declared == "crop") else ("crop" if crops else "auto")
         return DatasetRequest(path, split or None, self.model.text().strip() or None,
-                              self.journal.text().strip() or None, kind)
+                              self.journal.text().strip() or None, kind, every_face)

@@ -1,4 +1,4 @@
-"""*Review ▸ Open Recent*: the datasets opened before (path, split, model, journal, input), the
+"""*Review ▸ Open Recent*: the datasets opened before (path, split, model, journal, input, every face), the
 newest first, kept in the settings as JSON; a hand-edited or stale entry is skipped, never fatal."""
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ def remember(settings: QSettings, request: DatasetRequest) -> None:
 def title(request: DatasetRequest) -> str:
     """``sfew2 (Val) · model paper-fer32-sfew · ../shared/data/sfew2``"""
     parts = [Path(request.path).name + (f" ({request.split})" if request.split else "")]
+    if request.every_face:
+        parts.append("every face")
     if request.model:
         parts.append(f"model {Path(request.model).stem}")
     parts.append(request.path)

@@ -424,6 +424,8 @@ class ReviewWindow(QMainWindow):
         self.grid.setFocus()
         self._update_title()
         self.banner.clear_topic("load")
+        if session.opening_note:
+            self.banner.show_message(session.opening_note, "info", "load")
         self.ctx.dataset_opened(session)
         self.sessionChanged.emit(session)
 

@@ -1,0 +1,176 @@
+"""Every face of a folder of photos and videos as a dataset of face crops: the layout kept, each
+face traced to its photo (checked against where the two people stand in the composite photo,
+not against the detector), made once and again only when the files or the face settings change,
+nothing half-made left behind, and the review opened on it face by face with a journal that
+outlives the faces. That each face gets the live view's probabilities: test_same_probs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from trainer.data.crops import FaceOptions
+from trainer.data.every_face import STAMP, every_face_folder, face_sources, faces_folder_path, summary
+from trainer.data.samples import DataError
+
+ASTRONAUT_WIDTH = 512  # conftest's two_people_bgr: the astronaut fills columns 0-511, Hopper the rest
+
+PHOTO = FaceOptions(mode="photo", crop_size=48)
+
+
+@pytest.fixture
+def photos(tmp_path, two_people_bgr, astronaut_bgr) -> Path:
+    """``photos/Happy/two.png`` (two people), ``photos/unlabelled/one.png``, a blank image and a
+    broken one."""
+    root = tmp_path / "photos"
+    (root / "Happy").mkdir(parents=True)
+    (root / "unlabelled").mkdir()
+    cv2.imwrite(str(root / "Happy" / "two.png"), two_people_bgr)
+    cv2.imwrite(str(root / "unlabelled" / "one.png"), astronaut_bgr)
+    cv2.imwrite(str(root / "unlabelled" / "blank.png"), np.full((120, 120, 3), 90, np.uint8))
+    (root / "unlabelled" / "broken.jpg").write_bytes(b"\xff\xd8 not a whole JPEG")
+    return root
+
+
+def test_every_face_keeps_the_layout_and_traces_each_face_to_its_photo(photos, tmp_path):
+    folder = every_face_folder(photos, PHOTO, home=tmp_path / "home")
+    assert folder == faces_folder_path(photos, tmp_path / "home") and folder.name == "photos"
+    crops = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.png"))
+    assert crops == ["Happy/two_face0.png", "Happy/two_face1.png", "unlabelled/one_face0.png"]
+    assert json.loads((folder / "fer-dataset.json").read_text()) == {"input": "crop"}
+
+    sources = face_sources(folder)
+    two = [sources["Happy/two_face0.png"], sources["Happy/two_face1.png"]]
+    assert {Path(s.image).name for s in two} == {"two.png"} and [s.index for s in two] == [0, 1]
+    assert all(s.faces == 2 and s.frame is None for s in two)
+    centres = sorted(s.box[0] + s.box[2] / 2 for s in two)
+    assert centres[0] < ASTRONAUT_WIDTH < centres[1]  # one face on each person
+    # A face is the model's input, at the options' crop size (what it gets is in test_same_probs).
+    assert cv2.imread(str(folder / "Happy" / "two_face0.png"), cv2.IMREAD_UNCHANGED).shape == (48, 48)
+    assert summary(folder) == "3 faces from 2 of 4 images; no face in blank.png; could not read broken.jpg"
+
+
+def test_faces_are_cut_again_only_when_the_files_change(photos, tmp_path, monkeypatch, astronaut_bgr):
+    import trainer.faces.batch as batch
+
+    home = tmp_path / "home"
+    folder = every_face_folder(photos, PHOTO, home=home)
+    stamp = (folder / STAMP).read_text()
+    calls = []
+    real = batch.align_files
+    monkeypatch.setattr(batch, "align_files", lambda *a, **k: calls.append(1) or real(*a, **k))
+    assert every_face_folder(photos, PHOTO, home=home) == folder and calls == []
+    assert every_face_folder(photos, FaceOptions(mode="photo", crop_size=64), home=home) == folder
+    assert len(calls) == 1  # another model's input size: cut again
+    cv2.imwrite(str(photos / "unlabelled" / "new.png"), astronaut_bgr)
+    every_face_folder(photos, PHOTO, home=home)
+    assert len(calls) == 2 and (folder / "unlabelled" / "new_face0.png").is_file()
+    assert (folder / STAMP).read_text() != stamp
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["photos"]  # no .partial or .old left
+
+
+def test_a_cancelled_or_faceless_cut_leaves_the_faces_as_they_were(photos, tmp_path, astronaut_bgr):
+    from trainer.evaluation.predictions import Cancelled
+
+    home = tmp_path / "home"
+    folder = every_face_folder(photos, PHOTO, home=home)
+    before = sorted(p.name for p in folder.rglob("*"))
+    cv2.imwrite(str(photos / "Happy" / "more.png"), astronaut_bgr)
+    with pytest.raises(Cancelled):
+        every_face_folder(photos, PHOTO, home=home, cancelled=lambda: True)
+    assert sorted(p.name for p in folder.rglob("*")) == before
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["photos"]
+
+    blank = tmp_path / "blank"
+    blank.mkdir()
+    cv2.imwrite(str(blank / "grey.png"), np.full((80, 80, 3), 90, np.uint8))
+    with pytest.raises(DataError, match="no face found in any of its 1 image"):
+        every_face_folder(blank, PHOTO, home=home)
+    assert not faces_folder_path(blank, home).parent.exists() or not any(faces_folder_path(blank, home).parent.iterdir())
+    with pytest.raises(DataError, match="not in a file"):
+        every_face_folder(photos / "Happy" / "two.png", PHOTO, home=home)
+
+
+def test_every_face_of_a_video_is_one_frame_a_second(tmp_path, astronaut_bgr):
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    frame = cv2.resize(astronaut_bgr, (320, 320))
+    writer = cv2.VideoWriter(str(clips / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (320, 320))
+    for _ in range(25):  # 2.5 s at 10 fps: frames 0, 10 and 20
+        writer.write(frame)
+    writer.release()
+    folder = every_face_folder(clips, PHOTO, home=tmp_path / "home")
+    sources = face_sources(folder)
+    assert sorted(sources) == ["clip_f000000_face0.png", "clip_f000010_face0.png", "clip_f000020_face0.png"]
+    assert sorted(s.frame for s in sources.values()) == [0, 10, 20]
+    assert sources["clip_f000010_face0.png"].describe() == "clip.avi, frame 10, face 1 of 1"
+    assert summary(folder) == "3 faces from 1 of 1 videos"
+
+
+def test_the_review_opens_every_face_and_keeps_the_labels(photos, tmp_path, monkeypatch, one_torch_thread):
+    from fer_desktop.review import DatasetRequest
+    from fer_desktop.review_io import open_session
+
+    monkeypatch.setenv("FER_DESKTOP_HOME", str(tmp_path / "home"))
+    model = _tiny_model(tmp_path)
+    request = DatasetRequest(str(photos), model=str(model), every_face=True)
+    s = open_session(request, cache_dir=tmp_path / "predictions")
+    assert s.ids == ["Happy/two_face0.png", "Happy/two_face1.png", "unlabelled/one_face0.png"]
+    assert s.classes[s.given[0]] == s.classes[s.given[1]] == "happy" and s.given[2] == -1
+    assert s.dataset == "photos" and s.name.startswith("photos")
+    assert [o.describe() for o in s.origins] == ["two.png, face 1 of 2", "two.png, face 2 of 2", "one.png, face 1 of 1"]
+    assert s.opening_note == ("Every face of photos: 3 faces from 2 of 4 images; no face in blank.png; "
+                              "could not read broken.jpg.")
+    assert [s.method_of(i) for i in range(len(s))] == ["detect"] * 3  # found and aligned in the photo
+    assert not s.doubts.no_face.any()
+    s.relabel("Happy/two_face1.png", "neutral")
+    again = open_session(request, cache_dir=tmp_path / "predictions")
+    assert again.journal.path == s.journal.path and again.state_of(1) == "neutral"
+
+    no_faces = DatasetRequest(str(tmp_path / "nowhere"), model=str(model), every_face=True)
+    with pytest.raises(DataError, match="not found"):
+        open_session(no_faces)
+
+
+def test_a_folder_of_videos_opened_image_by_image_says_to_open_every_face(tmp_path, monkeypatch):
+    from fer_desktop.review import DatasetRequest
+    from fer_desktop.review_io import open_session
+
+    monkeypatch.setenv("FER_DESKTOP_HOME", str(tmp_path / "home"))
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    (clips / "clip.mp4").write_bytes(b"not read: the error comes first")
+    with pytest.raises(DataError, match=r"holds 1 video\(s\): open it with Every face"):
+        open_session(DatasetRequest(str(clips), model=str(_tiny_model(tmp_path))))
+
+
+def _tiny_model(tmp_path: Path) -> Path:
+    """Random weights (a 48 px Lite0), the card's crops made as the app makes them."""
+    import torch
+
+    from trainer.classes import BASIC_CLASSES
+    from trainer.models.card import ModelCard, save_model
+    from trainer.models.registry import create_model
+
+    torch.manual_seed(0)
+    model, _ = create_model("efficientnet-lite0", len(BASIC_CLASSES), pretrained=False)
+    card = ModelCard(name="tiny-every-face", backbone="efficientnet-lite0", classes=list(BASIC_CLASSES),
+                     input_size=48, mean=[0.5], std=[0.5],
+                     preprocessing={"faces": "crops", "grey": True, "crop_size": 48})
+    weights, _ = save_model(model, card, tmp_path / "model" / "tiny")
+    return weights
+
+
+def test_every_face_folders_stay_out_of_the_collected_faces(tmp_path, monkeypatch):
+    """Collect's default folder is a dataset of class folders: a digest folder in it would be
+    read as a misspelt class."""
+    pytest.importorskip("pytestqt")
+    from fer_desktop._qt.tools.collect import default_folder
+
+    monkeypatch.setenv("FER_DESKTOP_HOME", str(tmp_path / "home"))
+    made = faces_folder_path(tmp_path / "photos")
+    assert made.is_relative_to(tmp_path / "home") and not made.is_relative_to(default_folder())
