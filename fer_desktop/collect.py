@@ -25,16 +25,34 @@ from trainer.faces.io import write_image
 MARGIN = 0.4
 
 
-def face_region(frame: np.ndarray, box: Sequence[float], margin: float = MARGIN) -> np.ndarray:
+def face_region(frame: np.ndarray, box: Sequence[float], margin: float = MARGIN,
+                others: Sequence[Sequence[float]] = ()) -> np.ndarray:
     """The part of ``frame`` around an (x, y, w, h) box, grown by ``margin`` of its side each
-    way and cut at the frame's edges (a copy)."""
+    way and cut at the frame's edges (a copy). The context stops where one of the ``others``
+    (the frame's other faces) begins, never inside the box itself: a neighbour's face in the
+    region could be the one found again when the crop is read (the largest face wins)."""
     x, y, w, h = box
     height, width = frame.shape[:2]
-    x0, y0 = max(0, int(round(x - margin * w))), max(0, int(round(y - margin * h)))
-    x1, y1 = min(width, int(round(x + w + margin * w))), min(height, int(round(y + h + margin * h)))
-    if x1 <= x0 or y1 <= y0:
-        raise DataError(f"the face box {tuple(round(v) for v in box)} lies outside the {width}x{height} frame")
-    return frame[y0:y1, x0:x1].copy()
+    x0, y0 = max(0.0, x - margin * w), max(0.0, y - margin * h)
+    x1, y1 = min(float(width), x + w + margin * w), min(float(height), y + h + margin * h)
+    for ox, oy, ow, oh in others:
+        if ox + ow <= x0 or ox >= x1 or oy + oh <= y0 or oy >= y1:
+            continue  # outside the region already
+        # Give up the side the neighbour lies on: the one it overlaps least of the box's.
+        gaps = {"left": x - (ox + ow), "right": ox - (x + w), "top": y - (oy + oh), "bottom": oy - (y + h)}
+        side = max(gaps, key=gaps.get)
+        if side == "left":
+            x0 = max(x0, min(x, ox + ow))
+        elif side == "right":
+            x1 = min(x1, max(x + w, ox))
+        elif side == "top":
+            y0 = max(y0, min(y, oy + oh))
+        else:
+            y1 = min(y1, max(y + h, oy))
+    c0, r0, c1, r1 = (int(round(v)) for v in (x0, y0, x1, y1))
+    if c1 <= c0 or r1 <= r0:
+        raise ValueError(f"the face box {tuple(round(v) for v in box)} lies outside the {width}x{height} frame")
+    return frame[r0:r1, c0:c1].copy()
 
 
 class FaceCollection:
@@ -55,15 +73,17 @@ class FaceCollection:
             raise DataError(f"no class {label!r}; classes: {', '.join(self.classes)}")
         return self.root / (label.capitalize() if label is not None else UNLABELLED)
 
-    def save(self, frame: np.ndarray, box: Sequence[float], label: str | None = None) -> Path:
-        """Write one face (PNG, as captured) under its label's folder; returns the file."""
+    def save(self, frame: np.ndarray, box: Sequence[float], label: str | None = None,
+             others: Sequence[Sequence[float]] = ()) -> Path:
+        """Write one face (PNG, as captured; ``others``: the frame's other faces, kept out of its
+        context) under its label's folder; returns the file."""
         folder = self.folder_for(label)
         folder.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         n = 0
         while (path := folder / f"{stamp}-{n:02d}.png").exists():
             n += 1
-        return write_image(path, face_region(frame, box))
+        return write_image(path, face_region(frame, box, others=others))
 
     def counts(self) -> dict[str, int]:
         """Faces saved so far, per label (``unlabelled`` included), for the status line."""

@@ -27,6 +27,18 @@ def test_face_region_grows_the_box_and_stops_at_the_edges():
         face_region(frame, (300, 10, 20, 20))
 
 
+def test_a_faces_context_stops_where_another_face_begins():
+    """Measured on boxes placed by hand: the region gives up the side a neighbour is on, up to
+    the neighbour's edge, never into the face's own box; a face outside the region changes nothing."""
+    frame = np.zeros((100, 200), np.uint8)
+    box = (50, 20, 40, 30)  # margin 0.5: columns 30-110, rows 5-65
+    assert face_region(frame, box, margin=0.5, others=[(150, 20, 40, 30)]).shape == (60, 80)
+    assert face_region(frame, box, margin=0.5, others=[(100, 25, 40, 30)]).shape == (60, 70)  # to column 100
+    assert face_region(frame, box, margin=0.5, others=[(85, 22, 40, 30)]).shape == (60, 60)  # overlaps: box edge
+    assert face_region(frame, box, margin=0.5, others=[(52, 58, 36, 30)]).shape == (53, 80)  # below: to row 58
+    assert face_region(frame, box, margin=0.5, others=[(10, 10, 25, 30)]).shape == (60, 75)  # left: from column 35
+
+
 def test_faces_saved_from_the_live_view_make_a_dataset(qtbot, window, astronaut_png, tmp_path):  # noqa: F811
     from trainer.data.crops import FaceOptions
     from trainer.data.datasets import LoadOptions, load_samples

@@ -86,7 +86,8 @@ class CollectTool(QObject):
             self.ctx.message.emit("No face to save: open the webcam, a video or an image with a face.", "warning")
             return None
         collection = FaceCollection(self.folder, self.classes)
-        path = collection.save(result.frame, face.face.box, label)
+        others = [f.face.box for f in result.faces if f is not face]
+        path = collection.save(result.frame, face.face.box, label, others)
         counts = ", ".join(f"{name} {n}" for name, n in collection.counts().items())
         self.ctx.message.emit(f"Saved {path.parent.name}/{path.name} in {collection.root} ({counts})", "info")
         return path
