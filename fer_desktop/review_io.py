@@ -117,32 +117,36 @@ class _FacesToRead:
 
 def _faces_to_read(request: DatasetRequest, path: Path, card, progress: Progress, cancelled, status: Status
                    ) -> _FacesToRead:
-    """The dataset's images as the request says (auto, photo, crop); with every face, the
-    faces of its photos cut first (trainer.data.every_face)."""
-    from trainer.data.every_face import every_face_folder, face_sources, summary
+    """The dataset's images as the request says (auto, photo, crop), else as it declares; with
+    every face, the faces of its photos cut first (trainer.data.every_face). A folder of faces
+    cut so (opened again, after a retrain say) is model input, used as it is."""
+    from trainer.data.every_face import every_face_folder, face_sources, is_every_face_folder, summary
     from trainer.data.input_kinds import input_for
     from trainer.evaluation.evaluate import face_options_for_input
 
-    if not request.every_face:
-        return _FacesToRead(path, face_options_for_input(card, input_for(path, request.input)), {})
-    status("finding every face")
-    folder = every_face_folder(path, face_options_for_input(card, "photo"), progress=progress, cancelled=cancelled)
-    # Cut by the app's own pipeline from the photos: the faces are model input, used as they are.
-    return _FacesToRead(folder, face_options_for_input(card, "none"), face_sources(folder),
-                        f"Every face of {path.name}: {summary(folder)}.")
+    note = ""
+    if request.every_face:
+        status("finding every face")
+        folder = every_face_folder(path, face_options_for_input(card, "photo"), progress=progress,
+                                   cancelled=cancelled)
+        note = f"Every face of {path.name}: {summary(folder)}."
+    else:
+        folder = path
+    origins = face_sources(folder) if is_every_face_folder(folder) else {}
+    given = None if request.every_face else request.input  # the cut faces are model input, whatever they were
+    return _FacesToRead(folder, face_options_for_input(card, input_for(folder, given)), origins, note)
 
 
 def _read_samples(spec, opened: _FacesToRead, source: Path, report: Callable[[str], None]) -> SampleSet:
     from trainer.data.datasets import LoadOptions, load_samples
 
-    every_face = opened.path != source
     try:
         samples = load_samples(spec, LoadOptions(faces=opened.faces, report=report, faces_on_csv=True), purpose="eval")
     except DataError as exc:
-        if every_face:  # name the user's folder, not the faces' one
+        if opened.path != source:  # name the user's folder, not the faces' one
             raise DataError(str(exc).replace(str(opened.path), str(source))) from None
         raise DataError(f"{exc}{_videos_hint(source)}") from None
-    if every_face:  # each face was found and aligned in its photo: say so, not "used as is"
+    if opened.origins and opened.faces.mode == "none":  # found and aligned in their photos, not "used as is"
         samples = dataclasses.replace(samples, meta={**samples.meta, "face_methods": np.full(len(samples), "detect")})
     return samples
 

@@ -41,7 +41,7 @@ def test_every_face_keeps_the_layout_and_traces_each_face_to_its_photo(photos, t
     assert folder == faces_folder_path(photos, tmp_path / "home") and folder.name == "photos"
     crops = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.png"))
     assert crops == ["Happy/two_face0.png", "Happy/two_face1.png", "unlabelled/one_face0.png"]
-    assert json.loads((folder / "fer-dataset.json").read_text()) == {"input": "crop"}
+    assert json.loads((folder / "fer-dataset.json").read_text()) == {"input": "none"}  # model input: as is
 
     sources = face_sources(folder)
     two = [sources["Happy/two_face0.png"], sources["Happy/two_face1.png"]]
@@ -130,6 +130,11 @@ def test_the_review_opens_every_face_and_keeps_the_labels(photos, tmp_path, monk
     s.relabel("Happy/two_face1.png", "neutral")
     again = open_session(request, cache_dir=tmp_path / "predictions")
     assert again.journal.path == s.journal.path and again.state_of(1) == "neutral"
+    # The faces' folder opened as a dataset (a retrain's new model reopens it so): the same faces
+    # as they are, the same probabilities, traced to their photos, the same journal.
+    direct = open_session(DatasetRequest(s.source, model=str(model)), cache_dir=tmp_path / "predictions")
+    assert direct.ids == s.ids and direct.origins == s.origins and direct.journal.path == s.journal.path
+    np.testing.assert_allclose(direct.probs, s.probs, atol=1e-6)
 
     no_faces = DatasetRequest(str(tmp_path / "nowhere"), model=str(model), every_face=True)
     with pytest.raises(DataError, match="not found"):
@@ -174,3 +179,16 @@ def test_every_face_folders_stay_out_of_the_collected_faces(tmp_path, monkeypatc
     monkeypatch.setenv("FER_DESKTOP_HOME", str(tmp_path / "home"))
     made = faces_folder_path(tmp_path / "photos")
     assert made.is_relative_to(tmp_path / "home") and not made.is_relative_to(default_folder())
+
+
+def test_training_and_scoring_take_the_faces_as_they_are(photos, tmp_path, astronaut_bgr):
+    """What the folder declares reaches a retrain's spec (as is), the commands that score a
+    dataset (as is) and an image of it opened alone (a face crop)."""
+    from trainer.data.input_kinds import image_kind, input_for
+    from trainer.training.spec import spec_from_card
+
+    folder = every_face_folder(photos, PHOTO, home=tmp_path / "home")
+    assert input_for(folder) == "none" and image_kind(input_for(folder / "Happy" / "two_face0.png")) == "crop"
+    model = _tiny_model(tmp_path)
+    assert spec_from_card(model, [str(folder)]).load.faces.mode == "none"
+    assert spec_from_card(model, [str(photos)]).load.faces.mode == "auto"  # the photos themselves: the card's

@@ -422,9 +422,9 @@ class MainWindow(QMainWindow):
     def _follow_declared_input(self, path: str | Path) -> None:
         """Images of a known crop dataset (SFEW, a fer-dataset.json) are face crops at once;
         other images are photos until the user says otherwise."""
-        from trainer.data.input_kinds import declared_input
+        from trainer.data.input_kinds import declared_input, image_kind
 
-        kind = self.input_override or declared_input(path) or "auto"
+        kind = self.input_override or image_kind(declared_input(path) or "auto")
         self.act_face_crops.setChecked(kind == "crop")
         self._setInputKind.emit(kind)
 

@@ -68,7 +68,7 @@ def every_face_folder(source: str | Path, options, *, home: str | Path | None = 
     photos) unless an up-to-date one exists; its crops are model input, to be used as they are.
     DataError when ``source`` is not a folder or holds no face at all."""
     from trainer.data.crops import make_pipeline
-    from trainer.data.input_kinds import write_declaration
+    from trainer.data.input_kinds import AS_IS, write_declaration
     from trainer.faces.batch import AlignError, AlignOptions, align_files, input_files
 
     source = Path(source).expanduser().resolve()
@@ -92,13 +92,17 @@ def every_face_folder(source: str | Path, options, *, home: str | Path | None = 
         if result.faces == 0:
             unread = f" ({len(result.errors)} could not be read)" if result.errors else ""
             raise DataError(f"{source}: no face found in any of its {result.files} image(s) and video(s){unread}")
-        write_declaration(partial, "crop")
+        write_declaration(partial, AS_IS)  # model input: every command uses the faces as they are
         (partial / STAMP).write_text(json.dumps(stamp) + "\n", encoding="utf-8")
     except BaseException:  # cancelled, no face, a bug: the faces cut before stay as they were
         shutil.rmtree(partial, ignore_errors=True)
         raise
     _swap_in(partial, target)
     return target
+
+
+def is_every_face_folder(path: str | Path) -> bool:
+    return (Path(path) / STAMP).is_file()
 
 
 def face_sources(folder: str | Path) -> dict[str, FaceSource]:

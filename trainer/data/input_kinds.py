@@ -6,6 +6,10 @@
   crops, ``sfew*``): ``crop``.
 * Any dataset folder can say it itself with a ``fer-dataset.json`` file in its root:
   ``{"input": "crop"}`` (or ``"photo"``, ``"auto"``); the review's corrected copies get one.
+* A folder of faces the app cut as model input (the review's every face,
+  :mod:`trainer.data.every_face`) declares ``"none"``: used as they are by the commands that
+  score a dataset (their ``--input none``) and by training; one such image opened alone is a
+  face crop (:func:`image_kind`).
 * Anything else declares nothing: ``auto``.
 
 A file or folder inside a dataset (``sfew2/Val/Happy/x.png``) has its dataset's kind: the
@@ -19,6 +23,8 @@ import json
 from pathlib import Path
 
 INPUT_KINDS = ("auto", "photo", "crop")  # trainer.faces.prepare.INPUT_KINDS, without importing it
+AS_IS = "none"  # a dataset's images are model input already: no face step
+DECLARABLE = (*INPUT_KINDS, AS_IS)
 DATASET_FILE = "fer-dataset.json"
 KNOWN_CROP_DATASETS = ("sfew",)  # folder-name prefixes (lower case) of face-crop datasets
 CSV_SUFFIXES = (".csv", ".gz")
@@ -57,19 +63,25 @@ def _dataset_file(folder: Path) -> str | None:
     except (OSError, ValueError):
         return None
     kind = data.get("input") if isinstance(data, dict) else None
-    return kind if kind in INPUT_KINDS else None
+    return kind if kind in DECLARABLE else None
+
+
+def image_kind(kind: str) -> str:
+    """The input kind for one image of a dataset declaring ``kind``: an image of model input
+    (``none``) opened alone is a face crop (pad, find the face again, else as it is)."""
+    return "crop" if kind == AS_IS else kind
 
 
 def input_for(path: str | Path, given: str | None = None) -> str:
-    """The input kind for an image or dataset: ``given`` when set, else what its dataset
-    declares, else ``auto``."""
+    """The input kind for a dataset (or one of its images: :func:`image_kind` of it): ``given``
+    when set, else what the dataset declares, else ``auto``."""
     return given or declared_input(path) or "auto"
 
 
 def write_declaration(root: str | Path, kind: str) -> Path:
     """Write ``fer-dataset.json`` declaring ``kind`` into a dataset folder."""
-    if kind not in INPUT_KINDS:
-        raise ValueError(f"input kind {kind!r}: expected one of {', '.join(INPUT_KINDS)}")
+    if kind not in DECLARABLE:
+        raise ValueError(f"input kind {kind!r}: expected one of {', '.join(DECLARABLE)}")
     note = Path(root) / DATASET_FILE
     note.write_text(json.dumps({"input": kind}) + "\n", encoding="utf-8")
     return note

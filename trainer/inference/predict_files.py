@@ -69,7 +69,7 @@ def predict_files(predictor: Any, paths: Sequence[Path], *, input: str | None = 
     and the batch goes on."""
     from tqdm import tqdm
 
-    from trainer.data.input_kinds import input_for
+    from trainer.data.input_kinds import image_kind, input_for
     from trainer.errors import per_item
 
     given = input or ("crop" if crops else None)
@@ -77,7 +77,7 @@ def predict_files(predictor: Any, paths: Sequence[Path], *, input: str | None = 
     # A bar on a terminal for more than a few files; silent in pipes and scripts.
     bar = tqdm(paths, desc="images", unit="img", disable=len(paths) < 4 or not sys.stderr.isatty(), leave=False)
     for path in bar:
-        kind = input_for(path, given)
+        kind = image_kind(input_for(path, given))
         faces, error = per_item(prog, str(path), lambda: predict_image(predictor, path, kind))
         entry: dict[str, Any] = {"path": str(path), "input": kind, "error": None, "faces": faces or []}
         if error is not None:

@@ -228,6 +228,14 @@ def locate(spec: str, anchors: list[Path]) -> str | None:
     return None
 
 
+def _declared_as_is(data: list[str]) -> str | None:
+    """``none`` when every training dataset declares its images model input already (faces the
+    review cut from photos: trainer.data.input_kinds), so training sees the faces the app does."""
+    from trainer.data.input_kinds import AS_IS, declared_input
+
+    return AS_IS if all(declared_input(DataSpec.parse(d).path) == AS_IS for d in data) else None
+
+
 def spec_from_card(model: str | Path, data: list[str], *, val: str | None = None, relabels: Path | None = None,
                    overrides: Overrides | None = None, load: LoadOptions | None = None,
                    recipe: CardRecipe | None = None, val_fold: tuple[int, int] | None = None) -> StageSpec:
@@ -253,7 +261,7 @@ def spec_from_card(model: str | Path, data: list[str], *, val: str | None = None
     cfg = TrainConfig.from_dict(settings)
     name = o.name or f"{DataSpec.parse(data[0]).path.name.split('.')[0]}-retrain"
     out = Path(o.out) if o.out else default_run_dir(name)
-    faces = recipe.faces if o.faces_mode is None else replace(recipe.faces, mode=o.faces_mode)
+    faces = replace(recipe.faces, mode=o.faces_mode or _declared_as_is(data) or recipe.faces.mode)
     if cfg.input_size > faces.crop_size:  # crops are never smaller than the model's input
         faces = replace(faces, crop_size=cfg.input_size)
     load = replace(load or LoadOptions(), **{**recipe.data_options, **o.data}, faces=faces)
