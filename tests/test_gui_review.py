@@ -541,5 +541,54 @@ def test_group_photos_are_reviewed_face_by_face(qtbot, make_window, tmp_path, tw
     caption = win.detail.original_caption.text()
     assert caption.startswith(f"photo {two_people_bgr.shape[1]}×512: two.png, face 2 of 2"), caption
     assert "<b>from</b> two.png, face 2 of 2" in win.detail.info.text()
+    menu = win._show_tile_menu(win.grid.visualRect(win.grid.grid_model.index(win.grid.grid_model.row_of(1))).center())
+    assert "Open two.png" in [a.text() for a in menu.actions()]  # the photo the face was cut from
+    menu.close()
     key(win, Qt.Key.Key_4)  # happy
     assert s.state_of(1) == "happy"
+
+
+def test_a_right_click_offers_the_labels_and_the_files(qtbot, make_window, faces_root, review_model, monkeypatch,  # noqa: F811
+                                                       one_torch_thread):
+    """Right-clicking a tile outside the selection selects it alone and opens its menu: its
+    label actions label it, Copy Id and Copy Path fill the clipboard, Open Image File hands the
+    file to the desktop; on a selection of two, the menu acts on both."""
+    from PySide6.QtGui import QDesktopServices, QGuiApplication
+    from PySide6.QtWidgets import QMenu
+
+    win = make_window()
+    s = open_data(qtbot, win, faces_root, review_model)
+    opened: list[str] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()))
+
+    def right_click(row: int) -> dict[str, object]:
+        rect = win.grid.visualRect(win.grid.grid_model.index(row))
+        menu = win._show_tile_menu(rect.center())
+        assert isinstance(menu, QMenu) and menu.isVisible()
+        menus.append(menu)
+        return {a.text(): a for a in menu.actions()}
+
+    menus: list[QMenu] = []
+
+    first = win.grid.grid_model.sample_at(3)
+    actions = right_click(3)
+    assert win.grid.selected_samples() == [first]
+    assert {"Copy Id", "Copy Path", "Open Image File", "Show in Folder", "Show &Copies of This Face"} <= set(actions)
+    actions["Copy Id"].trigger()
+    assert QGuiApplication.clipboard().text() == s.ids[first]
+    actions["Open Image File"].trigger()
+    assert opened == [str(faces_root / s.ids[first])]
+    other = next(c for c in s.classes if c != s.given_name(first))
+    [label] = [a for a in actions["&Label"].menu().actions() if a.text() == f"Label as {other}"]
+    label.trigger()
+    assert s.state_of(first) == other
+
+    win.grid.go_to_row(0)
+    win.grid.selectionModel().select(win.grid.grid_model.index(1), win.grid.selectionModel().SelectionFlag.Select)
+    pair = win.grid.selected_samples()
+    actions = right_click(1)  # inside the selection: it stays
+    assert win.grid.selected_samples() == pair and "&Label 2 Faces" in actions and "Copy Ids" in actions
+    actions["Copy Paths"].trigger()
+    assert QGuiApplication.clipboard().text().splitlines() == [str(faces_root / s.ids[i]) for i in pair]
+    for menu in menus:
+        menu.close()

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QStackedWidget,
     QVBoxLayout,
@@ -189,6 +190,8 @@ class ReviewWindow(QMainWindow):
         self.filter_bar.sortChanged.connect(self._sort_changed)
         self.filter_bar.textDone.connect(self.grid.setFocus)
         self.grid.currentSampleChanged.connect(self._show_detail)
+        self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.grid.customContextMenuRequested.connect(self._show_tile_menu)
         self.grid.selectionModel().selectionChanged.connect(self._say_selection)
 
     def _build_docks(self) -> None:
@@ -500,6 +503,21 @@ class ReviewWindow(QMainWindow):
             self.statusBar().showMessage(f"{n:,} faces selected: a label key, 0 or X changes all of them")
         else:
             self.statusBar().clearMessage()
+
+    def _show_tile_menu(self, pos) -> QMenu | None:
+        """Right click: the menu for the selection, or for the tile alone when it is not in it
+        (shown without waiting for it: it deletes itself once closed)."""
+        from fer_desktop._qt.tools.review.tile_menu import tile_menu
+
+        index = self.grid.indexAt(pos)
+        if not index.isValid() or self.session is None:
+            return None
+        if not self.grid.selectionModel().isSelected(index):
+            self.grid.setCurrentIndex(index)
+        menu = tile_menu(self, self.grid.selected_samples())
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.popup(self.grid.viewport().mapToGlobal(pos))
+        return menu
 
     def _show_detail(self, sample: int) -> None:
         self.detail.show_sample(sample)
