@@ -113,7 +113,7 @@ def test_every_face_of_a_video_is_one_frame_a_second(tmp_path, astronaut_bgr):
 
 def test_the_review_opens_every_face_and_keeps_the_labels(photos, tmp_path, monkeypatch, one_torch_thread):
     from fer_desktop.review import DatasetRequest
-    from fer_desktop.review_io import open_session
+    from fer_desktop.review_io import export_corrected, open_session
 
     monkeypatch.setenv("FER_DESKTOP_HOME", str(tmp_path / "home"))
     model = _tiny_model(tmp_path)
@@ -135,6 +135,10 @@ def test_the_review_opens_every_face_and_keeps_the_labels(photos, tmp_path, monk
     direct = open_session(DatasetRequest(s.source, model=str(model)), cache_dir=tmp_path / "predictions")
     assert direct.ids == s.ids and direct.origins == s.origins and direct.journal.path == s.journal.path
     np.testing.assert_allclose(direct.probs, s.probs, atol=1e-6)
+    out = export_corrected(s, tmp_path / "labelled")  # the faces as the model sees them, labelled
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png")) == [
+        "Happy/two_face0.png", "Neutral/two_face1.png", "unlabelled/one_face0.png"]
+    assert json.loads((out / "fer-dataset.json").read_text()) == {"input": "none"}
 
     no_faces = DatasetRequest(str(tmp_path / "nowhere"), model=str(model), every_face=True)
     with pytest.raises(DataError, match="not found"):
