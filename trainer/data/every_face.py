@@ -23,8 +23,12 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trainer.data.samples import DataError
+
+if TYPE_CHECKING:
+    from trainer.data.crops import FaceOptions
 
 FACES_VERSION = 1  # bump when the faces cut for the same files would differ
 STAMP = "every-face.json"
@@ -60,7 +64,7 @@ def faces_folder_path(source: str | Path, home: str | Path | None = None) -> Pat
     return Path(home or faces_home()) / digest / source.name
 
 
-def every_face_folder(source: str | Path, options, *, home: str | Path | None = None, every_s: float = EVERY_S,
+def every_face_folder(source: str | Path, options: FaceOptions, *, home: str | Path | None = None, every_s: float = EVERY_S,
                       progress: Callable[[int, int], None] | None = None,
                       cancelled: Callable[[], bool] | None = None) -> Path:
     """The folder holding every face of ``source`` (a folder of photos or videos, labelled or
