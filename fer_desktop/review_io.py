@@ -152,12 +152,13 @@ def _read_samples(spec, opened: _FacesToRead, source: Path, report: Callable[[st
 
 
 def _videos_hint(path: Path) -> str:
-    """Why a folder of videos reads as no images, and what to do."""
-    from trainer.faces.io import videos_under
+    """Why a video, or a folder of videos, reads as no images, and what to do."""
+    from trainer.faces.io import is_video_name, videos_under
 
-    videos = videos_under(path) if path.is_dir() else []
-    return (f". It holds {len(videos)} video(s): open it with Every face (--every-face) to label the faces of "
-            "one frame a second") if videos else ""
+    videos = videos_under(path) if path.is_dir() else [path] if is_video_name(path) else []
+    what = "It holds {} video(s)".format(len(videos)) if path.is_dir() else "It is a video"
+    return (f". {what}: open it with Every face (--every-face) to label the faces of one frame a "
+            "second") if videos else ""
 
 
 def _stop_if(cancelled: Callable[[], bool] | None, text: str) -> None:

@@ -91,8 +91,16 @@ def test_a_cancelled_or_faceless_cut_leaves_the_faces_as_they_were(photos, tmp_p
     with pytest.raises(DataError, match="no face found in any of its 1 image"):
         every_face_folder(blank, PHOTO, home=home)
     assert not faces_folder_path(blank, home).parent.exists() or not any(faces_folder_path(blank, home).parent.iterdir())
-    with pytest.raises(DataError, match="not in a file"):
-        every_face_folder(photos / "Happy" / "two.png", PHOTO, home=home)
+    (tmp_path / "notes.txt").write_text("no faces here")
+    with pytest.raises(DataError, match="not an image or a video, nor a folder of them"):
+        every_face_folder(tmp_path / "notes.txt", PHOTO, home=home)
+    with pytest.raises(DataError, match="not found"):
+        every_face_folder(tmp_path / "gone", PHOTO, home=home)
+
+
+def test_one_photo_is_a_folder_of_its_faces(photos, tmp_path):
+    one = every_face_folder(photos / "Happy" / "two.png", PHOTO, home=tmp_path / "home")
+    assert one.name == "two.png" and sorted(face_sources(one)) == ["two_face0.png", "two_face1.png"]
 
 
 def test_every_face_of_a_video_is_one_frame_a_second(tmp_path, astronaut_bgr):
@@ -109,6 +117,8 @@ def test_every_face_of_a_video_is_one_frame_a_second(tmp_path, astronaut_bgr):
     assert sorted(s.frame for s in sources.values()) == [0, 10, 20]
     assert sources["clip_f000010_face0.png"].describe() == "clip.avi, frame 10, face 1 of 1"
     assert summary(folder) == "3 faces from 1 of 1 videos"
+    alone = every_face_folder(clips / "clip.avi", PHOTO, home=tmp_path / "home")  # the video itself
+    assert alone != folder and sorted(face_sources(alone)) == sorted(sources)
 
 
 def test_the_review_opens_every_face_and_keeps_the_labels(photos, tmp_path, monkeypatch, one_torch_thread):

@@ -82,3 +82,24 @@ def test_help_lists_the_tools_keys_too(window):  # noqa: F811
     assert rows["Save Face as happy"] == "Alt+4" and rows["Save Face Unlabelled"] == "Alt+0"
     assert rows["Open Dataset…"] == "Ctrl+R" and rows["Retrain…"] == "Ctrl+Shift+R"
     assert "Ctrl+O" in rows["Open Image…"]
+
+
+def test_review_every_face_here_opens_the_faces_of_what_is_on_screen(qtbot, window, tmp_path,  # noqa: F811
+                                                                    two_people_bgr, monkeypatch):
+    """Review > Review Every Face Here: with a photo on screen, its folder's faces one by one
+    (the model on screen scores them); with nothing open, a warning and no window."""
+    monkeypatch.setenv("FER_DESKTOP_HOME", str(tmp_path / "home"))
+    tool = window.tools["Review"]
+    opened = []
+    monkeypatch.setattr(tool, "open", opened.append)  # the request; opening it is test_every_face's
+    assert tool.every_face_here() is None and opened == []
+    assert "Open a video, an image or a folder of images first" in window.banner.text()
+
+    party = tmp_path / "party"
+    party.mkdir()
+    cv2.imwrite(str(party / "two.png"), two_people_bgr)
+    window.open_image(party / "two.png")
+    wait_for_faces(qtbot, window)
+    tool.act_every_face.trigger()
+    [request] = opened
+    assert request == DatasetRequest(str(party), model=str(window.ctx.model.path), every_face=True)

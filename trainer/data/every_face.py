@@ -1,4 +1,4 @@
-"""Every face of a folder of photos or videos as a dataset of face crops, one sample a face:
+"""Every face of a folder of photos or videos (or of one) as a dataset of face crops, one sample a face:
 how group photos and clips are labelled face by face (a folder of photos is otherwise one
 sample an image, its largest face).
 
@@ -68,16 +68,20 @@ def every_face_folder(source: str | Path, options: FaceOptions, *, home: str | P
                       progress: Callable[[int, int], None] | None = None,
                       cancelled: Callable[[], bool] | None = None) -> Path:
     """The folder holding every face of ``source`` (a folder of photos or videos, labelled or
-    not), cut with ``options`` (a :class:`~trainer.data.crops.FaceOptions`: the model card's for
+    not, or one photo or video), cut with ``options`` (a :class:`~trainer.data.crops.FaceOptions`: the model card's for
     photos) unless an up-to-date one exists; its crops are model input, to be used as they are.
     DataError when ``source`` is not a folder or holds no face at all."""
     from trainer.data.crops import make_pipeline
     from trainer.data.input_kinds import AS_IS, write_declaration
     from trainer.faces.batch import AlignError, AlignOptions, align_files, input_files
 
+    from trainer.faces.io import is_image_name, is_video_name
+
     source = Path(source).expanduser().resolve()
-    if not source.is_dir():
-        raise DataError(f"{source}: every face is found in a folder of photos or videos, not in a file")
+    if not source.exists():
+        raise DataError(f"{source}: not found")
+    if source.is_file() and not (is_image_name(source) or is_video_name(source)):
+        raise DataError(f"{source}: not an image or a video, nor a folder of them")
     target = faces_folder_path(source, home)
     try:
         files = input_files([source])
