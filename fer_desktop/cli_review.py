@@ -12,7 +12,8 @@ from typing import Sequence
 # --filter's names for fer_desktop.review.Filter fields
 FILTERS = {"wrong": {"correct": False}, "flagged": {"flagged": True}, "relabelled": {"relabelled": True},
            "no-face": {"face": False}, "copies-disagree": {"copies": "disagree"}, "copies-split": {"copies": "split"},
-           "unlabelled": {"label": -1}, "all": {}}  # label -1: fer_desktop.review.NONE, not labelled yet
+           "unlabelled": {"label": -1}, "unchecked": {"checked": False},
+           "checked": {"checked": True}, "all": {}}  # label -1: fer_desktop.review.NONE, not labelled yet
 # --order's names for fer_desktop.review.SORTS
 ORDERS = {"label-error": "score", "not-a-face": "not_a_face", "confidence": "confidence", "ambiguity": "ambiguity",
           "id": "id"}

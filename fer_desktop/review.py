@@ -3,7 +3,7 @@ scores, and the user's corrections in a relabel journal.
 
 The window shows it; everything it does to the data goes through here: filters and sorts
 (numpy over all samples, fast enough for FER-2013's 35,887 on every key press), and every
-relabel, withdrawal and exclusion is written to the journal (fsync'ed) before the call
+relabel, confirmation, withdrawal and exclusion is written to the journal (fsync'ed) before the call
 returns, with the state it replaces, so undo and redo are appends too. Loading and exports
 are in :mod:`fer_desktop.review_io`.
 """
@@ -61,7 +61,8 @@ class Filter:
     label: int | None = None  # NONE: not labelled yet (neither by the dataset nor by a correction)
     predicted: int | None = None
     correct: bool | None = None
-    relabelled: bool | None = None  # True: corrected or excluded; False: untouched
+    relabelled: bool | None = None  # True: corrected (to another class) or excluded; False: not so
+    checked: bool | None = None  # True: the user set a state (relabelled, confirmed, excluded); False: untouched
     split: str | None = None
     flagged: bool | None = None  # cleanlab's find_label_issues verdict
     face: bool | None = None  # True: a face was found; False: none (blank, or the crop used as it is)
@@ -206,6 +207,15 @@ class ReviewSession:
         """(N,) bool: samples with no label yet: none given, none set here, not excluded."""
         return (self.given < 0) & (self.corrected == NONE) & ~self.excluded
 
+    def relabelled(self) -> np.ndarray:
+        """(N,) bool: a class set here other than the given one (images that came without a
+        label included)."""
+        return (self.corrected != NONE) & (self.corrected != self.given)
+
+    def confirmed(self) -> np.ndarray:
+        """(N,) bool: the given label checked and kept (its own class key pressed)."""
+        return (self.corrected != NONE) & (self.corrected == self.given)
+
     def given_name(self, i: int) -> str:
         return self.classes[self.given[i]] if self.given[i] >= 0 else UNLABELLED
 
@@ -225,8 +235,9 @@ class ReviewSession:
 
     def set_state(self, sample: int | str, to: str | None, op: str = "set") -> dict | None:
         """Write one change to the journal (on disk when this returns) and apply it. ``to``: a
-        class name, None (withdraw) or EXCLUDED; setting the given label is a withdrawal.
-        Returns the record, or None when nothing changes."""
+        class name, None (withdraw: untouched again) or EXCLUDED; setting the given label
+        confirms it (checked and kept: the label does not change). Returns the record, or None
+        when nothing changes."""
         records = self.change([(sample, to)], op)
         return records[0] if records else None
 
@@ -243,8 +254,6 @@ class ReviewSession:
             if to is not None and to != EXCLUDED:
                 if to not in self.classes:
                     raise DataError(f"{self.name} has no class {to!r}; classes: {', '.join(self.classes)}")
-                if self.given[i] >= 0 and to == self.classes[self.given[i]]:
-                    to = None
             previous = self.state_of(i)
             if to != previous:
                 todo.append((i, to, previous))
@@ -316,8 +325,11 @@ class ReviewSession:
             right = (self.predicted == labels) & (labels >= 0)
             keep &= right if f.correct else (~right & (labels >= 0) & (self.predicted != NONE))
         if f.relabelled is not None:
-            touched = (self.corrected != NONE) | self.excluded
-            keep &= touched if f.relabelled else ~touched
+            edited = self.relabelled() | self.excluded
+            keep &= edited if f.relabelled else ~edited
+        if f.checked is not None:
+            checked = (self.corrected != NONE) | self.excluded
+            keep &= checked if f.checked else ~checked
         if f.split is not None:
             keep &= self.splits == f.split
         if f.flagged is not None:
@@ -405,9 +417,10 @@ class ReviewSession:
         rows, cols = cm.sum(1), cm.sum(0)
         recall = [float(cm[k, k] / rows[k]) if rows[k] and not lacks[k] else None for k in range(len(self.classes))]
         precision = [float(cm[k, k] / cols[k]) if cols[k] else None for k in range(len(self.classes))]
-        set_here = self.corrected != NONE
+        set_here = self.relabelled()
         labelled_here = int((set_here & (self.given < 0)).sum())  # images that came without a label
         relabelled = int(set_here.sum()) - labelled_here
+        confirmed = int(self.confirmed().sum())
         excluded = int(self.excluded.sum())
         accuracy = correct / n if n else None
         unlabelled = int(self.unlabelled().sum())
@@ -417,8 +430,9 @@ class ReviewSession:
             notes.append(f"{left_out:,} labelled {names} left out: the model has no such class")
         if labelled_here:
             notes.append(f"{labelled_here:,} labelled here")
-        if relabelled or excluded:
+        if relabelled or excluded or confirmed:
             notes.append(f"labels with {relabelled} correction{'s' * (relabelled != 1)}"
+                         + (f", {confirmed} confirmed" if confirmed else "")
                          + (f", {excluded} excluded" if excluded else ""))
         what = f"on {self.name} ({'; '.join(notes)})" + (f", model {self.model_name}" if self.model_name else "")
         if accuracy is not None:
@@ -428,6 +442,6 @@ class ReviewSession:
         else:
             headline = f"no predictions yet {what}"
         return {"accuracy": accuracy, "n": n, "correct": correct, "recall": recall, "precision": precision,
-                "relabelled": relabelled, "labelled_here": labelled_here, "excluded": excluded,
+                "relabelled": relabelled, "labelled_here": labelled_here, "excluded": excluded, "confirmed": confirmed,
                 "unlabelled": unlabelled, "confusion": cm,
                 "headline": headline}

@@ -95,7 +95,7 @@ def test_retrain_from_the_dialog(qtbot, env, astronaut_bgr):
     dialog = _fill_dialog(qtbot, tool, root, env / "run", epochs=EPOCHS, test=f"{fer}#PrivateTest")
     # the dataset's own journal is found, with what it holds for this dataset
     assert dialog.journal_edit.text() == str(default_journal_path(root))
-    assert "3 relabelled and 1 left out" in dialog.journal_note.text()
+    assert "3 labels set here (relabelled or confirmed) and 1 left out" in dialog.journal_note.text()
     assert dialog.recipe.config["optimizer"] == "adamw" and dialog.size_spin.value() == 32
     with qtbot.waitSignal(dialog.estimated, timeout=WAIT_MS) as est:
         dialog.start_estimate()

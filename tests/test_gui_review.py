@@ -369,8 +369,8 @@ def test_main_window_review_menu(qtbot, tmp_path, faces_root, review_model, home
     qtbot.addWidget(main)
     main.show()
     menu = main.menus["Review"]
-    assert [a.text() for a in menu.actions() if a.text()][:3] == ["&Open Dataset…", "Open &Recent",
-                                                                   "&Show Review Window"]
+    assert [a.text() for a in menu.actions() if a.text()][:4] == ["&Open Dataset…", "Open &Recent",
+                                                                   "Review Every &Face Here", "&Show Review Window"]
     tool = main.tools["Review"]
     main.ctx.request_open_dataset(str(faces_root), model=str(review_model))
     win = tool.window()
@@ -592,3 +592,28 @@ def test_a_right_click_offers_the_labels_and_the_files(qtbot, make_window, faces
     assert QGuiApplication.clipboard().text().splitlines() == [str(faces_root / s.ids[i]) for i in pair]
     for menu in menus:
         menu.close()
+
+
+def test_the_given_labels_key_confirms_it_and_checked_faces_can_be_hidden(qtbot, make_window, faces_root,  # noqa: F811
+                                                                          review_model, one_torch_thread):
+    """Going down the likeliest errors, a face whose label is right gets its own class's key:
+    the label stays, the face is marked checked (a ✓, the title says so) and the grid moves on;
+    "not checked yet" then leaves it out, and 0 makes it untouched again."""
+    win = make_window()
+    s = open_data(qtbot, win, faces_root, review_model)
+    win.grid.setFocus()
+    i = win.grid.current_sample()
+    given = int(s.given[i])
+    key(win, getattr(Qt.Key, f"Key_{given + 1}"))
+    assert s.confirmed()[i] and s.labels()[i] == given and win.grid.current_sample() != i
+    assert "1 confirmed" in s.summary()["headline"] and "confirmed" in win.windowTitle()
+    win.detail.show_sample(i)
+    assert win.detail.title.text().startswith(f"labelled {s.classes[given]}  ✓  checked")
+    box = win.filter_bar.changes_box
+    box.setCurrentIndex(box.findText("not checked yet"))
+    assert i not in win.grid.grid_model.order.tolist() and len(win.grid.grid_model.order) == len(s) - 1
+    box.setCurrentIndex(box.findText("checked by you"))
+    assert win.grid.grid_model.order.tolist() == [i]
+    win.grid.go_to_row(0)
+    key(win, Qt.Key.Key_0)
+    assert s.state_of(i) is None and not s.confirmed().any()

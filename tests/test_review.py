@@ -116,7 +116,10 @@ def test_relabel_withdraw_exclude_undo_redo_in_the_journal(tmp_path):
     r1 = s.relabel("s01", "sad")  # given disgust
     assert (r1["from"], r1["to"], r1["op"], r1["dataset"]) == (None, "sad", "set", "small")
     assert s.relabel("s01", "sad") is None  # no change, no record
-    assert s.relabel("s02", "fear") is None  # s02's given label is fear already
+    confirm = s.relabel("s02", "fear")  # s02's given label: confirmed, checked and kept
+    assert (confirm["from"], confirm["to"]) == (None, "fear") and s.labels()[2] == s.given[2]
+    assert s.confirmed().tolist() == [False, False, True] + [False] * 9 and not s.relabelled()[2]
+    assert s.relabel("s02", "fear") is None
     r2 = s.exclude(1)
     assert (r2["from"], r2["to"]) == ("sad", EXCLUDED)
     assert s.labels()[1] == -1 and s.view(Filter(label=1)).tolist() == [5, 9]
@@ -125,16 +128,21 @@ def test_relabel_withdraw_exclude_undo_redo_in_the_journal(tmp_path):
     [redo] = s.redo(r2)
     assert redo["op"] == "redo" and s.state_of(1) == EXCLUDED
     s.relabel(3, "neutral")
-    s.relabel(3, "happy")  # its given label: the correction is withdrawn
+    s.relabel(3, "happy")  # its given label: the correction gives way to a confirmation
+    assert s.state_of(3) == "happy" and s.confirmed()[3]
+    s.withdraw(3)  # untouched again
     assert s.state_of(3) is None
-    assert heard == [([1], ["set"]), ([1], ["set"]), ([1], ["undo"]), ([1], ["redo"]), ([3], ["set"]), ([3], ["set"])]
+    assert heard == [([1], ["set"]), ([2], ["set"]), ([1], ["set"]), ([1], ["undo"]), ([1], ["redo"]), ([3], ["set"]),
+                     ([3], ["set"]), ([3], ["set"])]
     # What is on disk, read by the engine's reader, is what the session shows.
-    assert RelabelJournal(tmp_path / "journal.jsonl", "small").state() == {"s01": EXCLUDED}
+    assert RelabelJournal(tmp_path / "journal.jsonl", "small").state() == {"s01": EXCLUDED, "s02": "fear"}
     lines = (tmp_path / "journal.jsonl").read_text().splitlines()
-    assert len(lines) == 6 and all(json.loads(line)["v"] == 2 for line in lines)
+    assert len(lines) == 8 and all(json.loads(line)["v"] == 2 for line in lines)
     again = small_session(tmp_path)
-    assert again.state_of(1) == EXCLUDED and (again.corrected == -1).all()
+    assert again.state_of(1) == EXCLUDED and again.state_of(2) == "fear" and again.relabelled().sum() == 0
     assert set(again.view(Filter(relabelled=True))) == {1}
+    assert set(again.view(Filter(checked=True))) == {1, 2} and len(again.view(Filter(checked=False))) == 10
+    assert "labels with 0 corrections, 1 confirmed, 1 excluded" in again.summary()["headline"]
     with pytest.raises(DataError, match="no class"):
         s.relabel(0, "bored")
 
@@ -150,12 +158,15 @@ def test_many_faces_change_in_one_write_and_undo_in_one_step(tmp_path):
     s.set_states([3, 7], EXCLUDED)  # nothing changes: no record, no notice
     assert [r["id"] for r in records] == ["s01", "s03", "s05", "s07"] and heard == [[5], [1, 3, 5, 7]]
     assert [s.state_of(i) for i in (1, 3, 5, 7)] == [EXCLUDED] * 4
-    assert s.set_states(["s00", "s04"], "angry") == []  # their given label: nothing to correct
+    confirmed = s.set_states(["s00", "s04"], "angry")  # their given label: confirmed, in one write
+    assert [r["id"] for r in confirmed] == ["s00", "s04"] and s.confirmed()[[0, 4]].all()
+    assert s.set_states(["s00", "s04"], "angry") == []  # confirmed already: nothing changes
     s.undo(records)
     assert [s.state_of(i) for i in (1, 3, 5, 7)] == [None, None, "fear", None]
     s.redo(records)
-    assert RelabelJournal(tmp_path / "journal.jsonl", "small").state() == {f"s0{i}": EXCLUDED for i in (1, 3, 5, 7)}
-    assert len((tmp_path / "journal.jsonl").read_text().splitlines()) == 1 + 4 + 4 + 4
+    assert RelabelJournal(tmp_path / "journal.jsonl", "small").state() == {
+        **{f"s0{i}": EXCLUDED for i in (1, 3, 5, 7)}, "s00": "angry", "s04": "angry"}
+    assert len((tmp_path / "journal.jsonl").read_text().splitlines()) == 1 + 4 + 2 + 4 + 4
 
 
 def test_exports_load_back_with_the_corrections(session, faces_root, tmp_path):

@@ -63,6 +63,16 @@ def test_apply_relabels(tmp_path):
     assert fixed.meta["relabelled"] == 1
 
 
+def test_a_confirmed_label_counts_apart_and_keeps_its_votes(tmp_path):
+    journal = RelabelJournal(tmp_path / "j.jsonl")
+    journal.set("b.png", "happy")  # b's own label: checked by a person, kept
+    journal.set("c.png", "sad")
+    fixed = apply_relabels(_samples(), tmp_path / "j.jsonl")
+    assert list(fixed.labels) == [0, 3, 4] and (fixed.meta["relabelled"], fixed.meta["confirmed"]) == (1, 1)
+    np.testing.assert_array_equal(fixed.soft_labels[1], np.full(7, 1 / 7, np.float32))  # the crowd's, as it was
+    np.testing.assert_array_equal(fixed.soft_labels[2], np.eye(7)[4])
+
+
 def test_records_keep_from_and_to_and_undo_redo_restore_the_previous_state(tmp_path):
     journal = RelabelJournal(tmp_path / "j.jsonl", dataset="sfew2")
     first = journal.set("a.png", "sad")

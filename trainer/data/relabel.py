@@ -8,7 +8,8 @@ One record per line (version 2)::
 ``dataset`` qualifies the id (a journal applied to train, val and replay data only touches its
 own dataset's samples); ``from`` is the state the record replaces and ``to`` the new one: a
 class name, ``null`` (no correction: the dataset's own label applies) or :data:`EXCLUDED`
-(not a face / leave out). The last record for an id wins, so undo and redo are appends too
+(not a face / leave out). A class name that is the sample's own label confirms it: checked by
+a person, kept. The last record for an id wins, so undo and redo are appends too
 (``to`` = the undone record's ``from``): the file is a complete, replayable history.
 
 Version 1 records (``{"id", "label"}``, no dataset) still load; they count for every dataset.
@@ -232,7 +233,8 @@ def apply_relabels(samples: SampleSet, journal_path: str | Path, dataset: str | 
     """A copy of ``samples`` with the journal's corrections applied and excluded samples left
     out. Records match a sample by (dataset, id); ``dataset`` overrides the samples' own key.
     Ids not in the set are ignored: one journal may cover several splits. A corrected sample's
-    vote distribution becomes one-hot: the user's label overrides the crowd's."""
+    vote distribution becomes one-hot: the user's label overrides the crowd's; a confirmed one
+    (its own label set again) stays as it was."""
     records = RelabelJournal(journal_path).records()
     if not records:
         return samples
@@ -242,7 +244,7 @@ def apply_relabels(samples: SampleSet, journal_path: str | Path, dataset: str | 
     soft = None if samples.soft_labels is None else samples.soft_labels.copy()
     index = {c: i for i, c in enumerate(samples.classes)}
     keep = np.ones(len(samples), dtype=bool)
-    changed, unusable = 0, 0
+    changed, confirmed, unusable = 0, 0, 0
     for i, (sample_id, key) in enumerate(zip(samples.ids, keys)):
         state = latest.state(key, sample_id)
         if state is None:
@@ -253,6 +255,9 @@ def apply_relabels(samples: SampleSet, journal_path: str | Path, dataset: str | 
         if state not in index:
             unusable += 1
             continue
+        if labels[i] == index[state]:  # the label confirmed: as it is, votes and all
+            confirmed += 1
+            continue
         labels[i] = index[state]
         if soft is not None:
             soft[i] = 0.0
@@ -261,7 +266,8 @@ def apply_relabels(samples: SampleSet, journal_path: str | Path, dataset: str | 
     if unusable:
         log.warning("relabel journal %s: %d correction(s) name a class %s does not have (%s); ignored",
                     journal_path, unusable, samples.name, ", ".join(samples.classes))
-    meta = dict(samples.meta, relabelled=changed, excluded=int((~keep).sum()), relabel_journal=str(journal_path))
+    meta = dict(samples.meta, relabelled=changed, confirmed=confirmed, excluded=int((~keep).sum()),
+                relabel_journal=str(journal_path))
     fixed = SampleSet(ids=list(samples.ids), images=samples.images, labels=labels, classes=samples.classes,
                       soft_labels=soft, name=samples.name, meta=meta)
     return fixed if keep.all() else fixed.subset(np.flatnonzero(keep))

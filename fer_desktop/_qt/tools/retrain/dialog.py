@@ -303,7 +303,8 @@ class RetrainDialog(QDialog):
             self.journal_note.setText(f"Cannot read the journal: {exc}")
             return
         excluded = sum(1 for v in state.values() if v == EXCLUDED)
-        self.journal_note.setText(f"{len(state) - excluded} relabelled and {excluded} left out"
+        self.journal_note.setText(f"{len(state) - excluded} labels set here (relabelled or confirmed) and "
+                                  f"{excluded} left out"
                                   + (f" for {key}" if key else "") + ", applied to training and validation.")
 
     # ---- browsing ----

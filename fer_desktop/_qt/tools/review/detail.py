@@ -223,6 +223,8 @@ class DetailView(QWidget):
         given = s.given_name(i)
         if state == EXCLUDED:
             text = f"{given}  ▸  excluded (not a face)"
+        elif state == given:
+            text = f"labelled {given}  ✓  checked"
         elif state is not None:
             text = f"labelled {state} here" if s.given[i] < 0 else f"{given}  ▸  relabelled {state}"
         else:

@@ -12,7 +12,10 @@ from fer_desktop.review import NONE, SORT_TITLES, SORTS, Filter, ReviewSession
 from trainer.classes import UNLABELLED
 
 _RESULT = (("right and wrong", None), ("wrong only", False), ("right only", True))
-_CHANGES = (("edited or not", None), ("edited only", True), ("not edited", False))
+# What you did to a face: the combo's key -> Filter (relabelled, checked).
+_CHANGES = (("edited or not", None), ("relabelled or excluded", "edited"), ("checked by you", "checked"),
+            ("not checked yet", "unchecked"))
+_CHANGE_FILTERS = {None: (None, None), "edited": (True, None), "checked": (None, True), "unchecked": (None, False)}
 _FACES = (("face or not", None), ("face found", True), ("no face", False))
 _COPIES = (("copies or not", None), ("copied", "any"), ("copies disagree", "disagree"),
            ("copy in another split", "split"))
@@ -29,7 +32,8 @@ class FilterBar(QWidget):
         self.label_box = self._combo("Label (the correction where there is one)")
         self.pred_box = self._combo("The model's prediction")
         self.result_box = self._combo("Prediction right or wrong against the label")
-        self.changes_box = self._combo("Samples you relabelled or excluded")
+        self.changes_box = self._combo("What you did: relabelled or excluded; checked (relabelled, confirmed with "
+                                       "its own class key, or excluded); not checked yet")
         self.split_box = self._combo("Dataset split")
         self.face_box = self._combo("Whether the face detector found a face (no face: a blank image, or the crop "
                                     "used as it is); Order ▸ likely not a face first ranks them")
@@ -151,7 +155,8 @@ class FilterBar(QWidget):
         _select(self.label_box, f.label)
         _select(self.pred_box, f.predicted)
         _select(self.result_box, f.correct)
-        _select(self.changes_box, f.relabelled)
+        _select(self.changes_box, next((k for k, v in _CHANGE_FILTERS.items() if v == (f.relabelled, f.checked)),
+                                       None))
         _select(self.face_box, f.face)
         _select(self.copies_box, f.copies)
         _select(self.split_box, f.split)
@@ -168,8 +173,9 @@ class FilterBar(QWidget):
         self.count.setText(f"{shown:,} of {total:,}")
 
     def _from_widgets(self, *_) -> None:
+        relabelled, checked = _CHANGE_FILTERS[self.changes_box.currentData()]
         self.filter = replace(self.filter, label=self.label_box.currentData(), predicted=self.pred_box.currentData(),
-                              correct=self.result_box.currentData(), relabelled=self.changes_box.currentData(),
+                              correct=self.result_box.currentData(), relabelled=relabelled, checked=checked,
                               face=self.face_box.currentData(), copies=self.copies_box.currentData(),
                               split=self.split_box.currentData(), flagged=True if self.flagged_box.isChecked() else None,
                               text=self.text_box.text().strip())

@@ -132,12 +132,14 @@ class TileCache:
             painter.setPen(QPen(WRONG, 3))
             painter.drawLine(thumb.topLeft(), thumb.bottomRight())
             painter.drawLine(thumb.topRight(), thumb.bottomLeft())
-        elif s.corrected[i] != NONE:
+        elif s.corrected[i] != NONE and s.corrected[i] != s.given[i]:
             painter.setBrush(EDITED)
             painter.setPen(Qt.PenStyle.NoPen)
             corner = thumb.topRight() + QPoint(1, 0)
             painter.drawPolygon([corner, corner + QPoint(-20, 0), corner + QPoint(0, 20)])
         low, right = thumb.bottom() - 16, thumb.right() - 16  # the corners' 14-px badges
+        if s.corrected[i] != NONE and s.corrected[i] == s.given[i]:  # its label checked and kept
+            self._badge(painter, QPoint(right, thumb.top() + 3), "#30a46c", "#ffffff", "✓")
         if s.flagged[i]:
             self._badge(painter, QPoint(thumb.left() + 3, thumb.top() + 3), "#ffc53d", "#000000", "!")
         if s.face_missing[i]:  # blank, or no face found: the crop as it is
@@ -192,7 +194,7 @@ class TileCache:
         text = s.given_name(i)
         if s.excluded[i]:
             text = f"{text} ✕"
-        elif state is not None:  # a label set here on a sample that had none reads as the label
+        elif state is not None and state != text:  # a label set here on a sample that had none reads as the label
             text = state if s.given[i] < 0 else f"{text}→{state}"
         width = rect.width() - 11
         # Bold when it fits; "surprise→happy" in the regular face rather than cut.

@@ -66,13 +66,15 @@ def scores_note(s: ReviewSession) -> str:
             "<p><b>Tiles</b>: <span style='color:#30a46c'>▌</span> prediction agrees with the label, "
             "<span style='color:#e5484d'>▌</span> it does not; "
             "<span style='background:#ffc53d'>&nbsp;!&nbsp;</span> flagged; "
-            "<span style='color:#f76b15'>◥</span> relabelled; <span style='color:#e5484d'>✕</span> excluded; "
+            "<span style='color:#f76b15'>◥</span> relabelled; "
+            "<span style='background:#30a46c; color:#ffffff'>&nbsp;✓&nbsp;</span> label confirmed; "
+            "<span style='color:#e5484d'>✕</span> excluded; "
             "<span style='background:#60646c; color:#ffffff'>&nbsp;∅&nbsp;</span> no face found; "
             "<span style='background:#0090ff; color:#ffffff'>&nbsp;=&nbsp;</span> an exact copy is in the data, "
             "<span style='background:#0090ff; color:#ffffff'>&nbsp;≈&nbsp;</span> a near copy (cropped, lit or encoded otherwise, or mirrored).</p>"
             f"{_non_faces_note(s)}{_copies_note(s)}"
-            "<p><b>Keys</b>: 1–{k} label, Enter the suggested class (the model's, until Ctrl+L learns from "
-            "your labels), 0 back to the given label, X not a face, "
+            "<p><b>Keys</b>: 1–{k} label (the given label's own key confirms it: checked, kept), Enter the "
+            "suggested class (the model's, until Ctrl+L learns from your labels), 0 back to untouched, X not a face, "
             "Space / arrows next and "
             "previous, Shift/Ctrl+click or Ctrl+A select several (a key then changes them all), Ctrl+Z / "
             "Ctrl+Shift+Z undo and redo. Every change is in the journal at once.</p>"
@@ -263,7 +265,8 @@ class ReviewWindow(QMainWindow):
         self.removeAction(self.act_accept)
         self.grid.addAction(self.act_accept)
         self.act_withdraw = a("&Withdraw Correction", lambda: self.set_state(None), ["0", "Backspace"],
-                              tip="Back to the dataset's own label")
+                              tip="Back to the dataset's own label, not checked (a correction, a confirmation or "
+                                  "an exclusion withdrawn)")
         self.act_exclude = a("E&xclude (Not a Face)", lambda: self.set_state(EXCLUDED), ["X"],
                              tip="Leave the sample out of training and evaluation")
         self.act_select_all = a("Select &All Shown", lambda: self.grid.selectAll(), ["Ctrl+A"],
@@ -436,8 +439,10 @@ class ReviewWindow(QMainWindow):
         s = self.session
         if s is None:
             return
-        edits = int((s.corrected >= 0).sum() + s.excluded.sum())
-        self.setWindowTitle(f"Review {s.name}: {len(s):,} faces, {edits} edited — journal {_home(s.journal.path)}")
+        edits = int(s.relabelled().sum() + s.excluded.sum())
+        confirmed = int(s.confirmed().sum())
+        self.setWindowTitle(f"Review {s.name}: {len(s):,} faces, {edits} edited"
+                            + (f", {confirmed} confirmed" if confirmed else "") + f" — journal {_home(s.journal.path)}")
         self.journal_label.setText(f"journal {_home(s.journal.path)}")
         self.journal_label.setToolTip("Every change is written here at once (append-only, fsync'ed)")
 
