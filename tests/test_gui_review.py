@@ -445,7 +445,7 @@ def test_new_images_open_to_be_labelled_and_enter_takes_the_models_class(qtbot, 
     s = open_data(qtbot, win, loose, review_model)
     assert labelled is not s and win.filter_bar.sort == ("confidence", False)
     assert "no labelled faces yet" in win.matrix.headline.text() and "4 not labelled yet" in win.matrix.headline.text()
-    assert "4 images came without a label" in win.about_scores.text() and "1–7 another" in win.about_scores.text()
+    assert "4 faces came without a label" in win.about_scores.text() and "1–7 another" in win.about_scores.text()
 
     win.grid.go_to_row(0)
     first = win.grid.current_sample()

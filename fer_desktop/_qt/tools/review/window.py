@@ -82,11 +82,11 @@ def scores_note(s: ReviewSession) -> str:
 
 
 def _to_label_note(s: ReviewSession) -> str:
-    """What to do with images that came without a label."""
+    """What to do with faces that came without a label (an image each, or cut from photos: every face)."""
     new = int((s.given < 0).sum())
     if not new:
         return ""
-    return (f"<p><b>To label</b>: {new:,} image{'s' * (new != 1)} came without a label (Label ▸ <i>unlabelled</i> "
+    return (f"<p><b>To label</b>: {new:,} face{'s' * (new != 1)} came without a label (Label ▸ <i>unlabelled</i> "
             "shows those still without one, the model's least sure first). Enter takes the suggested class "
             "for the selected faces, 1–{k} another; after some labels, Ctrl+L learns suggestions from them. "
             "Export Corrected Dataset writes class folders, the images still to label in <i>unlabelled/</i>.</p>")
