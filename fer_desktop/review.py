@@ -434,6 +434,9 @@ class ReviewSession:
             notes.append(f"labels with {relabelled} correction{'s' * (relabelled != 1)}"
                          + (f", {confirmed} confirmed" if confirmed else "")
                          + (f", {excluded} excluded" if excluded else ""))
+            if self.flagged.any():  # how far down the likely label errors the user has come
+                checked = (self.corrected != NONE) | self.excluded
+                notes.append(f"{int((checked & self.flagged).sum()):,} of {int(self.flagged.sum()):,} flagged checked")
         what = f"on {self.name} ({'; '.join(notes)})" + (f", model {self.model_name}" if self.model_name else "")
         if accuracy is not None:
             headline = f"accuracy {100 * accuracy:.1f}% {what}"

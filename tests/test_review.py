@@ -475,3 +475,12 @@ def test_the_suggestion_table_counts_by_hand():
     assert [(r["taken"], r["by_hand"], r["lowest_confidence"]) for r in rows] == [(3, 0, 0.5), (2, 1, 0.8), (1, 2, 0.9)]
     assert [r["accuracy"] for r in rows] == pytest.approx([2 / 3, 0.5, 1.0])
     assert [r["set_error"] for r in rows] == pytest.approx([1 / 3, 1 / 3, 0.0])
+
+
+def test_the_headline_says_how_far_down_the_flagged_faces_the_checking_has_come(tmp_path):
+    s = small_session(tmp_path)
+    s.flagged[[1, 4, 6]] = True  # as if cleanlab flagged three
+    s.relabel("s04", s.given_name(4))  # flagged, confirmed
+    s.exclude("s06")  # flagged, excluded
+    s.relabel("s00", "sad")  # not flagged: relabelled, not counted among the flagged
+    assert "labels with 1 correction, 1 confirmed, 1 excluded; 2 of 3 flagged checked" in s.summary()["headline"]
