@@ -417,26 +417,14 @@ class ReviewSession:
         rows, cols = cm.sum(1), cm.sum(0)
         recall = [float(cm[k, k] / rows[k]) if rows[k] and not lacks[k] else None for k in range(len(self.classes))]
         precision = [float(cm[k, k] / cols[k]) if cols[k] else None for k in range(len(self.classes))]
-        set_here = self.relabelled()
-        labelled_here = int((set_here & (self.given < 0)).sum())  # images that came without a label
-        relabelled = int(set_here.sum()) - labelled_here
-        confirmed = int(self.confirmed().sum())
-        excluded = int(self.excluded.sum())
+        edits = self.edit_counts()
         accuracy = correct / n if n else None
         unlabelled = int(self.unlabelled().sum())
         notes = [f"{n:,} face{'s' * (n != 1)}"] + ([f"{unlabelled:,} not labelled yet"] if unlabelled else [])
         if left_out:
             names = ", ".join(c for c, lacked in zip(self.classes, lacks) if lacked)
             notes.append(f"{left_out:,} labelled {names} left out: the model has no such class")
-        if labelled_here:
-            notes.append(f"{labelled_here:,} labelled here")
-        if relabelled or excluded or confirmed:
-            notes.append(f"labels with {relabelled} correction{'s' * (relabelled != 1)}"
-                         + (f", {confirmed} confirmed" if confirmed else "")
-                         + (f", {excluded} excluded" if excluded else ""))
-            if self.flagged.any():  # how far down the likely label errors the user has come
-                checked = (self.corrected != NONE) | self.excluded
-                notes.append(f"{int((checked & self.flagged).sum()):,} of {int(self.flagged.sum()):,} flagged checked")
+        notes += self._edit_notes(edits)
         what = f"on {self.name} ({'; '.join(notes)})" + (f", model {self.model_name}" if self.model_name else "")
         if accuracy is not None:
             headline = f"accuracy {100 * accuracy:.1f}% {what}"
@@ -445,6 +433,24 @@ class ReviewSession:
         else:
             headline = f"no predictions yet {what}"
         return {"accuracy": accuracy, "n": n, "correct": correct, "recall": recall, "precision": precision,
-                "relabelled": relabelled, "labelled_here": labelled_here, "excluded": excluded, "confirmed": confirmed,
-                "unlabelled": unlabelled, "confusion": cm,
-                "headline": headline}
+                **edits, "unlabelled": unlabelled, "confusion": cm, "headline": headline}
+
+    def edit_counts(self) -> dict[str, int]:
+        """What the journal did: classes set on images that came without one, relabelled (to
+        another class), confirmed (the given class set again) and excluded."""
+        set_here = self.relabelled()
+        labelled_here = int((set_here & (self.given < 0)).sum())
+        return {"labelled_here": labelled_here, "relabelled": int(set_here.sum()) - labelled_here,
+                "confirmed": int(self.confirmed().sum()), "excluded": int(self.excluded.sum())}
+
+    def _edit_notes(self, edits: dict[str, int]) -> list[str]:
+        notes = [f"{edits['labelled_here']:,} labelled here"] if edits["labelled_here"] else []
+        relabelled, confirmed, excluded = edits["relabelled"], edits["confirmed"], edits["excluded"]
+        if relabelled or excluded or confirmed:
+            notes.append(f"labels with {relabelled} correction{'s' * (relabelled != 1)}"
+                         + (f", {confirmed} confirmed" if confirmed else "")
+                         + (f", {excluded} excluded" if excluded else ""))
+            if self.flagged.any():  # how far down the likely label errors the user has come
+                checked = (self.corrected != NONE) | self.excluded
+                notes.append(f"{int((checked & self.flagged).sum()):,} of {int(self.flagged.sum()):,} flagged checked")
+        return notes

@@ -439,10 +439,11 @@ class ReviewWindow(QMainWindow):
         s = self.session
         if s is None:
             return
-        edits = int(s.relabelled().sum() + s.excluded.sum())
-        confirmed = int(s.confirmed().sum())
+        counts = s.edit_counts()
+        edits = counts["labelled_here"] + counts["relabelled"] + counts["excluded"]
         self.setWindowTitle(f"Review {s.name}: {len(s):,} faces, {edits} edited"
-                            + (f", {confirmed} confirmed" if confirmed else "") + f" — journal {_home(s.journal.path)}")
+                            + (f", {counts['confirmed']} confirmed" if counts["confirmed"] else "")
+                            + f" — journal {_home(s.journal.path)}")
         self.journal_label.setText(f"journal {_home(s.journal.path)}")
         self.journal_label.setToolTip("Every change is written here at once (append-only, fsync'ed)")
 
