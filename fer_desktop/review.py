@@ -10,6 +10,7 @@ are in :mod:`fer_desktop.review_io`.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 
 from trainer.classes import UNLABELLED
-from trainer.data.relabel import EXCLUDED, RelabelJournal
+from trainer.data.relabel import EXCLUDED, RelabelJournal, login_name
 from trainer.data.samples import DataError, SampleSet
 from trainer.evaluation.duplicates import (UNIQUE, across_splits, copies_of, copy_groups, disagreeing,
                                            group_members, likeness, near_copy_groups)
@@ -152,6 +153,8 @@ class ReviewSession:
             raise DataError(f"{self.name}: copy groups for {len(self.copy_group)} samples, not {n}")
         self._copy_members = group_members(self.copy_group)
         self.journal = RelabelJournal(journal_path, dataset=self.dataset)
+        self.user = login_name()  # written into every record: who changed what
+        self.last_record: dict[str, dict] = {}  # id -> its latest journal record (the detail's "last change")
         self.corrected = np.full(n, NONE, np.int64)  # class index of the correction
         self.excluded = np.zeros(n, bool)
         self.unusable: dict[str, str] = {}  # corrections naming a class this data does not have
@@ -172,10 +175,11 @@ class ReviewSession:
         self.corrected[:] = NONE
         self.excluded[:] = False
         self.unusable = {}
-        for sample_id, state in self.journal.state().items():
+        self.last_record = self.journal.latest()
+        for sample_id, record in self.last_record.items():
             i = self.index.get(sample_id)
             if i is not None:
-                self._apply(i, state)
+                self._apply(i, record["to"])
 
     def _apply(self, i: int, state: str | None) -> None:
         self.corrected[i] = NONE
@@ -259,7 +263,9 @@ class ReviewSession:
                 todo.append((i, to, previous))
         if not todo:
             return []
-        records = self.journal.set_many([(self.ids[i], to, previous) for i, to, previous in todo], op=op)
+        records = self.journal.set_many([(self.ids[i], to, previous) for i, to, previous in todo], op=op,
+                                        user=self.user)
+        self.last_record.update((r["id"], r) for r in records)
         for i, to, _ in todo:
             self._apply(i, to)
         indices = [i for i, _, _ in todo]
@@ -434,6 +440,22 @@ class ReviewSession:
             headline = f"no predictions yet {what}"
         return {"accuracy": accuracy, "n": n, "correct": correct, "recall": recall, "precision": precision,
                 **edits, "unlabelled": unlabelled, "confusion": cm, "headline": headline}
+
+    def last_change(self, i: int) -> str | None:
+        """``relabelled sad by ann, 2026-12-06 01:50`` for the sample's latest journal record."""
+        record = self.last_record.get(self.ids[i])
+        if record is None:
+            return None
+        to = record["to"]
+        given = self.given_name(i)
+        what = ("withdrawn: untouched" if to is None else "excluded (not a face)" if to == EXCLUDED
+                else f"confirmed {to}" if to == given else f"labelled {to}" if self.given[i] < 0
+                else f"relabelled {to}")
+        if record.get("op") in ("undo", "redo"):
+            what += f" ({record['op']})"
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(record["time"])) if record.get("time") else ""
+        who = f" by {record['user']}" if record.get("user") else ""
+        return f"{what}{who}" + (f", {when}" if when else "")
 
     def edit_counts(self) -> dict[str, int]:
         """What the journal did: classes set on images that came without one, relabelled (to

@@ -609,6 +609,7 @@ def test_the_given_labels_key_confirms_it_and_checked_faces_can_be_hidden(qtbot,
     assert "1 confirmed" in s.summary()["headline"] and "confirmed" in win.windowTitle()
     win.detail.show_sample(i)
     assert win.detail.title.text().startswith(f"labelled {s.classes[given]}  ✓  checked")
+    assert f"<b>last change</b> confirmed {s.classes[given]}" in win.detail.info.text()
     box = win.filter_bar.changes_box
     box.setCurrentIndex(box.findText("not checked yet"))
     assert i not in win.grid.grid_model.order.tolist() and len(win.grid.grid_model.order) == len(s) - 1

@@ -484,3 +484,20 @@ def test_the_headline_says_how_far_down_the_flagged_faces_the_checking_has_come(
     s.exclude("s06")  # flagged, excluded
     s.relabel("s00", "sad")  # not flagged: relabelled, not counted among the flagged
     assert "labels with 1 correction, 1 confirmed, 1 excluded; 2 of 3 flagged checked" in s.summary()["headline"]
+
+
+def test_each_face_says_who_changed_it_last_and_how(tmp_path, monkeypatch):
+    monkeypatch.setenv("USER", "ann")
+    monkeypatch.setenv("LOGNAME", "ann")
+    s = small_session(tmp_path)
+    assert s.last_change(1) is None
+    r = s.relabel("s01", "sad")
+    assert r["user"] == "ann" and s.last_change(1).startswith("relabelled sad by ann, 20")
+    s.relabel("s02", "fear")  # its given label
+    s.exclude("s03")
+    [undone] = s.undo(r)
+    assert s.last_change(1).startswith("withdrawn: untouched (undo) by ann")
+    again = small_session(tmp_path)  # read back from the journal
+    assert [again.last_change(i).split(" by ")[0] for i in (1, 2, 3)] == [
+        "withdrawn: untouched (undo)", "confirmed fear", "excluded (not a face)"]
+    assert again.last_change(0) is None

@@ -135,16 +135,17 @@ class RelabelJournal:
     def state(self, dataset: str | None = None) -> dict[str, str]:
         """id -> class name or EXCLUDED for one dataset (default: the journal's), last record
         winning; unqualified records count for every dataset."""
+        return {i: r["to"] for i, r in self.latest(dataset).items() if r["to"] is not None}
+
+    def latest(self, dataset: str | None = None) -> dict[str, dict]:
+        """id -> its last record (who changed it, when, to what) for one dataset (default: the
+        journal's); unqualified records count for every dataset."""
         dataset = dataset if dataset is not None else self.dataset
-        states: dict[str, str] = {}
+        out: dict[str, dict] = {}
         for record in self.records():
-            if dataset is not None and record["dataset"] not in (None, dataset):
-                continue
-            if record["to"] is None:
-                states.pop(record["id"], None)
-            else:
-                states[record["id"]] = record["to"]
-        return states
+            if dataset is None or record["dataset"] in (None, dataset):
+                out[record["id"]] = record
+        return out
 
     def current(self) -> dict[str, str]:
         """id -> corrected class (excluded samples left out): version 1's view."""
@@ -200,6 +201,16 @@ def dataset_key(path: str | Path) -> str:
     except (DataError, OSError):
         pass
     return name
+
+
+def login_name() -> str | None:
+    """Who is labelling, for the journal's records (None where the system cannot say)."""
+    import getpass
+
+    try:
+        return getpass.getuser() or None
+    except (KeyError, OSError):  # no login name in the environment, no password entry
+        return None
 
 
 def user_data_dir() -> Path:

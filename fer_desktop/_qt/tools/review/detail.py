@@ -302,6 +302,9 @@ class DetailView(QWidget):
             lines.append(f"<b>file</b> {s.paths[i]}")
         if s.origins[i] is not None:
             lines.append(f"<b>from</b> {s.origins[i].describe()} ({s.origins[i].image})")
+        change = s.last_change(i)
+        if change:
+            lines.append(f"<b>last change</b> {change}")
         if s.splits[i]:
             lines.append(f"<b>split</b> {s.splits[i]}")
         if not np.isnan(s.scores[i]):
