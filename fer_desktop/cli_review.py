@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--every-face", action="store_true",
                    help="one sample a face: every face of the photos (group photos) and of one frame a second of "
                         "the videos, cut once into a folder in your data folder (default: an image is its largest face)")
+    p.add_argument("--every", type=float, default=None, metavar="SECONDS",
+                   help="with --every-face: one frame of each video every SECONDS (default 1)")
     p.add_argument("--cell", metavar="LABEL:PREDICTED",
                    help="start on one confusion-matrix cell, e.g. angry:neutral (either side may be empty)")
     p.add_argument("--filter", choices=tuple(FILTERS), help="start with this filter")
@@ -64,7 +66,10 @@ def _cell(text: str | None, classes: tuple[str, ...]) -> tuple[int | None, int |
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.every is not None and not (args.every_face and args.every > 0):
+        parser.error("--every SECONDS needs --every-face and a positive number")
     data = Path(args.data).expanduser()
     if not data.exists() and not Path(str(data) + ".gz").exists():
         print(f"fer-desktop review: dataset not found: {data}", file=sys.stderr)
@@ -91,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         window.resize(*size)
     window.show()
     window.open_dataset(DatasetRequest(args.data, args.split, args.model, args.journal, args.input,
-                                       args.every_face))
+                                       args.every_face, args.every))
 
     exit_code = {"code": 0}
 

@@ -52,6 +52,7 @@ class DatasetRequest:
     journal: str | None = None
     input: str | None = None
     every_face: bool = False
+    every_s: float | None = None  # every face of a video: one frame every so many seconds (None: one a second)
 
 
 @dataclass(frozen=True)

@@ -128,7 +128,7 @@ def _faces_to_read(request: DatasetRequest, path: Path, card, progress: Progress
     if request.every_face:
         status("finding every face")
         folder = every_face_folder(path, face_options_for_input(card, "photo"), progress=progress,
-                                   cancelled=cancelled)
+                                   cancelled=cancelled, **({"every_s": request.every_s} if request.every_s else {}))
         note = f"Every face of {path.name}: {summary(folder)}."
     else:
         folder = path

@@ -119,6 +119,8 @@ def test_every_face_of_a_video_is_one_frame_a_second(tmp_path, astronaut_bgr):
     assert summary(folder) == "3 faces from 1 of 1 videos"
     alone = every_face_folder(clips / "clip.avi", PHOTO, home=tmp_path / "home")  # the video itself
     assert alone != folder and sorted(face_sources(alone)) == sorted(sources)
+    denser = every_face_folder(clips, PHOTO, home=tmp_path / "home", every_s=0.5)  # cut again: 2 a second
+    assert denser == folder and sorted(s.frame for s in face_sources(denser).values()) == [0, 5, 10, 15, 20]
 
 
 def test_the_review_opens_every_face_and_keeps_the_labels(photos, tmp_path, monkeypatch, one_torch_thread):

@@ -131,5 +131,9 @@ def test_the_review_dialog_asks_for_every_face_or_face_crops_not_both(qtbot, tmp
     assert not dialog.face_crops.isChecked()
     request = dialog.request()
     assert request.every_face is True and request.input is None
+    assert dialog.every_s.isEnabled() and request.every_s is None  # one frame a second: the default
+    dialog.every_s.setValue(0.5)
+    assert dialog.request().every_s == 0.5
     dialog.face_crops.setChecked(True)
     assert not dialog.every_face.isChecked() and dialog.request().input == "crop"
+    assert not dialog.every_s.isEnabled() and dialog.request().every_s is None

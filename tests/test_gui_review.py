@@ -405,6 +405,11 @@ def test_review_command(tmp_path, faces_root, review_model, home):  # noqa: F811
     missing = subprocess.run([sys.executable, "-m", "fer_desktop", "review", str(tmp_path / "nope")],
                              capture_output=True, text=True, timeout=60, env=env)
     assert missing.returncode == 2 and missing.stderr.strip() == f"fer-desktop review: dataset not found: {tmp_path / 'nope'}"
+    from fer_desktop.cli_review import main
+
+    with pytest.raises(SystemExit) as stopped:  # a video's frame rate without every face says so
+        main([str(faces_root), "--every", "0.5"])
+    assert stopped.value.code == 2
 
 
 def test_the_note_says_which_probabilities_ranked_the_labels(tmp_path):

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
+    QDoubleSpinBox,
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
@@ -70,12 +71,21 @@ class OpenDatasetDialog(QDialog):
         self.face_crops.setToolTip("Each image is a face crop (FER-2013's, SFEW's): pad it, find the face again and "
                                    "re-align it, else use it as it is. Otherwise faces are found in the images. "
                                    "Set by itself for known crop datasets")
-        self.every_face = QCheckBox("Every face (group photos; videos, one frame a second)", self)
-        self.every_face.setToolTip("One sample a face: every face of each photo, and of one frame a second of each "
-                                   "video, is cut once into a folder of its own (in your data folder) and reviewed "
-                                   "face by face. Otherwise an image is one sample, its largest face")
+        self.every_face = QCheckBox("Every face (group photos, videos)", self)
+        self.every_face.setToolTip("One sample a face: every face of each photo, and of a frame of each video every "
+                                   "so many seconds, is cut once into a folder of its own (in your data folder) and "
+                                   "reviewed face by face. Otherwise an image is one sample, its largest face")
+        self.every_s = QDoubleSpinBox(self)
+        self.every_s.setRange(0.04, 60.0)
+        self.every_s.setDecimals(2)
+        self.every_s.setSingleStep(0.5)
+        self.every_s.setValue(1.0)
+        self.every_s.setPrefix("videos: a frame every ")
+        self.every_s.setSuffix(" s")
+        self.every_s.setEnabled(False)
         self.face_crops.toggled.connect(lambda on: on and self.every_face.setChecked(False))
         self.every_face.toggled.connect(lambda on: on and self.face_crops.setChecked(False))
+        self.every_face.toggled.connect(self.every_s.setEnabled)
         self._declared: str | None = None  # what the typed dataset declares (trainer.data.input_kinds)
         form = QFormLayout(self)
         form.addRow("Dataset", row)
@@ -83,7 +93,11 @@ class OpenDatasetDialog(QDialog):
         form.addRow("Model", model_row)
         form.addRow("Journal", self.journal)
         form.addRow("Images", self.face_crops)
-        form.addRow("", self.every_face)
+        every_row = QHBoxLayout()
+        every_row.addWidget(self.every_face)
+        every_row.addWidget(self.every_s)
+        every_row.addStretch(1)
+        form.addRow("", every_row)
         note = QLabel("The model runs over every face once; the result is cached, so reopening is instant.", self)
         note.setWordWrap(True)
         form.addRow(note)
@@ -141,4 +155,5 @@ class OpenDatasetDialog(QDialog):
         # As declared when the box says what the dataset says; the user's choice otherwise.
         kind = None if every_face or crops == (self._declared == "crop") else ("crop" if crops else "auto")
         return DatasetRequest(path, split or None, self.model.text().strip() or None,
-                              self.journal.text().strip() or None, kind, every_face)
+                              self.journal.text().strip() or None, kind, every_face,
+                              self.every_s.value() if every_face and self.every_s.value() != 1.0 else None)
