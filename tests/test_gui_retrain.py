@@ -224,3 +224,32 @@ def test_data_without_a_val_split_holds_out_a_fold_to_compare_on(qtbot, env):
     described = RunFolder(env / "run").path.joinpath("config.json")
     assert json.loads(described.read_text())["data"]["val_samples"] == 8  # the faces the run chose on
     win.close()
+
+
+def test_the_journal_note_counts_confirmations_apart_when_the_review_knows_the_labels(qtbot, env):
+    """Opened from a review session, the dialog tells relabels from confirmations (the session
+    has the given labels); from a journal alone it can only say how many labels were set."""
+    import numpy as np
+
+    from fer_desktop.review import ReviewSession
+    from trainer.data.samples import SampleSet
+
+    root = write_class_folders(env / "mine", 2, size=40)
+    ids = [p.relative_to(root).as_posix() for p in sorted(root.rglob("*.png"))]
+    labels = np.array([BASIC_CLASSES.index(i.split("/")[0].lower()) for i in ids])
+    samples = SampleSet(ids=ids, images=np.zeros((len(ids), 4, 4), np.uint8), labels=labels, classes=BASIC_CLASSES,
+                        name="mine", meta={"dataset": "mine"})
+    session = ReviewSession(samples, env / "journal.jsonl", source=str(root))
+    session.relabel(0, BASIC_CLASSES[(labels[0] + 1) % 7])
+    session.relabel(1, BASIC_CLASSES[labels[1]])  # its own label: confirmed
+    session.exclude(2)
+    win = _window(qtbot, env, _old_model(env / "old" / "tiny", epochs=1))
+    win.ctx.dataset_opened(session)
+    dialog = win.tools["Training"].open_dialog()
+    qtbot.waitUntil(lambda: dialog.recipe is not None, timeout=WAIT_MS)
+    assert dialog.journal_note.text().startswith("1 labelled or relabelled, 1 confirmed as they were and 1 left out")
+    dialog.data_edit.setText(str(env / "copy" / "mine"))  # a copy of it (the same key): the journal alone
+    dialog._data_changed()
+    assert dialog.journal_note.text().startswith("2 labels set here (relabelled or confirmed) and 1 left out")
+    dialog.reject()
+    win.close()

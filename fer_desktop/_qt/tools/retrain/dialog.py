@@ -302,6 +302,15 @@ class RetrainDialog(QDialog):
         except (OSError, ValueError) as exc:
             self.journal_note.setText(f"Cannot read the journal: {exc}")
             return
+        review = getattr(self.ctx, "review", None)
+        if review is not None and Path(review.journal.path) == Path(journal) and str(review.source) == data:
+            counts = review.edit_counts()  # the session knows the given labels: confirmations apart
+            changed = counts["labelled_here"] + counts["relabelled"]
+            kept = f", {counts['confirmed']} confirmed as they were" if counts["confirmed"] else ""
+            excluded = counts["excluded"]
+            self.journal_note.setText(f"{changed} labelled or relabelled{kept} and {excluded} left out"
+                                      + (f" for {key}" if key else "") + ", applied to training and validation.")
+            return
         excluded = sum(1 for v in state.values() if v == EXCLUDED)
         self.journal_note.setText(f"{len(state) - excluded} labels set here (relabelled or confirmed) and "
                                   f"{excluded} left out"
