@@ -250,9 +250,11 @@ class ReviewSession:
         """One change for many samples (a multi-selection): one journal write, one notice."""
         return self.change([(sample, to) for sample in samples])
 
-    def change(self, targets: Sequence[tuple[int | str, str | None]], op: str = "set") -> list[dict]:
+    def change(self, targets: Sequence[tuple[int | str, str | None]], op: str = "set",
+               user: str | None = None) -> list[dict]:
         """Write the changes ``(sample, to)`` that change something to the journal, all at once
-        (on disk when this returns), apply them and tell the listeners once. Returns the records."""
+        (on disk when this returns), apply them and tell the listeners once. Returns the records
+        (``user``: whose they are, this session's user by default; "" for nobody's)."""
         todo: list[tuple[int, str | None, str | None]] = []  # (index, to, previous)
         for sample, to in targets:
             i = self._to_index(sample)
@@ -265,7 +267,7 @@ class ReviewSession:
         if not todo:
             return []
         records = self.journal.set_many([(self.ids[i], to, previous) for i, to, previous in todo], op=op,
-                                        user=self.user)
+                                        user=self.user if user is None else user or None)
         self.last_record.update((r["id"], r) for r in records)
         for i, to, _ in todo:
             self._apply(i, to)
@@ -298,6 +300,31 @@ class ReviewSession:
     def set_suggestions(self, suggestions: Suggestions) -> None:
         self.suggestions = suggestions
         self.suggested = suggestions.classes.astype(np.int64)
+
+    def import_journal(self, path: str | Path) -> tuple[list[dict], dict[str, int]]:
+        """Another annotator's work on this dataset (their journal, or an export of it): each face
+        whose state there differs from here takes it, unless the change here is newer; written as
+        "import" records under their name. Returns (the records, for one undo step; counts:
+        taken, kept (newer here), not here (ids this data lacks), unusable (classes it lacks))."""
+        theirs = RelabelJournal(path, dataset=self.dataset).latest()
+        counts = {"taken": 0, "kept": 0, "not_here": 0, "unusable": 0}
+        by_user: dict[str | None, list[tuple[int, str | None]]] = {}
+        for sample_id, record in theirs.items():
+            i = self.index.get(sample_id)
+            to = record["to"]
+            if i is None:
+                counts["not_here"] += 1
+            elif to not in (None, EXCLUDED) and to not in self.classes:
+                counts["unusable"] += 1
+            elif to != self.state_of(i):
+                mine = self.last_record.get(sample_id)
+                if mine is not None and (mine.get("time") or 0) > (record.get("time") or 0):
+                    counts["kept"] += 1
+                else:
+                    by_user.setdefault(record.get("user"), []).append((i, to))
+        records = [r for user, targets in by_user.items() for r in self.change(targets, op="import", user=user or "")]
+        counts["taken"] = len(records)
+        return records, counts
 
     def relabel(self, sample: int | str, label: str) -> dict | None:
         return self.set_state(sample, label)
@@ -452,7 +479,7 @@ class ReviewSession:
         what = ("withdrawn: untouched" if to is None else "excluded (not a face)" if to == EXCLUDED
                 else f"confirmed {to}" if to == given else f"labelled {to}" if self.given[i] < 0
                 else f"relabelled {to}")
-        if record.get("op") in ("undo", "redo"):
+        if record.get("op") in ("undo", "redo", "import"):
             what += f" ({record['op']})"
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(record["time"])) if record.get("time") else ""
         who = f" by {record['user']}" if record.get("user") else ""

@@ -623,3 +623,18 @@ def test_the_given_labels_key_confirms_it_and_checked_faces_can_be_hidden(qtbot,
     win.grid.go_to_row(0)
     key(win, Qt.Key.Key_0)
     assert s.state_of(i) is None and not s.confirmed().any()
+
+
+def test_import_journal_from_the_menu_is_one_undo_step(qtbot, make_window, faces_root, review_model, tmp_path,  # noqa: F811
+                                                     one_torch_thread):
+    win = make_window()
+    s = open_data(qtbot, win, faces_root, review_model)
+    theirs = RelabelJournal(tmp_path / "bob.jsonl", s.dataset)
+    theirs.set(s.ids[0], EXCLUDED, user="bob")
+    theirs.set(s.ids[1], s.classes[(s.given[1] + 1) % 4], user="bob")
+    assert win.import_journal(str(tmp_path / "bob.jsonl"))["taken"] == 2
+    assert "Imported 2 label changes from bob.jsonl." in win.banner.text()
+    assert win.undo_stack.undoText() == "import 2 label changes" and s.state_of(0) == EXCLUDED
+    win.undo_stack.undo()
+    assert s.state_of(0) is None and s.state_of(1) is None
+    assert win.import_journal(str(s.journal.path)) is None and "own journal" in win.banner.text()

@@ -501,3 +501,34 @@ def test_each_face_says_who_changed_it_last_and_how(tmp_path, monkeypatch):
     assert [again.last_change(i).split(" by ")[0] for i in (1, 2, 3)] == [
         "withdrawn: untouched (undo)", "confirmed fear", "excluded (not a face)"]
     assert again.last_change(0) is None
+
+
+def test_another_annotators_journal_is_imported_newest_first_and_undone_in_one_step(tmp_path, monkeypatch):
+    """Ann and Bob label the same data in their own journals; Ann imports Bob's: his changes
+    arrive under his name, except where Ann changed the face after him; ids and classes her
+    data lacks are counted, not applied; one undo takes the import back."""
+    import time as clock
+
+    mine = small_session(tmp_path)
+    mine.user = "ann"
+    bob_dir = tmp_path / "bob"
+    bob_dir.mkdir()
+    bob = small_session(bob_dir)
+    bob.user = "bob"
+    mine.relabel("s01", "sad")  # ann first ...
+    clock.sleep(0.01)
+    bob.relabel("s01", "angry")  # ... bob later: his wins
+    bob.exclude("s03")
+    bob.relabel("s05", "happy")
+    clock.sleep(0.01)
+    mine.relabel("s05", "surprise")  # ann after bob: hers stays
+    bob.journal.set("nobody.png", "sad", user="bob")
+    bob.journal.set("s06", "contempt", user="bob")  # not one of this data's classes
+    records, counts = mine.import_journal(bob_dir / "journal.jsonl")
+    assert counts == {"taken": 2, "kept": 1, "not_here": 1, "unusable": 1}
+    assert (mine.state_of(1), mine.state_of(3), mine.state_of(5)) == ("angry", EXCLUDED, "surprise")
+    assert {r["user"] for r in records} == {"bob"} and {r["op"] for r in records} == {"import"}
+    assert mine.last_change(1).startswith("relabelled angry (import) by bob")
+    assert mine.import_journal(bob_dir / "journal.jsonl")[1]["taken"] == 0  # nothing new the second time
+    mine.undo(records)
+    assert (mine.state_of(1), mine.state_of(3)) == ("sad", None)

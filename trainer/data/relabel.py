@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 EXCLUDED = "not-a-face"  # a state: the sample is left out of training and evaluation
 FER2013_KEY = "fer2013"  # FER-2013 and FER+ csvs share their row ids ("fer2013:<row>")
-OPS = ("set", "undo", "redo")
+OPS = ("set", "undo", "redo", "import")  # import: taken from another annotator's journal
 
 
 def _state(value: str | None) -> str | None:

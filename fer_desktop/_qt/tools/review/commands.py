@@ -13,6 +13,8 @@ from trainer.data.relabel import EXCLUDED
 def describe(records: list[dict]) -> str:
     """The undo menu's words for a change: "relabel as sad: Val/Happy/x.png", "exclude 12 faces"."""
     n, targets = len(records), {r["to"] for r in records}
+    if all(r.get("op") == "import" for r in records):
+        return f"import {n} label change{'s' * (n != 1)}"
     if len(targets) > 1:
         return f"change {n} faces"
     to = targets.pop()

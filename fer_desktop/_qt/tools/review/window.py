@@ -238,6 +238,9 @@ class ReviewWindow(QMainWindow):
     def _build_actions(self) -> None:
         a = self._action
         self.act_open = a("&Open Dataset…", lambda: self.open_dialog(), ["Ctrl+O"])
+        self.act_import_journal = a("&Import Journal…", lambda: self.import_journal(),
+                                    tip="Take another annotator's labels for this dataset from their journal (or an "
+                                        "export of it); where you changed a face later, yours stay. One undo step")
         self.act_export_journal = a("Export &Journal…", lambda: self.export_journal(),
                                     tip="A copy of the relabel journal (JSONL)")
         self.act_export_csv = a("Export Ranked &CSV…", lambda: self.export_csv(), ["Ctrl+E"],
@@ -303,8 +306,8 @@ class ReviewWindow(QMainWindow):
         self.recent_menu = m.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(
             lambda: fill_recent_menu(self.recent_menu, self.ctx.settings, self.open_dataset))
-        for act in (None, self.act_export_journal, self.act_export_csv, self.act_export_data, None,
-                    self.act_close):
+        for act in (None, self.act_import_journal, self.act_export_journal, self.act_export_csv, self.act_export_data,
+                    None, self.act_close):
             m.addSeparator() if act is None else m.addAction(act)
         m = mb.addMenu("&Edit")
         m.addAction(self.act_undo)
@@ -337,7 +340,8 @@ class ReviewWindow(QMainWindow):
         bar.addPermanentWidget(self.journal_label)
 
     def _enable(self, on: bool) -> None:
-        for act in (self.act_export_journal, self.act_export_csv, self.act_export_data, self.act_withdraw,
+        for act in (self.act_import_journal, self.act_export_journal, self.act_export_csv, self.act_export_data,
+                    self.act_withdraw,
                     self.act_exclude, self.act_next, self.act_prev, self.act_all, self.act_wrong, self.act_flagged,
                     self.act_edited, self.act_no_face, self.act_disagree, self.act_copies, self.act_select_all,
                     self.act_find, self.act_accept, self.act_learn, *self.label_actions):
@@ -644,6 +648,32 @@ class ReviewWindow(QMainWindow):
         if path:
             out = export_journal(self.session, path)
             self._exported("journal", str(out))
+
+    @guarded
+    def import_journal(self, path: str | None = None) -> dict[str, int] | None:
+        """Another annotator's journal into this one: one undo step; the banner says what came."""
+        if self.session is None:
+            return None
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Import a journal", str(Path(self.session.journal.path).parent),
+                                                  "JSON lines (*.jsonl);;All files (*)")
+            if not path:
+                return None
+        if Path(path).resolve() == Path(self.session.journal.path).resolve():
+            self.banner.show_message("That is this dataset's own journal: nothing to import.", "warning", "journal")
+            return None
+        records, counts = self.session.import_journal(path)
+        if records:
+            self.undo_stack.push(LabelCommand(self.session, records))
+        notes = [f"{counts['kept']} kept where you changed the face later"] if counts["kept"] else []
+        if counts["not_here"]:
+            notes.append(f"{counts['not_here']} for faces this data does not have")
+        if counts["unusable"]:
+            notes.append(f"{counts['unusable']} naming a class it does not have")
+        self.banner.show_message(f"Imported {counts['taken']} label change{'s' * (counts['taken'] != 1)} from "
+                                 f"{Path(path).name}" + (f" ({'; '.join(notes)})" if notes else "") + ".",
+                                 "info", "journal")
+        return counts
 
     @guarded
     def export_csv(self, path: str | None = None) -> None:
