@@ -595,6 +595,10 @@ def test_a_right_click_offers_the_labels_and_the_files(qtbot, make_window, faces
     assert win.grid.selected_samples() == pair and "&Label 2 Faces" in actions and "Copy Ids" in actions
     actions["Copy Paths"].trigger()
     assert QGuiApplication.clipboard().text().splitlines() == [str(faces_root / s.ids[i]) for i in pair]
+    from PySide6.QtCore import QPoint
+
+    menus.append(win._show_tile_menu(QPoint(-5, -5)))  # the menu key: the current tile's selection
+    assert "&Label 2 Faces" in [a.text() for a in menus[-1].actions()]
     for menu in menus:
         menu.close()
 

@@ -520,6 +520,9 @@ class ReviewWindow(QMainWindow):
         from fer_desktop._qt.tools.review.tile_menu import tile_menu
 
         index = self.grid.indexAt(pos)
+        if not index.isValid():  # the menu key, or a click between tiles: the current tile's menu
+            index = self.grid.currentIndex()
+            pos = self.grid.visualRect(index).center()
         if not index.isValid() or self.session is None:
             return None
         if not self.grid.selectionModel().isSelected(index):
