@@ -1,6 +1,6 @@
-"""Every face of a folder of photos or videos (or of one) as a dataset of face crops, one sample a face:
-how group photos and clips are labelled face by face (a folder of photos is otherwise one
-sample an image, its largest face).
+"""Every face of a folder of photos or videos (or of one) as a dataset of face crops, one
+sample a face: how group photos and clips are labelled face by face (a folder of photos is
+otherwise one sample an image, its largest face).
 
 Each face is cut as the app makes its model input from the photo (the card's detector, aligner
 and crop size: :func:`trainer.data.crops.make_pipeline` on the whole photo), so a face reviewed
@@ -9,10 +9,10 @@ and found again in it, a face can come out another way, or another person's (a n
 whose centre falls in the region). The crops go into a folder in the user's data dir that keeps
 the source's layout (split and class folders, ``unlabelled/``; videos give one frame every
 ``every_s`` seconds) and is named after the source, so the review's journal and dataset key
-follow the source's name; it is cut again only when the source's files or the face settings
-change (faces keep their numbers while the detector does), and made beside the old one and
-swapped in when complete, so a crash or a cancel never leaves half a dataset. ``faces.json``
-says where each face came from.
+follow the source's name (a folder per detector: it decides the faces and their numbers, which
+labels name); it is cut again only when the source's files or the face settings change, and made
+beside the old one and swapped in when complete, so a crash or a cancel never leaves half a
+dataset. ``faces.json`` says where each face came from.
 """
 
 from __future__ import annotations
@@ -57,11 +57,15 @@ def faces_home() -> Path:
     return user_data_dir() / "every-face"
 
 
-def faces_folder_path(source: str | Path, home: str | Path | None = None) -> Path:
-    """Where the faces of ``source`` go: one folder per source path, named like the source."""
+def faces_folder_path(source: str | Path, home: str | Path | None = None, detector: str = "auto") -> Path:
+    """Where the faces of ``source`` go: one folder per source path and detector, named like the
+    source. The detector decides which faces there are and their numbers (``two_face1.png``),
+    which the journal's labels name: another detector gets a folder, and a journal, of its own."""
+    from trainer.faces.detectors import resolved_name
+
     source = Path(source).expanduser().resolve()
     digest = hashlib.sha256(str(source).encode("utf-8")).hexdigest()[:8]
-    return Path(home or faces_home()) / digest / source.name
+    return Path(home or faces_home()) / digest / resolved_name(detector) / source.name
 
 
 def every_face_folder(source: str | Path, options: FaceOptions, *, home: str | Path | None = None, every_s: float = EVERY_S,
@@ -82,7 +86,7 @@ def every_face_folder(source: str | Path, options: FaceOptions, *, home: str | P
         raise DataError(f"{source}: not found")
     if source.is_file() and not (is_image_name(source) or is_video_name(source)):
         raise DataError(f"{source}: not an image or a video, nor a folder of them")
-    target = faces_folder_path(source, home)
+    target = faces_folder_path(source, home, options.detector)
     try:
         files = input_files([source])
     except AlignError as exc:

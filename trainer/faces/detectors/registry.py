@@ -64,6 +64,15 @@ def _factory(name: str) -> Callable[..., FaceDetector]:
     return cls
 
 
+def resolved_name(name: str = "auto") -> str:
+    """The back-end ``name`` stands for here (``auto``: the first usable one of AUTO_ORDER;
+    "auto" itself when none is), without loading any model."""
+    key = canonical_name(name)
+    if key != "auto":
+        return key
+    return next((candidate for candidate in AUTO_ORDER if _reason(candidate) is None), key)
+
+
 def available_detectors() -> dict[str, str | None]:
     """Every back-end name -> None when it can run here, else why not (and how to fix it).
     Cheap: checks installed packages and model files without loading any model."""
