@@ -283,9 +283,9 @@ def export_journal(session: ReviewSession, out: str | Path) -> Path:
 
 def export_csv(session: ReviewSession, out: str | Path) -> Path:
     """One row per sample, likeliest label error first: id, path, given, corrected (a class, the
-    given one when confirmed; not-a-face; or empty when untouched), predicted, confidence, score, the not-a-face score (high = likely
-    no face) and its reasons ("blank image; no face found", or empty), and the ids of its copies,
-    exact or near ("; "-joined)."""
+    given one when confirmed; not-a-face; or empty when untouched), predicted, confidence, score,
+    the not-a-face score (high = likely no face) and its reasons ("blank image; no face found",
+    or empty), and the ids of its copies, exact or near ("; "-joined)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     order = session.view(sort="score")

@@ -553,8 +553,8 @@ def test_group_photos_are_reviewed_face_by_face(qtbot, make_window, tmp_path, tw
     assert s.state_of(1) == "happy"
 
 
-def test_a_right_click_offers_the_labels_and_the_files(qtbot, make_window, faces_root, review_model, monkeypatch,  # noqa: F811
-                                                       one_torch_thread):
+def test_a_right_click_offers_the_labels_and_the_files(qtbot, make_window, faces_root,  # noqa: F811
+                                                       review_model, monkeypatch, one_torch_thread):
     """Right-clicking a tile outside the selection selects it alone and opens its menu: its
     label actions label it, Copy Id and Copy Path fill the clipboard, Open Image File hands the
     file to the desktop; on a selection of two, the menu acts on both."""
@@ -629,8 +629,8 @@ def test_the_given_labels_key_confirms_it_and_checked_faces_can_be_hidden(qtbot,
     assert s.state_of(i) is None and not s.confirmed().any()
 
 
-def test_import_journal_from_the_menu_is_one_undo_step(qtbot, make_window, faces_root, review_model, tmp_path,  # noqa: F811
-                                                     one_torch_thread):
+def test_import_journal_from_the_menu_is_one_undo_step(qtbot, make_window, faces_root,  # noqa: F811
+                                                     review_model, tmp_path, one_torch_thread):
     win = make_window()
     s = open_data(qtbot, win, faces_root, review_model)
     theirs = RelabelJournal(tmp_path / "bob.jsonl", s.dataset)

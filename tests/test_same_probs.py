@@ -113,8 +113,8 @@ def test_sfew_val_agrees_with_the_default_options(shared_data, tmp_path, capsys)
     assert assert_same(pred, doc, data) == len(picked)
 
 
-def test_every_face_in_the_review_gets_predicts_probabilities(tmp_path, two_people_bgr, tiny_model, capsys,  # noqa: F811
-                                                              monkeypatch):
+def test_every_face_in_the_review_gets_predicts_probabilities(tmp_path, two_people_bgr, capsys,
+                                                              tiny_model, monkeypatch):  # noqa: F811
     """A group photo opened in the review with every face: each face's probabilities are those
     ``fer-desktop predict`` gives the same face of the photo (matched by its box)."""
     from fer_desktop.review import DatasetRequest

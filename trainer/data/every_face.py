@@ -68,7 +68,8 @@ def faces_folder_path(source: str | Path, home: str | Path | None = None, detect
     return Path(home or faces_home()) / digest / resolved_name(detector) / source.name
 
 
-def every_face_folder(source: str | Path, options: FaceOptions, *, home: str | Path | None = None, every_s: float = EVERY_S,
+def every_face_folder(source: str | Path, options: FaceOptions, *, home: str | Path | None = None,
+                      every_s: float = EVERY_S,
                       progress: Callable[[int, int], None] | None = None,
                       cancelled: Callable[[], bool] | None = None) -> Path:
     """The folder holding every face of ``source`` (a folder of photos or videos, labelled or
