@@ -306,7 +306,12 @@ class ReviewSession:
         whose state there differs from here takes it, unless the change here is newer; written as
         "import" records under their name. Returns (the records, for one undo step; counts:
         taken, kept (newer here), not here (ids this data lacks), unusable (classes it lacks))."""
+        if not Path(path).is_file():
+            raise DataError(f"{path}: no such journal")
         theirs = RelabelJournal(path, dataset=self.dataset).latest()
+        if not theirs:
+            raise DataError(f"{Path(path).name}: no label changes for {self.dataset} in it (a relabel journal, "
+                            "JSON lines, from Export Journal or the data folder's journals/?)")
         counts = {"taken": 0, "kept": 0, "not_here": 0, "unusable": 0}
         by_user: dict[str | None, list[tuple[int, str | None]]] = {}
         for sample_id, record in theirs.items():

@@ -642,3 +642,6 @@ def test_import_journal_from_the_menu_is_one_undo_step(qtbot, make_window, faces
     win.undo_stack.undo()
     assert s.state_of(0) is None and s.state_of(1) is None
     assert win.import_journal(str(s.journal.path)) is None and "own journal" in win.banner.text()
+    (tmp_path / "notes.txt").write_text("not a journal\n")
+    assert win.import_journal(str(tmp_path / "notes.txt")) is None  # said, not raised
+    assert "notes.txt: no label changes for" in win.banner.text()

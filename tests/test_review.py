@@ -532,3 +532,8 @@ def test_another_annotators_journal_is_imported_newest_first_and_undone_in_one_s
     assert mine.import_journal(bob_dir / "journal.jsonl")[1]["taken"] == 0  # nothing new the second time
     mine.undo(records)
     assert (mine.state_of(1), mine.state_of(3)) == ("sad", None)
+    (tmp_path / "notes.csv").write_text("id,label\ns01,happy\n")
+    with pytest.raises(DataError, match="no label changes for small in it"):
+        mine.import_journal(tmp_path / "notes.csv")
+    with pytest.raises(DataError, match="no such journal"):
+        mine.import_journal(tmp_path / "gone.jsonl")

@@ -665,7 +665,13 @@ class ReviewWindow(QMainWindow):
         if Path(path).resolve() == Path(self.session.journal.path).resolve():
             self.banner.show_message("That is this dataset's own journal: nothing to import.", "warning", "journal")
             return None
-        records, counts = self.session.import_journal(path)
+        from trainer.data.samples import DataError
+
+        try:
+            records, counts = self.session.import_journal(path)
+        except DataError as exc:  # the user's file: said here; anything else is a bug and keeps its traceback
+            self.banner.show_message(f"Could not import: {exc}", "error", "journal")
+            return None
         if records:
             self.undo_stack.push(LabelCommand(self.session, records))
         notes = [f"{counts['kept']} kept where you changed the face later"] if counts["kept"] else []
