@@ -546,6 +546,9 @@ def test_group_photos_are_reviewed_face_by_face(qtbot, make_window, tmp_path, tw
     caption = win.detail.original_caption.text()
     assert caption.startswith(f"photo {two_people_bgr.shape[1]}×512: two.png, face 2 of 2"), caption
     assert "<b>from</b> two.png, face 2 of 2" in win.detail.info.text()
+    from fer_desktop._qt.tools.review.grid import tile_tooltip
+
+    assert tile_tooltip(s, 1).splitlines()[:2] == ["two_face1.png", "from two.png, face 2 of 2"]
     menu = win._show_tile_menu(win.grid.visualRect(win.grid.grid_model.index(win.grid.grid_model.row_of(1))).center())
     assert "Open two.png" in [a.text() for a in menu.actions()]  # the photo the face was cut from
     menu.close()
@@ -619,6 +622,9 @@ def test_the_given_labels_key_confirms_it_and_checked_faces_can_be_hidden(qtbot,
     win.detail.show_sample(i)
     assert win.detail.title.text().startswith(f"labelled {s.classes[given]}  ✓  checked")
     assert f"<b>last change</b> confirmed {s.classes[given]}" in win.detail.info.text()
+    from fer_desktop._qt.tools.review.grid import tile_tooltip
+
+    assert f"confirmed: {s.classes[given]}" in tile_tooltip(s, i).splitlines()
     box = win.filter_bar.changes_box
     box.setCurrentIndex(box.findText("not checked yet"))
     assert i not in win.grid.grid_model.order.tolist() and len(win.grid.grid_model.order) == len(s) - 1

@@ -258,10 +258,11 @@ class SampleGridModel(QAbstractListModel):
 
 
 def tile_tooltip(s: ReviewSession, i: int) -> str:
-    lines = [s.ids[i], f"given: {s.given_name(i)}"]
+    lines = [s.ids[i]] + ([f"from {s.origins[i].describe()}"] if s.origins[i] is not None else [])
+    lines.append(f"given: {s.given_name(i)}")
     state = s.state_of(i)
     if state is not None:
-        lines.append(f"corrected: {state}")
+        lines.append(f"confirmed: {state}" if state == s.given_name(i) else f"corrected: {state}")
     if s.predicted[i] != NONE:
         lines.append(f"predicted: {s.classes[s.predicted[i]]} {s.confidence[i]:.0%}")
     if s.suggested[i] != s.predicted[i]:
