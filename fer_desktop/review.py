@@ -221,6 +221,10 @@ class ReviewSession:
         """(N,) bool: the given label checked and kept (its own class key pressed)."""
         return (self.corrected != NONE) & (self.corrected == self.given)
 
+    def checked(self) -> np.ndarray:
+        """(N,) bool: a state set here (relabelled, confirmed or excluded): looked at by a person."""
+        return (self.corrected != NONE) | self.excluded
+
     def given_name(self, i: int) -> str:
         return self.classes[self.given[i]] if self.given[i] >= 0 else UNLABELLED
 
@@ -367,7 +371,7 @@ class ReviewSession:
             edited = self.relabelled() | self.excluded
             keep &= edited if f.relabelled else ~edited
         if f.checked is not None:
-            checked = (self.corrected != NONE) | self.excluded
+            checked = self.checked()
             keep &= checked if f.checked else ~checked
         if f.split is not None:
             keep &= self.splits == f.split
@@ -506,6 +510,6 @@ class ReviewSession:
                          + (f", {confirmed} confirmed" if confirmed else "")
                          + (f", {excluded} excluded" if excluded else ""))
             if self.flagged.any():  # how far down the likely label errors the user has come
-                checked = (self.corrected != NONE) | self.excluded
-                notes.append(f"{int((checked & self.flagged).sum()):,} of {int(self.flagged.sum()):,} flagged checked")
+                done = int((self.checked() & self.flagged).sum())
+                notes.append(f"{done:,} of {int(self.flagged.sum()):,} flagged checked")
         return notes
