@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from fer_desktop.review import DatasetRequest
+from trainer.data.every_face import EVERY_S
 
 _FER_SPLITS = ("Training", "PublicTest", "PrivateTest")
 
@@ -79,7 +80,7 @@ class OpenDatasetDialog(QDialog):
         self.every_s.setRange(0.04, 60.0)
         self.every_s.setDecimals(2)
         self.every_s.setSingleStep(0.5)
-        self.every_s.setValue(1.0)
+        self.every_s.setValue(EVERY_S)
         self.every_s.setPrefix("videos: a frame every ")
         self.every_s.setSuffix(" s")
         self.every_s.setEnabled(False)
@@ -156,4 +157,4 @@ class OpenDatasetDialog(QDialog):
         kind = None if every_face or crops == (self._declared == "crop") else ("crop" if crops else "auto")
         return DatasetRequest(path, split or None, self.model.text().strip() or None,
                               self.journal.text().strip() or None, kind, every_face,
-                              self.every_s.value() if every_face and self.every_s.value() != 1.0 else None)
+                              self.every_s.value() if every_face and self.every_s.value() != EVERY_S else None)
