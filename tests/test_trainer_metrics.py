@@ -10,7 +10,7 @@ from torch import nn
 from trainer.classes import BASIC_CLASSES, FERPLUS_CLASSES
 from trainer.data.samples import SampleSet
 from trainer.evaluation.evaluate import evaluate_samples, format_report
-from trainer.evaluation.metrics import confusion_matrix, summarise
+from trainer.evaluation.metrics import confusion_matrix, renormalised, summarise
 from trainer.models.card import ModelCard
 from trainer.training.losses import SoftTargetCrossEntropy
 
@@ -29,6 +29,14 @@ def test_confusion_and_summary_by_hand():
     # F1: a = 2/3, b = 2 * (2/3 * 1) / (5/3) = 4/5, c = 2 * (1 * 3/4) / (7/4) = 6/7; d has no samples.
     assert s["macro_f1"] == pytest.approx((2 / 3 + 4 / 5 + 6 / 7) / 3)
     assert s["mean_class_recall"] == pytest.approx((2 / 3 + 1 + 3 / 4) / 3)
+
+
+def test_renormalised_by_hand():
+    # what a seven-class model's bars read on data with three of its classes
+    probs = np.array([[0.2, 0.2, 0.1], [0.0, 0.0, 0.0], [0.5, 0.25, 0.25]], dtype=np.float32)
+    np.testing.assert_allclose(renormalised(probs), [[0.4, 0.4, 0.2], [1 / 3, 1 / 3, 1 / 3], [0.5, 0.25, 0.25]])
+    np.testing.assert_allclose(renormalised(probs, empty=0.0)[1], [0, 0, 0])
+    assert renormalised(probs).dtype == np.float32
 
 
 def test_loss_matches_torch_where_it_should():

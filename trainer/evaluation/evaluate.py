@@ -15,7 +15,7 @@ import torch
 from trainer.data.crops import FaceOptions
 from trainer.data.samples import DataError, SampleSet
 from trainer.evaluation.calibration import calibration_summary
-from trainer.evaluation.metrics import confusion_matrix, summarise
+from trainer.evaluation.metrics import confusion_matrix, renormalised, summarise
 from trainer.evaluation.predictions import Predictions, predict_samples
 from trainer.models.card import ModelCard
 
@@ -80,10 +80,7 @@ def summarise_predictions(pred: Predictions, model_classes: list[str]) -> dict[s
     summary = summarise(confusion_matrix(labels[keep], predictions, len(common)), common)
     summary["class_mapping"] = notes or None
     summary["left_out"] = len(pred) - len(keep)
-    # the bars as they would read over the classes model and data share
-    total = probs.sum(axis=1, keepdims=True)
-    shared = np.divide(probs, total, out=np.full_like(probs, 1 / probs.shape[1]), where=total > 0)
-    summary["calibration"] = calibration_summary(shared, labels[keep])
+    summary["calibration"] = calibration_summary(renormalised(probs), labels[keep])
     return summary
 
 

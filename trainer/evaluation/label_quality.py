@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from trainer.data.samples import DataError
+from trainer.evaluation.metrics import renormalised
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +65,8 @@ def label_quality_scores(labels: np.ndarray, probs: np.ndarray, method: str = DE
     out = np.full(len(labels), np.nan)
     known = labels >= 0
     if known.any():
-        out[known] = get_label_quality_scores(labels[known], _renormalised(probs[known]), method=method)
+        out[known] = get_label_quality_scores(labels[known], renormalised(probs[known]), method=method)
     return out
-
-
-def _renormalised(probs: np.ndarray) -> np.ndarray:
-    total = probs.sum(axis=1, keepdims=True)
-    return np.divide(probs, total, out=np.full_like(probs, 1 / probs.shape[1]), where=total > 0)
 
 
 def disagreement_scores(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:
@@ -209,7 +205,7 @@ def find_issues(pred, out_of_sample: bool | str = "auto", method: str = DEFAULT_
         # cleanlab wants labels 0..K-1 all present: map the present classes onto that range.
         remap = {c: i for i, c in enumerate(present)}
         y = np.array([remap[c] for c in labels[known]])
-        is_issue[known] = find_label_issues(y, _renormalised(np.nan_to_num(probs[known][:, present])))
+        is_issue[known] = find_label_issues(y, renormalised(np.nan_to_num(probs[known][:, present])))
     return LabelIssues(scores=scores, order=rank(scores), probs=probs, is_issue=is_issue, method=method,
                        out_of_sample=use_oof, memorisation_gap=gap)
 

@@ -7,6 +7,16 @@ from typing import Any
 import numpy as np
 
 
+def renormalised(probs: np.ndarray, *, empty: float | None = None) -> np.ndarray:
+    """Rows of probabilities over some of a model's classes made to sum to 1 again (the bars as
+    they read over the classes a model and its data share). A row with nothing left gets
+    ``empty`` in every column, a uniform row by default."""
+    probs = np.asarray(probs)
+    fill = 1 / probs.shape[1] if empty is None else empty
+    total = probs.sum(axis=1, keepdims=True)
+    return np.divide(probs, total, out=np.full_like(probs, fill), where=total > 0)
+
+
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: int) -> np.ndarray:
     labels = np.asarray(labels, dtype=np.int64)
     predictions = np.asarray(predictions, dtype=np.int64)

@@ -19,6 +19,7 @@ import numpy as np
 
 from trainer.data.cache import file_stamp
 from trainer.data.samples import DataError, SampleSet
+from trainer.evaluation.metrics import renormalised
 
 CACHE_VERSION = 1
 
@@ -202,8 +203,7 @@ def to_data_classes(probs: np.ndarray, model_classes: list[str], data_classes: t
     for j, c in enumerate(data_classes):
         if c in model_classes:
             out[:, j] = probs[:, model_classes.index(c)]
-    total = out.sum(axis=1, keepdims=True)
-    return np.divide(out, total, out=np.zeros_like(out), where=total > 0)
+    return renormalised(out, empty=0.0)  # no bar at all where the model put nothing on the data's classes
 
 
 def cache_dir_default() -> Path:
