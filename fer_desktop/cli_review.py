@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "the videos, cut once into a folder in your data folder (default: an image is its largest face)")
     p.add_argument("--every", type=float, default=None, metavar="SECONDS",
                    help="with --every-face: one frame of each video every SECONDS (default 1)")
+    p.add_argument("--compare", metavar="JOURNAL",
+                   help="another annotator's journal beside yours (nothing taken): how far you agree, and the "
+                        "faces you judged differently first (Review > Compare With Journal)")
     p.add_argument("--cell", metavar="LABEL:PREDICTED",
                    help="start on one confusion-matrix cell, e.g. angry:neutral (either side may be empty)")
     p.add_argument("--filter", choices=tuple(FILTERS), help="start with this filter")
@@ -101,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     exit_code = {"code": 0}
 
     def start_view(session) -> None:
+        if args.compare:
+            window.compare_journal(args.compare)  # shows the faces you disagree on; --cell/--filter below win
         if args.order:
             window.filter_bar.set_sort(ORDERS[args.order])
         cell = _cell(args.cell, session.classes)

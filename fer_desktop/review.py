@@ -25,6 +25,7 @@ from trainer.evaluation.duplicates import (UNIQUE, across_splits, copies_of, cop
 
 if TYPE_CHECKING:
     from trainer.data.every_face import FaceSource
+    from trainer.evaluation.agreement import Agreement
     from trainer.evaluation.label_quality import IssueScores
     from trainer.evaluation.suggest import Suggestions
     from trainer.evaluation.not_a_face import FaceDoubts
@@ -36,6 +37,9 @@ SORT_TITLES = {"score": "likely label error first", "not_a_face": "likely not a 
 NONE = -1  # no corrected class / no prediction
 # Filter.copies: a copy (exact or near) anywhere, a copy whose current label differs, a copy in another split.
 COPIES = ("any", "disagree", "split")
+# Filter.annotators, once another annotator's journal is compared: faces you both judged, differently or
+# alike; faces only they judged.
+ANNOTATORS = ("disagree", "agree", "theirs")
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,7 @@ class Filter:
     flagged: bool | None = None  # cleanlab's find_label_issues verdict
     face: bool | None = None  # True: a face was found; False: none (blank, or the crop used as it is)
     copies: str | None = None  # one of COPIES: samples with a copy (any, labelled otherwise, in another split)
+    annotators: str | None = None  # one of ANNOTATORS: against the compared journal (ReviewSession.compare_journal)
     ids: frozenset[int] | None = None  # an explicit set of sample indices (show_ids)
     text: str = ""  # ids containing this, any case ("hangover" finds one SFEW film's faces)
     title: str = ""  # what an explicit set is, for the window
@@ -78,6 +83,16 @@ class Filter:
 
 
 Listener = Callable[[list[int], list[dict]], None]  # (sample indices, their journal records)
+
+
+@dataclass(frozen=True)
+class OtherAnnotator:
+    """Another annotator's journal, compared with this one (not taken into it)."""
+
+    name: str  # their login name as their records carry it, else the file's name
+    path: str
+    latest: dict[str, dict]  # id -> their own latest record (imports left out)
+    judgements: dict[str, str]  # id -> class name or EXCLUDED
 
 
 class ReviewSession:
@@ -156,6 +171,8 @@ class ReviewSession:
         self.journal = RelabelJournal(journal_path, dataset=self.dataset)
         self.user = login_name()  # written into every record: who changed what
         self.last_record: dict[str, dict] = {}  # id -> its latest journal record (the detail's "last change")
+        self.own_record: dict[str, dict] = {}  # the same, imports left out: what this journal's annotator judged
+        self.other: OtherAnnotator | None = None  # a journal compared with this one (compare_journal)
         self.corrected = np.full(n, NONE, np.int64)  # class index of the correction
         self.excluded = np.zeros(n, bool)
         self.unusable: dict[str, str] = {}  # corrections naming a class this data does not have
@@ -177,6 +194,7 @@ class ReviewSession:
         self.excluded[:] = False
         self.unusable = {}
         self.last_record = self.journal.latest()
+        self.own_record = self.journal.latest(imports=False)
         for sample_id, record in self.last_record.items():
             i = self.index.get(sample_id)
             if i is not None:
@@ -273,6 +291,8 @@ class ReviewSession:
         records = self.journal.set_many([(self.ids[i], to, previous) for i, to, previous in todo], op=op,
                                         user=self.user if user is None else user or None)
         self.last_record.update((r["id"], r) for r in records)
+        if op != "import":
+            self.own_record.update((r["id"], r) for r in records)
         for i, to, _ in todo:
             self._apply(i, to)
         indices = [i for i, _, _ in todo]
@@ -335,6 +355,67 @@ class ReviewSession:
         counts["taken"] = len(records)
         return records, counts
 
+    def compare_journal(self, path: str | Path) -> Agreement:
+        """Compare another annotator's journal for this dataset with this one's own judgements,
+        taking nothing from it: the agreement, and the ``annotators`` filter and
+        ``their_judgement`` from now on. DataError for a file that is not such a journal."""
+        from trainer.evaluation.agreement import judgements
+
+        if not Path(path).is_file():
+            raise DataError(f"{path}: no such journal")
+        theirs = RelabelJournal(path, dataset=self.dataset).latest(imports=False)
+        if not theirs:
+            raise DataError(f"{Path(path).name}: no labels for {self.dataset} in it (a relabel journal, JSON lines, "
+                            "from Export Journal or the data folder's journals/?)")
+        users = [r["user"] for r in theirs.values() if r.get("user")]
+        name = max(set(users), key=users.count) if users else Path(path).stem
+        if name == self.user:  # the same login on two machines: tell the two apart by the file
+            name = f"{name} ({Path(path).name})"
+        self.other = OtherAnnotator(name, str(path), theirs, judgements(theirs))
+        return self.agreement()
+
+    def agreement(self) -> Agreement:
+        """This journal's judgements against the compared one's, as they stand now (faces of
+        this data only)."""
+        from trainer.evaluation.agreement import agreement, judgements
+
+        if self.other is None:
+            raise ValueError("no journal compared yet (compare_journal)")
+        mine = {i: s for i, s in judgements(self.own_record).items() if i in self.index}
+        theirs = {i: s for i, s in self.other.judgements.items() if i in self.index}
+        return agreement(mine, theirs, self.classes)
+
+    def annotators(self, kind: str) -> np.ndarray:
+        """(N,) bool against the compared journal: judged by both, differently ("disagree") or
+        alike ("agree"); judged by them only ("theirs"). All False with none compared."""
+        if kind not in ANNOTATORS:
+            raise ValueError(f"unknown annotators filter {kind!r}; known: {', '.join(ANNOTATORS)}")
+        out = np.zeros(len(self), bool)
+        if self.other is None:
+            return out
+        result = self.agreement()  # one definition of who judged what: the banner's numbers are the filter's
+        ids = {"disagree": result.disagreeing, "agree": result.agreeing, "theirs": result.only_b}[kind]
+        out[[self.index[i] for i in ids]] = True
+        return out
+
+    def take_theirs(self, samples: Sequence[int | str]) -> list[dict]:
+        """Give the selected faces the compared journal's judgement (one journal write, yours:
+        you agree with them now); faces they did not judge stay as they are."""
+        if self.other is None:
+            return []
+        targets = [(i, self.other.judgements[self.ids[i]]) for i in map(self._to_index, samples)
+                   if self.ids[i] in self.other.judgements]
+        return self.change([(i, to) for i, to in targets if to == EXCLUDED or to in self.classes])
+
+    def their_judgement(self, i: int) -> str | None:
+        """``ann: surprise, 2026-12-05 10:02`` for a face the compared journal judged."""
+        if self.other is None or self.ids[i] not in self.other.judgements:
+            return None
+        record = self.other.latest[self.ids[i]]
+        to = record["to"]
+        what = "not a face" if to == EXCLUDED else to
+        return f"{self.other.name}: {what}" + (f", {_when(record)}" if record.get("time") else "")
+
     def relabel(self, sample: int | str, label: str) -> dict | None:
         return self.set_state(sample, label)
 
@@ -381,6 +462,8 @@ class ReviewSession:
             keep &= ~self.face_missing if f.face else self.face_missing
         if f.copies is not None:
             keep &= self.copied(f.copies)
+        if f.annotators is not None:
+            keep &= self.annotators(f.annotators)
         if f.text:
             keep &= np.char.find(self._lower_ids, f.text.lower()) >= 0
         if f.ids is not None:
@@ -490,7 +573,7 @@ class ReviewSession:
                 else f"relabelled {to}")
         if record.get("op") in ("undo", "redo", "import"):
             what += f" ({record['op']})"
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(record["time"])) if record.get("time") else ""
+        when = _when(record) if record.get("time") else ""
         who = f" by {record['user']}" if record.get("user") else ""
         return f"{what}{who}" + (f", {when}" if when else "")
 
@@ -506,10 +589,14 @@ class ReviewSession:
         notes = [f"{edits['labelled_here']:,} labelled here"] if edits["labelled_here"] else []
         relabelled, confirmed, excluded = edits["relabelled"], edits["confirmed"], edits["excluded"]
         if relabelled or excluded or confirmed:
-            notes.append(f"labels with {relabelled} correction{'s' * (relabelled != 1)}"
-                         + (f", {confirmed} confirmed" if confirmed else "")
-                         + (f", {excluded} excluded" if excluded else ""))
+            notes.append(f"labels with {relabelled:,} correction{'s' * (relabelled != 1)}"
+                         + (f", {confirmed:,} confirmed" if confirmed else "")
+                         + (f", {excluded:,} excluded" if excluded else ""))
             if self.flagged.any():  # how far down the likely label errors the user has come
                 done = int((self.checked() & self.flagged).sum())
                 notes.append(f"{done:,} of {int(self.flagged.sum()):,} flagged checked")
         return notes
+
+
+def _when(record: dict) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(record["time"]))

@@ -651,3 +651,37 @@ def test_import_journal_from_the_menu_is_one_undo_step(qtbot, make_window, faces
     (tmp_path / "notes.txt").write_text("not a journal\n")
     assert win.import_journal(str(tmp_path / "notes.txt")) is None  # said, not raised
     assert "notes.txt: no label changes for" in win.banner.text()
+
+
+def test_compare_a_journal_shows_the_disagreements_and_t_takes_theirs(qtbot, make_window, faces_root,  # noqa: F811
+                                                                      review_model, tmp_path, one_torch_thread):
+    win = make_window()
+    s = open_data(qtbot, win, faces_root, review_model)
+    other = [s.classes[(s.given[i] + 1) % 4] for i in range(3)]
+    for i in range(3):  # you: faces 0-2 confirmed
+        s.relabel(i, s.given_name(i))
+    theirs = RelabelJournal(tmp_path / "bob.jsonl", s.dataset)
+    theirs.set(s.ids[0], other[0], user="bob")  # differs
+    theirs.set(s.ids[1], s.given_name(1), user="bob")  # alike
+    theirs.set(s.ids[5], EXCLUDED, user="bob")  # bob only
+    assert not win.filter_bar.annotators_box.isVisibleTo(win) and not win.act_take_theirs.isEnabled()
+    result = win.compare_journal(str(tmp_path / "bob.jsonl"))
+    assert (result.both, result.agree) == (2, 1) and s.state_of(5) is None  # nothing taken
+    assert "you and bob both judged 2 faces and agree on 1 (50.0%" in win.banner.text()
+    assert "Shown: the 1 you disagree on; T takes bob's label" in win.banner.text()
+    assert win.grid.grid_model.order.tolist() == [0] and win.filter_bar.annotators_box.isVisibleTo(win)
+    assert win.filter_bar.annotators_box.currentText() == "you and bob disagree"
+    win.grid.go_to_row(0)
+    assert f"bob: {other[0]}, 20" in win.detail.info.text()
+    key(win, Qt.Key.Key_T)
+    assert s.state_of(0) == other[0] and not s.annotators("disagree").any()
+    assert win.undo_stack.undoText().startswith("relabel")
+    win.undo_stack.undo()
+    assert s.state_of(0) == s.given_name(0)
+    box = win.filter_bar.annotators_box
+    box.setCurrentIndex(box.findText("only bob judged"))
+    assert win.grid.grid_model.order.tolist() == [5]
+    assert win.compare_journal(str(s.journal.path)) is None and "own journal" in win.banner.text()
+    (tmp_path / "notes.txt").write_text("not a journal\n")
+    assert win.compare_journal(str(tmp_path / "notes.txt")) is None  # said, not raised
+    assert "Could not compare: notes.txt: no labels for" in win.banner.text()

@@ -137,13 +137,14 @@ class RelabelJournal:
         winning; unqualified records count for every dataset."""
         return {i: r["to"] for i, r in self.latest(dataset).items() if r["to"] is not None}
 
-    def latest(self, dataset: str | None = None) -> dict[str, dict]:
+    def latest(self, dataset: str | None = None, *, imports: bool = True) -> dict[str, dict]:
         """id -> its last record (who changed it, when, to what) for one dataset (default: the
-        journal's); unqualified records count for every dataset."""
+        journal's); unqualified records count for every dataset. ``imports=False`` leaves out
+        what was taken from another annotator's journal: this journal's own judgements."""
         dataset = dataset if dataset is not None else self.dataset
         out: dict[str, dict] = {}
         for record in self.records():
-            if dataset is None or record["dataset"] in (None, dataset):
+            if (dataset is None or record["dataset"] in (None, dataset)) and (imports or record["op"] != "import"):
                 out[record["id"]] = record
         return out
 

@@ -305,6 +305,9 @@ class DetailView(QWidget):
         change = s.last_change(i)
         if change:
             lines.append(f"<b>last change</b> {change}")
+        theirs = s.their_judgement(i)
+        if theirs:
+            lines.append(f"<b>compared journal</b> {theirs}")
         if s.splits[i]:
             lines.append(f"<b>split</b> {s.splits[i]}")
         if not np.isnan(s.scores[i]):

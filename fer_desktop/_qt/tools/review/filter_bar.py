@@ -1,5 +1,6 @@
 """The bar above the grid: which samples (label, prediction, right/wrong, relabelled, face found,
-copies, split, flagged, text in the id) and in which order; it shows the filter the matrix or a caller set, too."""
+copies, split, flagged, text in the id; against a compared journal) and in which order; it shows the filter the
+matrix or a caller set, too."""
 
 from __future__ import annotations
 
@@ -40,6 +41,9 @@ class FilterBar(QWidget):
         self.copies_box = self._combo("Faces with a copy in the dataset, exact or near (the same photo cropped, lit "
                                       "or encoded a little differently): any, a copy labelled otherwise, or a copy in "
                                       "another split (a test face the model may have trained on)")
+        self.annotators_box = self._combo("Against the journal compared with yours (Review ▸ Compare With "
+                                          "Journal): faces you both judged, differently or alike, or only they did")
+        self.annotators_box.setVisible(False)
         self.flagged_box = QCheckBox("flagged only", self)
         self.flagged_box.setToolTip("Only samples cleanlab's find_label_issues flags as likely mislabelled")
         self.flagged_box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -69,7 +73,8 @@ class FilterBar(QWidget):
         # ~700 px on a 1600-px screen.
         rows = ((QLabel("Label", self), self.label_box, QLabel("predicted", self), self.pred_box, self.result_box,
                  self.changes_box),
-                (QLabel("Show", self), self.face_box, self.copies_box, self.split_box, self.flagged_box),
+                (QLabel("Show", self), self.face_box, self.copies_box, self.annotators_box, self.split_box,
+                 self.flagged_box),
                 (QLabel("Order", self), self.sort_box, self.reverse_box, self.text_box, self.clear_button))
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 2, 4, 2)
@@ -83,7 +88,7 @@ class FilterBar(QWidget):
         row.addWidget(self.title)  # the last row: what an explicit set is, and how many are shown
         row.addWidget(self.count)
         for box in (self.label_box, self.pred_box, self.result_box, self.changes_box, self.face_box, self.copies_box,
-                    self.split_box):
+                    self.annotators_box, self.split_box):
             box.currentIndexChanged.connect(self._from_widgets)
         self.flagged_box.toggled.connect(self._from_widgets)
         self.text_box.textChanged.connect(self._from_widgets)
@@ -143,13 +148,25 @@ class FilterBar(QWidget):
         self.copies_box.setVisible(bool(session.copied().any()))
         for box in boxes:
             box.blockSignals(False)
+        self.set_other(session.other.name if session.other is not None else None)
         self.set_filter(Filter(), emit=False)
+
+    def set_other(self, name: str | None) -> None:
+        """The compared journal's annotator (None: none compared: the box hides)."""
+        self.annotators_box.blockSignals(True)
+        self.annotators_box.clear()
+        if name is not None:
+            for text, value in (("any annotator", None), (f"you and {name} disagree", "disagree"),
+                                (f"you and {name} agree", "agree"), (f"only {name} judged", "theirs")):
+                self.annotators_box.addItem(text, value)
+        self.annotators_box.setVisible(name is not None)
+        self.annotators_box.blockSignals(False)
 
     def set_filter(self, f: Filter, emit: bool = False) -> None:
         """Show ``f`` in the widgets (an explicit id set shows as a title)."""
         self.filter = f
         widgets = (self.label_box, self.pred_box, self.result_box, self.changes_box, self.face_box, self.copies_box,
-                   self.split_box, self.flagged_box, self.text_box)
+                   self.annotators_box, self.split_box, self.flagged_box, self.text_box)
         for w in widgets:
             w.blockSignals(True)
         _select(self.label_box, f.label)
@@ -159,6 +176,7 @@ class FilterBar(QWidget):
                                        None))
         _select(self.face_box, f.face)
         _select(self.copies_box, f.copies)
+        _select(self.annotators_box, f.annotators)
         _select(self.split_box, f.split)
         self.flagged_box.setChecked(bool(f.flagged))
         if self.text_box.text() != f.text:
@@ -177,6 +195,7 @@ class FilterBar(QWidget):
         self.filter = replace(self.filter, label=self.label_box.currentData(), predicted=self.pred_box.currentData(),
                               correct=self.result_box.currentData(), relabelled=relabelled, checked=checked,
                               face=self.face_box.currentData(), copies=self.copies_box.currentData(),
+                              annotators=self.annotators_box.currentData(),
                               split=self.split_box.currentData(), flagged=True if self.flagged_box.isChecked() else None,
                               text=self.text_box.text().strip())
         self.filterChanged.emit(self.filter)

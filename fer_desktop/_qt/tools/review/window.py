@@ -8,6 +8,7 @@ the selected sample's detail on the right. All label changes go through the Revi
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoStack
@@ -36,6 +37,9 @@ from fer_desktop._qt.tools.review.matrix import ConfusionMatrix
 from fer_desktop._qt.tools.review.recent import fill_recent_menu, remember
 from fer_desktop.review import NONE, DatasetRequest, Filter, ReviewSession
 from trainer.data.relabel import EXCLUDED
+
+if TYPE_CHECKING:
+    from trainer.evaluation.agreement import Agreement
 
 MAX_CLASSES = 8  # number keys 1-8 (FER+ has contempt)
 CONFIRM_ABOVE = 50  # a key press that changes more faces than this asks first (Ctrl+A, then a digit)
@@ -241,6 +245,12 @@ class ReviewWindow(QMainWindow):
         self.act_import_journal = a("&Import Journal…", lambda: self.import_journal(),
                                     tip="Take another annotator's labels for this dataset from their journal (or an "
                                         "export of it); where you changed a face later, yours stay. One undo step")
+        self.act_compare = a("Co&mpare With Journal…", lambda: self.compare_journal(),
+                             tip="Another annotator's journal beside yours, taking nothing: how far you agree "
+                                 "(Cohen's kappa) and the faces you judged differently")
+        self.act_take_theirs = a("Take &Their Label", lambda: self.take_theirs(), ["T"],
+                                 tip="Give the selected faces the compared journal's label (Review ▸ Compare With "
+                                     "Journal)")
         self.act_export_journal = a("Export &Journal…", lambda: self.export_journal(),
                                     tip="A copy of the relabel journal (JSONL)")
         self.act_export_csv = a("Export Ranked &CSV…", lambda: self.export_csv(), ["Ctrl+E"],
@@ -306,8 +316,8 @@ class ReviewWindow(QMainWindow):
         self.recent_menu = m.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(
             lambda: fill_recent_menu(self.recent_menu, self.ctx.settings, self.open_dataset))
-        for act in (None, self.act_import_journal, self.act_export_journal, self.act_export_csv, self.act_export_data,
-                    None, self.act_close):
+        for act in (None, self.act_import_journal, self.act_compare, self.act_export_journal, self.act_export_csv,
+                    self.act_export_data, None, self.act_close):
             m.addSeparator() if act is None else m.addAction(act)
         m = mb.addMenu("&Edit")
         m.addAction(self.act_undo)
@@ -316,8 +326,8 @@ class ReviewWindow(QMainWindow):
         self.label_menu = m
         for act in self.label_actions:
             m.addAction(act)
-        for act in (self.act_accept, self.act_learn, None, self.act_withdraw, self.act_exclude, None,
-                    self.act_select_all, self.act_advance):
+        for act in (self.act_accept, self.act_learn, self.act_take_theirs, None, self.act_withdraw, self.act_exclude,
+                    None, self.act_select_all, self.act_advance):
             m.addSeparator() if act is None else m.addAction(act)
         m = mb.addMenu("&Go")
         for act in (self.act_next, self.act_prev, None, self.act_all, self.act_wrong, self.act_flagged, self.act_edited,
@@ -340,8 +350,8 @@ class ReviewWindow(QMainWindow):
         bar.addPermanentWidget(self.journal_label)
 
     def _enable(self, on: bool) -> None:
-        for act in (self.act_import_journal, self.act_export_journal, self.act_export_csv, self.act_export_data,
-                    self.act_withdraw,
+        for act in (self.act_import_journal, self.act_compare, self.act_export_journal, self.act_export_csv,
+                    self.act_export_data, self.act_withdraw,
                     self.act_exclude, self.act_next, self.act_prev, self.act_all, self.act_wrong, self.act_flagged,
                     self.act_edited, self.act_no_face, self.act_disagree, self.act_copies, self.act_select_all,
                     self.act_find, self.act_accept, self.act_learn, *self.label_actions):
@@ -423,6 +433,7 @@ class ReviewWindow(QMainWindow):
             if k < len(session.classes):
                 act.setText(f"Label as {session.classes[k]}")
         self._enable(True)
+        self.act_take_theirs.setEnabled(session.other is not None)
         self.stack.setCurrentWidget(self.grid)
         # Images to label: those first, the ones the model is least sure of at the top (they need
         # a person; the sure ones can then be taken a class at a time: Ctrl+A, Enter). Else the
@@ -683,6 +694,44 @@ class ReviewWindow(QMainWindow):
                                  f"{Path(path).name}" + (f" ({'; '.join(notes)})" if notes else "") + ".",
                                  "info", "journal")
         return counts
+
+    @guarded
+    def compare_journal(self, path: str | None = None) -> Agreement | None:
+        """Another annotator's journal beside this one, nothing taken: the banner says how far
+        you agree, the grid shows the faces you judged differently, T takes their label."""
+        if self.session is None:
+            return None
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Compare with a journal", str(Path(self.session.journal.path).parent),
+                                                  "JSON lines (*.jsonl);;All files (*)")
+            if not path:
+                return None
+        if Path(path).resolve() == Path(self.session.journal.path).resolve():
+            self.banner.show_message("That is this dataset's own journal: choose another annotator's.", "warning",
+                                     "journal")
+            return None
+        from trainer.data.samples import DataError
+        from trainer.evaluation.agreement import describe
+
+        try:
+            result = self.session.compare_journal(path)
+        except DataError as exc:  # the user's file: said here; anything else is a bug and keeps its traceback
+            self.banner.show_message(f"Could not compare: {exc}", "error", "journal")
+            return None
+        name = self.session.other.name
+        self.filter_bar.set_other(name)
+        self.act_take_theirs.setEnabled(True)
+        text = describe(result, "you", name) + "."
+        if result.disagreeing:
+            text += f" Shown: the {len(result.disagreeing):,} you disagree on; T takes {name}'s label, 1–7 another."
+            self.apply_filter(Filter(annotators="disagree"))
+        self.banner.show_message(text, "info", "journal")
+        return result
+
+    @guarded
+    def take_theirs(self) -> None:
+        if self.session is not None and self.session.other is not None:
+            self._change_selection(f"take {self.session.other.name}'s label", self.session.take_theirs)
 
     @guarded
     def export_csv(self, path: str | None = None) -> None:

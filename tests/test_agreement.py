@@ -1,0 +1,89 @@
+"""Two annotators' agreement (trainer.evaluation.agreement) against hand-computed values, and
+the review session's comparison with another annotator's journal."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from trainer.classes import BASIC_CLASSES
+from trainer.data.relabel import EXCLUDED
+from trainer.data.samples import DataError
+from trainer.evaluation.agreement import agreement, describe, judgements
+
+
+def test_agreement_and_kappa_by_hand():
+    # ten faces both judged: 8 alike; each says happy on 5 -> chance agreement 0.5, kappa (0.8 - 0.5) / 0.5
+    a = {f"f{i}": "happy" if i < 5 else "sad" for i in range(10)}
+    b = {**a, "f4": "sad", "f9": "happy"}
+    a["only-a"] = "fear"
+    b["only-b"] = "angry"
+    b["other-set"] = "contempt"  # no class of these: as if not given
+    r = agreement(a, b, BASIC_CLASSES)
+    assert (r.both, r.agree, r.only_a, r.only_b) == (10, 8, ("only-a",), ("only-b",))
+    assert r.rate == pytest.approx(0.8) and r.kappa == pytest.approx(0.6)
+    assert r.disagreeing == ("f4", "f9")
+    assert r.categories == BASIC_CLASSES  # nobody said "not a face": no such row
+    assert sorted(r.most_confused()) == [("happy", "sad", 1), ("sad", "happy", 1)]
+    assert describe(r, "you", "bob").startswith("you and bob both judged 10 faces and agree on 8 (80.0%, "
+                                                 "Cohen's kappa 0.60); most often you said ")
+
+
+def test_not_a_face_is_a_judgement_and_one_category_has_no_kappa():
+    r = agreement({"x": EXCLUDED, "y": "sad"}, {"x": "sad", "y": "sad"}, BASIC_CLASSES)
+    assert r.categories[-1] == EXCLUDED and r.confusion[-1, BASIC_CLASSES.index("sad")] == 1
+    assert "you said not a face where they said sad (1)" in describe(r)
+    same = agreement({"x": "sad"}, {"x": "sad"}, BASIC_CLASSES)
+    assert same.kappa is None and same.rate == 1.0  # kappa is undefined with one category in use
+    assert "agree on 1 (100.0%)" in describe(same)
+    assert describe(agreement({}, {"x": "sad"}, BASIC_CLASSES)) == "you and they have judged no face in common yet"
+
+
+def test_withdrawn_faces_are_not_judged():
+    latest = {"a": {"to": "sad"}, "b": {"to": None}, "c": {"to": EXCLUDED}}
+    assert judgements(latest) == {"a": "sad", "c": EXCLUDED}
+
+
+def test_the_review_compares_a_journal_without_taking_it(tmp_path):
+    from test_review import small_session  # the same small data (labels: index % 4)
+
+    mine = small_session(tmp_path)
+    mine.user = "ann"
+    bob_dir = tmp_path / "bob"
+    bob_dir.mkdir()
+    bob = small_session(bob_dir)
+    bob.user = "bob"
+    mine.relabel("s01", "sad")      # both: differ
+    bob.relabel("s01", "angry")
+    mine.relabel("s02", "fear")     # both: alike (ann confirms the given fear, bob too)
+    bob.relabel("s02", "fear")
+    bob.exclude("s03")              # bob only
+    mine.relabel("s04", "happy")    # ann only
+    mine.relabel("s06", "angry")    # ann, then withdrawn: not a judgement
+    mine.withdraw("s06")
+    bob.relabel("s06", "angry")
+    bob.journal.set("s07", "contempt", user="bob")  # not one of this data's classes: not counted, not shown
+    mine.relabel("s07", "sad")
+    result = mine.compare_journal(bob_dir / "journal.jsonl")
+    assert (result.both, result.agree, len(result.only_a), len(result.only_b)) == (2, 1, 2, 2)
+    assert mine.state_of(3) is None  # nothing taken
+    assert np.flatnonzero(mine.annotators("disagree")).tolist() == [1]
+    assert np.flatnonzero(mine.annotators("agree")).tolist() == [2]
+    assert np.flatnonzero(mine.annotators("theirs")).tolist() == [3, 6]
+    assert mine.their_judgement(3).startswith("bob: not a face, 20") and mine.their_judgement(4) is None
+    from fer_desktop.review import Filter
+
+    assert mine.view(Filter(annotators="disagree"), sort="id").tolist() == [1]
+    mine.relabel("s01", "angry")  # settled: ann takes bob's
+    assert mine.agreement().agree == 2 and not mine.annotators("disagree").any()
+    # what ann takes from bob by Import is not her judgement: the comparison still sees hers
+    mine.relabel("s04", "sad")
+    bob.relabel("s04", "surprise")
+    mine.import_journal(bob_dir / "journal.jsonl")
+    mine.compare_journal(bob_dir / "journal.jsonl")  # read again: bob has judged s04 since
+    assert mine.state_of(4) == "surprise" and mine.annotators("disagree")[4]
+    with pytest.raises(DataError, match="no such journal"):
+        mine.compare_journal(tmp_path / "gone.jsonl")
+    (tmp_path / "notes.csv").write_text("id,label\ns01,happy\n")
+    with pytest.raises(DataError, match="no labels for small in it"):
+        mine.compare_journal(tmp_path / "notes.csv")

@@ -1,0 +1,98 @@
+"""How far two annotators' labels agree, and on which faces they differ: a function of their
+judgements (sample id -> class name or not a face), as two relabel journals hold them.
+
+A judgement is what a person said of a face: a class set (a correction, or the given label
+confirmed) or "not a face". A face one of them never touched has no judgement from that person,
+so the agreement is measured on the faces both judged, the way two raters' agreement is usually
+reported: the share they label alike and Cohen's kappa (that share corrected for the agreement
+their label frequencies would give by chance; scikit-learn's ``cohen_kappa_score``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from trainer.data.relabel import EXCLUDED
+
+
+def judgements(latest: Mapping[str, dict]) -> dict[str, str]:
+    """A journal's judgements from its latest record per id (``RelabelJournal.latest``): the
+    state each face was left in, withdrawn ones (``to`` None: untouched again) left out."""
+    return {sample_id: record["to"] for sample_id, record in latest.items() if record.get("to") is not None}
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """Two annotators, A and B, on the faces both judged."""
+
+    categories: tuple[str, ...]  # the classes, then EXCLUDED where either said "not a face"
+    confusion: np.ndarray  # (C, C) counts, rows: A's judgement, columns: B's
+    kappa: float | None  # Cohen's kappa; None where it is undefined (nothing both judged, or one category)
+    disagreeing: tuple[str, ...]  # ids both judged differently, in A's order
+    agreeing: tuple[str, ...]  # ids both judged alike
+    only_a: tuple[str, ...]  # ids A judged and B did not
+    only_b: tuple[str, ...]
+
+    @property
+    def both(self) -> int:
+        return int(self.confusion.sum())
+
+    @property
+    def agree(self) -> int:
+        return int(np.trace(self.confusion))
+
+    @property
+    def rate(self) -> float | None:
+        return self.agree / self.both if self.both else None
+
+    def most_confused(self, n: int = 3) -> list[tuple[str, str, int]]:
+        """The pairs they differ on most often: (A's category, B's, count), largest first."""
+        off = self.confusion.copy()
+        np.fill_diagonal(off, 0)
+        order = np.argsort(-off, axis=None, kind="stable")[:n]
+        pairs = [(self.categories[k // len(self.categories)], self.categories[k % len(self.categories)],
+                  int(off.flat[k])) for k in order]
+        return [p for p in pairs if p[2] > 0]
+
+
+def agreement(a: Mapping[str, str], b: Mapping[str, str], classes: Sequence[str]) -> Agreement:
+    """Compare two annotators' judgements (id -> class name or EXCLUDED). Judgements naming
+    no class of ``classes`` (another label set) are left out, as if not given."""
+    from sklearn.metrics import cohen_kappa_score
+
+    categories = tuple(classes) + (EXCLUDED,)
+    index = {name: k for k, name in enumerate(categories)}
+    a = {i: index[s] for i, s in a.items() if s in index}
+    b = {i: index[s] for i, s in b.items() if s in index}
+    both = [i for i in a if i in b]
+    ka = np.array([a[i] for i in both], np.int64)
+    kb = np.array([b[i] for i in both], np.int64)
+    c = len(categories)
+    confusion = np.bincount(ka * c + kb, minlength=c * c).reshape(c, c)
+    kappa = None
+    if len(both) and len(set(ka.tolist()) | set(kb.tolist())) > 1:
+        kappa = float(cohen_kappa_score(ka, kb, labels=list(range(c))))
+    if not confusion[-1].any() and not confusion[:, -1].any():  # neither said "not a face": no such row
+        categories, confusion = categories[:-1], confusion[:-1, :-1]
+    return Agreement(categories, confusion, kappa, disagreeing=tuple(i for i, x, y in zip(both, ka, kb) if x != y),
+                     agreeing=tuple(i for i, x, y in zip(both, ka, kb) if x == y),
+                     only_a=tuple(i for i in a if i not in b), only_b=tuple(i for i in b if i not in a))
+
+
+def describe(result: Agreement, a: str = "you", b: str = "they") -> str:
+    """``you and ann both judged 120 faces and agree on 96 (80.0%, Cohen's kappa 0.74); most
+    often you said fear where ann said surprise (7)``."""
+    if not result.both:
+        return f"{a} and {b} have judged no face in common yet"
+    text = (f"{a} and {b} both judged {result.both:,} face{'s' * (result.both != 1)} and agree on "
+            f"{result.agree:,} ({100 * result.rate:.1f}%"
+            + (f", Cohen's kappa {result.kappa:.2f}" if result.kappa is not None else "") + ")")
+    pairs = result.most_confused(1)
+    if pairs:
+        x, y, n = pairs[0]
+        name = {EXCLUDED: "not a face"}
+        text += f"; most often {a} said {name.get(x, x)} where {b} said {name.get(y, y)} ({n})"
+    return text
