@@ -551,6 +551,11 @@ class ReviewSession:
             names = ", ".join(c for c, lacked in zip(self.classes, lacks) if lacked)
             notes.append(f"{left_out:,} labelled {names} left out: the model has no such class")
         notes += self._edit_notes(edits)
+        if self.other is not None:  # live while the disagreements are settled
+            agreed = self.agreement()
+            if agreed.both:
+                notes.append(f"you and {self.other.name} agree on {agreed.agree:,} of {agreed.both:,}"
+                             + (f", kappa {agreed.kappa:.2f}" if agreed.kappa is not None else ""))
         what = f"on {self.name} ({'; '.join(notes)})" + (f", model {self.model_name}" if self.model_name else "")
         if accuracy is not None:
             headline = f"accuracy {100 * accuracy:.1f}% {what}"

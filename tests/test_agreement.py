@@ -74,8 +74,11 @@ def test_the_review_compares_a_journal_without_taking_it(tmp_path):
     from fer_desktop.review import Filter
 
     assert mine.view(Filter(annotators="disagree"), sort="id").tolist() == [1]
+    # (sad, fear) against (angry, fear): 1/2 alike, chance 1/4 (fear on half of each side): kappa 1/3
+    assert "you and bob agree on 1 of 2, kappa 0.33)" in mine.summary()["headline"]
     mine.relabel("s01", "angry")  # settled: ann takes bob's
     assert mine.agreement().agree == 2 and not mine.annotators("disagree").any()
+    assert "you and bob agree on 2 of 2, kappa 1.00" in mine.summary()["headline"]
     # what ann takes from bob by Import is not her judgement: the comparison still sees hers
     mine.relabel("s04", "sad")
     bob.relabel("s04", "surprise")

@@ -671,6 +671,7 @@ def test_compare_a_journal_shows_the_disagreements_and_t_takes_theirs(qtbot, mak
     assert "Shown: the 1 you disagree on; T takes bob's label" in win.banner.text()
     assert win.grid.grid_model.order.tolist() == [0] and win.filter_bar.annotators_box.isVisibleTo(win)
     assert win.filter_bar.annotators_box.currentText() == "you and bob disagree"
+    assert "you and bob agree on 1 of 2" in win.matrix.headline.text()
     win.grid.go_to_row(0)
     assert f"bob: {other[0]}, 20" in win.detail.info.text()
     key(win, Qt.Key.Key_T)

@@ -719,6 +719,7 @@ class ReviewWindow(QMainWindow):
             self.banner.show_message(f"Could not compare: {exc}", "error", "journal")
             return None
         name = self.session.other.name
+        self.matrix.show_session(self.session)  # its headline says how far you agree, as you settle it
         self.filter_bar.set_other(name)
         self.act_take_theirs.setEnabled(True)
         text = describe(result, "you", name) + "."
