@@ -61,25 +61,32 @@ class Agreement:
 def agreement(a: Mapping[str, str], b: Mapping[str, str], classes: Sequence[str]) -> Agreement:
     """Compare two annotators' judgements (id -> class name or EXCLUDED). Judgements naming
     no class of ``classes`` (another label set) are left out, as if not given."""
-    from sklearn.metrics import cohen_kappa_score
-
     categories = tuple(classes) + (EXCLUDED,)
-    index = {name: k for k, name in enumerate(categories)}
-    a = {i: index[s] for i, s in a.items() if s in index}
-    b = {i: index[s] for i, s in b.items() if s in index}
-    both = [i for i in a if i in b]
+    a, b = _indexed(a, categories), _indexed(b, categories)
+    both = np.array([i for i in a if i in b], dtype=object)
     ka = np.array([a[i] for i in both], np.int64)
     kb = np.array([b[i] for i in both], np.int64)
     c = len(categories)
     confusion = np.bincount(ka * c + kb, minlength=c * c).reshape(c, c)
-    kappa = None
-    if len(both) and len(set(ka.tolist()) | set(kb.tolist())) > 1:
-        kappa = float(cohen_kappa_score(ka, kb, labels=list(range(c))))
     if not confusion[-1].any() and not confusion[:, -1].any():  # neither said "not a face": no such row
         categories, confusion = categories[:-1], confusion[:-1, :-1]
-    return Agreement(categories, confusion, kappa, disagreeing=tuple(i for i, x, y in zip(both, ka, kb) if x != y),
-                     agreeing=tuple(i for i, x, y in zip(both, ka, kb) if x == y),
-                     only_a=tuple(i for i in a if i not in b), only_b=tuple(i for i in b if i not in a))
+    return Agreement(categories, confusion, _kappa(ka, kb, c), disagreeing=tuple(both[ka != kb]),
+                     agreeing=tuple(both[ka == kb]), only_a=tuple(i for i in a if i not in b),
+                     only_b=tuple(i for i in b if i not in a))
+
+
+def _indexed(judged: Mapping[str, str], categories: tuple[str, ...]) -> dict[str, int]:
+    index = {name: k for k, name in enumerate(categories)}
+    return {i: index[s] for i, s in judged.items() if s in index}
+
+
+def _kappa(ka: np.ndarray, kb: np.ndarray, categories: int) -> float | None:
+    """Cohen's kappa; None where it is undefined (nothing judged by both, or one category in use)."""
+    from sklearn.metrics import cohen_kappa_score
+
+    if len(np.union1d(ka, kb)) < 2:
+        return None
+    return float(cohen_kappa_score(ka, kb, labels=list(range(categories))))
 
 
 def describe(result: Agreement, a: str = "you", b: str = "they") -> str:

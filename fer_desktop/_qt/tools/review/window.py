@@ -663,18 +663,26 @@ class ReviewWindow(QMainWindow):
             out = export_journal(self.session, path)
             self._exported("journal", str(out))
 
-    @guarded
-    def import_journal(self, path: str | None = None) -> dict[str, int] | None:
-        """Another annotator's journal into this one: one undo step; the banner says what came."""
+    def _other_journal(self, title: str, path: str | None, own: str) -> str | None:
+        """Another annotator's journal: ``path``, else one the user picks; None when none is
+        picked or it is this dataset's own (``own``: what the banner then says to do)."""
         if self.session is None:
             return None
         if path is None:
-            path, _ = QFileDialog.getOpenFileName(self, "Import a journal", str(Path(self.session.journal.path).parent),
+            path, _ = QFileDialog.getOpenFileName(self, title, str(Path(self.session.journal.path).parent),
                                                   "JSON lines (*.jsonl);;All files (*)")
             if not path:
                 return None
         if Path(path).resolve() == Path(self.session.journal.path).resolve():
-            self.banner.show_message("That is this dataset's own journal: nothing to import.", "warning", "journal")
+            self.banner.show_message(f"That is this dataset's own journal: {own}.", "warning", "journal")
+            return None
+        return path
+
+    @guarded
+    def import_journal(self, path: str | None = None) -> dict[str, int] | None:
+        """Another annotator's journal into this one: one undo step; the banner says what came."""
+        path = self._other_journal("Import a journal", path, "nothing to import")
+        if path is None:
             return None
         from trainer.data.samples import DataError
 
@@ -699,16 +707,8 @@ class ReviewWindow(QMainWindow):
     def compare_journal(self, path: str | None = None) -> Agreement | None:
         """Another annotator's journal beside this one, nothing taken: the banner says how far
         you agree, the grid shows the faces you judged differently, T takes their label."""
-        if self.session is None:
-            return None
+        path = self._other_journal("Compare with a journal", path, "choose another annotator's")
         if path is None:
-            path, _ = QFileDialog.getOpenFileName(self, "Compare with a journal", str(Path(self.session.journal.path).parent),
-                                                  "JSON lines (*.jsonl);;All files (*)")
-            if not path:
-                return None
-        if Path(path).resolve() == Path(self.session.journal.path).resolve():
-            self.banner.show_message("That is this dataset's own journal: choose another annotator's.", "warning",
-                                     "journal")
             return None
         from trainer.data.samples import DataError
         from trainer.evaluation.agreement import describe
