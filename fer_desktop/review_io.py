@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 Status = Callable[[str], None]
 CSV_COLUMNS = ("id", "path", "given", "corrected", "predicted", "confidence", "score", "not_a_face", "face_doubts",
-               "copies")
+               "copies", "compared")
 _FACES_DONE = re.compile(r"faces (\d+)/(\d+)$")
 
 
@@ -285,7 +285,8 @@ def export_csv(session: ReviewSession, out: str | Path) -> Path:
     """One row per sample, likeliest label error first: id, path, given, corrected (a class, the
     given one when confirmed; not-a-face; or empty when untouched), predicted, confidence, score,
     the not-a-face score (high = likely no face) and its reasons ("blank image; no face found",
-    or empty), and the ids of its copies, exact or near ("; "-joined)."""
+    or empty), the ids of its copies, exact or near ("; "-joined), and the compared journal's
+    judgement (ReviewSession.compare_journal: a class or not-a-face; empty where it has none)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     order = session.view(sort="score")
@@ -301,7 +302,8 @@ def export_csv(session: ReviewSession, out: str | Path) -> Path:
                              session.state_of(i) or "", predicted,
                              "" if np.isnan(conf) else f"{conf:.4f}", "" if np.isnan(score) else f"{score:.5f}",
                              "" if np.isnan(doubt) else f"{doubt:.4f}", "; ".join(reasons),
-                             "; ".join(session.ids[k] for k in session.copies_of(i))])
+                             "; ".join(session.ids[k] for k in session.copies_of(i)),
+                             session.other.judgements.get(session.ids[i], "") if session.other else ""])
     return out
 
 

@@ -85,6 +85,12 @@ def test_the_review_compares_a_journal_without_taking_it(tmp_path):
     mine.import_journal(bob_dir / "journal.jsonl")
     mine.compare_journal(bob_dir / "journal.jsonl")  # read again: bob has judged s04 since
     assert mine.state_of(4) == "surprise" and mine.annotators("disagree")[4]
+    import csv
+
+    from fer_desktop.review_io import export_csv
+
+    rows = {r["id"]: r for r in csv.DictReader(open(export_csv(mine, tmp_path / "ranked.csv"), encoding="utf-8"))}
+    assert (rows["s03"]["compared"], rows["s04"]["compared"], rows["s05"]["compared"]) == (EXCLUDED, "surprise", "")
     with pytest.raises(DataError, match="no such journal"):
         mine.compare_journal(tmp_path / "gone.jsonl")
     (tmp_path / "notes.csv").write_text("id,label\ns01,happy\n")

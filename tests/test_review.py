@@ -181,7 +181,7 @@ def test_exports_load_back_with_the_corrections(session, faces_root, tmp_path):
     rows = list(csv.DictReader(export_csv(session, tmp_path / "ranked.csv").open()))
     assert len(rows) == len(session) and list(rows[0]) == ["id", "path", "given", "corrected", "predicted",
                                                            "confidence", "score", "not_a_face", "face_doubts",
-                                                           "copies"]
+                                                           "copies", "compared"]
     by_id = {r["id"]: r for r in rows}
     assert by_id[moved]["corrected"] == "fear" and by_id[gone]["corrected"] == EXCLUDED
     assert by_id[ids[1]]["corrected"] == "" and by_id[moved]["given"] == "angry"
