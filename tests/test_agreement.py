@@ -96,3 +96,32 @@ def test_the_review_compares_a_journal_without_taking_it(tmp_path):
     (tmp_path / "notes.csv").write_text("id,label\ns01,happy\n")
     with pytest.raises(DataError, match="no labels for small in it"):
         mine.compare_journal(tmp_path / "notes.csv")
+
+
+def test_fer_train_agreement_from_two_journals(tmp_path, capsys):
+    import json
+
+    from trainer.cli import main
+    from trainer.data.relabel import RelabelJournal
+
+    ann, bob = RelabelJournal(tmp_path / "ann.jsonl", "sfew2"), RelabelJournal(tmp_path / "bob.jsonl", "sfew2")
+    for i in range(10):  # the by-hand case above: 8 of 10 alike, kappa 0.6
+        ann.set(f"f{i}", "happy" if i < 5 else "sad", user="ann")
+        bob.set(f"f{i}", {4: "sad", 9: "happy"}.get(i, "happy" if i < 5 else "sad"), user="bob")
+    bob.set("f0", "happy", user="ann", op="import")  # taken from ann: not bob's judgement ...
+    bob.set("f1", "contempt", user="bob")  # ... this is, in a class ann's data lacks
+    assert main(["agreement", str(tmp_path / "ann.jsonl"), str(tmp_path / "bob.jsonl"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["both"], out["agree"], out["dataset"]) == (10, 7, "sfew2")  # contempt counts as a class ...
+    assert main(["agreement", str(tmp_path / "ann.jsonl"), str(tmp_path / "bob.jsonl"), "--json",
+                 "--classes", "happy,sad"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["both"], out["agree"], out["kappa"]) == (9, 7, pytest.approx(1 - 2 / 9 / (1 - 41 / 81)))  # ... or not
+    assert {d["id"] for d in out["disagreeing"]} == {"f4", "f9"}
+    RelabelJournal(tmp_path / "ann.jsonl", "fer2013").set("fer2013:1", "sad")
+    assert main(["agreement", str(tmp_path / "ann.jsonl"), str(tmp_path / "bob.jsonl")]) == 2
+    assert "holds labels for 2 datasets (fer2013, sfew2): name one with --dataset" in capsys.readouterr().err
+    assert main(["agreement", str(tmp_path / "ann.jsonl"), str(tmp_path / "bob.jsonl"), "--dataset", "sfew2"]) == 0
+    text = capsys.readouterr().out  # the fer2013 face is another dataset's: not counted
+    assert text.startswith("ann and bob both judged 10 faces and agree on 7 (70.0%, Cohen's kappa 0.45)")
+    assert text.splitlines()[-1] == "f9: sad / happy"

@@ -11,7 +11,8 @@ import sys
 from trainer.errors import is_user_error, one_line, report_bug
 from trainer.version import VersionAction
 
-COMMANDS = ("align", "train", "cascade", "evaluate", "predict", "report", "merge", "compare", "issues", "export")
+COMMANDS = ("align", "train", "cascade", "evaluate", "predict", "report", "merge", "compare", "issues", "export",
+            "agreement")
 # What ``fer-train --help`` lists, without importing every command's module (their imports
 # cost seconds together); each must equal the help its module gives (tests/test_startup.py).
 # A command missing here is imported to build its help.
@@ -26,6 +27,7 @@ SUMMARIES = {
     "compare": "compare two models on the same data (fixed / broken samples)",
     "issues": "rank a dataset's samples by how likely their label is wrong",
     "export": "export a model to ONNX, checked against torch on real faces",
+    "agreement": "how far two annotators' relabel journals agree (Cohen's kappa)",
 }
 
 
@@ -69,6 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fer-train: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (| head): nothing left to say to it
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as exc:  # noqa: BLE001 - sorted into the user's mistakes and our bugs
         # A user's mistake (trainer.errors.UserError: DataError, ModelLoadError ...; a full
         # disk) is one line; anything else is a bug and keeps its traceback.

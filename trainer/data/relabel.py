@@ -141,16 +141,21 @@ class RelabelJournal:
         """id -> its last record (who changed it, when, to what) for one dataset (default: the
         journal's); unqualified records count for every dataset. ``imports=False`` leaves out
         what was taken from another annotator's journal: this journal's own judgements."""
-        dataset = dataset if dataset is not None else self.dataset
-        out: dict[str, dict] = {}
-        for record in self.records():
-            if (dataset is None or record["dataset"] in (None, dataset)) and (imports or record["op"] != "import"):
-                out[record["id"]] = record
-        return out
+        return latest_records(self.records(), dataset if dataset is not None else self.dataset, imports=imports)
 
     def current(self) -> dict[str, str]:
         """id -> corrected class (excluded samples left out): version 1's view."""
         return {k: v for k, v in self.state().items() if v != EXCLUDED}
+
+
+def latest_records(records: Sequence[dict], dataset: str | None, *, imports: bool = True) -> dict[str, dict]:
+    """id -> its last record among ``records`` for ``dataset`` (None: all; unqualified records
+    count for every dataset), imports left out unless ``imports``."""
+    out: dict[str, dict] = {}
+    for record in records:
+        if (dataset is None or record["dataset"] in (None, dataset)) and (imports or record["op"] != "import"):
+            out[record["id"]] = record
+    return out
 
 
 def _parse(line: bytes) -> dict | None:
