@@ -686,3 +686,16 @@ def test_compare_a_journal_shows_the_disagreements_and_t_takes_theirs(qtbot, mak
     (tmp_path / "notes.txt").write_text("not a journal\n")
     assert win.compare_journal(str(tmp_path / "notes.txt")) is None  # said, not raised
     assert "Could not compare: notes.txt: no labels for" in win.banner.text()
+
+
+def test_the_window_fits_a_laptop_screen(qtbot, make_window, faces_root, review_model, one_torch_thread):  # noqa: F811
+    """The docks scroll rather than push the window past a 1280x720 screen (their content once
+    made it at least 1454x804)."""
+    win = make_window()
+    open_data(qtbot, win, faces_root, review_model)
+    win.detail.show_sample(0)
+    hint = win.minimumSizeHint()
+    assert hint.width() <= 1280 and hint.height() <= 720, hint
+    win.resize(1280, 720)
+    qtbot.wait(50)
+    assert win.width() <= 1280 and win.height() <= 720

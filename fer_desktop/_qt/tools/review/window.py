@@ -15,10 +15,12 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
+    QFrame,
     QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
+    QScrollArea,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -44,6 +46,17 @@ if TYPE_CHECKING:
 MAX_CLASSES = 8  # number keys 1-8 (FER+ has contempt)
 CONFIRM_ABOVE = 50  # a key press that changes more faces than this asks first (Ctrl+A, then a digit)
 RELEARN_EVERY = 20  # once suggestions are learnt (Ctrl+L), they are learnt again after this many new labels
+
+
+def _scrolling(widget: QWidget) -> QScrollArea:
+    """``widget`` in a frameless scroll area: a dock can then be narrower and shorter than its
+    content (a 1366x768 laptop screen) and scrolls instead of pushing the window past the screen."""
+    area = QScrollArea()
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidgetResizable(True)
+    area.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the keys stay with the grid
+    area.setWidget(widget)
+    return area
 
 
 def _home(path: str | Path) -> str:
@@ -222,7 +235,7 @@ class ReviewWindow(QMainWindow):
                 ("reviewDetail", "Sample", self.detail, Qt.DockWidgetArea.RightDockWidgetArea)):
             dock = QDockWidget(title, self)
             dock.setObjectName(key)
-            dock.setWidget(widget)
+            dock.setWidget(_scrolling(widget))
             dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                              | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
             self.addDockWidget(area, dock)
