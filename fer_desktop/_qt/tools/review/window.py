@@ -321,6 +321,7 @@ class ReviewWindow(QMainWindow):
         self.grid.thumbChanged.connect(lambda px: self.ctx.settings.setValue("review/thumb", px))
         self.matrix.normalise_box.toggled.connect(self.act_percent.setChecked)
         self._enable(False)
+        self.act_take_theirs.setEnabled(False)  # until a journal is compared
 
     def _build_menus(self) -> None:
         mb = self.menuBar()
