@@ -284,7 +284,7 @@ class ReviewSession:
                 if to not in self.classes:
                     raise DataError(f"{self.name} has no class {to!r}; classes: {', '.join(self.classes)}")
             previous = self.state_of(i)
-            if to != previous:
+            if to != previous or (op != "import" and self._imported_but_not_judged(i, to)):
                 todo.append((i, to, previous))
         if not todo:
             return []
@@ -299,6 +299,13 @@ class ReviewSession:
         for listener in list(self.listeners):
             listener(indices, records)
         return records
+
+    def _imported_but_not_judged(self, i: int, to: str | None) -> bool:
+        """The face holds ``to`` because it was imported, not because this journal's annotator
+        said so: setting it again is their judgement, and is written (Compare counts it)."""
+        last, own = self.last_record.get(self.ids[i]), self.own_record.get(self.ids[i])
+        return (to is not None and last is not None and last.get("op") == "import"
+                and (own is None or own["to"] != to))
 
     def label_as_suggested(self, samples: Sequence[int | str]) -> list[dict]:
         """Take the suggested class (the model's, or one learnt from the labels given so far) as

@@ -85,6 +85,9 @@ def test_the_review_compares_a_journal_without_taking_it(tmp_path):
     mine.import_journal(bob_dir / "journal.jsonl")
     mine.compare_journal(bob_dir / "journal.jsonl")  # read again: bob has judged s04 since
     assert mine.state_of(4) == "surprise" and mine.annotators("disagree")[4]
+    [taken] = mine.take_theirs([4])  # the label is bob's already, by import: taking it is ann's judgement now
+    assert (taken["to"], taken["user"], taken["op"]) == ("surprise", "ann", "set") and not mine.annotators("disagree")[4]
+    assert mine.take_theirs([4]) == [] and mine.relabel(4, "surprise") is None  # and only once
     import csv
 
     from fer_desktop.review_io import export_csv
