@@ -173,6 +173,7 @@ class ReviewSession:
         self.last_record: dict[str, dict] = {}  # id -> its latest journal record (the detail's "last change")
         self.own_record: dict[str, dict] = {}  # the same, imports left out: what this journal's annotator judged
         self.other: OtherAnnotator | None = None  # a journal compared with this one (compare_journal)
+        self._agreement: Agreement | None = None  # with the compared journal, until the next change
         self.corrected = np.full(n, NONE, np.int64)  # class index of the correction
         self.excluded = np.zeros(n, bool)
         self.unusable: dict[str, str] = {}  # corrections naming a class this data does not have
@@ -195,6 +196,7 @@ class ReviewSession:
         self.unusable = {}
         self.last_record = self.journal.latest()
         self.own_record = self.journal.latest(imports=False)
+        self._agreement = None
         for sample_id, record in self.last_record.items():
             i = self.index.get(sample_id)
             if i is not None:
@@ -293,6 +295,7 @@ class ReviewSession:
         self.last_record.update((r["id"], r) for r in records)
         if op != "import":
             self.own_record.update((r["id"], r) for r in records)
+            self._agreement = None
         for i, to, _ in todo:
             self._apply(i, to)
         indices = [i for i, _, _ in todo]
@@ -379,6 +382,7 @@ class ReviewSession:
         if name == self.user:  # the same login on two machines: tell the two apart by the file
             name = f"{name} ({Path(path).name})"
         self.other = OtherAnnotator(name, str(path), theirs, judgements(theirs))
+        self._agreement = None
         return self.agreement()
 
     def agreement(self) -> Agreement:
@@ -388,9 +392,11 @@ class ReviewSession:
 
         if self.other is None:
             raise ValueError("no journal compared yet (compare_journal)")
-        mine = {i: s for i, s in judgements(self.own_record).items() if i in self.index}
-        theirs = {i: s for i, s in self.other.judgements.items() if i in self.index}
-        return agreement(mine, theirs, self.classes)
+        if self._agreement is None:  # kept until the next change: the headline and the filter both ask
+            mine = {i: s for i, s in judgements(self.own_record).items() if i in self.index}
+            theirs = {i: s for i, s in self.other.judgements.items() if i in self.index}
+            self._agreement = agreement(mine, theirs, self.classes)
+        return self._agreement
 
     def annotators(self, kind: str) -> np.ndarray:
         """(N,) bool against the compared journal: judged by both, differently ("disagree") or
