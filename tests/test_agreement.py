@@ -128,3 +128,31 @@ def test_fer_train_agreement_from_two_journals(tmp_path, capsys):
     text = capsys.readouterr().out  # the fer2013 face is another dataset's: not counted
     assert text.startswith("ann and bob both judged 10 faces and agree on 7 (70.0%, Cohen's kappa 0.45)")
     assert text.splitlines()[-1] == "f9: sad / happy"
+
+
+def test_a_hostile_journal_is_read_without_a_crash(tmp_path):
+    """Another annotator's file is a user's input: records with impossible times, wrong types or
+    unknown ops are skipped or tamed, and every face's detail can still be shown."""
+    from test_review import small_session
+
+    from trainer.cli import main
+
+    lines = ['{"v": 2, "id": "s01", "to": "sad", "time": NaN, "user": "bob"}',
+             '{"v": 2, "id": "s02", "to": "angry", "time": 1e300, "user": "bob"}',
+             '{"v": 2, "id": "s03", "to": "happy", "time": true, "user": 5, "op": "rm -rf"}',
+             '{"v": 2, "id": "s04", "to": "fear", "time": -1e20}',
+             '{"v": 2, "id": "s05", "to": 5}', '{"v": 2, "id": ["s06"], "to": "sad"}', '{"id": "s07", "label": {}}',
+             '[' * 5000 + ']' * 5000, '{"v": 2, "id": "s08", "to": "not-a-face", "dataset": 3}', "\xff\xfe"]
+    theirs = tmp_path / "bob.jsonl"
+    theirs.write_text("\n".join(lines) + "\n", encoding="utf-8", errors="surrogateescape")
+    mine = small_session(tmp_path)
+    result = mine.compare_journal(theirs)
+    assert set(mine.other.judgements) == {"s01", "s02", "s03", "s04"}
+    assert result.both == 0
+    details = [mine.their_judgement(i) for i in range(len(mine))]
+    assert details[1:5] == ["bob: sad", "bob: angry", "bob: happy", "bob: fear"]  # no impossible time shown
+    records, counts = mine.import_journal(theirs)
+    assert counts["taken"] == 4 and all(mine.last_change(i) is not None for i in range(1, 5))
+    assert main(["agreement", str(tmp_path / "journal.jsonl"), str(theirs)]) == 2  # what ann took is not hers
+    mine.relabel("s01", "happy")
+    assert main(["agreement", str(tmp_path / "journal.jsonl"), str(theirs)]) == 0

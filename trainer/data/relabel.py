@@ -184,8 +184,13 @@ def _parse(line: bytes) -> dict | None:
         return None
     when = record.get("time")
     return {"v": 2, "dataset": dataset, "id": record["id"], "from": fields["from"], "to": fields["to"],
-            "op": op if op in OPS else "set", "time": when if isinstance(when, (int, float)) else None,
+            "op": op if op in OPS else "set", "time": when if _is_time(when) else None,
             **({"user": record["user"]} if isinstance(record.get("user"), str) else {})}
+
+
+def _is_time(value: object) -> bool:
+    """A Unix time a clock can show (another annotator's file may hold NaN, 1e300 or true)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1e11
 
 
 def dataset_key(path: str | Path) -> str:
