@@ -518,6 +518,17 @@ class ReviewSession:
         """The samples that are copies of sample ``i``, exact or near (itself left out)."""
         return copies_of(self.copy_group, self._copy_members, i)
 
+    def track_of(self, i: int) -> np.ndarray:
+        """The faces of sample ``i``'s video track (every face of a video: the same person in other
+        sampled frames, as far as overlap tells; trainer.data.every_face.link_tracks), in frame
+        order, itself included; empty for a face without one."""
+        origin = self.origins[i]
+        if origin is None or origin.track is None:
+            return np.empty(0, np.int64)
+        same = [(o.frame, k) for k, o in enumerate(self.origins)
+                if o is not None and o.image == origin.image and o.track == origin.track]
+        return np.array([k for _, k in sorted(same)], np.int64)
+
     def copy_likeness(self, i: int, j: int) -> tuple[float, bool] | None:
         """How alike two copies are, and whether one is mirrored (trainer.evaluation.duplicates.
         likeness); None: exact."""

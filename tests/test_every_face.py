@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from trainer.data.crops import FaceOptions
-from trainer.data.every_face import STAMP, every_face_folder, face_sources, faces_folder_path, summary
+from trainer.data.every_face import STAMP, every_face_folder, face_sources, faces_folder_path, link_tracks, summary
 from trainer.data.samples import DataError
 
 ASTRONAUT_WIDTH = 512  # conftest's two_people_bgr: the astronaut fills columns 0-511, Hopper the rest
@@ -117,12 +117,48 @@ def test_every_face_of_a_video_is_one_frame_a_second(tmp_path, astronaut_bgr):
     sources = face_sources(folder)
     assert sorted(sources) == ["clip_f000000_face0.png", "clip_f000010_face0.png", "clip_f000020_face0.png"]
     assert sorted(s.frame for s in sources.values()) == [0, 10, 20]
-    assert sources["clip_f000010_face0.png"].describe() == "clip.avi, frame 10, face 1 of 1"
+    assert sources["clip_f000010_face0.png"].describe() == "clip.avi, frame 10, face 1 of 1, track 1"
     assert summary(folder) == "3 faces from 1 of 1 videos"
     alone = every_face_folder(clips / "clip.avi", PHOTO, home=tmp_path / "home")  # the video itself
     assert alone != folder and sorted(face_sources(alone)) == sorted(sources)
     denser = every_face_folder(clips, PHOTO, home=tmp_path / "home", every_s=0.5)  # cut again: 2 a second
     assert denser == folder and sorted(s.frame for s in face_sources(denser).values()) == [0, 5, 10, 15, 20]
+
+
+def two_people_clip(folder: Path, two_people_bgr: np.ndarray) -> Path:
+    """``folder/two.avi``: 4 s at 10 fps (sampled: frames 0, 10, 20, 30), two people drifting
+    half a pixel right each frame."""
+    folder.mkdir(parents=True)
+    h, w = two_people_bgr.shape[:2]
+    writer = cv2.VideoWriter(str(folder / "two.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (w // 2, h // 2))
+    for k in range(40):
+        writer.write(cv2.resize(np.roll(two_people_bgr, k, axis=1), (w // 2, h // 2)))
+    writer.release()
+    return folder
+
+
+def test_tracks_follow_overlap_across_frames_by_hand():
+    a, b = (0, 0, 10, 10), (50, 0, 10, 10)
+    frames = [[a, b], [(1, 0, 10, 10)], [(51, 0, 10, 10), (2, 0, 10, 10)],  # b missed once: still track 1
+              [], [], [(2, 0, 10, 10)],  # two frames without a face: a new track
+              [(9, 0, 10, 10)], [(200, 0, 10, 10)]]  # IoU 30/170 < 0.3 with the last box: new; far: new
+    assert link_tracks(frames) == [[0, 1], [0], [1, 0], [], [], [2], [3], [4]]
+
+
+def test_a_videos_faces_are_linked_into_one_track_a_person(tmp_path, two_people_bgr, one_torch_thread):
+    """Two people in a clip, drifting a little each frame: two tracks, each one person's (told
+    apart by where they stand: the astronaut left of column 512, Hopper right of it)."""
+    clips = two_people_clip(tmp_path / "clips", two_people_bgr)
+    sources = face_sources(every_face_folder(clips, PHOTO, home=tmp_path / "home"))
+    assert len(sources) == 8
+    tracks: dict[int, set[str]] = {}
+    for src in sources.values():
+        tracks.setdefault(src.track, set()).add("astronaut" if src.box[0] + src.box[2] / 2 < ASTRONAUT_WIDTH / 2
+                                                else "hopper")
+    assert sorted(tracks) == [0, 1] and {frozenset(t) for t in tracks.values()} == {frozenset({"astronaut"}),
+                                                                                  frozenset({"hopper"})}
+    first = next(s for s in sources.values() if s.frame == 30 and s.track == 1)
+    assert first.describe().endswith(", track 2")
 
 
 def test_the_review_opens_every_face_and_keeps_the_labels(photos, tmp_path, monkeypatch, one_torch_thread):
@@ -154,6 +190,7 @@ def test_the_review_opens_every_face_and_keeps_the_labels(photos, tmp_path, monk
         "Happy/two_face0.png", "Neutral/two_face1.png", "unlabelled/one_face0.png"]
     assert json.loads((out / "fer-dataset.json").read_text()) == {"input": "none"}
 
+    assert not len(s.track_of(0))  # a photo's face has no track
     no_faces = DatasetRequest(str(tmp_path / "nowhere"), model=str(model), every_face=True)
     with pytest.raises(DataError, match="not found"):
         open_session(no_faces)

@@ -699,3 +699,26 @@ def test_the_window_fits_a_laptop_screen(qtbot, make_window, faces_root, review_
     win.resize(1280, 720)
     qtbot.wait(50)
     assert win.width() <= 1280 and win.height() <= 720
+
+
+
+def test_a_video_face_shows_its_track_in_frame_order(qtbot, make_window, tmp_path, two_people_bgr,  # noqa: F811
+                                                     review_model, one_torch_thread):
+    from test_every_face import two_people_clip
+
+    clips = two_people_clip(tmp_path / "clips", two_people_bgr)
+    win = make_window()
+    with qtbot.waitSignal(win.sessionChanged, timeout=WAIT_MS):
+        win.open_dataset(DatasetRequest(str(clips), model=str(review_model), every_face=True))
+    s = win.session
+    assert len(s) == 8
+    i = next(k for k, o in enumerate(s.origins) if o.frame == 20 and o.index == 1)  # frame 20's smaller face
+    win.grid.go_to_row(win.grid.grid_model.row_of(i))
+    QTest.keyClick(win.grid, Qt.Key.Key_J, Qt.KeyboardModifier.ControlModifier)
+    shown = win.grid.grid_model.order.tolist()
+    assert len(shown) == 4 and i in shown and [s.origins[k].frame for k in shown] == [0, 10, 20, 30]
+    assert len({s.origins[k].track for k in shown}) == 1
+    assert win.filter_bar.title.text() == f"two.avi, track {s.origins[i].track + 1} (4 faces)"
+    key(win, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    key(win, Qt.Key.Key_2)  # one label for the person's whole track
+    assert [s.state_of(k) for k in shown] == [s.classes[1]] * 4

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 FACES_VERSION = 1  # bump when the faces cut for the same files would differ
 STAMP = "every-face.json"
 EVERY_S = 1.0  # a video's frames: one a second
+TRACK_IOU = 0.3  # a video's face continues a track when it overlaps the previous sampled frame's this much
 
 
 @dataclass(frozen=True)
@@ -44,11 +45,13 @@ class FaceSource:
     index: int  # which face of the image or frame (0 = the largest)
     faces: int  # how many faces it had
     frame: int | None = None  # a video's frame index
+    track: int | None = None  # a video's face: which person, as far as overlap between frames tells (0 = first seen)
 
     def describe(self) -> str:
-        """``group.jpg, face 2 of 3`` / ``clip.mp4, frame 25, face 1 of 1``"""
+        """``group.jpg, face 2 of 3`` / ``clip.mp4, frame 25, face 1 of 2, track 2``"""
         where = Path(self.image).name + (f", frame {self.frame}" if self.frame is not None else "")
-        return f"{where}, face {self.index + 1} of {self.faces}"
+        return f"{where}, face {self.index + 1} of {self.faces}" + (
+            f", track {self.track + 1}" if self.track is not None else "")
 
 
 def faces_home() -> Path:
@@ -120,14 +123,57 @@ def is_every_face_folder(path: str | Path) -> bool:
 
 def face_sources(folder: str | Path) -> dict[str, FaceSource]:
     """Each crop of an every-face (or ``fer-train align``) folder -> where it came from, by
-    the crop's path relative to the folder (the sample id of a folder dataset)."""
+    the crop's path relative to the folder (the sample id of a folder dataset); a video's faces
+    with their tracks (:func:`link_tracks`)."""
     from trainer.faces.batch import read_manifest
 
+    records = read_manifest(Path(folder))
+    tracks = _video_tracks(records)
     out: dict[str, FaceSource] = {}
-    for record in read_manifest(Path(folder)):
+    for record in records:
         faces = record.get("faces") or []
         for i, face in enumerate(faces):
-            out[face["crop"]] = FaceSource(record["image"], tuple(face["box"]), i, len(faces), record.get("frame"))
+            out[face["crop"]] = FaceSource(record["image"], tuple(face["box"]), i, len(faces), record.get("frame"),
+                                           tracks.get(face["crop"]))
+    return out
+
+
+def link_tracks(frames: list[list[tuple[float, float, float, float]]], min_iou: float = TRACK_IOU,
+                missed: int = 1) -> list[list[int]]:
+    """Track numbers for the faces of consecutive sampled frames (each a list of (x, y, w, h)
+    boxes): a face continues the track whose last box it overlaps most (one to one, at least
+    ``min_iou``) among those seen in the last ``missed`` + 1 frames (a face the detector missed
+    once goes on), else starts a new one. Sampled a second apart, a face that moves more than
+    about half its width in between starts a new track."""
+    from trainer.faces.geometry import match_boxes
+
+    out: list[list[int]] = []
+    last: dict[int, tuple[tuple[float, float, float, float], int]] = {}  # track -> (its last box, frame number)
+    for k, boxes in enumerate(frames):
+        live = [t for t, (_, seen) in last.items() if k - seen <= missed + 1]
+        numbers = [-1] * len(boxes)
+        for i, j in match_boxes([last[t][0] for t in live], boxes, min_iou):
+            numbers[j] = live[i]
+        for j, box in enumerate(boxes):
+            if numbers[j] < 0:
+                numbers[j] = len(last)
+            last[numbers[j]] = (box, k)
+        out.append(numbers)
+    return out
+
+
+def _video_tracks(records: list[dict]) -> dict[str, int]:
+    """crop name -> its track within its video (records of photos have none)."""
+    by_video: dict[str, list[dict]] = {}
+    for record in records:
+        if record.get("frame") is not None:
+            by_video.setdefault(record["image"], []).append(record)
+    out: dict[str, int] = {}
+    for frames in by_video.values():
+        frames.sort(key=lambda r: r["frame"])
+        faces = [r.get("faces") or [] for r in frames]
+        numbers = link_tracks([[tuple(f["box"]) for f in fs] for fs in faces])
+        out.update((f["crop"], n) for fs, ns in zip(faces, numbers) for f, n in zip(fs, ns))
     return out
 
 

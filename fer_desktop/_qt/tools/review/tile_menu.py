@@ -29,6 +29,9 @@ def tile_menu(win: ReviewWindow, samples: list[int]) -> QMenu:
     menu.addSeparator()
     if n == 1:
         menu.addAction(win.act_copies)
+        origin = s.origins[samples[0]]
+        if origin is not None and origin.track is not None:
+            menu.addAction(win.act_track)
     ids = [s.ids[i] for i in samples]
     paths = [p for p in (s.paths[i] for i in samples) if p]
     menu.addAction(f"Copy Id{'s' * (n > 1)}", lambda: _copy("\n".join(ids)))

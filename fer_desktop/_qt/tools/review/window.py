@@ -314,6 +314,9 @@ class ReviewWindow(QMainWindow):
                               ["Ctrl+5"], tip="Copies of one photo whose labels differ: one of them is likely wrong")
         self.act_copies = a("Show &Copies of This Face", self.show_copies, ["Ctrl+D"],
                             tip="The selected face and its copies in the dataset, exact and near")
+        self.act_track = a("Show This Face's &Track", self.show_track, ["Ctrl+J"],
+                           tip="Every face of a video: the same person's face in the other sampled frames (then "
+                               "Ctrl+A and a label key give them one label)")
         self.act_percent = a("Row &Percentages", self.matrix.normalise_box.setChecked, ["Ctrl+P"], checkable=True)
         self.act_larger = a("&Larger Tiles", lambda: self.grid.zoom(1), ["Ctrl++", "Ctrl+="], tip="Also Ctrl+wheel")
         self.act_smaller = a("&Smaller Tiles", lambda: self.grid.zoom(-1), ["Ctrl+-"], tip="Also Ctrl+wheel")
@@ -345,7 +348,7 @@ class ReviewWindow(QMainWindow):
             m.addSeparator() if act is None else m.addAction(act)
         m = mb.addMenu("&Go")
         for act in (self.act_next, self.act_prev, None, self.act_all, self.act_wrong, self.act_flagged, self.act_edited,
-                    self.act_no_face, self.act_disagree, self.act_copies, self.act_find):
+                    self.act_no_face, self.act_disagree, self.act_copies, self.act_track, self.act_find):
             m.addSeparator() if act is None else m.addAction(act)
         m = mb.addMenu("&View")
         m.addAction(self.act_percent)
@@ -367,7 +370,8 @@ class ReviewWindow(QMainWindow):
         for act in (self.act_import_journal, self.act_compare, self.act_export_journal, self.act_export_csv,
                     self.act_export_data, self.act_withdraw,
                     self.act_exclude, self.act_next, self.act_prev, self.act_all, self.act_wrong, self.act_flagged,
-                    self.act_edited, self.act_no_face, self.act_disagree, self.act_copies, self.act_select_all,
+                    self.act_edited, self.act_no_face, self.act_disagree, self.act_copies, self.act_track,
+                    self.act_select_all,
                     self.act_find, self.act_accept, self.act_learn, *self.label_actions):
             act.setEnabled(on)
 
@@ -518,6 +522,21 @@ class ReviewWindow(QMainWindow):
             return
         self.apply_filter(Filter(ids=frozenset([i, *copies.tolist()]),
                                  title=f"{self.session.ids[i]} and its copies ({len(copies) + 1})"))
+
+    def show_track(self) -> None:
+        """The current face's video track, in frame order (Ctrl+A then a label key labels it whole)."""
+        i = self.grid.current_sample()
+        if self.session is None or i < 0:
+            return
+        track = self.session.track_of(i)
+        if not len(track):
+            self.banner.show_message(f"{self.session.ids[i]} is not a face of a video opened with Every face.",
+                                     "info", "ids")
+            return
+        origin = self.session.origins[i]
+        self.apply_filter(Filter(ids=frozenset(track.tolist()),
+                                 title=f"{Path(origin.image).name}, track {origin.track + 1} ({len(track)} faces)"))
+        self.filter_bar.set_sort("id")  # frame order
 
     def show_all(self) -> None:
         self.apply_filter(Filter())
