@@ -157,6 +157,12 @@ def test_a_videos_faces_are_linked_into_one_track_a_person(tmp_path, two_people_
                                                 else "hopper")
     assert sorted(tracks) == [0, 1] and {frozenset(t) for t in tracks.values()} == {frozenset({"astronaut"}),
                                                                                   frozenset({"hopper"})}
+    from trainer.faces.io import read_video_frame, video_frames
+
+    sampled = dict(video_frames(clips / "two.avi", 1.0))
+    assert sorted(sampled) == [0, 10, 20, 30]
+    for index, frame in sampled.items():  # the detail's frame is the frame the faces were cut from
+        np.testing.assert_array_equal(read_video_frame(clips / "two.avi", index), frame)
     first = next(s for s in sources.values() if s.frame == 30 and s.track == 1)
     assert first.describe().endswith(", track 2")
 

@@ -719,6 +719,9 @@ def test_a_video_face_shows_its_track_in_frame_order(qtbot, make_window, tmp_pat
     assert len(shown) == 4 and i in shown and [s.origins[k].frame for k in shown] == [0, 10, 20, 30]
     assert len({s.origins[k].track for k in shown}) == 1
     assert win.filter_bar.title.text() == f"two.avi, track {s.origins[i].track + 1} (4 faces)"
+    # the detail shows the face's video frame, boxed, not the crop again
+    h, w = two_people_bgr.shape[:2]
+    assert win.detail.original_caption.text() == f"frame {w // 2}×{h // 2}: {s.origins[i].describe()}"
     key(win, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
     key(win, Qt.Key.Key_2)  # one label for the person's whole track
     assert [s.state_of(k) for k in shown] == [s.classes[1]] * 4

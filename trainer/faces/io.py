@@ -210,6 +210,25 @@ def video_frames(path: str | os.PathLike, every_s: float) -> Iterator[tuple[int,
         cap.release()
 
 
+def read_video_frame(path: str | os.PathLike, index: int) -> np.ndarray:
+    """Frame ``index`` of a video (BGR), the frame :func:`video_frames` numbers so; an
+    ImageReadError when the video or the frame cannot be read."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImageReadError(f"{path}: no such video")
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            raise ImageReadError(f"{path}: not a video OpenCV can read")
+        cap.set(cv2.CAP_PROP_POS_FRAMES, index)  # FFmpeg seeks to the keyframe before and decodes on
+        ok, frame = cap.read()
+        if not ok or frame is None:
+            raise ImageReadError(f"{path}: no frame {index}")
+        return frame
+    finally:
+        cap.release()
+
+
 def videos_under(folder: Path) -> list[Path]:
     """The video files under ``folder``, recursively, sorted (hidden ones left out)."""
     return _files_under(folder, is_video_name)

@@ -39,14 +39,15 @@ def _likeness(likeness: tuple[float, bool] | None) -> str:
     return f", {'mirrored' if mirrored else 'near'}: {np.floor(alike * 100) / 100:.2f} alike"
 
 
-def _read_pixmap(path: str, box: tuple[float, ...] | None) -> QPixmap | None:
-    """An image file as a pixmap, ``box`` (x, y, w, h) drawn on it; None when unreadable."""
+def _read_pixmap(path: str, box: tuple[float, ...] | None, frame: int | None = None) -> QPixmap | None:
+    """An image file (a video's ``frame``) as a pixmap, ``box`` (x, y, w, h) drawn on it; None
+    when unreadable."""
     import cv2
 
-    from trainer.faces.io import ImageReadError, read_image
+    from trainer.faces.io import ImageReadError, read_image, read_video_frame
 
-    try:
-        image = read_image(path)  # any path, non-ASCII ones too
+    try:  # any path, non-ASCII ones too
+        image = read_image(path) if frame is None else read_video_frame(path, frame)
     except ImageReadError:
         return None
     if box is not None:  # a line that stays visible once the photo is scaled into the panel
@@ -85,11 +86,15 @@ class DetailView(QWidget):
         self.original.setToolTip("The original image file")
         self.face_caption = QLabel("model input", self)
         self.original_caption = QLabel("original", self)
+        for caption, width in ((self.face_caption, FACE), (self.original_caption, ORIGINAL)):
+            caption.setWordWrap(True)  # a long "clip.mp4, frame 25, face 2 of 3, track 4" must not widen the panel
+            caption.setMaximumWidth(width)
+            caption.setAlignment(Qt.AlignmentFlag.AlignHCenter)
         pics = QGridLayout()
         pics.addWidget(self.face, 0, 0)
         pics.addWidget(self.original, 0, 1)
-        pics.addWidget(self.face_caption, 1, 0, Qt.AlignmentFlag.AlignHCenter)
-        pics.addWidget(self.original_caption, 1, 1, Qt.AlignmentFlag.AlignHCenter)
+        pics.addWidget(self.face_caption, 1, 0)  # the column's width, the text centred in it
+        pics.addWidget(self.original_caption, 1, 1)
         pics.setColumnStretch(2, 1)
 
         self.plot = pg.PlotWidget(self)
@@ -250,28 +255,28 @@ class DetailView(QWidget):
         self.face.setToolTip(f"The face as the model gets it (grey): {title}")
 
     def _show_original(self, path: str | None, origin: FaceSource | None) -> None:
-        """The image file; for a face of a group photo, the photo with the face boxed."""
-        from trainer.faces.io import is_video_name
-
-        photo = origin is not None and not is_video_name(origin.image)
-        shown = origin.image if photo else path
+        """The image file; for a face of a group photo or a video, the photo or frame with the
+        face boxed."""
+        cut = origin is not None  # a face of every face: its photo or video frame, not the crop's file
+        shown = origin.image if cut else path
         visible = shown is not None
         self.original.setVisible(visible)
         self.original_caption.setVisible(visible)
         if not visible:
             return
-        key = (shown, origin.box if photo else None)
+        key = (shown, origin.box, origin.frame) if cut else (shown, None, None)
         cached_key, pixmap = self._original_cache
         if cached_key != key:
-            pixmap = _read_pixmap(shown, origin.box if photo else None)
+            pixmap = _read_pixmap(*key)
             self._original_cache = (key, pixmap)
         if pixmap is None:
             self.original.setText("cannot read\nthe original")
             return
         self.original.setPixmap(pixmap.scaled(ORIGINAL - 4, ORIGINAL - 4, Qt.AspectRatioMode.KeepAspectRatio,
                                               Qt.TransformationMode.SmoothTransformation))
-        where = f": {origin.describe()}" if origin is not None else ""
-        self.original_caption.setText(f"{'photo' if photo else 'original'} {pixmap.width()}×{pixmap.height()}{where}")
+        where = f": {origin.describe()}" if cut else ""
+        kind = "original" if not cut else "frame" if origin.frame is not None else "photo"
+        self.original_caption.setText(f"{kind} {pixmap.width()}×{pixmap.height()}{where}")
 
     def _show_bars(self, s: ReviewSession, i: int, state: str | None) -> None:
         if self.bars is None:
