@@ -9,6 +9,7 @@ import io
 import os
 import stat
 import struct
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -181,9 +182,9 @@ def is_video_name(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in VIDEO_EXTENSIONS
 
 
-def video_frames(path: str | os.PathLike, every_s: float) -> Iterator[tuple[int, np.ndarray]]:
-    """(frame index, BGR frame) for one frame every ``every_s`` seconds of a video, from the
-    first; an ImageReadError when it cannot be opened or holds no frame."""
+@contextmanager
+def _opened_video(path: str | os.PathLike) -> Iterator[cv2.VideoCapture]:
+    """An open capture of a video file, released on leaving; an ImageReadError when there is none."""
     path = Path(path)
     if not path.is_file():
         raise ImageReadError(f"{path}: no such video")
@@ -191,6 +192,15 @@ def video_frames(path: str | os.PathLike, every_s: float) -> Iterator[tuple[int,
     try:
         if not cap.isOpened():
             raise ImageReadError(f"{path}: not a video OpenCV can read")
+        yield cap
+    finally:
+        cap.release()
+
+
+def video_frames(path: str | os.PathLike, every_s: float) -> Iterator[tuple[int, np.ndarray]]:
+    """(frame index, BGR frame) for one frame every ``every_s`` seconds of a video, from the
+    first; an ImageReadError when it cannot be opened or holds no frame."""
+    with _opened_video(path) as cap:
         fps = cap.get(cv2.CAP_PROP_FPS)
         fps = fps if fps and np.isfinite(fps) and 1 <= fps <= 240 else 25.0  # broken headers: a usual rate
         step = max(1, round(every_s * fps))
@@ -206,27 +216,17 @@ def video_frames(path: str | os.PathLike, every_s: float) -> Iterator[tuple[int,
             index += 1
         if index == 0:
             raise ImageReadError(f"{path}: no frame could be read")
-    finally:
-        cap.release()
 
 
 def read_video_frame(path: str | os.PathLike, index: int) -> np.ndarray:
     """Frame ``index`` of a video (BGR), the frame :func:`video_frames` numbers so; an
     ImageReadError when the video or the frame cannot be read."""
-    path = Path(path)
-    if not path.is_file():
-        raise ImageReadError(f"{path}: no such video")
-    cap = cv2.VideoCapture(str(path))
-    try:
-        if not cap.isOpened():
-            raise ImageReadError(f"{path}: not a video OpenCV can read")
+    with _opened_video(path) as cap:
         cap.set(cv2.CAP_PROP_POS_FRAMES, index)  # FFmpeg seeks to the keyframe before and decodes on
         ok, frame = cap.read()
         if not ok or frame is None:
             raise ImageReadError(f"{path}: no frame {index}")
         return frame
-    finally:
-        cap.release()
 
 
 def videos_under(folder: Path) -> list[Path]:
