@@ -45,14 +45,9 @@ def test_withdrawn_faces_are_not_judged():
 
 
 def test_the_review_compares_a_journal_without_taking_it(tmp_path):
-    from test_review import small_session  # the same small data (labels: index % 4)
+    from test_review import ann_and_bob  # the same small data (labels: index % 4)
 
-    mine = small_session(tmp_path)
-    mine.user = "ann"
-    bob_dir = tmp_path / "bob"
-    bob_dir.mkdir()
-    bob = small_session(bob_dir)
-    bob.user = "bob"
+    mine, bob = ann_and_bob(tmp_path)
     mine.relabel("s01", "sad")      # both: differ
     bob.relabel("s01", "angry")
     mine.relabel("s02", "fear")     # both: alike (ann confirms the given fear, bob too)
@@ -64,7 +59,7 @@ def test_the_review_compares_a_journal_without_taking_it(tmp_path):
     bob.relabel("s06", "angry")
     bob.journal.set("s07", "contempt", user="bob")  # not one of this data's classes: not counted, not shown
     mine.relabel("s07", "sad")
-    result = mine.compare_journal(bob_dir / "journal.jsonl")
+    result = mine.compare_journal(bob.journal.path)
     assert (result.both, result.agree, len(result.only_a), len(result.only_b)) == (2, 1, 2, 2)
     assert mine.state_of(3) is None  # nothing taken
     assert np.flatnonzero(mine.annotators("disagree")).tolist() == [1]
@@ -82,8 +77,8 @@ def test_the_review_compares_a_journal_without_taking_it(tmp_path):
     # what ann takes from bob by Import is not her judgement: the comparison still sees hers
     mine.relabel("s04", "sad")
     bob.relabel("s04", "surprise")
-    mine.import_journal(bob_dir / "journal.jsonl")
-    mine.compare_journal(bob_dir / "journal.jsonl")  # read again: bob has judged s04 since
+    mine.import_journal(bob.journal.path)
+    mine.compare_journal(bob.journal.path)  # read again: bob has judged s04 since
     assert mine.state_of(4) == "surprise" and mine.annotators("disagree")[4]
     [taken] = mine.take_theirs([4])  # the label is bob's already, by import: taking it is ann's judgement now
     assert (taken["to"], taken["user"], taken["op"]) == ("surprise", "ann", "set") and not mine.annotators("disagree")[4]

@@ -343,6 +343,16 @@ def test_fer_train_issues_ranks_as_the_window_does(session, faces_root, review_m
         session.ids[i] for i in session.view(sort="score")]
 
 
+def ann_and_bob(tmp_path: Path) -> tuple[ReviewSession, ReviewSession]:
+    """Two annotators on the same small data, each with a journal of their own (Bob's in bob/)."""
+    mine = small_session(tmp_path)
+    mine.user = "ann"
+    (tmp_path / "bob").mkdir()
+    bob = small_session(tmp_path / "bob")
+    bob.user = "bob"
+    return mine, bob
+
+
 def test_accuracy_leaves_out_faces_of_a_class_the_model_lacks(tmp_path):
     """As fer-train evaluate does (FER+'s contempt under a 7-class model): in the matrix, not in
     the accuracy, and the headline says so."""
@@ -509,12 +519,7 @@ def test_another_annotators_journal_is_imported_newest_first_and_undone_in_one_s
     data lacks are counted, not applied; one undo takes the import back."""
     import time as clock
 
-    mine = small_session(tmp_path)
-    mine.user = "ann"
-    bob_dir = tmp_path / "bob"
-    bob_dir.mkdir()
-    bob = small_session(bob_dir)
-    bob.user = "bob"
+    mine, bob = ann_and_bob(tmp_path)
     mine.relabel("s01", "sad")  # ann first ...
     clock.sleep(0.01)
     bob.relabel("s01", "angry")  # ... bob later: his wins
@@ -524,12 +529,12 @@ def test_another_annotators_journal_is_imported_newest_first_and_undone_in_one_s
     mine.relabel("s05", "surprise")  # ann after bob: hers stays
     bob.journal.set("nobody.png", "sad", user="bob")
     bob.journal.set("s06", "contempt", user="bob")  # not one of this data's classes
-    records, counts = mine.import_journal(bob_dir / "journal.jsonl")
+    records, counts = mine.import_journal(bob.journal.path)
     assert counts == {"taken": 2, "kept": 1, "not_here": 1, "unusable": 1}
     assert (mine.state_of(1), mine.state_of(3), mine.state_of(5)) == ("angry", EXCLUDED, "surprise")
     assert {r["user"] for r in records} == {"bob"} and {r["op"] for r in records} == {"import"}
     assert mine.last_change(1).startswith("relabelled angry (import) by bob")
-    assert mine.import_journal(bob_dir / "journal.jsonl")[1]["taken"] == 0  # nothing new the second time
+    assert mine.import_journal(bob.journal.path)[1]["taken"] == 0  # nothing new the second time
     mine.undo(records)
     assert (mine.state_of(1), mine.state_of(3)) == ("sad", None)
     (tmp_path / "notes.csv").write_text("id,label\ns01,happy\n")
