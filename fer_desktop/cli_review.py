@@ -121,6 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         def take(timed_out: bool) -> None:
             if exit_code.get("taken"):
                 return
+            if window.detail.originals.busy and not timed_out:  # the detail's photo is on its way
+                QTimer.singleShot(100, lambda: take(False))
+                return
             exit_code["taken"] = True
             out.parent.mkdir(parents=True, exist_ok=True)
             ok = window.grab().save(str(out), "PNG")

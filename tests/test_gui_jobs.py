@@ -133,3 +133,41 @@ def test_a_cancelled_job_drops_its_result(qtbot):
         job.cancel()
         gate.set()
     assert got == []
+
+
+def test_the_latest_only_reader_reads_what_is_wanted_last_and_skips_the_rest(qtbot):
+    """Ten requests while a slow read runs: the first and the last are read, the eight between
+    never; a kept result comes back without a read; an error arrives as ``failed``."""
+    from fer_desktop._qt.latest_only import NOT_CACHED, LatestOnlyReader
+
+    gate = threading.Event()
+    threads = set()
+
+    def read(key: int) -> int:
+        threads.add(threading.get_ident())
+        if key == 0:
+            gate.wait(5)
+        if key < 0:
+            raise ValueError("a bug")
+        return key * 10
+
+    reader = LatestOnlyReader(read, keep=2)
+    got, failed = [], []
+    reader.ready.connect(lambda key, result: got.append((key, result)))
+    reader.failed.connect(lambda key, exc: failed.append((key, str(exc))))
+    for key in range(10):
+        reader.request(key)
+    gate.set()
+    qtbot.waitUntil(lambda: len(got) == 2, timeout=5000)
+    qtbot.wait(50)
+    assert got == [(0, 0), (9, 90)] and reader.reads == 2
+    assert threading.get_ident() not in threads
+    assert reader.cached(9) == 90 and reader.cached(5) is NOT_CACHED
+    reader.request(-1)
+    qtbot.waitUntil(lambda: bool(failed), timeout=5000)
+    assert failed == [(-1, "a bug")] and reader.cached(-1) is NOT_CACHED
+    for key in (1, 2, 3):  # only the newest two are kept
+        reader.request(key)
+        qtbot.waitUntil(lambda: reader.cached(key) is not NOT_CACHED, timeout=5000)
+    assert reader.cached(1) is NOT_CACHED and reader.cached(3) == 30
+    reader.shutdown()

@@ -542,6 +542,7 @@ def test_group_photos_are_reviewed_face_by_face(qtbot, make_window, tmp_path, tw
     assert "2 faces from 1 of 2 images; no face in wall.png" in win.banner.text()
     win.grid.go_to_row(win.grid.grid_model.row_of(1))
     qtbot.waitUntil(lambda: win.detail.sample == 1)
+    qtbot.waitUntil(lambda: "×" in win.detail.original_caption.text(), timeout=WAIT_MS)  # read off the GUI thread
     assert win.detail.original.pixmap() is not None and not win.detail.original.pixmap().isNull()
     caption = win.detail.original_caption.text()
     assert caption.startswith(f"photo {two_people_bgr.shape[1]}×512: two.png, face 2 of 2"), caption
@@ -554,6 +555,31 @@ def test_group_photos_are_reviewed_face_by_face(qtbot, make_window, tmp_path, tw
     menu.close()
     key(win, Qt.Key.Key_4)  # happy
     assert s.state_of(1) == "happy"
+
+
+def test_an_original_is_read_in_the_background_and_a_missing_one_is_said(qtbot, make_window, faces_root,  # noqa: F811
+                                                                        review_model, tmp_path, one_torch_thread):
+    """The detail's original image arrives from the reader thread; a file deleted since the
+    dataset was opened reads "cannot read the original", and labelling goes on."""
+    import shutil
+
+    root = tmp_path / "faces"
+    shutil.copytree(faces_root, root)
+    win = make_window()
+    s = open_data(qtbot, win, root, review_model)
+    first, second = (win.grid.grid_model.sample_at(row) for row in (0, 1))
+    Path(s.paths[second]).unlink()
+    win.grid.go_to_row(0)
+    qtbot.waitUntil(lambda: win.detail.original_caption.text() == "original 48×48", timeout=WAIT_MS)
+    assert not win.detail.original.pixmap().isNull() and win.detail.originals.reads >= 1
+    win.grid.go_to_row(1)
+    qtbot.waitUntil(lambda: win.detail.original.text() == "cannot read\nthe original", timeout=WAIT_MS)
+    assert win.detail.sample == second and s.ids[second] in win.detail.info.text()
+    key(win, Qt.Key.Key_2)
+    assert s.state_of(second) == s.classes[1]
+    reads = win.detail.originals.reads
+    win.grid.go_to_row(0)  # kept: shown at once, not read again
+    assert win.detail.original_caption.text() == "original 48×48" and win.detail.originals.reads == reads
 
 
 def test_a_right_click_offers_the_labels_and_the_files(qtbot, make_window, faces_root,  # noqa: F811
@@ -721,7 +747,8 @@ def test_a_video_face_shows_its_track_in_frame_order(qtbot, make_window, tmp_pat
     assert win.filter_bar.title.text() == f"two.avi, track {s.origins[i].track + 1} (4 faces)"
     # the detail shows the face's video frame, boxed, not the crop again
     h, w = two_people_bgr.shape[:2]
-    assert win.detail.original_caption.text() == f"frame {w // 2}×{h // 2}: {s.origins[i].describe()}"
+    qtbot.waitUntil(lambda: win.detail.original_caption.text() == f"frame {w // 2}×{h // 2}: {s.origins[i].describe()}",
+                    timeout=WAIT_MS)
     key(win, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
     key(win, Qt.Key.Key_2)  # one label for the person's whole track
     assert [s.state_of(k) for k in shown] == [s.classes[1]] * 4

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPixmap
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QImage, QPixmap
 from PySide6.QtWidgets import (
     QGridLayout,
     QLabel,
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from fer_desktop._qt.annotate import to_qimage
+from fer_desktop._qt.latest_only import NOT_CACHED, LatestOnlyReader
 from fer_desktop._qt.prob_bars import add_class_bars, remove_class_bars
 from fer_desktop.colors import class_color, text_color_on
 from fer_desktop.review import NONE, ReviewSession
@@ -26,6 +27,7 @@ from trainer.data.relabel import EXCLUDED
 
 FACE = 200  # px
 ORIGINAL = 220  # px, the longest side
+READING_AFTER_MS = 150  # a quicker read shows no "reading…" flash
 MAX_COPIES_LISTED = 4  # FER-2013's largest groups of copies run to dozens
 
 
@@ -39,13 +41,14 @@ def _likeness(likeness: tuple[float, bool] | None) -> str:
     return f", {'mirrored' if mirrored else 'near'}: {np.floor(alike * 100) / 100:.2f} alike"
 
 
-def _read_pixmap(path: str, box: tuple[float, ...] | None, frame: int | None = None) -> QPixmap | None:
-    """An image file (a video's ``frame``) as a pixmap, ``box`` (x, y, w, h) drawn on it; None
-    when unreadable."""
+def read_original(key: tuple[str, tuple[float, ...] | None, int | None]) -> tuple[QImage, int, int] | None:
+    """For the reader thread: an image file (a video's frame) with ``box`` (x, y, w, h) drawn
+    on it, scaled to the panel, and its full width and height; None when unreadable."""
     import cv2
 
     from trainer.faces.io import ImageReadError, read_image, read_video_frame
 
+    path, box, frame = key
     try:  # any path, non-ASCII ones too
         image = read_image(path) if frame is None else read_video_frame(path, frame)
     except ImageReadError:
@@ -54,7 +57,10 @@ def _read_pixmap(path: str, box: tuple[float, ...] | None, frame: int | None = N
         x, y, w, h = (int(round(v)) for v in box)
         thick = max(2, round(max(image.shape[:2]) / ORIGINAL * 2))
         cv2.rectangle(image, (x, y), (x + w, y + h), (0, 200, 255), thick)
-    return QPixmap.fromImage(to_qimage(image))
+    height, width = image.shape[:2]
+    shown = to_qimage(image).scaled(ORIGINAL - 4, ORIGINAL - 4, Qt.AspectRatioMode.KeepAspectRatio,
+                                    Qt.TransformationMode.SmoothTransformation)
+    return shown, width, height
 
 
 def _image_label(parent: QWidget, size: int) -> QLabel:
@@ -73,7 +79,13 @@ class DetailView(QWidget):
         super().__init__(parent)
         self.session: ReviewSession | None = None
         self.sample = -1
-        self._original_cache: tuple[tuple, QPixmap | None] = ((), None)
+        # Photos and video frames are read off the GUI thread (a frame deep in a long video
+        # takes a while to seek); the panel shows the one wanted when it arrives.
+        self.originals = LatestOnlyReader(read_original, parent=self)
+        self.originals.ready.connect(self._original_read)
+        self.originals.failed.connect(self._original_failed)
+        self._wanted: tuple = ()
+        self._where = ("", "")  # the wanted original's kind and description, for its caption
         self.title = QLabel("No sample selected", self)
         font = QFont(self.title.font())
         font.setPointSizeF(font.pointSizeF() * 1.25)
@@ -265,18 +277,39 @@ class DetailView(QWidget):
         if not visible:
             return
         key = (shown, origin.box, origin.frame) if cut else (shown, None, None)
-        cached_key, pixmap = self._original_cache
-        if cached_key != key:
-            pixmap = _read_pixmap(*key)
-            self._original_cache = (key, pixmap)
-        if pixmap is None:
+        kind = "original" if not cut else "frame" if origin.frame is not None else "photo"
+        self._wanted, self._where = key, (kind, f": {origin.describe()}" if cut else "")
+        result = self.originals.cached(key)
+        if result is NOT_CACHED:
+            self.original.clear()  # says "reading…" only if it takes long enough to notice
+            QTimer.singleShot(READING_AFTER_MS, lambda: self._say_reading(key))
+            self.original_caption.setText(f"{kind}{self._where[1]}")
+            self.originals.request(key)
+        else:
+            self._original_read(key, result)
+
+    def _say_reading(self, key: tuple) -> None:
+        if key == self._wanted and self.originals.cached(key) is NOT_CACHED:
+            self.original.setText("reading…")
+
+    def _original_read(self, key: tuple, result: tuple[QImage, int, int] | None) -> None:
+        if key != self._wanted:  # the user has moved on
+            return
+        if result is None:
             self.original.setText("cannot read\nthe original")
             return
-        self.original.setPixmap(pixmap.scaled(ORIGINAL - 4, ORIGINAL - 4, Qt.AspectRatioMode.KeepAspectRatio,
-                                              Qt.TransformationMode.SmoothTransformation))
-        where = f": {origin.describe()}" if cut else ""
-        kind = "original" if not cut else "frame" if origin.frame is not None else "photo"
-        self.original_caption.setText(f"{kind} {pixmap.width()}×{pixmap.height()}{where}")
+        shown, width, height = result
+        kind, where = self._where
+        self.original.setPixmap(QPixmap.fromImage(shown))
+        self.original_caption.setText(f"{kind} {width}×{height}{where}")
+
+    def _original_failed(self, key: tuple, exc: BaseException) -> None:
+        """Not the user's file: a bug, reported with its traceback."""
+        from fer_desktop._qt.errors import report_exception
+
+        if key == self._wanted:
+            self.original.setText("could not show\nthe original")
+        report_exception(exc, "showing the original image")
 
     def _show_bars(self, s: ReviewSession, i: int, state: str | None) -> None:
         if self.bars is None:

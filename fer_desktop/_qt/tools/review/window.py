@@ -824,4 +824,5 @@ class ReviewWindow(QMainWindow):
             if job is not None:
                 job.cancel()
                 job.wait(10000)
+        self.detail.originals.shutdown()
 
