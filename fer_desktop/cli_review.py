@@ -99,13 +99,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         window.resize(*size)
     window.show()
     window.open_dataset(DatasetRequest(args.data, args.split, args.model, args.journal, args.input,
-                                       args.every_face, args.every))
+                                       args.every_face, args.every, args.compare))
 
     exit_code = {"code": 0}
 
     def start_view(session) -> None:
-        if args.compare:
-            window.compare_journal(args.compare)  # shows the faces you disagree on; --cell/--filter below win
+        # a --compare journal shows the faces you disagree on; --order, --cell and --filter below win
         if args.order:
             window.filter_bar.set_sort(ORDERS[args.order])
         cell = _cell(args.cell, session.classes)

@@ -57,6 +57,7 @@ class DatasetRequest:
     input: str | None = None
     every_face: bool = False
     every_s: float | None = None  # every face of a video: one frame every so many seconds (None: one a second)
+    compare: str | None = None  # another annotator's journal, compared with this one's once open
 
 
 @dataclass(frozen=True)
@@ -384,6 +385,10 @@ class ReviewSession:
         self.other = OtherAnnotator(name, str(path), theirs, judgements(theirs))
         self._agreement = None
         return self.agreement()
+
+    def stop_comparing(self) -> None:
+        """Put the compared journal away (nothing of it was taken)."""
+        self.other, self._agreement = None, None
 
     def agreement(self) -> Agreement:
         """This journal's judgements against the compared one's, as they stand now (faces of

@@ -16,7 +16,7 @@ from PySide6.QtTest import QTest  # noqa: E402
 
 from fer_desktop._qt.context import AppContext  # noqa: E402
 from fer_desktop._qt.tools.review.window import ReviewWindow  # noqa: E402
-from fer_desktop.review import DatasetRequest, Filter  # noqa: E402
+from fer_desktop.review import DatasetRequest, Filter, ReviewSession  # noqa: E402
 from trainer.data.relabel import EXCLUDED, RelabelJournal  # noqa: E402
 
 from test_review import faces_root, home, review_model  # noqa: E402,F401 - shared fixtures
@@ -712,6 +712,46 @@ def test_compare_a_journal_shows_the_disagreements_and_t_takes_theirs(qtbot, mak
     (tmp_path / "notes.txt").write_text("not a journal\n")
     assert win.compare_journal(str(tmp_path / "notes.txt")) is None  # said, not raised
     assert "Could not compare: notes.txt: no labels for" in win.banner.text()
+
+
+def test_a_compared_journal_comes_back_with_the_dataset_until_stopped(qtbot, make_window, faces_root,  # noqa: F811
+                                                                      review_model, tmp_path, one_torch_thread):
+    """Open Recent reopens a dataset with the journal it was compared with; Stop Comparing puts
+    it away (and forgets it); a compared journal deleted since is said and forgotten."""
+    from fer_desktop._qt.tools.review.recent import recent_requests, title
+
+    win = make_window()
+    s = open_data(qtbot, win, faces_root, review_model)
+    s.relabel(0, s.given_name(0))
+    bob = tmp_path / "bob.jsonl"
+    RelabelJournal(bob, s.dataset).set(s.ids[0], s.classes[(s.given[0] + 1) % 4], user="bob")
+    win.compare_journal(str(bob))
+    assert recent_requests(win.ctx.settings)[0].compare == str(bob)
+    assert "compared with bob" in title(recent_requests(win.ctx.settings)[0])
+    win.ctx.settings.sync()
+    win.close()
+
+    again = make_window()
+
+    def reopen() -> ReviewSession:
+        with qtbot.waitSignal(again.sessionChanged, timeout=WAIT_MS):
+            again.open_dataset(recent_requests(again.ctx.settings)[0])
+        return again.session
+
+    other = reopen().other
+    assert other is not None and other.name == "bob" and again.act_take_theirs.isEnabled()
+    assert again.filter_bar.annotators_box.currentText() == "you and bob disagree"
+    assert again.grid.grid_model.order.tolist() == [0]
+    again.stop_comparing()
+    assert again.session.other is None and not again.act_take_theirs.isEnabled()
+    assert not again.filter_bar.annotators_box.isVisibleTo(again) and again.filter.annotators is None
+    assert len(again.grid.grid_model.order) == len(again.session)
+    assert recent_requests(again.ctx.settings)[0].compare is None
+    assert reopen().other is None
+    again.compare_journal(str(bob))
+    bob.unlink()
+    assert reopen().other is None and "The journal compared last time is gone" in again.banner.text()
+    assert recent_requests(again.ctx.settings)[0].compare is None
 
 
 def test_the_window_fits_a_laptop_screen(qtbot, make_window, faces_root, review_model, one_torch_thread):  # noqa: F811

@@ -1,5 +1,6 @@
-"""*Review ▸ Open Recent*: the datasets opened before (path, split, model, journal, input, every face), the
-newest first, kept in the settings as JSON; a hand-edited or stale entry is skipped, never fatal."""
+"""*Review ▸ Open Recent*: the datasets opened before (path, split, model, journal, input, every face, the
+journal compared), the newest first, kept in the settings as JSON; a hand-edited or stale entry is
+skipped, never fatal."""
 
 from __future__ import annotations
 
@@ -44,6 +45,8 @@ def title(request: DatasetRequest) -> str:
         parts.append("every face")
     if request.model:
         parts.append(f"model {Path(request.model).stem}")
+    if request.compare:
+        parts.append(f"compared with {Path(request.compare).stem}")
     parts.append(request.path)
     return " · ".join(parts)
 

@@ -7,6 +7,7 @@ the selected sample's detail on the right. All label changes go through the Revi
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -150,6 +151,7 @@ class ReviewWindow(QMainWindow):
         self.device = device
         self.session: ReviewSession | None = None
         self.filter = Filter()
+        self.request: DatasetRequest | None = None  # what the session was opened from (Open Recent keeps it)
         self.sort: tuple[str, bool] = ("score", False)
         self.load_job: ThreadJob | None = None
         self.export_job: ThreadJob | None = None
@@ -261,6 +263,8 @@ class ReviewWindow(QMainWindow):
         self.act_compare = a("Co&mpare With Journal…", lambda: self.compare_journal(),
                              tip="Another annotator's journal beside yours, taking nothing: how far you agree "
                                  "(Cohen's kappa) and the faces you judged differently")
+        self.act_stop_comparing = a("Stop Com&paring", lambda: self.stop_comparing(),
+                                    tip="Put the compared journal away; the dataset opens without it from now on")
         self.act_take_theirs = a("Take &Their Label", lambda: self.take_theirs(), ["T"],
                                  tip="Give the selected faces the compared journal's label (Review ▸ Compare With "
                                      "Journal)")
@@ -325,6 +329,7 @@ class ReviewWindow(QMainWindow):
         self.matrix.normalise_box.toggled.connect(self.act_percent.setChecked)
         self._enable(False)
         self.act_take_theirs.setEnabled(False)  # until a journal is compared
+        self.act_stop_comparing.setEnabled(False)
 
     def _build_menus(self) -> None:
         mb = self.menuBar()
@@ -333,7 +338,7 @@ class ReviewWindow(QMainWindow):
         self.recent_menu = m.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(
             lambda: fill_recent_menu(self.recent_menu, self.ctx.settings, self.open_dataset))
-        for act in (None, self.act_import_journal, self.act_compare, self.act_export_journal, self.act_export_csv,
+        for act in (None, self.act_import_journal, self.act_compare, self.act_stop_comparing, self.act_export_journal, self.act_export_csv,
                     self.act_export_data, None, self.act_close):
             m.addSeparator() if act is None else m.addAction(act)
         m = mb.addMenu("&Edit")
@@ -403,8 +408,7 @@ class ReviewWindow(QMainWindow):
         name = Path(request.path).name + (f" ({request.split})" if request.split else "")
         job = ThreadJob(open_session, request, title=f"Opening {name}", parent=self,
                         cache_dir=self.cache_dir, device=self.device)
-        job.returned.connect(lambda session: remember(self.ctx.settings, request))
-        job.returned.connect(self.set_session)
+        job.returned.connect(lambda session: self._opened(request, session))
         job.errored.connect(self._load_failed)
         job.aborted.connect(lambda text: self.banner.show_message(f"Opening {name} cancelled.", "info", "load"))
         job.finished.connect(lambda: self._load_ended(job))
@@ -414,6 +418,10 @@ class ReviewWindow(QMainWindow):
                                           "the result is cached for next time.")
         self.banner.clear_topic("load")
         self.ctx.start_job(job)
+
+    def _opened(self, request: DatasetRequest, session: ReviewSession) -> None:
+        remember(self.ctx.settings, request)
+        self.set_session(session, request)
 
     def _load_ended(self, job: ThreadJob) -> None:
         if self.load_job is job:
@@ -434,10 +442,10 @@ class ReviewWindow(QMainWindow):
         self.loadFailed.emit(text)
 
     @guarded
-    def set_session(self, session: ReviewSession) -> None:
+    def set_session(self, session: ReviewSession, request: DatasetRequest | None = None) -> None:
         if self.session is not None:
             self.session.listeners.clear()
-        self.session = session
+        self.session, self.request = session, request
         session.listeners.append(self._on_label_change)
         self.undo_stack.clear()
         self.grid.set_session(session)
@@ -451,7 +459,7 @@ class ReviewWindow(QMainWindow):
             if k < len(session.classes):
                 act.setText(f"Label as {session.classes[k]}")
         self._enable(True)
-        self.act_take_theirs.setEnabled(session.other is not None)
+        self._comparing(None)
         self.stack.setCurrentWidget(self.grid)
         # Images to label: those first, the ones the model is least sure of at the top (they need
         # a person; the sure ones can then be taken a class at a time: Ctrl+A, Enter). Else the
@@ -465,6 +473,8 @@ class ReviewWindow(QMainWindow):
         self.banner.clear_topic("load")
         if session.opening_note:
             self.banner.show_message(session.opening_note, "info", "load")
+        if self.request is not None and self.request.compare:  # compared when last open: compared again
+            self._compare_again(self.request.compare)
         self.ctx.dataset_opened(session)
         self.sessionChanged.emit(session)
 
@@ -752,15 +762,49 @@ class ReviewWindow(QMainWindow):
             self.banner.show_message(f"Could not compare: {exc}", "error", "journal")
             return None
         name = self.session.other.name
-        self.matrix.show_session(self.session)  # its headline says how far you agree, as you settle it
-        self.filter_bar.set_other(name)
-        self.act_take_theirs.setEnabled(True)
+        self._comparing(name)
+        self._remember_compare(path)
         text = describe(result, "you", name) + "."
         if result.disagreeing:
             text += f" Shown: the {len(result.disagreeing):,} you disagree on; T takes {name}'s label, 1–7 another."
             self.apply_filter(Filter(annotators="disagree"))
         self.banner.show_message(text, "info", "journal")
         return result
+
+    def _compare_again(self, path: str) -> None:
+        """The journal compared when this dataset was last open; gone since: said, and forgotten."""
+        if Path(path).is_file():
+            self.compare_journal(path)
+        else:
+            self._remember_compare(None)
+            self.banner.show_message(f"The journal compared last time is gone ({path}): opened without it.",
+                                     "warning", "journal")
+
+    @guarded
+    def stop_comparing(self) -> None:
+        if self.session is None or self.session.other is None:
+            return
+        name = self.session.other.name
+        self.session.stop_comparing()
+        self._comparing(None)
+        self._remember_compare(None)
+        if self.filter.annotators is not None:
+            self.apply_filter(dataclasses.replace(self.filter, annotators=None))
+        self.banner.show_message(f"No longer comparing with {name}'s journal.", "info", "journal")
+
+    def _comparing(self, name: str | None) -> None:
+        """What shows a compared journal: the matrix headline, the filter's box, T."""
+        if self.session is not None:
+            self.matrix.show_session(self.session)  # its headline says how far you agree, as you settle it
+        self.filter_bar.set_other(name)
+        self.act_take_theirs.setEnabled(name is not None)
+        self.act_stop_comparing.setEnabled(name is not None)
+
+    def _remember_compare(self, path: str | None) -> None:
+        """Open Recent reopens the dataset with the same journal compared (or none)."""
+        if self.request is not None and self.request.compare != path:
+            self.request = dataclasses.replace(self.request, compare=path)
+            remember(self.ctx.settings, self.request)
 
     @guarded
     def take_theirs(self) -> None:
