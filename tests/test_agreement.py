@@ -1,4 +1,4 @@
-"""Two annotators' agreement (trainer.evaluation.agreement) against hand-computed values, and
+"""Annotators' agreement (trainer.evaluation.agreement) against hand-computed and published values, and
 the review session's comparison with another annotator's journal."""
 
 from __future__ import annotations
@@ -123,6 +123,75 @@ def test_fer_train_agreement_from_two_journals(tmp_path, capsys):
     text = capsys.readouterr().out  # the fer2013 face is another dataset's: not counted
     assert text.startswith("ann and bob both judged 10 faces and agree on 7 (70.0%, Cohen's kappa 0.45)")
     assert text.splitlines()[-1] == "f9: sad / happy"
+
+
+def test_krippendorffs_alpha_is_the_published_value():
+    """Krippendorff (2011), "Computing Krippendorff's alpha-reliability", section C: four
+    observers, twelve units, some values missing; nominal alpha 0.743."""
+    from trainer.evaluation.agreement import krippendorff_alpha
+
+    observers = ["1 2 3 3 2 1 4 1 2 . . .", "1 2 3 3 2 2 4 1 2 5 . 3", ". 3 3 3 2 3 4 2 2 5 1 .",
+                 "1 2 3 3 2 4 4 1 2 5 1 ."]
+    votes = np.zeros((12, 5), np.int64)
+    for row in observers:
+        for unit, value in enumerate(row.split()):
+            if value != ".":
+                votes[unit, int(value) - 1] += 1
+    assert krippendorff_alpha(votes) == pytest.approx(0.743, abs=5e-4)
+    assert krippendorff_alpha(votes[:, :1][:0]) is None  # nothing pairable
+    assert krippendorff_alpha(np.array([[3, 0], [2, 0]])) is None  # one value only: undefined
+    assert krippendorff_alpha(np.array([[3, 0], [0, 2], [1, 0]])) == 1.0  # the lone value pairs with nothing
+
+
+def test_a_team_of_three_has_a_consensus_where_most_agree():
+    from trainer.evaluation.agreement import team_agreement
+
+    ann = {"a": "happy", "b": "sad", "c": "sad", "d": "happy", "e": "fear"}
+    bob = {"a": "happy", "b": "sad", "c": "happy", "d": EXCLUDED, "x": "sad"}
+    cy = {"a": "sad", "b": "sad", "c": "fear", "e": "fear", "y": "contempt"}  # contempt: not a class here
+    team = team_agreement({"ann": ann, "bob": bob, "cy": cy}, ["happy", "sad", "fear"])
+    assert team.ids == ("a", "b", "c", "d", "e", "x") and team.judges.tolist() == [3, 3, 3, 2, 2, 1]
+    assert team.consensus() == {"a": "happy", "b": "sad", "e": "fear"}  # c: split three ways, d: one each
+    assert team.undecided() == ("c", "d") and team.consensus(min_judges=1)["x"] == "sad"
+    assert team.consensus(min_judges=3) == {"a": "happy", "b": "sad"}
+    assert set(team.pairs) == {("ann", "bob"), ("ann", "cy"), ("bob", "cy")}
+    assert (team.pairs[("ann", "bob")].both, team.pairs[("ann", "bob")].agree) == (4, 2)
+    assert team.alpha is not None and -1 < team.alpha < 1
+
+
+def test_fer_train_agreement_of_three_writes_the_consensus_a_review_imports(tmp_path, capsys):
+    import json
+
+    from test_review import small_session
+
+    from trainer.cli import main
+    from trainer.data.relabel import RelabelJournal
+
+    session = small_session(tmp_path / "lead")
+    ids, classes = session.ids, session.classes
+    paths = []
+    for name, picks in (("ann", (0, 0, 1, 2)), ("bob", (0, 1, 1, 3)), ("cy", (0, 2, 3, 3))):
+        journal = RelabelJournal(tmp_path / f"{name}.jsonl", session.dataset)
+        for face, k in enumerate(picks):
+            journal.set(ids[face], classes[k], user=name)
+        paths.append(str(journal.path))
+    out = tmp_path / "team" / "consensus.jsonl"
+    assert main(["agreement", *paths, "--consensus", str(out), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["annotators"] == ["ann", "bob", "cy"] and result["consensus"] == 3
+    assert [d["id"] for d in result["undecided"]] == [ids[1]]  # 0, 1, 2: no majority
+    assert result["undecided"][0]["votes"] == {classes[0]: 1, classes[1]: 1, classes[2]: 1}
+    assert {r["user"] for r in RelabelJournal(out).records()} == {"consensus"}
+    records, counts = session.import_journal(out)
+    assert counts["taken"] == 3 and [session.state_of(f) for f in (0, 1, 2, 3)] == \
+        [classes[0], None, classes[1], classes[3]]
+    assert main(["agreement", *paths, "--consensus", str(out)]) == 2  # never appended to
+    assert "exists: a consensus goes to a new journal" in capsys.readouterr().err
+    assert main(["agreement", *paths]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("3 annotators judged 4 faces, 4 of them by two or more: Krippendorff's alpha")
+    assert "no majority: 1" in text and text.rstrip().endswith(f"{ids[1]}: {classes[0]} 1, {classes[1]} 1, {classes[2]} 1")
+    assert main(["agreement", paths[0], paths[0]]) == 2 and "named twice" in capsys.readouterr().err
 
 
 def test_a_hostile_journal_is_read_without_a_crash(tmp_path):

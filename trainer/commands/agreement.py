@@ -1,12 +1,19 @@
-"""``fer-train agreement MINE THEIRS``: how far two annotators' relabel journals agree on the
-faces both judged (a class set or confirmed, or not a face): the share alike, Cohen's kappa, the
-confusion between them and the faces they judged differently. What the review window's
-*Compare With Journal* shows, without the data or a model: journals name faces by id.
+"""``fer-train agreement MINE THEIRS [MORE ...]``: how far annotators' relabel journals agree on
+the faces they judged (a class set or confirmed, or not a face).
+
+Two journals: the share alike, Cohen's kappa, the confusion between them and the faces they
+judged differently; what the review window's *Compare With Journal* shows, without the data or
+a model (journals name faces by id). Three or more: Krippendorff's alpha over every face two
+or more judged, each pair's kappa, and how many faces have a majority. ``--consensus OUT``
+writes each face's majority as a journal of its own (annotator "consensus"), for *Import
+Journal* in the review window or ``fer-train train --relabels``; the faces without one are
+listed, for a person to decide.
 
 Examples::
 
     fer-train agreement ann.jsonl bob.jsonl
     fer-train agreement ann.jsonl bob.jsonl --dataset sfew2 --json > agreement.json
+    fer-train agreement ann.jsonl bob.jsonl cy.jsonl --consensus team.jsonl
 """
 
 from __future__ import annotations
@@ -19,15 +26,21 @@ from trainer.data.samples import DataError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("agreement", help="how far two annotators' relabel journals agree (Cohen's kappa)",
+    p = sub.add_parser("agreement", help="how far annotators' relabel journals agree (Cohen's kappa, "
+                                         "Krippendorff's alpha), and their consensus",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mine", type=Path, metavar="MINE", help="a relabel journal (JSONL)")
-    p.add_argument("theirs", type=Path, metavar="THEIRS", help="another annotator's journal of the same data")
+    p.add_argument("journals", type=Path, nargs="+", metavar="JOURNAL",
+                   help="two or more relabel journals (JSONL) of the same data, one an annotator")
     p.add_argument("--dataset", help="the dataset key, for journals that hold several (default: the one they hold)")
     p.add_argument("--classes", type=lambda t: [c.strip() for c in t.split(",") if c.strip()], metavar="A,B,...",
                    help="the data's classes: judgements naming others count nowhere, as in the review window "
                         "(default: every class either journal names)")
-    p.add_argument("--list", type=int, default=10, metavar="N", help="faces judged differently listed in the text")
+    p.add_argument("--list", type=int, default=10, metavar="N",
+                   help="faces judged differently (or without a majority) listed in the text")
+    p.add_argument("--consensus", type=Path, metavar="OUT.jsonl",
+                   help="write each face's majority judgement as a new journal (annotator 'consensus')")
+    p.add_argument("--min-judges", type=int, default=2, metavar="N",
+                   help="a consensus needs at least N annotators to have judged the face (default 2)")
     p.add_argument("--json", action="store_true", help="print one JSON object (every face judged differently)")
 
 
@@ -50,30 +63,75 @@ def _judgements(path: Path, dataset: str | None) -> tuple[dict[str, str], str | 
     return judged, dataset
 
 
+def _names(paths: list[Path]) -> list[str]:
+    """Each journal's annotator as the output names it: its file's stem, its parent's name
+    where two stems are the same (ann/labels.jsonl, bob/labels.jsonl)."""
+    stems = [p.stem for p in paths]
+    return [f"{p.parent.name}/{p.stem}" if stems.count(p.stem) > 1 else p.stem for p in paths]
+
+
 def run(args: argparse.Namespace) -> int:
     from trainer.classes import FERPLUS_CLASSES
     from trainer.data.relabel import EXCLUDED
-    from trainer.evaluation.agreement import agreement, describe
+    from trainer.evaluation.agreement import team_agreement
 
-    mine, dataset = _judgements(args.mine, args.dataset)
-    theirs, _ = _judgements(args.theirs, args.dataset or dataset)
-    named = set(mine.values()) | set(theirs.values())
+    if len(args.journals) < 2:
+        raise DataError("agreement: name two or more journals (one an annotator)")
+    if len({p.resolve() for p in args.journals}) < len(args.journals):
+        raise DataError("agreement: the same journal named twice")
+    if args.consensus is not None and args.consensus.exists():
+        raise DataError(f"{args.consensus} exists: a consensus goes to a new journal (choose another path)")
+    judged, dataset = {}, args.dataset
+    for path, name in zip(args.journals, _names(args.journals)):
+        judged[name], dataset = _judgements(path, dataset)
+    named = set().union(*(set(j.values()) for j in judged.values()))
     classes = args.classes or ([c for c in FERPLUS_CLASSES if c in named]
                                + sorted(named - set(FERPLUS_CLASSES) - {EXCLUDED}))
-    result = agreement(mine, theirs, classes)
+    team = team_agreement(judged, classes)
+    consensus = team.consensus(args.min_judges)
+    if args.consensus is not None:
+        _write_consensus(args.consensus, dataset, consensus, team.ids)
+    if len(judged) == 2:
+        _two(args, team, dataset, judged, consensus)
+    else:
+        _team(args, team, dataset, consensus)
+    return 0
+
+
+def _write_consensus(path: Path, dataset: str | None, consensus: dict[str, str], order: tuple[str, ...]) -> None:
+    from trainer.data.relabel import RelabelJournal
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    RelabelJournal(path, dataset=dataset).set_many([(i, consensus[i], None) for i in order if i in consensus],
+                                                   user="consensus")
+
+
+def _consensus_line(args: argparse.Namespace, team, consensus: dict[str, str]) -> str:
+    undecided = team.undecided(args.min_judges)
+    text = (f"consensus (a majority of {args.min_judges}+ judges): {len(consensus):,} faces; "
+            f"no majority: {len(undecided):,}")
+    return text + (f"; written to {args.consensus}" if args.consensus is not None else "")
+
+
+def _two(args: argparse.Namespace, team, dataset: str | None, judged: dict, consensus: dict[str, str]) -> None:
+    from trainer.evaluation.agreement import describe
+
+    (a, b), = team.pairs
+    result = team.pairs[(a, b)]
+    mine, theirs = judged[a], judged[b]
     if args.json:
         print(json.dumps({"dataset": dataset, "both": result.both, "agree": result.agree, "rate": result.rate,
-                          "kappa": result.kappa, "categories": list(result.categories),
+                          "kappa": result.kappa, "alpha": team.alpha, "categories": list(result.categories),
                           "confusion": result.confusion.tolist(), "only_mine": len(result.only_a),
-                          "only_theirs": len(result.only_b),
+                          "only_theirs": len(result.only_b), "consensus": len(consensus),
                           "disagreeing": [{"id": i, "mine": mine[i], "theirs": theirs[i]} for i in result.disagreeing]},
                          indent=1))
-        return 0
-    print(describe(result, args.mine.stem, args.theirs.stem) + ".")
-    print(f"judged by {args.mine.stem} only: {len(result.only_a):,}; by {args.theirs.stem} only: {len(result.only_b):,}")
+        return
+    print(describe(result, a, b) + ".")
+    print(f"judged by {a} only: {len(result.only_a):,}; by {b} only: {len(result.only_b):,}")
     if result.both:
         width = max(len(c) for c in result.categories) + 1
-        print(f"\nrows: {args.mine.stem}, columns: {args.theirs.stem}")
+        print(f"\nrows: {a}, columns: {b}")
         print(" " * width + "".join(f"{c[:6]:>7}" for c in result.categories))
         for name, row in zip(result.categories, result.confusion):
             print(f"{name:<{width}}" + "".join(f"{n:>7}" for n in row))
@@ -81,4 +139,42 @@ def run(args: argparse.Namespace) -> int:
         print(f"{i}: {mine[i]} / {theirs[i]}")
     if len(result.disagreeing) > args.list:
         print(f"... and {len(result.disagreeing) - args.list} more (--list N, --json)")
-    return 0
+    if args.consensus is not None:
+        print(_consensus_line(args, team, consensus))
+
+
+def _team(args: argparse.Namespace, team, dataset: str | None, consensus: dict[str, str]) -> None:
+    judges = team.judges
+    undecided = team.undecided(args.min_judges)
+    if args.json:
+        print(json.dumps({
+            "dataset": dataset, "annotators": list(team.annotators), "categories": list(team.categories),
+            "faces": len(team.ids), "judged_by": {str(n): int((judges == n).sum()) for n in range(1, len(team.annotators) + 1)},
+            "alpha": team.alpha,
+            "pairs": [{"a": a, "b": b, "both": r.both, "agree": r.agree, "kappa": r.kappa} for (a, b), r in team.pairs.items()],
+            "consensus": len(consensus), "min_judges": args.min_judges,
+            "undecided": [{"id": i, "votes": _votes(team, i)} for i in undecided]}, indent=1))
+        return
+    pairable = int((judges >= 2).sum())
+    alpha = f"Krippendorff's alpha {team.alpha:.2f}" if team.alpha is not None else "Krippendorff's alpha undefined"
+    print(f"{len(team.annotators)} annotators judged {len(team.ids):,} faces, {pairable:,} of them by two or more: "
+          f"{alpha}.")
+    width = max(len(n) for n in team.annotators) + 1
+    print("\nCohen's kappa (faces both judged)")
+    print(" " * width + "".join(f"{n[:10]:>12}" for n in team.annotators[1:]))
+    for n, a in enumerate(team.annotators[:-1]):
+        cells = []
+        for b in team.annotators[1:]:
+            r = team.pairs.get((a, b))
+            cells.append("" if r is None else f"{r.kappa:.2f} ({r.both})" if r.kappa is not None else f"- ({r.both})")
+        print(f"{a:<{width}}" + "".join(f"{c:>12}" for c in cells))
+    print("\n" + _consensus_line(args, team, consensus))
+    for i in undecided[: args.list]:
+        print(f"{i}: " + ", ".join(f"{c} {n}" for c, n in _votes(team, i).items()))
+    if len(undecided) > args.list:
+        print(f"... and {len(undecided) - args.list} more (--list N, --json)")
+
+
+def _votes(team, sample_id: str) -> dict[str, int]:
+    row = team.votes[team.ids.index(sample_id)]
+    return {team.categories[k]: int(n) for k, n in enumerate(row) if n}

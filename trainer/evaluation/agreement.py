@@ -6,6 +6,10 @@ confirmed) or "not a face". A face one of them never touched has no judgement fr
 so the agreement is measured on the faces both judged, the way two raters' agreement is usually
 reported: the share they label alike and Cohen's kappa (that share corrected for the agreement
 their label frequencies would give by chance; scikit-learn's ``cohen_kappa_score``).
+
+A team of three or more (:func:`team_agreement`): Krippendorff's alpha, the one coefficient
+made for several raters who each judged some of the faces, every pair's kappa, and each face's
+majority, the team's consensus, where there is one.
 """
 
 from __future__ import annotations
@@ -103,3 +107,71 @@ def describe(result: Agreement, a: str = "you", b: str = "they") -> str:
         name = {EXCLUDED: "not a face"}
         text += f"; most often {a} said {name.get(x, x)} where {b} said {name.get(y, y)} ({n})"
     return text
+
+
+@dataclass(frozen=True)
+class TeamAgreement:
+    """Several annotators on the faces at least one judged."""
+
+    annotators: tuple[str, ...]
+    categories: tuple[str, ...]  # the classes, then EXCLUDED
+    ids: tuple[str, ...]  # every face judged, in the first annotator's order, then the next one's new ones
+    votes: np.ndarray  # (faces, categories) how many annotators judged each face so
+    alpha: float | None  # Krippendorff's alpha (nominal) over the faces two or more judged; None: undefined
+    pairs: dict[tuple[str, str], Agreement]  # every pair of annotators, in the given order
+
+    @property
+    def judges(self) -> np.ndarray:
+        """(faces,) how many annotators judged each face."""
+        return self.votes.sum(axis=1)
+
+    def consensus(self, min_judges: int = 2) -> dict[str, str]:
+        """id -> the category more than half of its judges chose, for faces ``min_judges`` or
+        more judged; ties and split votes have none (a person decides those)."""
+        top = self.votes.argmax(axis=1)
+        most = self.votes.max(axis=1)
+        chosen = (self.judges >= min_judges) & (2 * most > self.judges)
+        return {self.ids[k]: self.categories[top[k]] for k in np.flatnonzero(chosen)}
+
+    def undecided(self, min_judges: int = 2) -> tuple[str, ...]:
+        """Faces ``min_judges`` or more judged with no majority among them."""
+        decided = self.consensus(min_judges)
+        return tuple(i for i, n in zip(self.ids, self.judges) if n >= min_judges and i not in decided)
+
+
+def team_agreement(judged: Mapping[str, Mapping[str, str]], classes: Sequence[str]) -> TeamAgreement:
+    """Several annotators' judgements (annotator -> id -> class name or EXCLUDED), as
+    :func:`agreement` takes two: judgements naming no class of ``classes`` count nowhere."""
+    if len(judged) < 2:
+        raise ValueError("team_agreement: two or more annotators")
+    categories = tuple(classes) + (EXCLUDED,)
+    indexed = {name: _indexed(j, categories) for name, j in judged.items()}
+    ids = tuple(dict.fromkeys(i for j in indexed.values() for i in j))
+    row = {i: k for k, i in enumerate(ids)}
+    votes = np.zeros((len(ids), len(categories)), np.int64)
+    for j in indexed.values():
+        np.add.at(votes, ([row[i] for i in j], list(j.values())), 1)
+    names = list(judged)
+    pairs = {(a, b): agreement(judged[a], judged[b], classes) for n, a in enumerate(names) for b in names[n + 1:]}
+    return TeamAgreement(tuple(names), categories, ids, votes, krippendorff_alpha(votes), pairs)
+
+
+def krippendorff_alpha(votes: np.ndarray) -> float | None:
+    """Krippendorff's alpha for nominal data from (units, categories) counts of the values each
+    unit got; units with fewer than two values are not pairable and count nowhere. 1 is
+    perfect agreement, 0 what chance gives. None where undefined (no pairable unit, or every
+    value the same). Krippendorff (2011), *Computing Krippendorff's alpha-reliability*: the
+    coincidence matrix o[c, k] = sum over units of v_c (v_k - [c = k]) / (m - 1)."""
+    votes = np.asarray(votes, np.float64)
+    m = votes.sum(axis=1)
+    votes, m = votes[m >= 2], m[m >= 2]
+    if not len(votes):
+        return None
+    weighted = votes / (m - 1)[:, None]
+    coincidence = weighted.T @ votes - np.diag(weighted.sum(axis=0))
+    n_c = coincidence.sum(axis=1)
+    n = n_c.sum()
+    expected = n * n - (n_c**2).sum()
+    if expected <= 0:
+        return None
+    return float(1 - (n - 1) * (n - np.trace(coincidence)) / expected)
