@@ -36,9 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "the videos, cut once into a folder in your data folder (default: an image is its largest face)")
     p.add_argument("--every", type=float, default=None, metavar="SECONDS",
                    help="with --every-face: one frame of each video every SECONDS (default 1)")
-    p.add_argument("--compare", metavar="JOURNAL",
-                   help="another annotator's journal beside yours (nothing taken): how far you agree, and the "
-                        "faces you judged differently first (Review > Compare With Journal)")
+    p.add_argument("--compare", metavar="JOURNAL", nargs="+",
+                   help="another annotator's journal beside yours, or a team's (several; their judgement is the "
+                        "majority), nothing taken: how far you agree, and the faces you judged differently first "
+                        "(Review > Compare With Journal)")
     p.add_argument("--cell", metavar="LABEL:PREDICTED",
                    help="start on one confusion-matrix cell, e.g. angry:neutral (either side may be empty)")
     p.add_argument("--filter", choices=tuple(FILTERS), help="start with this filter")
@@ -99,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         window.resize(*size)
     window.show()
     window.open_dataset(DatasetRequest(args.data, args.split, args.model, args.journal, args.input,
-                                       args.every_face, args.every, args.compare))
+                                       args.every_face, args.every, tuple(args.compare or ())))
 
     exit_code = {"code": 0}
 

@@ -25,7 +25,7 @@ from trainer.evaluation.duplicates import (UNIQUE, across_splits, copies_of, cop
 
 if TYPE_CHECKING:
     from trainer.data.every_face import FaceSource
-    from trainer.evaluation.agreement import Agreement
+    from trainer.evaluation.agreement import Agreement, TeamAgreement
     from trainer.evaluation.label_quality import IssueScores
     from trainer.evaluation.suggest import Suggestions
     from trainer.evaluation.not_a_face import FaceDoubts
@@ -38,8 +38,8 @@ NONE = -1  # no corrected class / no prediction
 # Filter.copies: a copy (exact or near) anywhere, a copy whose current label differs, a copy in another split.
 COPIES = ("any", "disagree", "split")
 # Filter.annotators, once another annotator's journal is compared: faces you both judged, differently or
-# alike; faces only they judged.
-ANNOTATORS = ("disagree", "agree", "theirs")
+# alike; faces only they judged; with a team compared, faces two or more of them judged with no majority.
+ANNOTATORS = ("disagree", "agree", "theirs", "split")
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class DatasetRequest:
     input: str | None = None
     every_face: bool = False
     every_s: float | None = None  # every face of a video: one frame every so many seconds (None: one a second)
-    compare: str | None = None  # another annotator's journal, compared with this one's once open
+    compare: tuple[str, ...] = ()  # other annotators' journals, compared with this one's once open
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,30 @@ class OtherAnnotator:
     path: str
     latest: dict[str, dict]  # id -> their own latest record (imports left out)
     judgements: dict[str, str]  # id -> class name or EXCLUDED
+
+
+@dataclass(frozen=True)
+class Compared:
+    """The journals compared with this one: one annotator's, or a team's, whose judgement of a
+    face is what more than half of those who judged it said."""
+
+    members: tuple[OtherAnnotator, ...]
+    judgements: dict[str, str]  # id -> the one annotator's judgement, or the team's majority
+    split: frozenset[str] = frozenset()  # ids two or more members judged with no majority
+
+    @property
+    def name(self) -> str:
+        """``bob``; a team: ``the team``."""
+        return self.members[0].name if len(self.members) == 1 else "the team"
+
+    @property
+    def team(self) -> bool:
+        return len(self.members) > 1
+
+    def names(self) -> str:
+        """``bob``; ``bob, cy and dee``."""
+        names = [m.name for m in self.members]
+        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 class ReviewSession:
@@ -173,8 +197,9 @@ class ReviewSession:
         self.user = login_name()  # written into every record: who changed what
         self.last_record: dict[str, dict] = {}  # id -> its latest journal record (the detail's "last change")
         self.own_record: dict[str, dict] = {}  # the same, imports left out: what this journal's annotator judged
-        self.other: OtherAnnotator | None = None  # a journal compared with this one (compare_journal)
+        self.other: Compared | None = None  # journals compared with this one (compare_journals)
         self._agreement: Agreement | None = None  # with the compared journal, until the next change
+        self._team: TeamAgreement | None = None  # you and a compared team, likewise
         self.corrected = np.full(n, NONE, np.int64)  # class index of the correction
         self.excluded = np.zeros(n, bool)
         self.unusable: dict[str, str] = {}  # corrections naming a class this data does not have
@@ -197,7 +222,7 @@ class ReviewSession:
         self.unusable = {}
         self.last_record = self.journal.latest()
         self.own_record = self.journal.latest(imports=False)
-        self._agreement = None
+        self._agreement = self._team = None
         for sample_id, record in self.last_record.items():
             i = self.index.get(sample_id)
             if i is not None:
@@ -296,7 +321,7 @@ class ReviewSession:
         self.last_record.update((r["id"], r) for r in records)
         if op != "import":
             self.own_record.update((r["id"], r) for r in records)
-            self._agreement = None
+            self._agreement = self._team = None
         for i, to, _ in todo:
             self._apply(i, to)
         indices = [i for i, _, _ in todo]
@@ -370,6 +395,30 @@ class ReviewSession:
         """Compare another annotator's journal for this dataset with this one's own judgements,
         taking nothing from it: the agreement, and the ``annotators`` filter and
         ``their_judgement`` from now on. DataError for a file that is not such a journal."""
+        return self.compare_journals([path])
+
+    def compare_journals(self, paths: Sequence[str | Path]) -> Agreement:
+        """:meth:`compare_journal` for one journal or a team's: their judgement of a face is the
+        majority of those who judged it (:meth:`team_agreement` then has everyone's alpha)."""
+        from trainer.evaluation.agreement import team_agreement
+
+        if not paths:
+            raise ValueError("compare_journals: no journal")
+        if len({Path(p).resolve() for p in paths}) < len(paths):
+            raise DataError("the same journal chosen twice")
+        members = [self._other_annotator(p) for p in paths]
+        names = [m.name for m in members]
+        members = [m if names.count(m.name) == 1 else replace(m, name=f"{m.name} ({Path(m.path).name})")
+                   for m in members]  # two files of one login: told apart by the file
+        if len(members) == 1:
+            self.other = Compared((members[0],), members[0].judgements)
+        else:
+            team = team_agreement({m.name: m.judgements for m in members}, self.classes)
+            self.other = Compared(tuple(members), team.consensus(min_judges=1), frozenset(team.undecided()))
+        self._agreement = self._team = None
+        return self.agreement()
+
+    def _other_annotator(self, path: str | Path) -> OtherAnnotator:
         from trainer.evaluation.agreement import judgements
 
         if not Path(path).is_file():
@@ -382,17 +431,15 @@ class ReviewSession:
         name = max(set(users), key=users.count) if users else Path(path).stem
         if name == self.user:  # the same login on two machines: tell the two apart by the file
             name = f"{name} ({Path(path).name})"
-        self.other = OtherAnnotator(name, str(path), theirs, judgements(theirs))
-        self._agreement = None
-        return self.agreement()
+        return OtherAnnotator(name, str(path), theirs, judgements(theirs))
 
     def stop_comparing(self) -> None:
-        """Put the compared journal away (nothing of it was taken)."""
-        self.other, self._agreement = None, None
+        """Put the compared journals away (nothing of them was taken)."""
+        self.other, self._agreement, self._team = None, None, None
 
     def agreement(self) -> Agreement:
-        """This journal's judgements against the compared one's, as they stand now (faces of
-        this data only)."""
+        """This journal's judgements against the compared one's (a team's: its majority), as
+        they stand now (faces of this data only)."""
         from trainer.evaluation.agreement import agreement, judgements
 
         if self.other is None:
@@ -403,16 +450,33 @@ class ReviewSession:
             self._agreement = agreement(mine, theirs, self.classes)
         return self._agreement
 
+    def team_agreement(self) -> TeamAgreement | None:
+        """You and every member of a compared team, each on their own (Krippendorff's alpha,
+        each pair's kappa); None with one journal or none compared."""
+        from trainer.evaluation.agreement import judgements, team_agreement
+
+        if self.other is None or not self.other.team:
+            return None
+        if self._team is None:
+            judged = {"you": judgements(self.own_record)} | {m.name: m.judgements for m in self.other.members}
+            judged = {name: {i: s for i, s in j.items() if i in self.index} for name, j in judged.items()}
+            self._team = team_agreement(judged, self.classes)
+        return self._team
+
     def annotators(self, kind: str) -> np.ndarray:
         """(N,) bool against the compared journal: judged by both, differently ("disagree") or
-        alike ("agree"); judged by them only ("theirs"). All False with none compared."""
+        alike ("agree"); judged by them only ("theirs"); a team's faces without a majority
+        ("split"). All False with none compared."""
         if kind not in ANNOTATORS:
             raise ValueError(f"unknown annotators filter {kind!r}; known: {', '.join(ANNOTATORS)}")
         out = np.zeros(len(self), bool)
         if self.other is None:
             return out
-        result = self.agreement()  # one definition of who judged what: the banner's numbers are the filter's
-        ids = {"disagree": result.disagreeing, "agree": result.agreeing, "theirs": result.only_b}[kind]
+        if kind == "split":
+            ids = [i for i in self.other.split if i in self.index]
+        else:
+            result = self.agreement()  # one definition of who judged what: the banner's numbers are the filter's
+            ids = {"disagree": result.disagreeing, "agree": result.agreeing, "theirs": result.only_b}[kind]
         out[[self.index[i] for i in ids]] = True
         return out
 
@@ -426,13 +490,27 @@ class ReviewSession:
         return self.change([(i, to) for i, to in targets if to == EXCLUDED or to in self.classes])
 
     def their_judgement(self, i: int) -> str | None:
-        """``ann: surprise, 2026-12-05 10:02`` for a face the compared journal judged."""
-        if self.other is None or self.ids[i] not in self.other.judgements:
+        """``ann: surprise, 2026-12-05 10:02`` for a face the compared journal judged; a team's:
+        ``bob: surprise, cy: fear (no majority)``."""
+        if self.other is None:
             return None
-        record = self.other.latest[self.ids[i]]
-        to = record["to"]
-        what = "not a face" if to == EXCLUDED else to
-        return f"{self.other.name}: {what}" + (f", {_when(record)}" if record.get("time") else "")
+        said = []
+        for member in self.other.members:
+            record = member.latest.get(self.ids[i])
+            if record is None or self.ids[i] not in member.judgements:
+                continue
+            to = record["to"]
+            what = "not a face" if to == EXCLUDED else to
+            said.append(f"{member.name}: {what}" + (f", {_when(record)}" if record.get("time") and not self.other.team
+                                                   else ""))
+        if not said:
+            return None
+        if not self.other.team:
+            return said[0]
+        majority = self.other.judgements.get(self.ids[i])
+        verdict = ("no majority" if self.ids[i] in self.other.split else
+                   f"majority {'not a face' if majority == EXCLUDED else majority}" if majority else "")
+        return "; ".join(said) + (f" ({verdict})" if verdict else "")
 
     def relabel(self, sample: int | str, label: str) -> dict | None:
         return self.set_state(sample, label)
@@ -585,6 +663,9 @@ class ReviewSession:
             if agreed.both:
                 notes.append(f"you and {self.other.name} agree on {agreed.agree:,} of {agreed.both:,}"
                              + (f", kappa {agreed.kappa:.2f}" if agreed.kappa is not None else ""))
+            team = self.team_agreement()
+            if team is not None and team.alpha is not None:
+                notes.append(f"the team's alpha {team.alpha:.2f}")
         what = f"on {self.name} ({'; '.join(notes)})" + (f", model {self.model_name}" if self.model_name else "")
         if accuracy is not None:
             headline = f"accuracy {100 * accuracy:.1f}% {what}"

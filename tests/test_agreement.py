@@ -96,6 +96,58 @@ def test_the_review_compares_a_journal_without_taking_it(tmp_path):
         mine.compare_journal(tmp_path / "notes.csv")
 
 
+def test_a_compared_team_judges_by_majority(tmp_path):
+    """Three journals compared at once: a face's judgement is the majority of those who judged
+    it; split faces have none (and a filter); T takes the majority; everyone's alpha includes
+    you; the detail lists each member."""
+    from test_review import small_session
+
+    from fer_desktop.review import Filter
+    from trainer.data.relabel import RelabelJournal
+    from trainer.evaluation.agreement import krippendorff_alpha
+
+    mine = small_session(tmp_path)
+    mine.user = "ann"
+    said = {"bob": {"s00": "angry", "s01": "sad", "s02": "fear", "s03": "happy"},
+            "cy": {"s00": "angry", "s01": "happy", "s02": "surprise"},
+            "dee": {"s00": "disgust", "s01": "sad", "s02": "neutral", "s04": EXCLUDED}}
+    paths = []
+    for name, judged in said.items():
+        journal = RelabelJournal(tmp_path / f"{name}.jsonl", mine.dataset)
+        for sample_id, to in judged.items():
+            journal.set(sample_id, to, user=name)
+        paths.append(journal.path)
+    mine.relabel("s00", "angry")
+    mine.relabel("s01", "happy")
+    result = mine.compare_journals(paths)
+    team = mine.other
+    assert team.team and team.name == "the team" and team.names() == "bob, cy and dee"
+    assert team.judgements == {"s00": "angry", "s01": "sad", "s03": "happy", "s04": EXCLUDED}
+    assert team.split == {"s02"}  # fear, surprise, neutral: no majority
+    assert (result.both, result.agree) == (2, 1)  # you against the majority: s00 alike, s01 not
+    assert np.flatnonzero(mine.annotators("split")).tolist() == [2]
+    assert mine.view(Filter(annotators="split"), sort="id").tolist() == [2]
+    assert mine.their_judgement(1) == "bob: sad; cy: happy; dee: sad (majority sad)"
+    assert mine.their_judgement(2) == "bob: fear; cy: surprise; dee: neutral (no majority)"
+    # everyone, you included, on their own: alpha from the votes counted here by hand
+    votes = np.zeros((5, 8), np.int64)  # s00..s04 over the 7 classes and "not a face"
+    classes = list(mine.classes) + [EXCLUDED]
+    for judged in [{"s00": "angry", "s01": "happy"}, *said.values()]:
+        for sample_id, to in judged.items():
+            votes[int(sample_id[1:]), classes.index(to)] += 1
+    everyone = mine.team_agreement()
+    assert everyone.annotators == ("you", "bob", "cy", "dee")
+    assert everyone.alpha == pytest.approx(krippendorff_alpha(votes))
+    assert f"the team's alpha {everyone.alpha:.2f}" in mine.summary()["headline"]
+    [taken] = mine.take_theirs([1, 2])  # s02 has no majority: nothing to take
+    assert taken["id"] == "s01" and mine.state_of(1) == "sad" and mine.state_of(2) is None
+    assert mine.team_agreement().pairs[("you", "bob")].agree == 2  # settled: recomputed
+    with pytest.raises(DataError, match="the same journal chosen twice"):
+        mine.compare_journals([paths[0], paths[0]])
+    mine.stop_comparing()
+    assert mine.other is None and mine.team_agreement() is None and mine.their_judgement(1) is None
+
+
 def test_fer_train_agreement_from_two_journals(tmp_path, capsys):
     import json
 

@@ -726,7 +726,7 @@ def test_a_compared_journal_comes_back_with_the_dataset_until_stopped(qtbot, mak
     bob = tmp_path / "bob.jsonl"
     RelabelJournal(bob, s.dataset).set(s.ids[0], s.classes[(s.given[0] + 1) % 4], user="bob")
     win.compare_journal(str(bob))
-    assert recent_requests(win.ctx.settings)[0].compare == str(bob)
+    assert recent_requests(win.ctx.settings)[0].compare == (str(bob),)
     assert "compared with bob" in title(recent_requests(win.ctx.settings)[0])
     win.ctx.settings.sync()
     win.close()
@@ -746,12 +746,47 @@ def test_a_compared_journal_comes_back_with_the_dataset_until_stopped(qtbot, mak
     assert again.session.other is None and not again.act_take_theirs.isEnabled()
     assert not again.filter_bar.annotators_box.isVisibleTo(again) and again.filter.annotators is None
     assert len(again.grid.grid_model.order) == len(again.session)
-    assert recent_requests(again.ctx.settings)[0].compare is None
+    assert recent_requests(again.ctx.settings)[0].compare == ()
     assert reopen().other is None
     again.compare_journal(str(bob))
     bob.unlink()
     assert reopen().other is None and "The journal compared last time is gone" in again.banner.text()
-    assert recent_requests(again.ctx.settings)[0].compare is None
+    assert recent_requests(again.ctx.settings)[0].compare == ()
+
+
+def test_a_team_compared_shows_its_split_faces_and_comes_back(qtbot, make_window, faces_root,  # noqa: F811
+                                                              review_model, tmp_path, one_torch_thread):
+    """Two journals compared at once are a team: the banner gives everyone's alpha, the faces it
+    is split on are a filter, the detail lists each member, and Open Recent brings both back."""
+    from fer_desktop._qt.tools.review.recent import recent_requests
+
+    win = make_window()
+    s = open_data(qtbot, win, faces_root, review_model)
+    other = [s.classes[(s.given[i] + 1) % 4] for i in range(2)]
+    paths = []
+    for name, judged in (("bob", {0: s.given_name(0), 1: other[1]}), ("cy", {0: s.given_name(0), 1: s.given_name(1)})):
+        journal = RelabelJournal(tmp_path / f"{name}.jsonl", s.dataset)
+        for i, to in judged.items():
+            journal.set(s.ids[i], to, user=name)
+        paths.append(str(journal.path))
+    s.relabel(0, other[0])  # you differ from the team on face 0; it is split on face 1
+    win.compare_journal(paths)
+    text = win.banner.text()
+    assert "Compared with bob and cy: Krippendorff's alpha" in text and "for all 3 of you; 1 face splits the team" in text
+    assert "You and the team's majority both judged 1 face and agree on 0" in text
+    assert win.grid.grid_model.order.tolist() == [0]
+    box = win.filter_bar.annotators_box
+    box.setCurrentIndex(box.findText("the team is split"))
+    assert win.grid.grid_model.order.tolist() == [1]
+    win.grid.go_to_row(0)
+    assert f"bob: {other[1]}; cy: {s.given_name(1)} (no majority)" in win.detail.info.text()
+    assert recent_requests(win.ctx.settings)[0].compare == tuple(paths)
+    win.ctx.settings.sync()
+    win.close()
+    again = make_window()
+    with qtbot.waitSignal(again.sessionChanged, timeout=WAIT_MS):
+        again.open_dataset(recent_requests(again.ctx.settings)[0])
+    assert again.session.other.names() == "bob and cy" and again.session.team_agreement() is not None
 
 
 def test_the_window_fits_a_laptop_screen(qtbot, make_window, faces_root, review_model, one_torch_thread):  # noqa: F811

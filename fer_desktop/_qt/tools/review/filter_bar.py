@@ -9,7 +9,7 @@ from dataclasses import replace
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit, QToolButton, QVBoxLayout, QWidget
 
-from fer_desktop.review import NONE, SORT_TITLES, SORTS, Filter, ReviewSession
+from fer_desktop.review import NONE, SORT_TITLES, SORTS, Compared, Filter, ReviewSession
 from trainer.classes import UNLABELLED
 
 _RESULT = (("right and wrong", None), ("wrong only", False), ("right only", True))
@@ -148,18 +148,22 @@ class FilterBar(QWidget):
         self.copies_box.setVisible(bool(session.copied().any()))
         for box in boxes:
             box.blockSignals(False)
-        self.set_other(session.other.name if session.other is not None else None)
+        self.set_other(session.other)
         self.set_filter(Filter(), emit=False)
 
-    def set_other(self, name: str | None) -> None:
-        """The compared journal's annotator (None: none compared: the box hides)."""
+    def set_other(self, other: Compared | None) -> None:
+        """The compared journal's annotator, or team (None: none compared: the box hides)."""
         self.annotators_box.blockSignals(True)
         self.annotators_box.clear()
-        if name is not None:
-            for text, value in (("any annotator", None), (f"you and {name} disagree", "disagree"),
-                                (f"you and {name} agree", "agree"), (f"only {name} judged", "theirs")):
+        if other is not None:
+            name = other.name
+            items = [("any annotator", None), (f"you and {name} disagree", "disagree"),
+                     (f"you and {name} agree", "agree"), (f"only {name} judged", "theirs")]
+            if other.team:
+                items.append(("the team is split", "split"))
+            for text, value in items:
                 self.annotators_box.addItem(text, value)
-        self.annotators_box.setVisible(name is not None)
+        self.annotators_box.setVisible(other is not None)
         self.annotators_box.blockSignals(False)
 
     def set_filter(self, f: Filter, emit: bool = False) -> None:

@@ -27,6 +27,8 @@ def recent_requests(settings: QSettings) -> list[DatasetRequest]:
     out = []
     for entry in entries if isinstance(entries, list) else []:
         if isinstance(entry, dict) and isinstance(entry.get("path"), str) and set(entry) <= _FIELDS:
+            compare = entry.get("compare") or ()
+            entry["compare"] = (compare,) if isinstance(compare, str) else tuple(map(str, compare))  # JSON: a list
             out.append(DatasetRequest(**entry))
     return out
 
@@ -46,7 +48,7 @@ def title(request: DatasetRequest) -> str:
     if request.model:
         parts.append(f"model {Path(request.model).stem}")
     if request.compare:
-        parts.append(f"compared with {Path(request.compare).stem}")
+        parts.append("compared with " + ", ".join(Path(p).stem for p in request.compare))
     parts.append(request.path)
     return " · ".join(parts)
 

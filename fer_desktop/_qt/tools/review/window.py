@@ -8,6 +8,7 @@ the selected sample's detail on the right. All label changes go through the Revi
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,7 +39,7 @@ from fer_desktop._qt.tools.review.filter_bar import FilterBar
 from fer_desktop._qt.tools.review.grid import SampleGrid
 from fer_desktop._qt.tools.review.matrix import ConfusionMatrix
 from fer_desktop._qt.tools.review.recent import fill_recent_menu, remember
-from fer_desktop.review import NONE, DatasetRequest, Filter, ReviewSession
+from fer_desktop.review import NONE, Compared, DatasetRequest, Filter, ReviewSession
 from trainer.data.relabel import EXCLUDED
 
 if TYPE_CHECKING:
@@ -261,12 +262,13 @@ class ReviewWindow(QMainWindow):
                                     tip="Take another annotator's labels for this dataset from their journal (or an "
                                         "export of it); where you changed a face later, yours stay. One undo step")
         self.act_compare = a("Co&mpare With Journal…", lambda: self.compare_journal(),
-                             tip="Another annotator's journal beside yours, taking nothing: how far you agree "
-                                 "(Cohen's kappa) and the faces you judged differently")
+                             tip="Another annotator's journal beside yours, or a team's (choose several), taking "
+                                 "nothing: how far you agree (Cohen's kappa; a team: Krippendorff's alpha) and the "
+                                 "faces you judged differently")
         self.act_stop_comparing = a("Stop Com&paring", lambda: self.stop_comparing(),
                                     tip="Put the compared journal away; the dataset opens without it from now on")
         self.act_take_theirs = a("Take &Their Label", lambda: self.take_theirs(), ["T"],
-                                 tip="Give the selected faces the compared journal's label (Review ▸ Compare With "
+                                 tip="Give the selected faces the compared journal's label, a team's majority (Review ▸ Compare With "
                                      "Journal)")
         self.act_export_journal = a("Export &Journal…", lambda: self.export_journal(),
                                     tip="A copy of the relabel journal (JSONL)")
@@ -747,63 +749,90 @@ class ReviewWindow(QMainWindow):
         return counts
 
     @guarded
-    def compare_journal(self, path: str | None = None) -> Agreement | None:
-        """Another annotator's journal beside this one, nothing taken: the banner says how far
-        you agree, the grid shows the faces you judged differently, T takes their label."""
-        path = self._other_journal("Compare with a journal", path, "choose another annotator's")
-        if path is None:
+    def compare_journal(self, paths: str | Sequence[str] | None = None) -> Agreement | None:
+        """Another annotator's journal beside this one, or a team's (several chosen at once),
+        nothing taken: the banner says how far you agree, the grid shows the faces you judged
+        differently, T takes their label (a team's: its majority)."""
+        paths = self._other_journals(paths)
+        if not paths:
             return None
         from trainer.data.samples import DataError
         from trainer.evaluation.agreement import describe
 
         try:
-            result = self.session.compare_journal(path)
+            result = self.session.compare_journals(paths)
         except DataError as exc:  # the user's file: said here; anything else is a bug and keeps its traceback
             self.banner.show_message(f"Could not compare: {exc}", "error", "journal")
             return None
-        name = self.session.other.name
-        self._comparing(name)
-        self._remember_compare(path)
-        text = describe(result, "you", name) + "."
+        other = self.session.other
+        self._comparing(other)
+        self._remember_compare(tuple(paths))
+        text = describe(result, "you", other.name if not other.team else "the team's majority") + "."
+        team = self.session.team_agreement()
+        if team is not None:
+            alpha = f"Krippendorff's alpha {team.alpha:.2f}" if team.alpha is not None else "alpha undefined"
+            text = (f"Compared with {other.names()}: {alpha} for all {len(team.annotators)} of you; "
+                    f"{_faces(len(other.split))} split{'s' * (len(other.split) == 1)} the team. " + text[0].upper() + text[1:])
         if result.disagreeing:
-            text += f" Shown: the {len(result.disagreeing):,} you disagree on; T takes {name}'s label, 1–7 another."
+            text += f" Shown: the {len(result.disagreeing):,} you disagree on; T takes {other.name}'s label, 1–7 another."
             self.apply_filter(Filter(annotators="disagree"))
+        elif other.split:
+            text += f" Shown: the {_faces(len(other.split))} the team is split on."
+            self.apply_filter(Filter(annotators="split"))
         self.banner.show_message(text, "info", "journal")
         return result
 
-    def _compare_again(self, path: str) -> None:
-        """The journal compared when this dataset was last open; gone since: said, and forgotten."""
-        if Path(path).is_file():
-            self.compare_journal(path)
+    def _other_journals(self, paths: str | Sequence[str] | None) -> list[str]:
+        """The journals to compare: ``paths``, else those the user picks (one, or a team's);
+        none where one of them is this dataset's own."""
+        if self.session is None:
+            return []
+        if paths is None:
+            paths, _ = QFileDialog.getOpenFileNames(self, "Compare with a journal (or a team's: choose several)",
+                                                    str(Path(self.session.journal.path).parent),
+                                                    "JSON lines (*.jsonl);;All files (*)")
+        paths = [paths] if isinstance(paths, str) else list(paths)
+        own = Path(self.session.journal.path).resolve()
+        if any(Path(p).resolve() == own for p in paths):
+            self.banner.show_message("That is this dataset's own journal: choose another annotator's.", "warning",
+                                     "journal")
+            return []
+        return paths
+
+    def _compare_again(self, paths: tuple[str, ...]) -> None:
+        """The journals compared when this dataset was last open; gone since: said, and forgotten."""
+        gone = [p for p in paths if not Path(p).is_file()]
+        if not gone:
+            self.compare_journal(paths)
         else:
-            self._remember_compare(None)
-            self.banner.show_message(f"The journal compared last time is gone ({path}): opened without it.",
-                                     "warning", "journal")
+            self._remember_compare(())
+            self.banner.show_message(f"The journal compared last time is gone ({', '.join(gone)}): opened without "
+                                     "comparing.", "warning", "journal")
 
     @guarded
     def stop_comparing(self) -> None:
         if self.session is None or self.session.other is None:
             return
-        name = self.session.other.name
+        names = self.session.other.names()
         self.session.stop_comparing()
         self._comparing(None)
-        self._remember_compare(None)
+        self._remember_compare(())
         if self.filter.annotators is not None:
             self.apply_filter(dataclasses.replace(self.filter, annotators=None))
-        self.banner.show_message(f"No longer comparing with {name}'s journal.", "info", "journal")
+        self.banner.show_message(f"No longer comparing with {names}.", "info", "journal")
 
-    def _comparing(self, name: str | None) -> None:
-        """What shows a compared journal: the matrix headline, the filter's box, T."""
+    def _comparing(self, other: Compared | None) -> None:
+        """What shows compared journals: the matrix headline, the filter's box, T."""
         if self.session is not None:
             self.matrix.show_session(self.session)  # its headline says how far you agree, as you settle it
-        self.filter_bar.set_other(name)
-        self.act_take_theirs.setEnabled(name is not None)
-        self.act_stop_comparing.setEnabled(name is not None)
+        self.filter_bar.set_other(other)
+        self.act_take_theirs.setEnabled(other is not None)
+        self.act_stop_comparing.setEnabled(other is not None)
 
-    def _remember_compare(self, path: str | None) -> None:
-        """Open Recent reopens the dataset with the same journal compared (or none)."""
-        if self.request is not None and self.request.compare != path:
-            self.request = dataclasses.replace(self.request, compare=path)
+    def _remember_compare(self, paths: tuple[str, ...]) -> None:
+        """Open Recent reopens the dataset with the same journals compared (or none)."""
+        if self.request is not None and self.request.compare != paths:
+            self.request = dataclasses.replace(self.request, compare=paths)
             remember(self.ctx.settings, self.request)
 
     @guarded
@@ -870,3 +899,6 @@ class ReviewWindow(QMainWindow):
                 job.wait(10000)
         self.detail.originals.shutdown()
 
+
+def _faces(n: int) -> str:
+    return f"{n:,} face{'s' * (n != 1)}"
