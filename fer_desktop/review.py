@@ -659,13 +659,15 @@ class ReviewSession:
             notes.append(f"{left_out:,} labelled {names} left out: the model has no such class")
         notes += self._edit_notes(edits)
         if self.other is not None:  # live while the disagreements are settled
+            from trainer.evaluation.agreement import coefficient
+
             agreed = self.agreement()
             if agreed.both:
                 notes.append(f"you and {self.other.name} agree on {agreed.agree:,} of {agreed.both:,}"
-                             + (f", kappa {agreed.kappa:.2f}" if agreed.kappa is not None else ""))
+                             + (f", kappa {coefficient(agreed.kappa)}" if agreed.kappa is not None else ""))
             team = self.team_agreement()
             if team is not None and team.alpha is not None:
-                notes.append(f"the team's alpha {team.alpha:.2f}")
+                notes.append(f"the team's alpha {coefficient(team.alpha)}")
         what = f"on {self.name} ({'; '.join(notes)})" + (f", model {self.model_name}" if self.model_name else "")
         if accuracy is not None:
             headline = f"accuracy {100 * accuracy:.1f}% {what}"

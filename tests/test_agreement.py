@@ -195,6 +195,12 @@ def test_krippendorffs_alpha_is_the_published_value():
     assert krippendorff_alpha(np.array([[3, 0], [0, 2], [1, 0]])) == 1.0  # the lone value pairs with nothing
 
 
+def test_coefficients_never_read_minus_zero():
+    from trainer.evaluation.agreement import coefficient
+
+    assert [coefficient(v) for v in (-0.004, 0.0, 0.615, -0.22, 1.0)] == ["0.00", "0.00", "0.61", "-0.22", "1.00"]
+
+
 def test_a_team_of_three_has_a_consensus_where_most_agree():
     from trainer.evaluation.agreement import team_agreement
 

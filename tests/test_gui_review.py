@@ -800,6 +800,14 @@ def test_the_window_fits_a_laptop_screen(qtbot, make_window, faces_root, review_
     win.resize(1280, 720)
     qtbot.wait(50)
     assert win.width() <= 1280 and win.height() <= 720
+    fresh = ReviewWindow(win.ctx, cache_dir=win.cache_dir)  # no saved layout yet: first run on a larger screen
+    qtbot.addWidget(fresh)
+    fresh.resize(1600, 1000)
+    fresh.show()
+    open_data(qtbot, fresh, faces_root, review_model)
+    qtbot.wait(50)
+    for name, dock in fresh.docks.items():
+        assert not dock.widget().horizontalScrollBar().isVisible(), name  # their content once clipped at 1600
 
 
 

@@ -144,6 +144,8 @@ def _two(args: argparse.Namespace, team, dataset: str | None, judged: dict, cons
 
 
 def _team(args: argparse.Namespace, team, dataset: str | None, consensus: dict[str, str]) -> None:
+    from trainer.evaluation.agreement import coefficient
+
     judges = team.judges
     undecided = team.undecided(args.min_judges)
     if args.json:
@@ -156,7 +158,7 @@ def _team(args: argparse.Namespace, team, dataset: str | None, consensus: dict[s
             "undecided": [{"id": i, "votes": _votes(team, i)} for i in undecided]}, indent=1))
         return
     pairable = int((judges >= 2).sum())
-    alpha = f"Krippendorff's alpha {team.alpha:.2f}" if team.alpha is not None else "Krippendorff's alpha undefined"
+    alpha = "Krippendorff's alpha " + (coefficient(team.alpha) if team.alpha is not None else "undefined")
     print(f"{len(team.annotators)} annotators judged {len(team.ids):,} faces, {pairable:,} of them by two or more: "
           f"{alpha}.")
     width = max(len(n) for n in team.annotators) + 1
@@ -166,7 +168,7 @@ def _team(args: argparse.Namespace, team, dataset: str | None, consensus: dict[s
         cells = []
         for b in team.annotators[1:]:
             r = team.pairs.get((a, b))
-            cells.append("" if r is None else f"{r.kappa:.2f} ({r.both})" if r.kappa is not None else f"- ({r.both})")
+            cells.append("" if r is None else f"{coefficient(r.kappa)} ({r.both})" if r.kappa is not None else f"- ({r.both})")
         print(f"{a:<{width}}" + "".join(f"{c:>12}" for c in cells))
     print("\n" + _consensus_line(args, team, consensus))
     for i in undecided[: args.list]:

@@ -93,6 +93,11 @@ def _kappa(ka: np.ndarray, kb: np.ndarray, categories: int) -> float | None:
     return float(cohen_kappa_score(ka, kb, labels=list(range(categories))))
 
 
+def coefficient(value: float) -> str:
+    """A kappa or alpha to two places; -0.004 reads 0.00, not -0.00."""
+    return f"{round(value, 2) + 0.0:.2f}"
+
+
 def describe(result: Agreement, a: str = "you", b: str = "they") -> str:
     """``you and ann both judged 120 faces and agree on 96 (80.0%, Cohen's kappa 0.74); most
     often you said fear where ann said surprise (7)``."""
@@ -100,7 +105,7 @@ def describe(result: Agreement, a: str = "you", b: str = "they") -> str:
         return f"{a} and {b} have judged no face in common yet"
     text = (f"{a} and {b} both judged {result.both:,} face{'s' * (result.both != 1)} and agree on "
             f"{result.agree:,} ({100 * result.rate:.1f}%"
-            + (f", Cohen's kappa {result.kappa:.2f}" if result.kappa is not None else "") + ")")
+            + (f", Cohen's kappa {coefficient(result.kappa)}" if result.kappa is not None else "") + ")")
     pairs = result.most_confused(1)
     if pairs:
         x, y, n = pairs[0]

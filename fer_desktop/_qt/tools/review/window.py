@@ -757,7 +757,7 @@ class ReviewWindow(QMainWindow):
         if not paths:
             return None
         from trainer.data.samples import DataError
-        from trainer.evaluation.agreement import describe
+        from trainer.evaluation.agreement import coefficient, describe
 
         try:
             result = self.session.compare_journals(paths)
@@ -770,7 +770,7 @@ class ReviewWindow(QMainWindow):
         text = describe(result, "you", other.name if not other.team else "the team's majority") + "."
         team = self.session.team_agreement()
         if team is not None:
-            alpha = f"Krippendorff's alpha {team.alpha:.2f}" if team.alpha is not None else "alpha undefined"
+            alpha = f"Krippendorff's alpha {coefficient(team.alpha)}" if team.alpha is not None else "alpha undefined"
             text = (f"Compared with {other.names()}: {alpha} for all {len(team.annotators)} of you; "
                     f"{_faces(len(other.split))} split{'s' * (len(other.split) == 1)} the team. " + text[0].upper() + text[1:])
         if result.disagreeing:
