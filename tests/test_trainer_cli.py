@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from trainer.cli import main
-from trainer.data.relabel import RelabelJournal
+from trainer.data.relabel import EXCLUDED, RelabelJournal
 from trainer.data.samples import DataError
 from trainer.data.synthetic import pattern_image, write_class_folders, write_fer_csv
 from trainer.errors import UsageError
@@ -115,6 +115,30 @@ def test_user_errors(tmp_path, capsys, fer_csv):
 
     code, _, err = cli(capsys, "evaluate", "--model", tmp_path / "absent", "--data", fer_csv)
     assert_user_error(code, err, "model card not found")
+
+
+def test_training_on_a_teams_votes(tmp_path, capsys):
+    """--team: two annotators' journals vote with the dataset's label; most votes win, "not a
+    face" from most leaves a face out, --soft-labels trains on the distribution, and the run
+    says what the team changed."""
+    root = write_class_folders(tmp_path / "target", 12, splits=["Train", "Val"], colour=True, size=40)
+    for name in ("ann", "bob"):
+        journal = RelabelJournal(tmp_path / f"{name}.jsonl")
+        journal.set("Train/Angry/000.png", "happy", user=name)  # 2 votes to 1: happy
+        journal.set("Val/Angry/001.png", EXCLUDED, user=name)  # 2 of 3 say no face: left out
+    RelabelJournal(tmp_path / "ann.jsonl").set("Train/Angry/002.png", "sad", user="ann")  # 1 to 1: stays angry
+    code, _, err = cli(capsys, "train", "--data", root, "--faces", "none", "--crop-size", "40", *TINY,
+                       "--epochs", "1", "--team", tmp_path / "ann.jsonl", tmp_path / "bob.jsonl", "--soft-labels",
+                       "--out", tmp_path / "run", "--freeze-backbone")
+    assert code == 0, err
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["data"]["team"] == {"journals": [str(tmp_path / "ann.jsonl"), str(tmp_path / "bob.jsonl")],
+                                      "train": 1, "val": 0}
+    assert config["config"]["soft_labels"] is True and config["val_samples"] == 4 * 12 - 1
+    code, _, err = cli(capsys, "train", "--data", root, *TINY, "--team", tmp_path / "ann.jsonl")
+    assert_user_error(code, err, "a team is two or more journals")
+    code, _, err = cli(capsys, "train", "--data", root, *TINY, "--team", tmp_path / "ann.jsonl", tmp_path / "cy.jsonl")
+    assert_user_error(code, err, "team journal not found")
 
 
 def test_folder_training_with_relabels_and_default_val(tmp_path, capsys):

@@ -64,10 +64,14 @@ def test_cli_spec_and_json_round_trip(tmp_path):
     from trainer.commands.train import build_stage
 
     root = write_class_folders(tmp_path / "target", 4, splits=["Train", "Val"], size=40)
+    for name in ("ann", "bob"):
+        (tmp_path / f"{name}.jsonl").write_text("")
     args = _args("--data", root, "--faces", "none", "--crop-size", "40", *TINY_FLAGS, "--preset", "paper",
                  "--epochs", "3", "--relabels", tmp_path / "j.jsonl", "--replay", f"{tmp_path}/fer.csv#Training",
-                 "--replay-ratio", "2", "--out", tmp_path / "run")
+                 "--replay-ratio", "2", "--team", tmp_path / "ann.jsonl", tmp_path / "bob.jsonl",
+                 "--out", tmp_path / "run")
     spec = build_stage(args)
+    assert spec.team == (tmp_path / "ann.jsonl", tmp_path / "bob.jsonl")
     assert spec.config.optimizer == "sgd" and spec.config.epochs == 3 and spec.config.replay_ratio == 2
     assert spec.load.faces.mode == "none" and spec.load.faces.crop_size == 40
     assert spec.relabels == tmp_path / "j.jsonl" and spec.replay == [f"{tmp_path}/fer.csv#Training"]

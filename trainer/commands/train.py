@@ -112,6 +112,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--target", metavar="SPEC", help="the target dataset of *+target variants (default sfew2)")
     d.add_argument("--data-root", type=Path, help="where variants' datasets are (default ../shared/data)")
     d.add_argument("--relabels", type=Path, metavar="JOURNAL", help="a relabel journal (JSONL) to apply")
+    d.add_argument("--team", type=Path, nargs="+", default=[], metavar="JOURNAL",
+                   help="two or more annotators' journals of the data: each face labelled by their votes (the "
+                        "dataset's label one more), its vote distribution with --soft-labels; faces most "
+                        "say are not a face left out; --relabels, if given, has the last word")
     d.add_argument("--replay", action="append", metavar="SPEC",
                    help="earlier data mixed into every epoch so the model does not forget it (e.g. "
                         "FER-2013 while fine-tuning on SFEW); repeatable")
@@ -251,7 +255,7 @@ def build_stage(args: argparse.Namespace):
         from trainer.inference.bundled import resolve_model
 
         spec = spec_from_card(resolve_model(args.from_model), list(args.data), val=args.val, relabels=args.relabels,
-                              overrides=o, load=load_options(args, None), val_fold=args.val_fold)
+                              overrides=o, load=load_options(args, None), val_fold=args.val_fold, team=args.team)
         spec = replace(spec, fold_by=args.fold_by)
         if args.out is None:  # the command line's usual runs/NAME, so that --resume finds it again
             from trainer.training.spec import check_out
@@ -265,7 +269,7 @@ def build_stage(args: argparse.Namespace):
         faces={"mode": args.faces, "crop_size": args.crop_size, "detector": args.detector,
                "aligner": aligner_overrides(args)},
         relabels=args.relabels, max_val_samples=args.max_val_samples, replay=list(args.replay or []),
-        name=args.name, out=args.out, val_fold=args.val_fold, fold_by=args.fold_by)
+        name=args.name, out=args.out, val_fold=args.val_fold, fold_by=args.fold_by, team=args.team)
 
 
 # Flags that --spec replaces (all but these: how to run it, not what to run).

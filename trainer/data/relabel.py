@@ -261,7 +261,7 @@ def apply_relabels(samples: SampleSet, journal_path: str | Path, dataset: str | 
     if not records:
         return samples
     keys = [dataset] * len(samples) if dataset is not None else sample_datasets(samples)
-    latest = _LatestStates(records)
+    latest = LatestStates(records)
     labels = samples.labels.copy()
     soft = None if samples.soft_labels is None else samples.soft_labels.copy()
     index = {c: i for i, c in enumerate(samples.classes)}
@@ -295,7 +295,7 @@ def apply_relabels(samples: SampleSet, journal_path: str | Path, dataset: str | 
     return fixed if keep.all() else fixed.subset(np.flatnonzero(keep))
 
 
-class _LatestStates:
+class LatestStates:
     """The latest state of each (dataset, id), replaying records in order."""
 
     def __init__(self, records: list[dict]) -> None:

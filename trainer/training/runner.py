@@ -45,6 +45,7 @@ class StageSpec:
     data_root: Path | None = None  # variants' paths (and, in cascades, all paths) are under it
     load: LoadOptions = field(default_factory=LoadOptions)
     relabels: Path | None = None  # a relabel journal applied to train and val
+    team: tuple[Path, ...] = ()  # several annotators' journals: their votes label train and val (before relabels)
     max_val_samples: int = 0  # 0 = all; a random subset for smoke runs
     replay: list[str] = field(default_factory=list)  # data specs mixed into every epoch (rehearsal)
     val_fold: tuple[int, int] | None = None  # (k, n): validate on fold k of n of the training data instead
@@ -66,6 +67,7 @@ class StageSpec:
                 "ferplus": {"mode": self.load.ferplus_mode, "contempt": self.load.contempt, "ties": self.load.ties},
                 "align_csv": self.load.faces_on_csv,
                 "relabels": str(self.relabels) if self.relabels else None,
+                "team": [str(p) for p in self.team],
                 "max_val_samples": self.max_val_samples, "replay": self.replay,
                 "val_fold": list(self.val_fold) if self.val_fold else None, "fold_by": self.fold_by,
                 "config": self.config.to_dict()}
@@ -112,6 +114,17 @@ def _apply_journal(data: TrainValData, journal: Path) -> None:
                                     "val": data.val.meta.get("relabelled", 0) if data.val is not None else 0}
 
 
+def _apply_team(data: TrainValData, journals: tuple[Path, ...]) -> None:
+    from trainer.data.team_votes import apply_team_votes
+
+    data.train = apply_team_votes(data.train, journals)
+    if data.val is not None:
+        data.val = apply_team_votes(data.val, journals)
+    data.description["team"] = {"journals": [str(p) for p in journals],
+                                "train": data.train.meta.get("relabelled", 0),
+                                "val": data.val.meta.get("relabelled", 0) if data.val is not None else 0}
+
+
 def load_stage_data(spec: StageSpec, report: Callable[[str], None] | None = None,
                     loaded: TrainValData | None = None) -> TrainValData:
     """The stage's data, ready to train on: loaded as the spec says (or ``loaded``, the same
@@ -121,6 +134,8 @@ def load_stage_data(spec: StageSpec, report: Callable[[str], None] | None = None
                             dict(loaded.description))
     else:
         data = _load_train_val(spec, replace(spec.load, report=report or spec.load.report), report)
+    if spec.team:  # the team's votes first; the lead's own journal has the last word
+        _apply_team(data, spec.team)
     if spec.relabels is not None:
         _apply_journal(data, spec.relabels)
     if spec.val_fold is not None:
@@ -152,6 +167,10 @@ def load_replay(spec: StageSpec, report: Callable[[str], None] | None = None) ->
         return None
     load = replace(spec.load, report=report or spec.load.report)
     parts = [load_samples(DataSpec.parse(s, spec.data_root), load, purpose="train") for s in spec.replay]
+    if spec.team:
+        from trainer.data.team_votes import apply_team_votes
+
+        parts = [apply_team_votes(p, spec.team) for p in parts]
     if spec.relabels is not None:  # labels fixed in the app hold wherever the samples are used
         parts = [apply_relabels(p, spec.relabels) for p in parts]
     relabelled = sum(p.meta.get("relabelled", 0) for p in parts)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,8 @@ def build_spec(*, config: dict[str, Any] | None = None, preset: str | None = Non
                target: str | None = None, data_root: Path | None = None, load: LoadOptions | None = None,
                faces: dict[str, Any] | None = None, relabels: Path | None = None, max_val_samples: int = 0,
                replay: list[str] | None = None, name: str | None = None, out: Path | None = None,
-               val_fold: tuple[int, int] | None = None, fold_by: FoldUnit = "sample") -> StageSpec:
+               val_fold: tuple[int, int] | None = None, fold_by: FoldUnit = "sample",
+               team: Sequence[Path] = ()) -> StageSpec:
     """A stage from explicit settings. ``config``: TrainConfig settings over the preset (None
     values ignored); ``faces``: mode / crop_size / detector / aligner for folder data (the
     crop size defaults from the input size, hence here and not in ``load``)."""
@@ -62,9 +64,21 @@ def build_spec(*, config: dict[str, Any] | None = None, preset: str | None = Non
     check_out(out)
     return StageSpec(name=name, out=out, config=cfg, variant=variant, train=train, val=val, no_val=no_val,
                      target=target, data_root=data_root or (default_data_root() if variant else None),
-                     load=options, relabels=Path(relabels) if relabels else None,
+                     load=options, relabels=Path(relabels) if relabels else None, team=_team(team),
                      max_val_samples=max_val_samples, replay=list(replay or []), val_fold=val_fold,
                      fold_by=fold_by)
+
+
+def _team(journals: Sequence[str | Path]) -> tuple[Path, ...]:
+    """A team is two or more journals (one is a relabel journal: ``relabels``), each found now,
+    not after minutes of data loading."""
+    team = tuple(Path(p) for p in journals)
+    if len(team) == 1:
+        raise DataError(f"a team is two or more journals; for one annotator's ({team[0]}) use relabels (--relabels)")
+    missing = [str(p) for p in team if not p.is_file()]
+    if missing:
+        raise DataError(f"team journal not found: {', '.join(missing)}")
+    return team
 
 
 def _check_model(cfg: TrainConfig) -> None:
@@ -238,7 +252,8 @@ def _declared_as_is(data: list[str]) -> str | None:
 
 def spec_from_card(model: str | Path, data: list[str], *, val: str | None = None, relabels: Path | None = None,
                    overrides: Overrides | None = None, load: LoadOptions | None = None,
-                   recipe: CardRecipe | None = None, val_fold: tuple[int, int] | None = None) -> StageSpec:
+                   recipe: CardRecipe | None = None, val_fold: tuple[int, int] | None = None,
+                   team: Sequence[Path] = ()) -> StageSpec:
     """Fine-tune ``model`` on ``data`` (with the relabel journal applied to training and
     validation data) with the recipe its card records; ``overrides`` change it.
 
@@ -269,7 +284,7 @@ def spec_from_card(model: str | Path, data: list[str], *, val: str | None = None
                       load=load, faces=asdict(faces),
                       max_val_samples=o.max_val_samples or 0,
                       replay=recipe.replay if o.replay is None else o.replay, name=name, out=out,
-                      val_fold=val_fold)
+                      val_fold=val_fold, team=team)
 
 
 def default_run_dir(name: str) -> Path:
@@ -287,7 +302,8 @@ def spec_to_dict(spec: StageSpec) -> dict[str, Any]:
         "format": SPEC_FORMAT, "name": spec.name, "out": str(spec.out), "variant": spec.variant,
         "train": list(spec.train), "val": spec.val, "no_val": spec.no_val, "target": spec.target,
         "data_root": str(spec.data_root) if spec.data_root else None,
-        "relabels": str(spec.relabels) if spec.relabels else None, "max_val_samples": spec.max_val_samples,
+        "relabels": str(spec.relabels) if spec.relabels else None, "team": [str(p) for p in spec.team],
+        "max_val_samples": spec.max_val_samples,
         "replay": list(spec.replay), "val_fold": list(spec.val_fold) if spec.val_fold else None,
         "fold_by": spec.fold_by,
         "config": spec.config.to_dict(),
@@ -314,7 +330,8 @@ def spec_from_dict(data: dict[str, Any]) -> StageSpec:
                          max_val_samples=int(data.get("max_val_samples") or 0),
                          replay=list(data.get("replay") or []),
                          val_fold=tuple(data["val_fold"]) if data.get("val_fold") else None,
-                         fold_by=data.get("fold_by") or "sample", **optional_path)
+                         fold_by=data.get("fold_by") or "sample",
+                         team=tuple(Path(p) for p in data.get("team") or ()), **optional_path)
     except (KeyError, TypeError) as exc:
         raise DataError(f"training spec: missing or bad setting: {exc}") from None
     check_out(spec.out)
