@@ -64,6 +64,7 @@ class RunInfo:
     test: str | None  # a set the journal did not touch, its own labels
     name: str = ""
     val_fold: list[int] | None = None  # [k, n]: validation is fold k of n of the data (it has no Val split)
+    team: list[str] = field(default_factory=list)  # annotators' journals whose votes labelled the data
     base_name: str = ""  # the base model's card name
     pid: int | None = None
     started: float = 0.0
@@ -280,6 +281,8 @@ class RunFolder:
         args = ["compare", info.base_model, str(self.model_path), "--data", str(info.val or info.data[0]), "--json"]
         if info.journal:
             args += ["--relabels", info.journal]
+        if info.team:
+            args += ["--team", *info.team]
         if info.val_fold:
             args += ["--val-fold", "/".join(map(str, info.val_fold))]
         if info.test:

@@ -253,3 +253,46 @@ def test_the_journal_note_counts_confirmations_apart_when_the_review_knows_the_l
     assert dialog.journal_note.text().startswith("2 labels set here (relabelled or confirmed) and 1 left out")
     dialog.reject()
     win.close()
+
+
+def test_a_team_compared_in_the_review_can_label_the_retrain(qtbot, env):
+    """With a team's journals compared in the review, the dialog offers their votes: checked,
+    the run trains on the vote distributions and its comparison reads the same labels."""
+    import numpy as np
+
+    from fer_desktop.review import ReviewSession
+    from trainer.data.samples import SampleSet
+
+    root = write_class_folders(env / "mine", 2, size=40)
+    ids = [p.relative_to(root).as_posix() for p in sorted(root.rglob("*.png"))]
+    labels = np.array([BASIC_CLASSES.index(i.split("/")[0].lower()) for i in ids])
+    samples = SampleSet(ids=ids, images=np.zeros((len(ids), 4, 4), np.uint8), labels=labels, classes=BASIC_CLASSES,
+                        name="mine", meta={"dataset": "mine"})
+    session = ReviewSession(samples, env / "journal.jsonl", source=str(root))
+    paths = []
+    for name in ("bob", "cy"):
+        journal = RelabelJournal(env / f"{name}.jsonl", session.dataset)
+        journal.set(ids[0], BASIC_CLASSES[(labels[0] + 1) % 7], user=name)
+        paths.append(str(journal.path))
+    win = _window(qtbot, env, _old_model(env / "old" / "tiny", epochs=1))
+    win.ctx.dataset_opened(session)
+    dialog = win.tools["Training"].open_dialog()
+    qtbot.waitUntil(lambda: dialog.recipe is not None, timeout=WAIT_MS)
+    assert dialog.team_check.isHidden()  # nothing compared yet
+    dialog.reject()
+    session.compare_journals(paths)
+    dialog = win.tools["Training"].open_dialog()
+    qtbot.waitUntil(lambda: dialog.recipe is not None, timeout=WAIT_MS)
+    assert not dialog.team_check.isHidden() and "bob and cy" in dialog.team_check.text()
+    dialog.out_edit.setText(str(env / "run"))
+    spec, info = dialog.build()
+    assert spec.team == () and not spec.config.soft_labels  # offered, not imposed
+    dialog.team_check.setChecked(True)
+    spec, info = dialog.build()
+    assert spec.team == tuple(Path(p) for p in paths) and spec.config.soft_labels and info.team == paths
+    run = RunFolder(env / "run")
+    run.save_info(info)
+    command = run.compare_command()
+    assert command[command.index("--team") + 1:command.index("--team") + 3] == paths
+    dialog.reject()
+    win.close()

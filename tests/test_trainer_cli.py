@@ -135,6 +135,10 @@ def test_training_on_a_teams_votes(tmp_path, capsys):
     assert config["data"]["team"] == {"journals": [str(tmp_path / "ann.jsonl"), str(tmp_path / "bob.jsonl")],
                                       "train": 1, "val": 0}
     assert config["config"]["soft_labels"] is True and config["val_samples"] == 4 * 12 - 1
+    code, out, err = cli(capsys, "evaluate", "--model", tmp_path / "run" / "model", "--data", root, "--split", "Val",
+                         "--team", tmp_path / "ann.jsonl", tmp_path / "bob.jsonl", "--json")
+    assert code == 0, err
+    assert json.loads(out)["n"] == 4 * 12 - 1  # scored on the team's labels: its no-face left out
     code, _, err = cli(capsys, "train", "--data", root, *TINY, "--team", tmp_path / "ann.jsonl")
     assert_user_error(code, err, "a team is two or more journals")
     code, _, err = cli(capsys, "train", "--data", root, *TINY, "--team", tmp_path / "ann.jsonl", tmp_path / "cy.jsonl")

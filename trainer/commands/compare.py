@@ -36,6 +36,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, metavar="PATH", help="csv, csv.gz, FER+ csv or class-folder dataset")
     p.add_argument("--split", help="split name(s), '+'-joined (default: the val / test split)")
     p.add_argument("--relabels", type=Path, metavar="JOURNAL", help="a relabel journal applied to --data's labels")
+    p.add_argument("--team", type=Path, nargs="+", default=[], metavar="JOURNAL",
+                   help="annotators' journals whose votes label --data (before --relabels), as fer-train train --team")
     p.add_argument("--val-fold", type=fold_arg, metavar="K/N",
                    help="compare on fold K of N of --data (after --relabels), the fold a run held out to validate on")
     p.add_argument("--fold-by", choices=FOLD_UNITS, default="sample", help="what the fold keeps whole (as for train)")
@@ -79,7 +81,7 @@ def _set(args: argparse.Namespace, role: str, models: list, relabels: Path | Non
                               tta_flip=not args.no_tta, batch_size=args.batch_size).predictions
         preds.append(pred)
         info = {"data": samples.meta["spec"], "name": samples.name,
-                "relabels": str(relabels) if relabels else None,
+                "relabels": str(relabels) if relabels else None, "team": [str(p) for p in set_args.team or []],
                 "relabelled": int(samples.meta.get("relabelled", 0)), "excluded": int(samples.meta.get("excluded", 0))}
     result = compare_predictions(preds[0], preds[1], list(models[0][2].classes), list(models[1][2].classes))
     return {"role": role, **info, **result}
@@ -93,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
     models = [_model(args.old, args), _model(args.new, args)]
     sets = [_set(args, "validation", models, args.relabels)]
     if args.test:
-        test_args = argparse.Namespace(**{**vars(args), "data": args.test, "split": None, "val_fold": None})
+        test_args = argparse.Namespace(**{**vars(args), "data": args.test, "split": None, "val_fold": None,
+                                          "team": []})
         sets.append(_set(test_args, "test (labels as published)", models, None))
     result = {"old_model": {"path": str(models[0][0]), "name": models[0][2].name},
               "new_model": {"path": str(models[1][0]), "name": models[1][2].name}, "sets": sets}

@@ -39,6 +39,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", help="split name(s), '+'-joined (default: the test / val split)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--relabels", type=Path, metavar="JOURNAL", help="apply a relabel journal to the labels")
+    p.add_argument("--team", type=Path, nargs="+", default=[], metavar="JOURNAL",
+                   help="annotators' journals whose votes label the data (before --relabels), as fer-train train --team")
     p.add_argument("--max-samples", type=int, default=0,
                    help="evaluate a random subset (quick looks; --record refuses it unless --record-subset)")
     p.add_argument("--plot", type=Path, metavar="PNG", help="also write the confusion matrix as a PNG")
@@ -96,6 +98,8 @@ def _command(args: argparse.Namespace) -> str:
                         ("--max-samples", args.max_samples or None)):
         if value is not None:
             parts += [flag, str(value)]
+    if getattr(args, "team", None):
+        parts += ["--team", *map(str, args.team)]
     if args.no_tta:
         parts.append("--no-tta")
     return " ".join(shlex.quote(p) for p in parts)
@@ -119,7 +123,8 @@ def load_model_arg(args: argparse.Namespace):
 
 def load_data_arg(args: argparse.Namespace, card):
     """The labelled samples of ``--data``/``--split``, crops made the way ``card`` says (face
-    options overridable), with ``--relabels`` applied: evaluate, issues and compare share it."""
+    options overridable), labelled by ``--team``'s votes, then ``--relabels`` applied:
+    evaluate, issues and compare share it."""
     from trainer.data.datasets import DataSpec, load_samples
     from trainer.data.relabel import apply_relabels
     from trainer.evaluation.evaluate import face_options_for_input
@@ -139,6 +144,10 @@ def load_data_arg(args: argparse.Namespace, card):
                       report=status(f"fer-train {getattr(args, 'command', 'evaluate')}"))
     samples = load_samples(spec, options, purpose="eval")
     samples.meta.update(spec=str(spec), input=kind)
+    if getattr(args, "team", None):
+        from trainer.data.team_votes import apply_team_votes
+
+        samples = apply_team_votes(samples, args.team)
     if args.relabels is not None:
         if not args.relabels.is_file():
             raise FileNotFoundError(f"relabel journal not found: {args.relabels}")

@@ -158,6 +158,8 @@ class RetrainTool(QObject):
     def _about(self, run: RunFolder) -> str:
         info = run.info()
         journal = f", corrections from {info.journal}" if info.journal else ", no corrections"
+        if info.team:
+            journal += f", labels by the votes of {len(info.team)} annotators' journals"
         base = info.base_name or Path(info.base_model).name
         return (f"<b>{info.name}</b>: fine-tuning {base} on {', '.join(info.data)}{journal}"
                 f"<br><span style='color:gray'>run folder {run.path}</span>")

@@ -95,6 +95,13 @@ class RetrainDialog(QDialog):
         self.journal_edit.editingFinished.connect(self._update_journal_note)
         self.journal_edit.textEdited.connect(lambda _t: self._edited.add("journal"))
         self.journal_note = _note()
+        # A team compared in the review (several journals): their votes can label the data too.
+        self.team: tuple[str, ...] = ()
+        self.team_check = QCheckBox()
+        self.team_check.setToolTip("Each face labelled by the votes of the team compared in the review (the "
+                                   "dataset's label one more) and trained on their distribution, as FER+'s ten "
+                                   "taggers; the corrections above have the last word")
+        self.team_check.hide()
         self.replay_check = QCheckBox("Replay")
         self.replay_check.setToolTip("Mix an earlier dataset into every epoch so the model does not forget it "
                                      "(e.g. FER-2013 while fine-tuning on SFEW)")
@@ -112,6 +119,7 @@ class RetrainDialog(QDialog):
         f.addRow("Dataset:", _path_row(self.data_edit, folder, file))
         f.addRow("Corrections:", _path_row(self.journal_edit, browse_journal))
         f.addRow(self.journal_note)
+        f.addRow(self.team_check)
         f.addRow(self.replay_check, _path_row(self.replay_edit, self.ratio_spin))
 
         # -- recipe --
@@ -197,6 +205,11 @@ class RetrainDialog(QDialog):
             self.data_edit.setText(str(review.source))
             self.journal_edit.setText(str(review.journal.path))
             self._edited.add("journal")  # the review's own journal, whatever its name
+            if review.other is not None and review.other.team:
+                self.team = tuple(m.path for m in review.other.members)
+                self.team_check.setText(f"Also the votes of {review.other.names()} (compared in the review), "
+                                        "trained on as distributions")
+                self.team_check.show()
         self._set_enabled(False)
         self.load_recipe()
 
@@ -370,12 +383,15 @@ class RetrainDialog(QDialog):
                               else None)
         val = val_spec_of([data], None)
         fold = None if val else HOLD_OUT
+        team = self.team if self.team_check.isChecked() else ()
+        if team:
+            overrides.config["soft_labels"] = True
         spec = spec_from_card(self.recipe.model, [data], relabels=relabels, overrides=overrides, recipe=self.recipe,
-                              val_fold=fold)
+                              val_fold=fold, team=[Path(p) for p in team])
         info = RunInfo(base_model=str(self.recipe.model), base_name=self.recipe.card_name, data=list(spec.train),
                        journal=str(relabels) if relabels else None, val=val,
                        test=self.test_edit.text().strip() or None, name=spec.name,
-                       val_fold=list(fold) if fold else None)
+                       val_fold=list(fold) if fold else None, team=list(team))
         return spec, info
 
     def _accept(self) -> None:
