@@ -215,6 +215,8 @@ def test_a_team_of_three_has_a_consensus_where_most_agree():
     assert set(team.pairs) == {("ann", "bob"), ("ann", "cy"), ("bob", "cy")}
     assert (team.pairs[("ann", "bob")].both, team.pairs[("ann", "bob")].agree) == (4, 2)
     assert team.alpha is not None and -1 < team.alpha < 1
+    # each against the others' majority, counted by hand: ann is compared on b, d, e (a and c tie)
+    assert team.with_the_others() == {"ann": (2, 3), "bob": (1, 2), "cy": (2, 3)}
 
 
 def test_fer_train_agreement_of_three_writes_the_consensus_a_review_imports(tmp_path, capsys):

@@ -4,7 +4,8 @@ the faces they judged (a class set or confirmed, or not a face).
 Two journals: the share alike, Cohen's kappa, the confusion between them and the faces they
 judged differently; what the review window's *Compare With Journal* shows, without the data or
 a model (journals name faces by id). Three or more: Krippendorff's alpha over every face two
-or more judged, each pair's kappa, and how many faces have a majority. ``--consensus OUT``
+or more judged, each pair's kappa, each annotator against the others' majority, and how many
+faces have a majority. ``--consensus OUT``
 writes each face's majority as a journal of its own (annotator "consensus"), for *Import
 Journal* in the review window or ``fer-train train --relabels``; the faces without one are
 listed, for a person to decide.
@@ -154,6 +155,8 @@ def _team(args: argparse.Namespace, team, dataset: str | None, consensus: dict[s
             "faces": len(team.ids), "judged_by": {str(n): int((judges == n).sum()) for n in range(1, len(team.annotators) + 1)},
             "alpha": team.alpha,
             "pairs": [{"a": a, "b": b, "both": r.both, "agree": r.agree, "kappa": r.kappa} for (a, b), r in team.pairs.items()],
+            "with_the_others": {name: {"alike": a, "compared": n}
+                                for name, (a, n) in team.with_the_others().items()},
             "consensus": len(consensus), "min_judges": args.min_judges,
             "undecided": [{"id": i, "votes": _votes(team, i)} for i in undecided]}, indent=1))
         return
@@ -170,6 +173,10 @@ def _team(args: argparse.Namespace, team, dataset: str | None, consensus: dict[s
             r = team.pairs.get((a, b))
             cells.append("" if r is None else f"{coefficient(r.kappa)} ({r.both})" if r.kappa is not None else f"- ({r.both})")
         print(f"{a:<{width}}" + "".join(f"{c:>12}" for c in cells))
+    print("\neach against the others' majority (faces where they have one)")
+    for name, (alike, compared) in team.with_the_others().items():
+        share = f"{100 * alike / compared:.1f}%" if compared else "-"
+        print(f"{name:<{width}}{share:>7} of {compared:,}")
     print("\n" + _consensus_line(args, team, consensus))
     for i in undecided[: args.list]:
         print(f"{i}: " + ", ".join(f"{c} {n}" for c, n in _votes(team, i).items()))

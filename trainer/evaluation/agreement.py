@@ -124,6 +124,7 @@ class TeamAgreement:
     votes: np.ndarray  # (faces, categories) how many annotators judged each face so
     alpha: float | None  # Krippendorff's alpha (nominal) over the faces two or more judged; None: undefined
     pairs: dict[tuple[str, str], Agreement]  # every pair of annotators, in the given order
+    own: dict[str, np.ndarray]  # annotator -> (faces,) the category index they chose, -1 where none
 
     @property
     def judges(self) -> np.ndarray:
@@ -144,6 +145,22 @@ class TeamAgreement:
         return tuple(i for i, n in zip(self.ids, self.judges) if n >= min_judges and i not in decided)
 
 
+    def with_the_others(self) -> dict[str, tuple[int, int]]:
+        """Each annotator against the majority of the others on the faces where the others
+        have one: (alike, compared). An annotator far below the rest judges differently
+        (careless, or seeing what the others miss): worth a look at their faces."""
+        out = {}
+        for name in self.annotators:
+            own = self.own[name]
+            others = self.votes.copy()
+            others[own >= 0, own[own >= 0]] -= 1
+            judges = others.sum(axis=1)
+            top = others.argmax(axis=1)
+            decided = (own >= 0) & (judges > 0) & (2 * others.max(axis=1) > judges)
+            out[name] = (int((top[decided] == own[decided]).sum()), int(decided.sum()))
+        return out
+
+
 def team_agreement(judged: Mapping[str, Mapping[str, str]], classes: Sequence[str]) -> TeamAgreement:
     """Several annotators' judgements (annotator -> id -> class name or EXCLUDED), as
     :func:`agreement` takes two: judgements naming no class of ``classes`` count nowhere."""
@@ -153,12 +170,16 @@ def team_agreement(judged: Mapping[str, Mapping[str, str]], classes: Sequence[st
     indexed = {name: _indexed(j, categories) for name, j in judged.items()}
     ids = tuple(dict.fromkeys(i for j in indexed.values() for i in j))
     row = {i: k for k, i in enumerate(ids)}
+    own = {}
+    for name, j in indexed.items():
+        own[name] = np.full(len(ids), -1, np.int64)
+        own[name][[row[i] for i in j]] = list(j.values())
     votes = np.zeros((len(ids), len(categories)), np.int64)
-    for j in indexed.values():
-        np.add.at(votes, ([row[i] for i in j], list(j.values())), 1)
+    for chosen in own.values():
+        np.add.at(votes, (np.flatnonzero(chosen >= 0), chosen[chosen >= 0]), 1)
     names = list(judged)
     pairs = {(a, b): agreement(judged[a], judged[b], classes) for n, a in enumerate(names) for b in names[n + 1:]}
-    return TeamAgreement(tuple(names), categories, ids, votes, krippendorff_alpha(votes), pairs)
+    return TeamAgreement(tuple(names), categories, ids, votes, krippendorff_alpha(votes), pairs, own)
 
 
 def krippendorff_alpha(votes: np.ndarray) -> float | None:
