@@ -772,7 +772,8 @@ def test_a_team_compared_shows_its_split_faces_and_comes_back(qtbot, make_window
     s.relabel(0, other[0])  # you differ from the team on face 0; it is split on face 1
     win.compare_journal(paths)
     text = win.banner.text()
-    assert "Compared with bob and cy: Krippendorff's alpha" in text and "for all 3 of you; 1 face splits the team" in text
+    assert "Compared with bob and cy: Krippendorff's alpha" in text
+    assert "for all 3 of you; 1 face splits the team" in text
     assert "You and the team's majority both judged 1 face and agree on 0" in text
     assert win.grid.grid_model.order.tolist() == [0]
     box = win.filter_bar.annotators_box

@@ -27,7 +27,8 @@ SUMMARIES = {
     "compare": "compare two models on the same data (fixed / broken samples)",
     "issues": "rank a dataset's samples by how likely their label is wrong",
     "export": "export a model to ONNX, checked against torch on real faces",
-    "agreement": "how far annotators' relabel journals agree (kappa, alpha), and their consensus",
+    "agreement": ("how far annotators' relabel journals agree (Cohen's kappa, Krippendorff's alpha), "
+                  "and their consensus"),
 }
 
 

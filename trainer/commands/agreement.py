@@ -152,9 +152,11 @@ def _team(args: argparse.Namespace, team, dataset: str | None, consensus: dict[s
     if args.json:
         print(json.dumps({
             "dataset": dataset, "annotators": list(team.annotators), "categories": list(team.categories),
-            "faces": len(team.ids), "judged_by": {str(n): int((judges == n).sum()) for n in range(1, len(team.annotators) + 1)},
+            "faces": len(team.ids),
+            "judged_by": {str(n): int((judges == n).sum()) for n in range(1, len(team.annotators) + 1)},
             "alpha": team.alpha,
-            "pairs": [{"a": a, "b": b, "both": r.both, "agree": r.agree, "kappa": r.kappa} for (a, b), r in team.pairs.items()],
+            "pairs": [{"a": a, "b": b, "both": r.both, "agree": r.agree, "kappa": r.kappa}
+                      for (a, b), r in team.pairs.items()],
             "with_the_others": {name: {"alike": a, "compared": n}
                                 for name, (a, n) in team.with_the_others().items()},
             "consensus": len(consensus), "min_judges": args.min_judges,
@@ -171,7 +173,8 @@ def _team(args: argparse.Namespace, team, dataset: str | None, consensus: dict[s
         cells = []
         for b in team.annotators[1:]:
             r = team.pairs.get((a, b))
-            cells.append("" if r is None else f"{coefficient(r.kappa)} ({r.both})" if r.kappa is not None else f"- ({r.both})")
+            kappa = "-" if r is None or r.kappa is None else coefficient(r.kappa)
+            cells.append("" if r is None else f"{kappa} ({r.both})")
         print(f"{a:<{width}}" + "".join(f"{c:>12}" for c in cells))
     print("\neach against the others' majority (faces where they have one)")
     for name, (alike, compared) in team.with_the_others().items():

@@ -771,10 +771,12 @@ class ReviewWindow(QMainWindow):
         team = self.session.team_agreement()
         if team is not None:
             alpha = f"Krippendorff's alpha {coefficient(team.alpha)}" if team.alpha is not None else "alpha undefined"
-            text = (f"Compared with {other.names()}: {alpha} for all {len(team.annotators)} of you; "
-                    f"{_faces(len(other.split))} split{'s' * (len(other.split) == 1)} the team. " + text[0].upper() + text[1:])
+            split = f"{_faces(len(other.split))} split{'s' * (len(other.split) == 1)} the team"
+            text = (f"Compared with {other.names()}: {alpha} for all {len(team.annotators)} of you; {split}. "
+                    + text[0].upper() + text[1:])
         if result.disagreeing:
-            text += f" Shown: the {len(result.disagreeing):,} you disagree on; T takes {other.name}'s label, 1–7 another."
+            text += (f" Shown: the {len(result.disagreeing):,} you disagree on; T takes {other.name}'s label, "
+                     "1–7 another.")
             self.apply_filter(Filter(annotators="disagree"))
         elif other.split:
             text += f" Shown: the {_faces(len(other.split))} the team is split on."
