@@ -287,7 +287,11 @@ def test_a_team_compared_in_the_review_can_label_the_retrain(qtbot, env):
     dialog.out_edit.setText(str(env / "run"))
     spec, info = dialog.build()
     assert spec.team == () and not spec.config.soft_labels  # offered, not imposed
+    dialog._val = "mine#Val"  # as if the data had a Val split: the note names the labels it is read with
+    dialog._update_val_note()
+    assert dialog.val_note.text() == "mine#Val, with the corrections applied"
     dialog.team_check.setChecked(True)
+    assert dialog.val_note.text() == "mine#Val, with the team's votes and the corrections applied"
     spec, info = dialog.build()
     assert spec.team == tuple(Path(p) for p in paths) and spec.config.soft_labels and info.team == paths
     run = RunFolder(env / "run")

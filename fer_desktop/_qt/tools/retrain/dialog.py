@@ -102,6 +102,8 @@ class RetrainDialog(QDialog):
                                    "dataset's label one more) and trained on their distribution, as FER+'s ten "
                                    "taggers; the corrections above have the last word")
         self.team_check.hide()
+        self.team_check.toggled.connect(lambda _on: self._update_val_note())  # the note names the labels
+        self._val: str | None = None  # the data's validation split (None: a held-out fold); see _data_changed
         self.replay_check = QCheckBox("Replay")
         self.replay_check.setToolTip("Mix an earlier dataset into every epoch so the model does not forget it "
                                      "(e.g. FER-2013 while fine-tuning on SFEW)")
@@ -281,11 +283,8 @@ class RetrainDialog(QDialog):
         self._update_journal_note()
         if data:
             try:
-                val = val_spec_of([data], None)
-                k, n = HOLD_OUT
-                self.val_note.setText(f"{val}, with the corrections applied" if val else
-                                      f"the data has no validation split: 1 in {n} of its labelled images (a fixed "
-                                      f"fold, {k + 1} of {n}) is held out to choose the epoch and compare on")
+                val = self._val = val_spec_of([data], None)
+                self._update_val_note()
                 replay = self.replay_edit.text().split() if self.replay_check.isChecked() else []
                 if "test" not in self._edited:
                     self.test_edit.setText(default_test_spec([data], replay, val) or "")
@@ -298,6 +297,15 @@ class RetrainDialog(QDialog):
             self.out_edit.setText(str(default_run_dir(name)))
         if data and self.recipe is not None:
             self.start_estimate()
+
+    def _update_val_note(self) -> None:
+        if not self.data_edit.text().strip():
+            return
+        k, n = HOLD_OUT
+        labels = "the team's votes and the corrections" if self.team_check.isChecked() else "the corrections"
+        self.val_note.setText(f"{self._val}, with {labels} applied" if self._val else
+                              f"the data has no validation split: 1 in {n} of its labelled images (a fixed "
+                              f"fold, {k + 1} of {n}) is held out to choose the epoch and compare on")
 
     def _update_journal_note(self) -> None:
         from trainer.data.relabel import EXCLUDED, RelabelJournal, dataset_key
