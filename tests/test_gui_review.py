@@ -781,6 +781,13 @@ def test_a_team_compared_shows_its_split_faces_and_comes_back(qtbot, make_window
     assert win.grid.grid_model.order.tolist() == [1]
     win.grid.go_to_row(0)
     assert f"bob: {other[1]}; cy: {s.given_name(1)} (no majority)" in win.detail.info.text()
+    # under the matrix: everyone against the others' majority (face 0: bob and cy both say its label, you not)
+    about = win.about_scores.text()
+    assert "<b>The team</b> (bob, cy and you)" in about and "1 face splits the team" in about
+    assert "you 0% of 1, bob 0% of 1, cy 0% of 1" in about  # counted by hand: each differs where the others agree
+    s.relabel(0, s.given_name(0))  # you take its label after all: the note follows
+    assert "you 100% of 1" in win.about_scores.text()
+
     assert recent_requests(win.ctx.settings)[0].compare == tuple(paths)
     win.ctx.settings.sync()
     win.close()

@@ -100,6 +100,24 @@ def scores_note(s: ReviewSession) -> str:
             ).replace("{k}", str(len(s.classes)))
 
 
+def team_note(s: ReviewSession) -> str:
+    """With a team compared: how far everyone agrees, and each against the others' majority."""
+    team = s.team_agreement()
+    if team is None:
+        return ""
+    from trainer.evaluation.agreement import coefficient
+
+    alpha = coefficient(team.alpha) if team.alpha is not None else "undefined"
+    each = ", ".join(f"{name} {100 * alike / n:.0f}% of {n:,}" if n else f"{name} -"
+                     for name, (alike, n) in team.with_the_others().items())
+    split = len(s.other.split)
+    names = [m.name for m in s.other.members]
+    return (f"<p><b>The team</b> ({', '.join(names)} and you): Krippendorff's alpha {alpha} on the faces two or more "
+            f"judged. Each against the others' majority: {each}; one far below the rest judges differently "
+            f"(careless, or seeing what the others miss). {_faces(split)} split{'s' * (split == 1)} the team "
+            "(Show ▸ <i>the team is split</i>).</p>")
+
+
 def _to_label_note(s: ReviewSession) -> str:
     """What to do with faces that came without a label (an image each, or cut from photos: every face)."""
     new = int((s.given < 0).sum())
@@ -455,7 +473,7 @@ class ReviewWindow(QMainWindow):
         self.filter_bar.setEnabled(True)
         self.detail.set_session(session)
         self.matrix.show_session(session)
-        self.about_scores.setText(scores_note(session))
+        self._update_about()
         for k, act in enumerate(self.label_actions):
             act.setVisible(k < len(session.classes))
             if k < len(session.classes):
@@ -677,6 +695,8 @@ class ReviewWindow(QMainWindow):
         for i in indices:
             self.grid.refresh(i)
         self.matrix.show_session(self.session)
+        if self.session.other is not None and self.session.other.team:  # its agreement moves as you settle it
+            self._update_about()
         if records[0]["op"] in ("undo", "redo") and len(indices) == 1:  # show what changed back
             row = self.grid.grid_model.row_of(indices[0])
             if row >= 0:
@@ -823,10 +843,16 @@ class ReviewWindow(QMainWindow):
             self.apply_filter(dataclasses.replace(self.filter, annotators=None))
         self.banner.show_message(f"No longer comparing with {names}.", "info", "journal")
 
+    def _update_about(self) -> None:
+        """The notes under the matrix: the scores, the marks, the keys; a compared team's agreement."""
+        if self.session is not None:
+            self.about_scores.setText(team_note(self.session) + scores_note(self.session))  # the team first: asked for
+
     def _comparing(self, other: Compared | None) -> None:
-        """What shows compared journals: the matrix headline, the filter's box, T."""
+        """What shows compared journals: the matrix headline, the filter's box, T, the team's note."""
         if self.session is not None:
             self.matrix.show_session(self.session)  # its headline says how far you agree, as you settle it
+            self._update_about()
         self.filter_bar.set_other(other)
         self.act_take_theirs.setEnabled(other is not None)
         self.act_stop_comparing.setEnabled(other is not None)
