@@ -116,8 +116,12 @@ class Compared:
 
     def names(self) -> str:
         """``bob``; ``bob, cy and dee``."""
-        names = [m.name for m in self.members]
-        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        return and_list([m.name for m in self.members])
+
+
+def and_list(names: Sequence[str]) -> str:
+    """``bob``; ``bob and cy``; ``bob, cy and dee``."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 class ReviewSession:

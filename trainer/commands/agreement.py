@@ -163,9 +163,8 @@ def _team(args: argparse.Namespace, team, dataset: str | None, consensus: dict[s
             "undecided": [{"id": i, "votes": _votes(team, i)} for i in undecided]}, indent=1))
         return
     pairable = int((judges >= 2).sum())
-    alpha = "Krippendorff's alpha " + (coefficient(team.alpha) if team.alpha is not None else "undefined")
     print(f"{len(team.annotators)} annotators judged {len(team.ids):,} faces, {pairable:,} of them by two or more: "
-          f"{alpha}.")
+          f"Krippendorff's alpha {coefficient(team.alpha)}.")
     width = max(len(n) for n in team.annotators) + 1
     print("\nCohen's kappa (faces both judged)")
     print(" " * width + "".join(f"{n[:10]:>12}" for n in team.annotators[1:]))

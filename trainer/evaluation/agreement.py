@@ -93,9 +93,10 @@ def _kappa(ka: np.ndarray, kb: np.ndarray, categories: int) -> float | None:
     return float(cohen_kappa_score(ka, kb, labels=list(range(categories))))
 
 
-def coefficient(value: float) -> str:
-    """A kappa or alpha to two places; -0.004 reads 0.00, not -0.00."""
-    return f"{round(value, 2) + 0.0:.2f}"
+def coefficient(value: float | None) -> str:
+    """A kappa or alpha to two places; -0.004 reads 0.00, not -0.00; None (undefined) reads
+    "undefined"."""
+    return "undefined" if value is None else f"{round(value, 2) + 0.0:.2f}"
 
 
 def describe(result: Agreement, a: str = "you", b: str = "they") -> str:

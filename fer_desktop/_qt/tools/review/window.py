@@ -39,7 +39,7 @@ from fer_desktop._qt.tools.review.filter_bar import FilterBar
 from fer_desktop._qt.tools.review.grid import SampleGrid
 from fer_desktop._qt.tools.review.matrix import ConfusionMatrix
 from fer_desktop._qt.tools.review.recent import fill_recent_menu, remember
-from fer_desktop.review import NONE, Compared, DatasetRequest, Filter, ReviewSession
+from fer_desktop.review import NONE, Compared, DatasetRequest, Filter, ReviewSession, and_list
 from trainer.data.relabel import EXCLUDED
 
 if TYPE_CHECKING:
@@ -107,14 +107,12 @@ def team_note(s: ReviewSession) -> str:
         return ""
     from trainer.evaluation.agreement import coefficient
 
-    alpha = coefficient(team.alpha) if team.alpha is not None else "undefined"
     each = ", ".join(f"{name} {100 * alike / n:.0f}% of {n:,}" if n else f"{name} -"
                      for name, (alike, n) in team.with_the_others().items())
-    split = len(s.other.split)
-    names = [m.name for m in s.other.members]
-    return (f"<p><b>The team</b> ({', '.join(names)} and you): Krippendorff's alpha {alpha} on the faces two or more "
+    names = and_list([m.name for m in s.other.members] + ["you"])
+    return (f"<p><b>The team</b> ({names}): Krippendorff's alpha {coefficient(team.alpha)} on the faces two or more "
             f"judged. Each against the others' majority: {each}; one far below the rest judges differently "
-            f"(careless, or seeing what the others miss). {_faces(split)} split{'s' * (split == 1)} the team "
+            f"(careless, or seeing what the others miss). {_split_the_team(len(s.other.split))} "
             "(Show ▸ <i>the team is split</i>).</p>")
 
 
@@ -472,14 +470,12 @@ class ReviewWindow(QMainWindow):
         self.filter_bar.set_session(session)
         self.filter_bar.setEnabled(True)
         self.detail.set_session(session)
-        self.matrix.show_session(session)
-        self._update_about()
         for k, act in enumerate(self.label_actions):
             act.setVisible(k < len(session.classes))
             if k < len(session.classes):
                 act.setText(f"Label as {session.classes[k]}")
         self._enable(True)
-        self._comparing(None)
+        self._comparing(session.other)  # the matrix and its notes; T and Stop Comparing after _enable
         self.stack.setCurrentWidget(self.grid)
         # Images to label: those first, the ones the model is least sure of at the top (they need
         # a person; the sure ones can then be taken a class at a time: Ctrl+A, Enter). Else the
@@ -728,27 +724,34 @@ class ReviewWindow(QMainWindow):
             out = export_journal(self.session, path)
             self._exported("journal", str(out))
 
-    def _other_journal(self, title: str, path: str | None, own: str) -> str | None:
-        """Another annotator's journal: ``path``, else one the user picks; None when none is
-        picked or it is this dataset's own (``own``: what the banner then says to do)."""
+    def _other_journals(self, title: str, paths: str | Sequence[str] | None, own: str,
+                        several: bool = False) -> list[str]:
+        """Other annotators' journals: ``paths``, else the one the user picks (``several``: or a
+        team's); none when none is picked or one is this dataset's own (``own``: what the banner
+        then says to do)."""
         if self.session is None:
-            return None
-        if path is None:
-            path, _ = QFileDialog.getOpenFileName(self, title, str(Path(self.session.journal.path).parent),
-                                                  "JSON lines (*.jsonl);;All files (*)")
-            if not path:
-                return None
-        if Path(path).resolve() == Path(self.session.journal.path).resolve():
+            return []
+        if paths is None:
+            start, files = str(Path(self.session.journal.path).parent), "JSON lines (*.jsonl);;All files (*)"
+            if several:
+                paths, _ = QFileDialog.getOpenFileNames(self, title, start, files)
+            else:
+                path, _ = QFileDialog.getOpenFileName(self, title, start, files)
+                paths = [path] if path else []
+        paths = [paths] if isinstance(paths, str) else list(paths)
+        mine = Path(self.session.journal.path).resolve()
+        if any(Path(p).resolve() == mine for p in paths):
             self.banner.show_message(f"That is this dataset's own journal: {own}.", "warning", "journal")
-            return None
-        return path
+            return []
+        return paths
 
     @guarded
     def import_journal(self, path: str | None = None) -> dict[str, int] | None:
         """Another annotator's journal into this one: one undo step; the banner says what came."""
-        path = self._other_journal("Import a journal", path, "nothing to import")
-        if path is None:
+        paths = self._other_journals("Import a journal", path, "nothing to import")
+        if not paths:
             return None
+        path = paths[0]
         from trainer.data.samples import DataError
 
         try:
@@ -773,7 +776,8 @@ class ReviewWindow(QMainWindow):
         """Another annotator's journal beside this one, or a team's (several chosen at once),
         nothing taken: the banner says how far you agree, the grid shows the faces you judged
         differently, T takes their label (a team's: its majority)."""
-        paths = self._other_journals(paths)
+        paths = self._other_journals("Compare with a journal (or a team's: choose several)", paths,
+                                     "choose another annotator's", several=True)
         if not paths:
             return None
         from trainer.data.samples import DataError
@@ -790,9 +794,8 @@ class ReviewWindow(QMainWindow):
         text = describe(result, "you", other.name if not other.team else "the team's majority") + "."
         team = self.session.team_agreement()
         if team is not None:
-            alpha = f"Krippendorff's alpha {coefficient(team.alpha)}" if team.alpha is not None else "alpha undefined"
-            split = f"{_faces(len(other.split))} split{'s' * (len(other.split) == 1)} the team"
-            text = (f"Compared with {other.names()}: {alpha} for all {len(team.annotators)} of you; {split}. "
+            text = (f"Compared with {other.names()}: Krippendorff's alpha {coefficient(team.alpha)} for all "
+                    f"{len(team.annotators)} of you; {_split_the_team(len(other.split))}. "
                     + text[0].upper() + text[1:])
         if result.disagreeing:
             text += (f" Shown: the {len(result.disagreeing):,} you disagree on; T takes {other.name}'s label, "
@@ -803,23 +806,6 @@ class ReviewWindow(QMainWindow):
             self.apply_filter(Filter(annotators="split"))
         self.banner.show_message(text, "info", "journal")
         return result
-
-    def _other_journals(self, paths: str | Sequence[str] | None) -> list[str]:
-        """The journals to compare: ``paths``, else those the user picks (one, or a team's);
-        none where one of them is this dataset's own."""
-        if self.session is None:
-            return []
-        if paths is None:
-            paths, _ = QFileDialog.getOpenFileNames(self, "Compare with a journal (or a team's: choose several)",
-                                                    str(Path(self.session.journal.path).parent),
-                                                    "JSON lines (*.jsonl);;All files (*)")
-        paths = [paths] if isinstance(paths, str) else list(paths)
-        own = Path(self.session.journal.path).resolve()
-        if any(Path(p).resolve() == own for p in paths):
-            self.banner.show_message("That is this dataset's own journal: choose another annotator's.", "warning",
-                                     "journal")
-            return []
-        return paths
 
     def _compare_again(self, paths: tuple[str, ...]) -> None:
         """The journals compared when this dataset was last open; gone since: said, and forgotten."""
@@ -930,3 +916,8 @@ class ReviewWindow(QMainWindow):
 
 def _faces(n: int) -> str:
     return f"{n:,} face{'s' * (n != 1)}"
+
+
+def _split_the_team(n: int) -> str:
+    """``1 face splits the team``, ``16 faces split the team``."""
+    return f"{_faces(n)} split{'s' * (n == 1)} the team"
