@@ -226,9 +226,8 @@ def test_data_without_a_val_split_holds_out_a_fold_to_compare_on(qtbot, env):
     win.close()
 
 
-def test_the_journal_note_counts_confirmations_apart_when_the_review_knows_the_labels(qtbot, env):
-    """Opened from a review session, the dialog tells relabels from confirmations (the session
-    has the given labels); from a journal alone it can only say how many labels were set."""
+def _review_of_class_folders(env: Path):
+    """A review session of generated class folders: 2 faces a class, labelled by their folders."""
     import numpy as np
 
     from fer_desktop.review import ReviewSession
@@ -239,7 +238,14 @@ def test_the_journal_note_counts_confirmations_apart_when_the_review_knows_the_l
     labels = np.array([BASIC_CLASSES.index(i.split("/")[0].lower()) for i in ids])
     samples = SampleSet(ids=ids, images=np.zeros((len(ids), 4, 4), np.uint8), labels=labels, classes=BASIC_CLASSES,
                         name="mine", meta={"dataset": "mine"})
-    session = ReviewSession(samples, env / "journal.jsonl", source=str(root))
+    return ReviewSession(samples, env / "journal.jsonl", source=str(root))
+
+
+def test_the_journal_note_counts_confirmations_apart_when_the_review_knows_the_labels(qtbot, env):
+    """Opened from a review session, the dialog tells relabels from confirmations (the session
+    has the given labels); from a journal alone it can only say how many labels were set."""
+    session = _review_of_class_folders(env)
+    labels = session.given
     session.relabel(0, BASIC_CLASSES[(labels[0] + 1) % 7])
     session.relabel(1, BASIC_CLASSES[labels[1]])  # its own label: confirmed
     session.exclude(2)
@@ -258,17 +264,8 @@ def test_the_journal_note_counts_confirmations_apart_when_the_review_knows_the_l
 def test_a_team_compared_in_the_review_can_label_the_retrain(qtbot, env):
     """With a team's journals compared in the review, the dialog offers their votes: checked,
     the run trains on the vote distributions and its comparison reads the same labels."""
-    import numpy as np
-
-    from fer_desktop.review import ReviewSession
-    from trainer.data.samples import SampleSet
-
-    root = write_class_folders(env / "mine", 2, size=40)
-    ids = [p.relative_to(root).as_posix() for p in sorted(root.rglob("*.png"))]
-    labels = np.array([BASIC_CLASSES.index(i.split("/")[0].lower()) for i in ids])
-    samples = SampleSet(ids=ids, images=np.zeros((len(ids), 4, 4), np.uint8), labels=labels, classes=BASIC_CLASSES,
-                        name="mine", meta={"dataset": "mine"})
-    session = ReviewSession(samples, env / "journal.jsonl", source=str(root))
+    session = _review_of_class_folders(env)
+    ids, labels = session.ids, session.given
     paths = []
     for name in ("bob", "cy"):
         journal = RelabelJournal(env / f"{name}.jsonl", session.dataset)
